@@ -1,0 +1,109 @@
+//! The command line: argument definitions, and the commands that call into the library.
+
+mod config_cmd;
+mod sim_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes: 0 done, 1 error, 2 refused as unsafe or unconfirmed, 3 gate timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Error = 1,
+    Refused = 2,
+    GateTimeout = 3,
+}
+
+/// An error for the operator: what happened and what to do, and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn error(message: impl Into<String>) -> Self {
+        CliError {
+            exit: Exit::Error,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::config::LoadError> for CliError {
+    fn from(e: crate::config::LoadError) -> Self {
+        CliError::error(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Text for people, on stderr.
+    Human,
+    /// JSON on stdout, for machines.
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "efs-dr",
+    version,
+    about = "Amazon EFS cross-region disaster recovery (failover and failback) through Terraform"
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "efs-dr.hcl",
+        env = "EFS_DR_CONFIG"
+    )]
+    pub config: PathBuf,
+
+    /// How results are printed.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less log output (-q errors only, -qq nothing).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// The local EFS + CloudWatch simulator.
+    #[command(subcommand)]
+    Sim(sim_cmd::SimCommand),
+}
+
+impl Cli {
+    /// The tracing filter the flags ask for (RUST_LOG wins when set).
+    pub fn log_filter(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (q, _) if q >= 2 => "off",
+            (1, _) => "error",
+            (_, 0) => "warn",
+            (_, 1) => "info",
+            (_, 2) => "debug",
+            _ => "trace",
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Config(cmd) => config_cmd::run(cmd, &cli.config, cli.output),
+        Command::Sim(cmd) => sim_cmd::run(cmd, cli.output).await,
+    }
+}

@@ -1,0 +1,152 @@
+//! `efs-dr sim serve`: runs the simulator until interrupted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::{CliError, OutputFormat};
+use crate::sim::{SimOptions, SimSettings, Simulator, SyncMetricRegions};
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve EFS and CloudWatch on one local endpoint (use with AWS_ENDPOINT_URL).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (printed on start).
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    pub listen: SocketAddr,
+
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+
+    /// Keep the state in this file (written atomically after every change, read back at start).
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+
+    /// Simulated time at start, RFC 3339 (default: now, or where the state file left off).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub start_time: Option<i64>,
+
+    /// Seed for generated ids, for reproducible runs.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// ENABLING -> ENABLED after a replication is created (simulated time).
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    pub replication_enable_delay: Duration,
+
+    /// DELETING -> gone after a replication is deleted (simulated time).
+    #[arg(long, default_value = "8m", value_parser = humantime::parse_duration)]
+    pub replication_delete_delay: Duration,
+
+    /// Length of one replication sync cycle (simulated time).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub sync_interval: Duration,
+
+    /// creating -> available for a new file system (simulated time).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub file_system_create_delay: Duration,
+
+    /// creating -> available and deleting -> gone for mount targets (simulated time).
+    #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
+    pub mount_target_delay: Duration,
+
+    /// Let clients write to a file system whose overwrite protection is DISABLED (AWS's API
+    /// reference says it is read-only; the user guide does not say).
+    #[arg(long)]
+    pub disabled_protection_writable: bool,
+
+    /// Which region publishes TimeSinceLastSync (not documented by AWS).
+    #[arg(long, value_enum, default_value_t = SyncMetricRegions::Both)]
+    pub sync_metric_regions: SyncMetricRegions,
+
+    /// The account id in ARNs and OwnerId.
+    #[arg(long, default_value = "123456789012")]
+    pub account_id: String,
+}
+
+fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("{e} (for example 2026-11-21T09:00:00Z)"))
+        .and_then(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .map_err(|_| "times before 1970 are not supported".to_string())
+        })
+}
+
+impl ServeArgs {
+    pub fn options(&self) -> SimOptions {
+        SimOptions {
+            listen: self.listen,
+            time_scale: self.time_scale,
+            start_time: self.start_time,
+            state_file: self.state_file.clone(),
+            seed: self.seed,
+            settings: SimSettings {
+                account_id: self.account_id.clone(),
+                replication_enable_delay: self.replication_enable_delay,
+                replication_delete_delay: self.replication_delete_delay,
+                sync_interval: self.sync_interval,
+                file_system_create_delay: self.file_system_create_delay,
+                file_system_delete_delay: self.file_system_create_delay,
+                mount_target_delay: self.mount_target_delay,
+                disabled_protection_read_only: !self.disabled_protection_writable,
+                sync_metric_regions: self.sync_metric_regions,
+            },
+        }
+    }
+}
+
+pub async fn run(cmd: SimCommand, output: OutputFormat) -> Result<(), CliError> {
+    match cmd {
+        SimCommand::Serve(args) => serve(args, output).await,
+    }
+}
+
+async fn serve(args: ServeArgs, output: OutputFormat) -> Result<(), CliError> {
+    let sim = Simulator::start(args.options())
+        .await
+        .map_err(|e| CliError::error(e.to_string()))?;
+    let url = sim.endpoint_url();
+    match output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({ "endpoint": url, "time_scale": args.time_scale })
+        ),
+        OutputFormat::Human => {
+            println!("efs-dr simulator listening on {url}");
+            eprintln!(
+                "  time scale {}x; try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {url} --region us-east-1 efs describe-file-systems",
+                args.time_scale
+            );
+        }
+    }
+    wait_for_stop().await;
+    tracing::info!("stopping the simulator");
+    sim.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

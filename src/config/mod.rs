@@ -1,0 +1,485 @@
+//! The configuration file `efs-dr.hcl`: the replicated pairs, how to drive Terraform, and the
+//! gates' timings. Parsed with hcl-edit (which keeps source positions) into a typed model.
+
+mod error;
+mod reader;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hcl_edit::structure::BlockLabel;
+use hcl_edit::Span;
+use serde::Serialize;
+
+pub use error::{ConfigError, ConfigIssue, LoadError};
+use reader::{join, BodyReader, Issues, SourceText};
+
+use crate::ids::{FileSystemId, Region};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The file this was read from; relative paths inside are relative to its folder.
+    pub file: PathBuf,
+    pub terraform: TerraformSettings,
+    pub pairs: Vec<Pair>,
+    pub gates: GateSettings,
+}
+
+/// How efs-dr finds and drives Terraform.
+#[derive(Debug, Clone, Serialize)]
+pub struct TerraformSettings {
+    /// The root configuration efs-dr renders and runs, relative to the config file.
+    pub dir: PathBuf,
+    /// `terraform`, `tofu`, or a path to either.
+    pub binary: String,
+    /// How long Terraform waits for the state lock (`-lock-timeout`).
+    #[serde(with = "humantime_serde_compat")]
+    pub lock_timeout: Duration,
+}
+
+/// One replicated pair: A (primary, home) and B (secondary).
+#[derive(Debug, Clone, Serialize)]
+pub struct Pair {
+    pub name: String,
+    pub primary: Side,
+    pub secondary: Side,
+}
+
+/// One file system of a pair.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Side {
+    pub region: Region,
+    pub file_system_id: FileSystemId,
+}
+
+/// Timings of the gates. All durations are AWS time, not local time.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateSettings {
+    #[serde(with = "humantime_serde_compat")]
+    pub poll_interval: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub replication_timeout: Duration,
+    /// RPO: a planned failover is refused when the last sync is older than this.
+    #[serde(with = "humantime_serde_compat")]
+    pub max_lag: Duration,
+    /// How long writes must have stopped before a failback cut-over.
+    #[serde(with = "humantime_serde_compat")]
+    pub quiesce_window: Duration,
+}
+
+impl Default for GateSettings {
+    fn default() -> Self {
+        GateSettings {
+            poll_interval: Duration::from_secs(5),
+            replication_timeout: Duration::from_secs(30 * 60),
+            max_lag: Duration::from_secs(15 * 60),
+            quiesce_window: Duration::from_secs(2 * 60),
+        }
+    }
+}
+
+/// Durations appear as humantime strings ("5s", "30m") in JSON output.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Config::parse(&text, path)?)
+    }
+
+    /// Parses and validates `text`; `file` is used for messages and relative paths.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let source = SourceText::new(text);
+        let mut issues = Issues::new(&source);
+        let body = match hcl_edit::parser::parse_body(text) {
+            Ok(body) => body,
+            Err(e) => {
+                let loc = e.location();
+                return Err(ConfigError {
+                    file: file.to_path_buf(),
+                    issues: vec![ConfigIssue {
+                        line: Some(loc.line()),
+                        column: Some(loc.column()),
+                        field: String::new(),
+                        problem: format!("this is not valid HCL: {}", e.message()),
+                        example: Some(
+                            "pair \"shared-home\" { primary { region = \"us-east-1\" ... } }"
+                                .to_string(),
+                        ),
+                    }],
+                });
+            }
+        };
+
+        let mut top = BodyReader::new(&body, "", None, &mut issues);
+        let terraform = read_terraform(&mut top, &mut issues);
+        let gates = read_gates(&mut top, &mut issues);
+        let pair_blocks = top.blocks("pair");
+        top.finish(&["terraform", "pair", "gates"], &mut issues);
+
+        let mut pairs = Vec::new();
+        let mut names: BTreeMap<String, usize> = BTreeMap::new();
+        for block in &pair_blocks {
+            let label = match block.labels.as_slice() {
+                [one] => Some(label_str(one)),
+                _ => {
+                    issues.push(
+                        block.span(),
+                        "pair",
+                        format!(
+                            "a pair block takes exactly one name, found {}",
+                            block.labels.len()
+                        ),
+                        Some("pair \"shared-home\" { ... }".to_string()),
+                    );
+                    None
+                }
+            };
+            let Some(name) = label else { continue };
+            if let Err(problem) = check_pair_name(&name) {
+                issues.push(
+                    block.span(),
+                    &format!("pair {name:?}"),
+                    problem,
+                    Some("pair \"shared-home\" { ... }".to_string()),
+                );
+                continue;
+            }
+            if let Some(first_line) = names.get(&name) {
+                issues.push(
+                    block.span(),
+                    &format!("pair {name:?}"),
+                    format!("the pair name {name:?} is already used on line {first_line}; pair names must be unique"),
+                    None,
+                );
+                continue;
+            }
+            let line = block
+                .span()
+                .map(|r| source.line_col(r.start).0)
+                .unwrap_or(0);
+            names.insert(name.clone(), line);
+            if let Some(pair) = read_pair(&name, block, &mut issues) {
+                pairs.push(pair);
+            }
+        }
+        if pair_blocks.is_empty() {
+            issues.push(
+                None,
+                "pair",
+                "no pair is configured; efs-dr needs at least one replicated pair",
+                Some(
+                    "pair \"shared-home\" {\n        primary   { region = \"us-east-1\" file_system_id = \"fs-0123456789abcdef0\" }\n        secondary { region = \"us-west-2\" file_system_id = \"fs-0fedcba9876543210\" }\n      }"
+                        .to_string(),
+                ),
+            );
+        }
+        check_file_systems_unique(&pairs, &pair_blocks, &mut issues);
+
+        if let Some(g) = &gates {
+            if g.poll_interval >= g.replication_timeout {
+                issues.push(
+                    None,
+                    "gates > poll_interval",
+                    format!(
+                        "poll_interval ({}) must be shorter than replication_timeout ({})",
+                        humantime::format_duration(g.poll_interval),
+                        humantime::format_duration(g.replication_timeout)
+                    ),
+                    Some("poll_interval = \"5s\"".to_string()),
+                );
+            }
+        }
+
+        if !issues.list.is_empty() {
+            return Err(ConfigError {
+                file: file.to_path_buf(),
+                issues: issues.list,
+            });
+        }
+        Ok(Config {
+            file: file.to_path_buf(),
+            terraform: terraform.expect("no issues means terraform settings were read"),
+            pairs,
+            gates: gates.expect("no issues means gate settings were read"),
+        })
+    }
+
+    /// The Terraform root folder, resolved against the config file's folder.
+    pub fn terraform_dir(&self) -> PathBuf {
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        base.join(&self.terraform.dir)
+    }
+
+    /// The pairs named, or every pair when `names` is empty. Unknown names are an error that
+    /// lists the pairs there are.
+    pub fn select_pairs(&self, names: &[String]) -> Result<Vec<&Pair>, String> {
+        if names.is_empty() {
+            return Ok(self.pairs.iter().collect());
+        }
+        let mut out = Vec::new();
+        for name in names {
+            match self.pairs.iter().find(|p| &p.name == name) {
+                Some(p) => out.push(p),
+                None => {
+                    let known: Vec<&str> = self.pairs.iter().map(|p| p.name.as_str()).collect();
+                    return Err(format!(
+                        "there is no pair {name:?} in {}; the pairs are: {}",
+                        self.file.display(),
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn label_str(label: &BlockLabel) -> String {
+    label.as_str().to_string()
+}
+
+fn check_pair_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a pair name cannot be empty".to_string());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "{name:?} is not a usable pair name: use letters, digits, '-' and '_' (it becomes a Terraform map key and a file name)"
+        ));
+    }
+    Ok(())
+}
+
+fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<TerraformSettings> {
+    let default = TerraformSettings {
+        dir: PathBuf::from("terraform"),
+        binary: "terraform".to_string(),
+        lock_timeout: Duration::from_secs(60),
+    };
+    let Some(block) = top.single_block("terraform", issues) else {
+        return Some(default);
+    };
+    let mut r = BodyReader::new(&block.body, "terraform", block.span(), issues);
+    let dir = r.string("dir", "dir = \"terraform\"", issues);
+    let binary = r.string("binary", "binary = \"terraform\"", issues);
+    let lock_timeout = r.duration("lock_timeout", default.lock_timeout, issues);
+    if let Some(b) = &binary {
+        if b.value.trim().is_empty() {
+            issues.push(
+                b.span.clone(),
+                "terraform > binary",
+                "cannot be empty",
+                Some("binary = \"terraform\"  # or \"tofu\", or a path".to_string()),
+            );
+        }
+    }
+    if let Some(d) = &dir {
+        if d.value.trim().is_empty() {
+            issues.push(
+                d.span.clone(),
+                "terraform > dir",
+                "cannot be empty",
+                Some("dir = \"terraform\"".to_string()),
+            );
+        }
+    }
+    r.finish(&["dir", "binary", "lock_timeout"], issues);
+    Some(TerraformSettings {
+        dir: dir.map(|d| PathBuf::from(d.value)).unwrap_or(default.dir),
+        binary: binary.map(|b| b.value).unwrap_or(default.binary),
+        lock_timeout: lock_timeout?,
+    })
+}
+
+fn read_gates(top: &mut BodyReader, issues: &mut Issues) -> Option<GateSettings> {
+    let default = GateSettings::default();
+    let Some(block) = top.single_block("gates", issues) else {
+        return Some(default);
+    };
+    let mut r = BodyReader::new(&block.body, "gates", block.span(), issues);
+    let poll_interval = r.duration("poll_interval", default.poll_interval, issues);
+    let replication_timeout =
+        r.duration("replication_timeout", default.replication_timeout, issues);
+    let max_lag = r.duration("max_lag", default.max_lag, issues);
+    let quiesce_window = r.duration("quiesce_window", default.quiesce_window, issues);
+    r.finish(
+        &[
+            "poll_interval",
+            "replication_timeout",
+            "max_lag",
+            "quiesce_window",
+        ],
+        issues,
+    );
+    Some(GateSettings {
+        poll_interval: poll_interval?,
+        replication_timeout: replication_timeout?,
+        max_lag: max_lag?,
+        quiesce_window: quiesce_window?,
+    })
+}
+
+fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues) -> Option<Pair> {
+    let path = format!("pair {name:?}");
+    let mut r = BodyReader::new(&block.body, &path, block.span(), issues);
+    let primary = read_side(
+        &mut r,
+        "primary",
+        "us-east-1",
+        "fs-0123456789abcdef0",
+        issues,
+    );
+    let secondary = read_side(
+        &mut r,
+        "secondary",
+        "us-west-2",
+        "fs-0fedcba9876543210",
+        issues,
+    );
+    r.finish(&["primary", "secondary"], issues);
+    let (primary, secondary) = (primary?, secondary?);
+    if primary.region == secondary.region {
+        issues.push(
+            block.span(),
+            &path,
+            format!(
+                "primary and secondary are both in {}; a disaster-recovery pair needs two regions",
+                primary.region
+            ),
+            Some("secondary { region = \"us-west-2\" ... }".to_string()),
+        );
+        return None;
+    }
+    if primary.file_system_id == secondary.file_system_id {
+        issues.push(
+            block.span(),
+            &path,
+            format!(
+                "primary and secondary are the same file system {}",
+                primary.file_system_id
+            ),
+            None,
+        );
+        return None;
+    }
+    Some(Pair {
+        name: name.to_string(),
+        primary,
+        secondary,
+    })
+}
+
+fn read_side(
+    pair: &mut BodyReader,
+    ident: &str,
+    example_region: &str,
+    example_fs: &str,
+    issues: &mut Issues,
+) -> Option<Side> {
+    let path = join(pair.path(), ident);
+    let example_block =
+        format!("{ident} {{ region = \"{example_region}\" file_system_id = \"{example_fs}\" }}");
+    let Some(block) = pair.single_block(ident, issues) else {
+        issues.push(
+            pair.owner_span(),
+            &path,
+            format!("the {ident} block is missing"),
+            Some(example_block),
+        );
+        return None;
+    };
+    if !block.labels.is_empty() {
+        issues.push(
+            block.span(),
+            &path,
+            format!("the {ident} block takes no label"),
+            Some(example_block.clone()),
+        );
+    }
+    let mut r = BodyReader::new(&block.body, &path, block.span(), issues);
+    let region_example = format!("region = \"{example_region}\"");
+    let fs_example = format!("file_system_id = \"{example_fs}\"");
+    let region = r
+        .required_string("region", &region_example, issues)
+        .and_then(|v| match Region::parse(&v.value) {
+            Ok(region) => Some(region),
+            Err(problem) => {
+                issues.push(
+                    v.span,
+                    &join(&path, "region"),
+                    problem,
+                    Some(region_example.clone()),
+                );
+                None
+            }
+        });
+    let fs = r
+        .required_string("file_system_id", &fs_example, issues)
+        .and_then(|v| match FileSystemId::parse(&v.value) {
+            Ok(id) => Some(id),
+            Err(problem) => {
+                issues.push(
+                    v.span,
+                    &join(&path, "file_system_id"),
+                    format!("{problem} (an EFS id is \"fs-\" and 8 or 17 hex digits)"),
+                    Some(fs_example.clone()),
+                );
+                None
+            }
+        });
+    r.finish(&["region", "file_system_id"], issues);
+    Some(Side {
+        region: region?,
+        file_system_id: fs?,
+    })
+}
+
+fn check_file_systems_unique(
+    pairs: &[Pair],
+    blocks: &[&hcl_edit::structure::Block],
+    issues: &mut Issues,
+) {
+    let mut seen: BTreeMap<&FileSystemId, &str> = BTreeMap::new();
+    for pair in pairs {
+        for side in [&pair.primary, &pair.secondary] {
+            if let Some(other) = seen.get(&side.file_system_id) {
+                if *other != pair.name {
+                    let span = blocks
+                        .iter()
+                        .find(|b| b.labels.first().map(label_str).as_deref() == Some(&pair.name))
+                        .and_then(|b| b.span());
+                    issues.push(
+                        span,
+                        &format!("pair {:?}", pair.name),
+                        format!(
+                            "file system {} is already in pair {other:?}; a file system can be in only one replication",
+                            side.file_system_id
+                        ),
+                        None,
+                    );
+                }
+            } else {
+                seen.insert(&side.file_system_id, &pair.name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,301 @@
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+const GOOD: &str = r#"
+terraform {
+  dir    = "infra/dr"
+  binary = "tofu"
+}
+
+pair "shared-home" {
+  primary {
+    region         = "us-east-1"
+    file_system_id = "fs-0123456789abcdef0"
+  }
+  secondary {
+    region         = "us-west-2"
+    file_system_id = "fs-0fedcba9876543210"
+  }
+}
+
+pair "media" {
+  primary {
+    region         = "eu-west-1"
+    file_system_id = "fs-01234567"
+  }
+  secondary {
+    region         = "eu-central-1"
+    file_system_id = "fs-89abcdef"
+  }
+}
+
+gates {
+  poll_interval       = "5s"
+  replication_timeout = "30m"
+  max_lag             = "15m"
+  quiesce_window      = "2m"
+}
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("efs-dr.hcl"))
+}
+
+/// The one issue of a config that must have exactly one.
+fn only_issue(text: &str) -> ConfigIssue {
+    let err = parse(text).expect_err("config should be rejected");
+    assert_eq!(err.issues.len(), 1, "expected one issue, got: {err}");
+    err.issues.into_iter().next().unwrap()
+}
+
+fn pair_with(primary: &str, secondary: &str) -> String {
+    format!("pair \"p\" {{\n  primary {{\n{primary}\n  }}\n  secondary {{\n{secondary}\n  }}\n}}\n")
+}
+
+const A: &str = "    region = \"us-east-1\"\n    file_system_id = \"fs-0123456789abcdef0\"";
+const B: &str = "    region = \"us-west-2\"\n    file_system_id = \"fs-0fedcba9876543210\"";
+
+#[test]
+fn a_good_file_parses_into_the_model() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.terraform.dir, Path::new("infra/dr"));
+    assert_eq!(c.terraform.binary, "tofu");
+    assert_eq!(c.terraform.lock_timeout, Duration::from_secs(60));
+    assert_eq!(c.pairs.len(), 2);
+    assert_eq!(c.pairs[0].name, "shared-home");
+    assert_eq!(c.pairs[0].primary.region.as_str(), "us-east-1");
+    assert_eq!(
+        c.pairs[0].secondary.file_system_id.as_str(),
+        "fs-0fedcba9876543210"
+    );
+    assert_eq!(c.pairs[1].primary.file_system_id.as_str(), "fs-01234567");
+    assert_eq!(c.gates.poll_interval, Duration::from_secs(5));
+    assert_eq!(c.gates.replication_timeout, Duration::from_secs(1800));
+    assert_eq!(c.gates.max_lag, Duration::from_secs(900));
+    assert_eq!(c.gates.quiesce_window, Duration::from_secs(120));
+}
+
+#[test]
+fn defaults_apply_when_blocks_are_absent() {
+    let c = parse(&pair_with(A, B)).unwrap();
+    assert_eq!(c.terraform.dir, Path::new("terraform"));
+    assert_eq!(c.terraform.binary, "terraform");
+    assert_eq!(c.gates.quiesce_window, Duration::from_secs(120));
+    assert_eq!(
+        c.terraform_dir(),
+        Path::new("terraform"),
+        "relative to the config's folder"
+    );
+}
+
+#[test]
+fn terraform_dir_is_relative_to_the_config_file() {
+    let c = Config::parse(&pair_with(A, B), Path::new("/etc/dr/efs-dr.hcl")).unwrap();
+    assert_eq!(c.terraform_dir(), Path::new("/etc/dr/terraform"));
+}
+
+#[test]
+fn syntax_errors_have_line_and_column() {
+    let i = only_issue("pair \"p\" {\n  primary {\n    region = \n  }\n}\n");
+    assert!(i.line.is_some() && i.column.is_some(), "{i:?}");
+    assert!(i.problem.contains("not valid HCL"), "{}", i.problem);
+}
+
+#[test]
+fn unknown_keys_and_blocks_are_named_with_their_place() {
+    let text = pair_with(&format!("{A}\n    zone = \"a\""), B);
+    let i = only_issue(&text);
+    assert_eq!(i.field, "pair \"p\" > primary > zone");
+    assert!(i.problem.contains("unknown key"), "{}", i.problem);
+    assert!(
+        i.problem.contains("region, file_system_id"),
+        "{}",
+        i.problem
+    );
+    assert_eq!(i.line, Some(5));
+    assert_eq!(i.column, Some(5));
+
+    let i = only_issue(&format!("{}\nbackup {{}}\n", pair_with(A, B)));
+    assert!(
+        i.problem.contains("unknown block \"backup\""),
+        "{}",
+        i.problem
+    );
+
+    let i = only_issue(&format!(
+        "{}\ngates {{\n  max_rpo = \"5m\"\n}}\n",
+        pair_with(A, B)
+    ));
+    assert_eq!(i.field, "gates > max_rpo");
+    assert!(
+        i.problem.contains("max_lag"),
+        "lists the known keys: {}",
+        i.problem
+    );
+}
+
+#[test]
+fn missing_keys_and_blocks_are_reported_with_an_example() {
+    let i = only_issue(&pair_with("    region = \"us-east-1\"", B));
+    assert_eq!(i.field, "pair \"p\" > primary > file_system_id");
+    assert!(i.problem.contains("missing"));
+    assert!(i
+        .example
+        .as_deref()
+        .unwrap()
+        .contains("file_system_id = \"fs-"));
+
+    let i = only_issue(&format!("pair \"p\" {{\n  primary {{\n{A}\n  }}\n}}\n"));
+    assert_eq!(i.field, "pair \"p\" > secondary");
+    assert!(
+        i.problem.contains("secondary block is missing"),
+        "{}",
+        i.problem
+    );
+
+    let i = only_issue("gates {}\n");
+    assert!(i.problem.contains("no pair"), "{}", i.problem);
+}
+
+#[test]
+fn duplicate_pair_names_are_refused() {
+    let text = format!(
+        "{}{}",
+        pair_with(A, B),
+        pair_with(
+            "    region = \"eu-west-1\"\n    file_system_id = \"fs-01234567\"",
+            "    region = \"eu-central-1\"\n    file_system_id = \"fs-89abcdef\""
+        )
+    );
+    let i = only_issue(&text);
+    assert!(
+        i.problem.contains("already used on line 1"),
+        "{}",
+        i.problem
+    );
+    assert_eq!(i.line, Some(8));
+}
+
+#[test]
+fn bad_file_system_ids_are_refused_with_the_reason() {
+    for (id, why) in [
+        ("fs-123", "8 or 17"),
+        ("fs-0123456789ABCDEF0", "uppercase"),
+        ("fs-0123456g", "hexadecimal"),
+        ("0123456789abcdef0", "does not start"),
+    ] {
+        let text = pair_with(
+            &format!("    region = \"us-east-1\"\n    file_system_id = \"{id}\""),
+            B,
+        );
+        let i = only_issue(&text);
+        assert_eq!(i.field, "pair \"p\" > primary > file_system_id");
+        assert!(i.problem.contains(why), "{id}: {}", i.problem);
+        assert_eq!((i.line, i.column), (Some(4), Some(22)), "{id}");
+        assert_eq!(
+            i.example.as_deref(),
+            Some("file_system_id = \"fs-0123456789abcdef0\"")
+        );
+    }
+}
+
+#[test]
+fn bad_regions_are_refused() {
+    let text = pair_with(
+        A,
+        "    region = \"us-west-2a\"\n    file_system_id = \"fs-0fedcba9876543210\"",
+    );
+    let i = only_issue(&text);
+    assert_eq!(i.field, "pair \"p\" > secondary > region");
+    assert!(
+        i.problem.contains("not an AWS region name"),
+        "{}",
+        i.problem
+    );
+}
+
+#[test]
+fn a_pair_in_one_region_is_refused() {
+    let text = pair_with(
+        A,
+        "    region = \"us-east-1\"\n    file_system_id = \"fs-0fedcba9876543210\"",
+    );
+    let i = only_issue(&text);
+    assert!(i.problem.contains("both in us-east-1"), "{}", i.problem);
+}
+
+#[test]
+fn a_file_system_in_two_pairs_is_refused() {
+    let text = format!(
+        "{}pair \"q\" {{\n  primary {{\n    region = \"eu-west-1\"\n    file_system_id = \"fs-01234567\"\n  }}\n  secondary {{\n{B}\n  }}\n}}\n",
+        pair_with(A, B)
+    );
+    let i = only_issue(&text);
+    assert_eq!(i.field, "pair \"q\"");
+    assert!(
+        i.problem
+            .contains("fs-0fedcba9876543210 is already in pair \"p\""),
+        "{}",
+        i.problem
+    );
+}
+
+#[test]
+fn durations_must_parse_and_be_positive() {
+    let base = pair_with(A, B);
+    let i = only_issue(&format!(
+        "{base}gates {{\n  max_lag = \"15 minutes-ish\"\n}}\n"
+    ));
+    assert_eq!(i.field, "gates > max_lag");
+    assert!(i.problem.contains("not a duration"), "{}", i.problem);
+    assert_eq!(i.example.as_deref(), Some("max_lag = \"15m\""));
+
+    let i = only_issue(&format!("{base}gates {{\n  poll_interval = \"0s\"\n}}\n"));
+    assert!(i.problem.contains("longer than zero"), "{}", i.problem);
+
+    let i = only_issue(&format!("{base}gates {{\n  poll_interval = 5\n}}\n"));
+    assert!(i.problem.contains("quoted string"), "{}", i.problem);
+
+    let i = only_issue(&format!(
+        "{base}gates {{\n  poll_interval = \"1h\"\n  replication_timeout = \"30m\"\n}}\n"
+    ));
+    assert!(
+        i.problem.contains("shorter than replication_timeout"),
+        "{}",
+        i.problem
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = pair_with(
+        "    region = \"nowhere\"\n    file_system_id = \"fs-1\"",
+        "    region = \"us-west-2\"",
+    );
+    let err = parse(&text).unwrap_err();
+    assert_eq!(err.issues.len(), 3, "{err}");
+    let shown = err.to_string();
+    assert!(shown.starts_with("efs-dr.hcl has 3 problems:"), "{shown}");
+    assert!(
+        shown.contains("efs-dr.hcl:3:14: pair \"p\" > primary > region"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn pair_selection_names_the_known_pairs() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.select_pairs(&[]).unwrap().len(), 2);
+    assert_eq!(c.select_pairs(&["media".into()]).unwrap()[0].name, "media");
+    let e = c.select_pairs(&["nope".into()]).unwrap_err();
+    assert!(e.contains("shared-home, media"), "{e}");
+}
+
+#[test]
+fn a_missing_file_says_what_to_do() {
+    let e = Config::load(Path::new("/nonexistent/efs-dr.hcl")).unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.contains("--config"), "{shown}");
+}

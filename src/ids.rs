@@ -1,0 +1,131 @@
+//! AWS identifiers that efs-dr validates everywhere: region names and EFS file-system ids.
+//!
+//! Both the configuration loader and the simulator use these, so "what is a valid id" is written
+//! once.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// An AWS region name such as `us-east-1`, `eu-central-1` or `us-gov-west-1`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Region(String);
+
+impl Region {
+    /// Parses a region name: a two-letter partition prefix, one or more lowercase words, and a
+    /// number, separated by dashes.
+    pub fn parse(s: &str) -> Result<Region, String> {
+        let parts: Vec<&str> = s.split('-').collect();
+        let ok = parts.len() >= 3
+            && parts[0].len() == 2
+            && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+            && parts[1..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && {
+                let last = parts[parts.len() - 1];
+                !last.is_empty() && last.len() <= 2 && last.bytes().all(|b| b.is_ascii_digit())
+            };
+        if ok {
+            Ok(Region(s.to_string()))
+        } else {
+            Err(format!("{s:?} is not an AWS region name"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An EFS file-system id: `fs-` followed by 8 or 17 lowercase hexadecimal digits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct FileSystemId(String);
+
+impl FileSystemId {
+    pub fn parse(s: &str) -> Result<FileSystemId, String> {
+        let Some(hex) = s.strip_prefix("fs-") else {
+            return Err(format!("{s:?} does not start with \"fs-\""));
+        };
+        if hex.len() != 8 && hex.len() != 17 {
+            return Err(format!(
+                "{s:?} has {} characters after \"fs-\", an EFS id has 8 or 17",
+                hex.len()
+            ));
+        }
+        if hex.bytes().any(|b| b.is_ascii_uppercase()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(format!(
+                "{s:?} has uppercase letters; EFS ids are lowercase"
+            ));
+        }
+        if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(format!(
+                "{s:?} has characters that are not hexadecimal digits"
+            ));
+        }
+        Ok(FileSystemId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FileSystemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions() {
+        for ok in [
+            "us-east-1",
+            "eu-central-1",
+            "us-gov-west-1",
+            "ap-southeast-2",
+            "il-central-1",
+        ] {
+            assert!(Region::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "useast1",
+            "us-east-1a",
+            "u-east-1",
+            "us--1",
+            "us-east-123",
+        ] {
+            assert!(Region::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_system_ids() {
+        assert!(FileSystemId::parse("fs-0123456789abcdef0").is_ok());
+        assert!(FileSystemId::parse("fs-01234567").is_ok());
+        let e = FileSystemId::parse("fs-0123456789ABCDEF0").unwrap_err();
+        assert!(e.contains("uppercase"), "{e}");
+        let e = FileSystemId::parse("fs-0123").unwrap_err();
+        assert!(e.contains("8 or 17"), "{e}");
+        let e = FileSystemId::parse("fsx-01234567").unwrap_err();
+        assert!(e.contains("fs-"), "{e}");
+        let e = FileSystemId::parse("fs-0123456z").unwrap_err();
+        assert!(e.contains("hexadecimal"), "{e}");
+    }
+}

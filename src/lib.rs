@@ -1,0 +1,6 @@
+//! efs-dr: Amazon EFS cross-region disaster recovery (failover and failback) through Terraform.
+
+pub mod cli;
+pub mod config;
+pub mod ids;
+pub mod sim;

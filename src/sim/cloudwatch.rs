@@ -1,0 +1,461 @@
+//! Amazon CloudWatch `GetMetricData` and `GetMetricStatistics` over Smithy RPC v2 CBOR (what
+//! current aws-sdk-cloudwatch and botocore send), and over awsJson1.0 for older clients.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use ciborium::Value as Cbor;
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use super::error::ApiError;
+use super::metrics::{self, unit_of, MetricQuery};
+use super::server::{region_from_headers, SimState};
+
+const SERVICE: &str = "GraniteServiceVersion20100801";
+
+pub fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route(
+            "/service/GraniteServiceVersion20100801/operation/{operation}",
+            post(rpc_v2_cbor),
+        )
+        .route("/", post(aws_json))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Protocol {
+    Cbor,
+    Json,
+}
+
+async fn rpc_v2_cbor(
+    State(sim): State<Arc<SimState>>,
+    Path(operation): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let input = if body.is_empty() {
+        Ok(Json::Object(Default::default()))
+    } else {
+        ciborium::from_reader::<Cbor, _>(body.as_ref())
+            .map_err(|e| {
+                ApiError::new(
+                    400,
+                    "SerializationException",
+                    format!("invalid CBOR body: {e}"),
+                )
+            })
+            .map(cbor_to_json)
+    };
+    dispatch(&sim, &headers, &operation, input, Protocol::Cbor)
+}
+
+async fn aws_json(State(sim): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(operation) = target.strip_prefix(&format!("{SERVICE}.")) else {
+        return render_error(
+            &ApiError::new(
+                400,
+                "UnknownOperationException",
+                "POST / needs X-Amz-Target: GraniteServiceVersion20100801.<Operation> (awsJson1.0); the awsQuery protocol is not supported",
+            ),
+            Protocol::Json,
+        );
+    };
+    let input = serde_json::from_slice::<Json>(if body.is_empty() { b"{}" } else { &body })
+        .map_err(|e| {
+            ApiError::new(
+                400,
+                "SerializationException",
+                format!("invalid JSON body: {e}"),
+            )
+        });
+    dispatch(&sim, &headers, operation, input, Protocol::Json)
+}
+
+fn dispatch(
+    sim: &SimState,
+    headers: &HeaderMap,
+    operation: &str,
+    input: Result<Json, ApiError>,
+    protocol: Protocol,
+) -> Response {
+    let Some(region) = region_from_headers(headers) else {
+        return render_error(
+            &ApiError::new(
+                403,
+                "MissingAuthenticationToken",
+                "Requests must be signed with AWS SigV4",
+            ),
+            protocol,
+        );
+    };
+    let result = input.and_then(|input| match operation {
+        "GetMetricData" => sim.api("GetMetricData", false, |w, s| get_metric_data(w, s, &region, input)),
+        "GetMetricStatistics" => {
+            sim.api("GetMetricStatistics", false, |w, s| get_metric_statistics(w, s, &region, input))
+        }
+        other => Err(ApiError::new(
+            400,
+            "UnknownOperationException",
+            format!("the simulator's CloudWatch serves GetMetricData and GetMetricStatistics, not {other}"),
+        )),
+    });
+    match result {
+        Ok(out) => render_ok(out, protocol),
+        Err(e) => render_error(&e, protocol),
+    }
+}
+
+fn render_ok(out: Cbor, protocol: Protocol) -> Response {
+    match protocol {
+        Protocol::Cbor => {
+            let mut buf = Vec::new();
+            ciborium::into_writer(&out, &mut buf).expect("CBOR encoding of a value tree");
+            (
+                StatusCode::OK,
+                [
+                    ("smithy-protocol", "rpc-v2-cbor"),
+                    ("content-type", "application/cbor"),
+                ],
+                buf,
+            )
+                .into_response()
+        }
+        Protocol::Json => (
+            StatusCode::OK,
+            [("content-type", "application/x-amz-json-1.0")],
+            cbor_to_json(out).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+fn render_error(e: &ApiError, protocol: Protocol) -> Response {
+    // CloudWatch is awsQuery-compatible: the query error code travels in x-amzn-query-error.
+    let (shape, query_code) = match e.code {
+        "InvalidParameterValue" => ("InvalidParameterValueException", "InvalidParameterValue"),
+        "MissingParameter" => ("MissingRequiredParameterException", "MissingParameter"),
+        "ThrottlingException" => ("ThrottlingException", "Throttling"),
+        "InternalServerError" => ("InternalServiceFault", "InternalServiceError"),
+        other => (other, other),
+    };
+    let fault = if e.status >= 500 {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    let type_name = format!("com.amazonaws.cloudwatch#{shape}");
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let query_header = format!("{query_code};{fault}");
+    match protocol {
+        Protocol::Cbor => {
+            let body = Cbor::Map(vec![
+                (Cbor::Text("__type".into()), Cbor::Text(type_name)),
+                (Cbor::Text("message".into()), Cbor::Text(e.message.clone())),
+            ]);
+            let mut buf = Vec::new();
+            ciborium::into_writer(&body, &mut buf).expect("CBOR encoding of a value tree");
+            (
+                status,
+                [
+                    ("smithy-protocol", "rpc-v2-cbor".to_string()),
+                    ("content-type", "application/cbor".to_string()),
+                    ("x-amzn-query-error", query_header),
+                ],
+                buf,
+            )
+                .into_response()
+        }
+        Protocol::Json => (
+            status,
+            [
+                ("content-type", "application/x-amz-json-1.0".to_string()),
+                ("x-amzn-query-error", query_header),
+            ],
+            serde_json::json!({ "__type": type_name, "message": e.message }).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+/// CBOR request values as JSON: timestamps (tag 1) become epoch seconds.
+fn cbor_to_json(v: Cbor) -> Json {
+    match v {
+        Cbor::Integer(i) => {
+            let i: i128 = i.into();
+            serde_json::json!(i as i64)
+        }
+        Cbor::Float(f) => serde_json::json!(f),
+        Cbor::Text(s) => Json::String(s),
+        Cbor::Bool(b) => Json::Bool(b),
+        Cbor::Null => Json::Null,
+        Cbor::Tag(_, inner) => cbor_to_json(*inner),
+        Cbor::Array(a) => Json::Array(a.into_iter().map(cbor_to_json).collect()),
+        Cbor::Map(m) => Json::Object(
+            m.into_iter()
+                .filter_map(|(k, v)| match k {
+                    Cbor::Text(k) => Some((k, cbor_to_json(v))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Cbor::Bytes(b) => {
+            use base64::Engine;
+            Json::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
+        _ => Json::Null,
+    }
+}
+
+fn text(s: &str) -> Cbor {
+    Cbor::Text(s.to_string())
+}
+
+fn timestamp(t: i64) -> Cbor {
+    Cbor::Tag(1, Box::new(Cbor::Float(t as f64 / 1000.0)))
+}
+
+fn seconds_to_millis(v: f64) -> i64 {
+    (v * 1000.0).round() as i64
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DimensionInput {
+    name: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricInput {
+    namespace: Option<String>,
+    metric_name: Option<String>,
+    #[serde(default)]
+    dimensions: Vec<DimensionInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricStatInput {
+    metric: MetricInput,
+    period: i64,
+    stat: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricDataQueryInput {
+    id: String,
+    metric_stat: Option<MetricStatInput>,
+    expression: Option<String>,
+    label: Option<String>,
+    return_data: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetMetricDataInput {
+    metric_data_queries: Vec<MetricDataQueryInput>,
+    start_time: f64,
+    end_time: f64,
+    scan_by: Option<String>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(input: Json) -> Result<T, ApiError> {
+    serde_json::from_value(input).map_err(|e| {
+        ApiError::new(
+            400,
+            "InvalidParameterValue",
+            format!("the request is not valid: {e}"),
+        )
+    })
+}
+
+fn check_period(period: i64) -> Result<(), ApiError> {
+    if period < 1 || (period >= 60 && period % 60 != 0) {
+        return Err(ApiError::new(
+            400,
+            "InvalidParameterValue",
+            format!("The parameter Period must be 1, 5, 10, 30 or a multiple of 60, not {period}"),
+        ));
+    }
+    Ok(())
+}
+
+fn get_metric_data(
+    w: &mut super::model::World,
+    s: &super::settings::SimSettings,
+    region: &str,
+    input: Json,
+) -> Result<Cbor, ApiError> {
+    let input: GetMetricDataInput = parse(input)?;
+    let start = seconds_to_millis(input.start_time);
+    let end = seconds_to_millis(input.end_time);
+    if end <= start {
+        return Err(ApiError::new(
+            400,
+            "InvalidParameterValue",
+            "The parameter StartTime must be earlier than EndTime",
+        ));
+    }
+    let ascending = input.scan_by.as_deref() == Some("TimestampAscending");
+    let mut results = Vec::new();
+    for q in input.metric_data_queries {
+        if q.expression.is_some() {
+            return Err(ApiError::new(
+                400,
+                "InvalidParameterValue",
+                format!(
+                    "query {}: metric math expressions are not supported by the simulator",
+                    q.id
+                ),
+            ));
+        }
+        let Some(stat) = q.metric_stat else {
+            return Err(ApiError::new(
+                400,
+                "InvalidParameterValue",
+                format!("query {}: MetricStat is required", q.id),
+            ));
+        };
+        check_period(stat.period)?;
+        if q.return_data == Some(false) {
+            continue;
+        }
+        let dims: Vec<(String, String)> = stat
+            .metric
+            .dimensions
+            .into_iter()
+            .map(|d| (d.name, d.value))
+            .collect();
+        let metric_name = stat.metric.metric_name.unwrap_or_default();
+        let buckets = metrics::query(
+            w,
+            s,
+            &MetricQuery {
+                region,
+                namespace: stat.metric.namespace.as_deref().unwrap_or_default(),
+                metric_name: &metric_name,
+                dimensions: &dims,
+                start,
+                end,
+                period_seconds: stat.period,
+            },
+        );
+        let mut points: Vec<(i64, f64)> = Vec::new();
+        for b in &buckets {
+            let value = b.stat(&stat.stat).ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "InvalidParameterValue",
+                    format!(
+                        "Stat {:?} is not supported (Sum, SampleCount, Average, Minimum, Maximum)",
+                        stat.stat
+                    ),
+                )
+            })?;
+            points.push((b.start, value));
+        }
+        if !ascending {
+            points.reverse();
+        }
+        results.push(Cbor::Map(vec![
+            (text("Id"), text(&q.id)),
+            (text("Label"), text(&q.label.unwrap_or(metric_name))),
+            (
+                text("Timestamps"),
+                Cbor::Array(points.iter().map(|(t, _)| timestamp(*t)).collect()),
+            ),
+            (
+                text("Values"),
+                Cbor::Array(points.iter().map(|(_, v)| Cbor::Float(*v)).collect()),
+            ),
+            (text("StatusCode"), text("Complete")),
+        ]));
+    }
+    Ok(Cbor::Map(vec![
+        (text("MetricDataResults"), Cbor::Array(results)),
+        (text("Messages"), Cbor::Array(vec![])),
+    ]))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetMetricStatisticsInput {
+    namespace: String,
+    metric_name: String,
+    #[serde(default)]
+    dimensions: Vec<DimensionInput>,
+    start_time: f64,
+    end_time: f64,
+    period: i64,
+    #[serde(default)]
+    statistics: Vec<String>,
+}
+
+fn get_metric_statistics(
+    w: &mut super::model::World,
+    s: &super::settings::SimSettings,
+    region: &str,
+    input: Json,
+) -> Result<Cbor, ApiError> {
+    let input: GetMetricStatisticsInput = parse(input)?;
+    check_period(input.period)?;
+    if input.statistics.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "MissingParameter",
+            "The parameter Statistics is required (Sum, SampleCount, Average, Minimum, Maximum)",
+        ));
+    }
+    let dims: Vec<(String, String)> = input
+        .dimensions
+        .into_iter()
+        .map(|d| (d.name, d.value))
+        .collect();
+    let buckets = metrics::query(
+        w,
+        s,
+        &MetricQuery {
+            region,
+            namespace: &input.namespace,
+            metric_name: &input.metric_name,
+            dimensions: &dims,
+            start: seconds_to_millis(input.start_time),
+            end: seconds_to_millis(input.end_time),
+            period_seconds: input.period,
+        },
+    );
+    let unit = unit_of(&input.metric_name);
+    let mut datapoints = Vec::new();
+    for b in &buckets {
+        let mut fields = vec![(text("Timestamp"), timestamp(b.start))];
+        for stat in &input.statistics {
+            let v = b.stat(stat).ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "InvalidParameterValue",
+                    format!("Statistic {stat:?} is not valid"),
+                )
+            })?;
+            fields.push((text(stat), Cbor::Float(v)));
+        }
+        fields.push((text("Unit"), text(unit)));
+        datapoints.push(Cbor::Map(fields));
+    }
+    Ok(Cbor::Map(vec![
+        (text("Label"), text(&input.metric_name)),
+        (text("Datapoints"), Cbor::Array(datapoints)),
+    ]))
+}

@@ -1,0 +1,243 @@
+//! The control API under `/_sim/` (JSON), for tests, drills and outside scripts. These paths are a
+//! contract: see README.md, "Simulator control API".
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::clock::{millis, rfc3339};
+use super::error::ApiError;
+use super::server::SimState;
+
+pub fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/_sim/health", get(health))
+        .route("/_sim/clock", get(clock))
+        .route("/_sim/clock/advance", post(advance))
+        .route("/_sim/file-systems/{id}/files", get(list_files))
+        .route(
+            "/_sim/file-systems/{id}/files/{*path}",
+            put(write_file).delete(delete_file).get(read_file),
+        )
+        .route("/_sim/file-systems/{id}/connections", put(set_connections))
+        .route(
+            "/_sim/regions/{region}/outage",
+            post(start_outage).delete(end_outage),
+        )
+        .route("/_sim/replications/{source}/status", post(set_status))
+        .route("/_sim/faults", post(add_fault).get(list_faults))
+}
+
+fn error(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        Json(json!({ "error": e.code, "message": e.message })),
+    )
+        .into_response()
+}
+
+fn respond(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(Value::Null) => StatusCode::NO_CONTENT.into_response(),
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the request body is not valid JSON for this call: {e}"
+        ))
+    })
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "ok": true }))
+}
+
+fn clock_json(sim: &SimState) -> Value {
+    let now = sim.clock.now();
+    json!({ "now": rfc3339(now), "now_ms": now, "time_scale": sim.clock.scale() })
+}
+
+async fn clock(State(sim): State<Arc<SimState>>) -> Json<Value> {
+    Json(clock_json(&sim))
+}
+
+#[derive(Deserialize)]
+struct AdvanceInput {
+    seconds: f64,
+}
+
+async fn advance(State(sim): State<Arc<SimState>>, body: Bytes) -> Response {
+    let input: AdvanceInput = match parse(&body) {
+        Ok(i) => i,
+        Err(e) => return error(e),
+    };
+    if !(input.seconds.is_finite() && input.seconds >= 0.0) {
+        return error(ApiError::bad_request("seconds must be a number >= 0"));
+    }
+    sim.clock
+        .advance(millis(std::time::Duration::from_secs_f64(input.seconds)));
+    // Process what became due, and save the new time.
+    sim.locked(|_, _| ((), true));
+    Json(clock_json(&sim)).into_response()
+}
+
+async fn list_files(State(sim): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
+    respond(sim.read(|w, _| {
+        let fs = w.file_system_anywhere(&id)?;
+        let files: Vec<Value> = fs
+            .files
+            .iter()
+            .map(|(path, content)| {
+                json!({
+                    "path": path,
+                    "size": content.0.len(),
+                    "sha256": format!("{:x}", Sha256::digest(&content.0)),
+                })
+            })
+            .collect();
+        Ok(Value::Array(files))
+    }))
+}
+
+async fn write_file(
+    State(sim): State<Arc<SimState>>,
+    Path((id, path)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    respond(sim.locked(|w, s| {
+        let r = w.write_file(&id, &path, body.to_vec(), s);
+        let changed = r.is_ok();
+        (r.map(|_| Value::Null), changed)
+    }))
+}
+
+async fn delete_file(
+    State(sim): State<Arc<SimState>>,
+    Path((id, path)): Path<(String, String)>,
+) -> Response {
+    respond(sim.locked(|w, s| {
+        let r = w.delete_file(&id, &path, s);
+        let changed = r.is_ok();
+        (r.map(|_| Value::Null), changed)
+    }))
+}
+
+async fn read_file(
+    State(sim): State<Arc<SimState>>,
+    Path((id, path)): Path<(String, String)>,
+) -> Response {
+    match sim.locked(|w, _| {
+        let r = w.read_file(&id, &path);
+        let changed = r.is_ok();
+        (r, changed)
+    }) {
+        Ok(content) => (
+            StatusCode::OK,
+            [("content-type", "application/octet-stream")],
+            content,
+        )
+            .into_response(),
+        Err(e) => error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConnectionsInput {
+    count: u32,
+}
+
+async fn set_connections(
+    State(sim): State<Arc<SimState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    respond(sim.locked(|w, _| {
+        let r = parse::<ConnectionsInput>(&body).and_then(|i| w.set_connections(&id, i.count));
+        let changed = r.is_ok();
+        (r.map(|_| Value::Null), changed)
+    }))
+}
+
+fn outage(sim: &SimState, region: &str, down: bool) -> Response {
+    if let Err(e) = crate::ids::Region::parse(region) {
+        return error(ApiError::bad_request(e));
+    }
+    sim.locked(|w, _| {
+        w.set_outage(region, down);
+        ((), true)
+    });
+    tracing::info!(region, down, "region outage changed");
+    respond(Ok(Value::Null))
+}
+
+async fn start_outage(State(sim): State<Arc<SimState>>, Path(region): Path<String>) -> Response {
+    outage(&sim, &region, true)
+}
+
+async fn end_outage(State(sim): State<Arc<SimState>>, Path(region): Path<String>) -> Response {
+    outage(&sim, &region, false)
+}
+
+#[derive(Deserialize)]
+struct StatusInput {
+    status: String,
+    message: Option<String>,
+}
+
+async fn set_status(
+    State(sim): State<Arc<SimState>>,
+    Path(source): Path<String>,
+    body: Bytes,
+) -> Response {
+    respond(sim.locked(|w, _| {
+        let r = parse::<StatusInput>(&body)
+            .and_then(|i| w.set_replication_status(&source, &i.status, i.message));
+        let changed = r.is_ok();
+        (r.map(|_| Value::Null), changed)
+    }))
+}
+
+#[derive(Deserialize)]
+struct FaultInput {
+    operation: String,
+    error: String,
+    #[serde(default = "one")]
+    count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn add_fault(State(sim): State<Arc<SimState>>, body: Bytes) -> Response {
+    respond(sim.locked(|w, _| {
+        let r =
+            parse::<FaultInput>(&body).and_then(|i| w.add_fault(&i.operation, &i.error, i.count));
+        let changed = r.is_ok();
+        (r.map(|_| Value::Null), changed)
+    }))
+}
+
+async fn list_faults(State(sim): State<Arc<SimState>>) -> Response {
+    respond(sim.read(|w, _| {
+        Ok(Value::Array(
+            w.faults
+                .iter()
+                .map(|f| json!({ "operation": f.operation, "error": f.error, "remaining": f.remaining }))
+                .collect(),
+        ))
+    }))
+}

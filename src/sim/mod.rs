@@ -1,0 +1,16 @@
+//! The EFS + CloudWatch simulator: a local server that speaks AWS's wire protocols, so that the
+//! real SDKs, boto3, the AWS CLI and Terraform providers work against it unchanged.
+
+pub mod clock;
+pub mod cloudwatch;
+pub mod control;
+pub mod efs;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod persist;
+pub mod server;
+pub mod settings;
+
+pub use server::{SimOptions, SimState, Simulator, StartError};
+pub use settings::{SimSettings, SyncMetricRegions};

@@ -1,0 +1,301 @@
+//! The simulator's HTTP server: one listener for every region and service. The region of a
+//! request comes from its SigV4 credential scope; a region that is down drops the connection
+//! without an answer, as an unreachable endpoint does; every response carries the simulated now
+//! in its `Date` header.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, HeaderValue, Request};
+use axum::response::Response;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use super::clock::{http_date, system_now_millis, Millis, SimClock};
+use super::error::ApiError;
+use super::model::World;
+use super::persist::{self, PersistError};
+use super::settings::SimSettings;
+use super::{cloudwatch, control, efs};
+
+/// Shared by every request: the world behind a lock, the clock, the settings.
+pub struct SimState {
+    world: Mutex<World>,
+    pub clock: SimClock,
+    pub settings: SimSettings,
+    state_file: Option<PathBuf>,
+}
+
+impl SimState {
+    /// Runs `f` on the world advanced to the simulated now. `f` returns its result and whether
+    /// it changed the world (then the state file is written).
+    pub fn locked<R>(&self, f: impl FnOnce(&mut World, &SimSettings) -> (R, bool)) -> R {
+        let mut world = self.world.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
+        world.advance(now, &self.settings);
+        let (result, changed) = f(&mut world, &self.settings);
+        if changed {
+            self.save(&world);
+        }
+        result
+    }
+
+    /// Reads the world advanced to now.
+    pub fn read<R>(&self, f: impl FnOnce(&World, &SimSettings) -> R) -> R {
+        self.locked(|w, s| (f(w, s), false))
+    }
+
+    /// One AWS operation: an injected fault for it fails it first; a successful mutating call is
+    /// saved.
+    pub fn api<R>(
+        &self,
+        operation: &str,
+        mutates: bool,
+        f: impl FnOnce(&mut World, &SimSettings) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        self.locked(|w, s| {
+            if let Some(fault) = w.take_fault(operation) {
+                tracing::info!(operation, error = fault.code, "injected fault");
+                return (Err(fault), true);
+            }
+            let result = f(w, s);
+            let changed = mutates && result.is_ok();
+            (result, changed)
+        })
+    }
+
+    fn save(&self, world: &World) {
+        if let Some(path) = &self.state_file {
+            if let Err(e) = persist::save(path, world, world.now) {
+                tracing::error!(error = %e, "the simulator state was not saved");
+            }
+        }
+    }
+
+    pub fn region_down(&self, region: &str) -> bool {
+        self.read(|w, _| w.outages.contains(region))
+    }
+}
+
+/// The region of a SigV4-signed request: `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
+pub fn region_from_headers(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    let scope = credential.split([',', ' ']).next()?;
+    let region = scope.split('/').nth(2)?;
+    (!region.is_empty()).then(|| region.to_string())
+}
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub listen: SocketAddr,
+    /// Simulated seconds per real second.
+    pub time_scale: f64,
+    /// Simulated time at start (default: the real now, or the state file's time).
+    pub start_time: Option<Millis>,
+    pub state_file: Option<PathBuf>,
+    /// Seed of the generated ids (default: from the clock).
+    pub seed: Option<u64>,
+    pub settings: SimSettings,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            time_scale: 1.0,
+            start_time: None,
+            state_file: None,
+            seed: None,
+            settings: SimSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the time scale must be a positive number, not {0}")]
+    TimeScale(f64),
+    #[error("cannot listen on {addr}: {source}\n  hint: pick another address, or port 0 for any free port")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] PersistError),
+}
+
+/// A running simulator.
+pub struct Simulator {
+    addr: SocketAddr,
+    state: Arc<SimState>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Simulator {
+    pub async fn start(opts: SimOptions) -> Result<Simulator, StartError> {
+        if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
+            return Err(StartError::TimeScale(opts.time_scale));
+        }
+        let loaded = match &opts.state_file {
+            Some(path) => persist::load(path, opts.time_scale)?,
+            None => None,
+        };
+        let (world, start) = match loaded {
+            Some(l) => {
+                tracing::info!(files = l.world.file_systems.len(), "simulator state loaded");
+                let start = opts.start_time.unwrap_or(l.resume_at).max(l.world.now);
+                (l.world, start)
+            }
+            None => {
+                let start = opts.start_time.unwrap_or_else(system_now_millis);
+                let seed = opts.seed.unwrap_or(start as u64);
+                (World::new(seed, start), start)
+            }
+        };
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+        let state = Arc::new(SimState {
+            world: Mutex::new(world),
+            clock: SimClock::new(start, opts.time_scale),
+            settings: opts.settings,
+            state_file: opts.state_file,
+        });
+        state.locked(|_, _| ((), true));
+        let router = router(state.clone());
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, router, state.clone(), stopped));
+        Ok(Simulator {
+            addr,
+            state,
+            stop,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL to give AWS clients: `AWS_ENDPOINT_URL`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> &Arc<SimState> {
+        &self.state
+    }
+
+    /// Stops accepting connections and saves the state.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.state.locked(|_, _| ((), true));
+    }
+}
+
+fn router(state: Arc<SimState>) -> Router {
+    Router::new()
+        .merge(efs::routes())
+        .merge(cloudwatch::routes())
+        .merge(control::routes())
+        .fallback(unknown_operation)
+        .with_state(state)
+}
+
+async fn unknown_operation(req: Request<axum::body::Body>) -> Response {
+    efs::error_response(&ApiError::new(
+        404,
+        "UnknownOperationException",
+        format!(
+            "the simulator does not serve {} {}",
+            req.method(),
+            req.uri().path()
+        ),
+    ))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("region {0} is down (simulated outage): connection dropped")]
+struct RegionDown(String);
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    state: Arc<SimState>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let router = router.clone();
+        let state = state.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let router = router.clone();
+            let state = state.clone();
+            async move { handle(router, state, req).await }
+        });
+        tokio::spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+}
+
+async fn handle(
+    router: Router,
+    state: Arc<SimState>,
+    req: Request<Incoming>,
+) -> Result<Response, RegionDown> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    if !path.starts_with("/_sim/") {
+        if let Some(region) = region_from_headers(req.headers()) {
+            if state.region_down(&region) {
+                tracing::info!(%method, %path, %region, "dropped: region is down");
+                return Err(RegionDown(region));
+            }
+        }
+    }
+    let response: Result<Response, Infallible> =
+        router.oneshot(req.map(axum::body::Body::new)).await;
+    let mut response = match response {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if let Ok(date) = HeaderValue::from_str(&http_date(state.clock.now())) {
+        response.headers_mut().insert("date", date);
+    }
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    Ok(response)
+}

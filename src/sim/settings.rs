@@ -1,0 +1,71 @@
+//! How the simulated AWS behaves: its delays, and the choices where AWS's behaviour is not
+//! confirmed (see shared/reference/aws-efs-replication.md).
+
+use std::time::Duration;
+
+use super::clock::{millis, Millis};
+
+/// Which region publishes `TimeSinceLastSync` (UNCONFIRMED in AWS's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMetricRegions {
+    Source,
+    Destination,
+    Both,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimSettings {
+    pub account_id: String,
+    /// CreateReplicationConfiguration: ENABLING -> ENABLED.
+    pub replication_enable_delay: Duration,
+    /// DeleteReplicationConfiguration: DELETING -> gone.
+    pub replication_delete_delay: Duration,
+    /// Length of one sync cycle; `LastReplicatedTimestamp` becomes the start of the cycle that
+    /// completed.
+    pub sync_interval: Duration,
+    pub file_system_create_delay: Duration,
+    pub file_system_delete_delay: Duration,
+    pub mount_target_delay: Duration,
+    /// Whether a file system whose overwrite protection is DISABLED refuses writes (the API
+    /// reference says read-only; the user guide does not say).
+    pub disabled_protection_read_only: bool,
+    pub sync_metric_regions: SyncMetricRegions,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        SimSettings {
+            account_id: "123456789012".to_string(),
+            replication_enable_delay: Duration::from_secs(15 * 60),
+            replication_delete_delay: Duration::from_secs(8 * 60),
+            sync_interval: Duration::from_secs(60),
+            file_system_create_delay: Duration::from_secs(10),
+            file_system_delete_delay: Duration::from_secs(10),
+            mount_target_delay: Duration::from_secs(90),
+            disabled_protection_read_only: true,
+            sync_metric_regions: SyncMetricRegions::Both,
+        }
+    }
+}
+
+impl SimSettings {
+    pub fn replication_enable_delay_ms(&self) -> Millis {
+        millis(self.replication_enable_delay)
+    }
+    pub fn replication_delete_delay_ms(&self) -> Millis {
+        millis(self.replication_delete_delay)
+    }
+    pub fn sync_interval_ms(&self) -> Millis {
+        millis(self.sync_interval).max(1)
+    }
+    pub fn file_system_create_delay_ms(&self) -> Millis {
+        millis(self.file_system_create_delay)
+    }
+    pub fn file_system_delete_delay_ms(&self) -> Millis {
+        millis(self.file_system_delete_delay)
+    }
+    pub fn mount_target_delay_ms(&self) -> Millis {
+        millis(self.mount_target_delay)
+    }
+}
