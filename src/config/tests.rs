@@ -175,7 +175,7 @@ fn duplicate_pair_names_are_refused() {
         "{}",
         i.problem
     );
-    assert_eq!(i.line, Some(8));
+    assert_eq!(i.line, Some(11), "the second pair block starts on line 11");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod cloudwatch;
 pub mod control;
+pub mod control_client;
 pub mod efs;
 pub mod error;
 pub mod metrics;
@@ -12,5 +13,6 @@ pub mod persist;
 pub mod server;
 pub mod settings;
 
+pub use control_client::{ControlClient, ControlError, FileEntry};
 pub use server::{SimOptions, SimState, Simulator, StartError};
 pub use settings::{SimSettings, SyncMetricRegions};
