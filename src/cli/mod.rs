@@ -84,7 +84,7 @@ pub enum Command {
     Config(config_cmd::ConfigCommand),
     /// The local EFS + CloudWatch simulator.
     #[command(subcommand)]
-    Sim(sim_cmd::SimCommand),
+    Sim(Box<sim_cmd::SimCommand>),
 }
 
 impl Cli {
@@ -104,6 +104,6 @@ impl Cli {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config, cli.output),
-        Command::Sim(cmd) => sim_cmd::run(cmd, cli.output).await,
+        Command::Sim(cmd) => sim_cmd::run(*cmd, cli.output).await,
     }
 }

@@ -91,15 +91,16 @@ impl<'b> BodyReader<'b> {
             match structure {
                 Structure::Attribute(attr) => {
                     let key = attr.key.as_str().to_string();
-                    if attrs.contains_key(&key) {
-                        issues.push(
+                    match attrs.entry(key) {
+                        std::collections::btree_map::Entry::Occupied(e) => issues.push(
                             attr.span(),
-                            &join(path, &key),
-                            format!("{key} is set more than once"),
+                            &join(path, e.key()),
+                            format!("{} is set more than once", e.key()),
                             None,
-                        );
-                    } else {
-                        attrs.insert(key, attr);
+                        ),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(attr);
+                        }
                     }
                 }
                 Structure::Block(block) => blocks.push(block),
