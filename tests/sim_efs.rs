@@ -366,6 +366,29 @@ async fn replication_lifecycle_create_enable_sync_delete() {
         UpdateFileSystemProtectionError::ReplicationAlreadyExists(_)
     ));
 
+    // A file system in a replication cannot be deleted, nor join a second configuration.
+    let err = efs(&ts.url, EAST)
+        .delete_file_system()
+        .file_system_id(&a)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        DeleteFileSystemError::FileSystemInUse(_)
+    ));
+    let err = efs(&ts.url, EAST)
+        .create_replication_configuration()
+        .source_file_system_id(&a)
+        .destinations(DestinationToCreate::builder().region("eu-west-1").build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("ConflictException")
+    );
+
     ts.control.advance(15.0 * 60.0).await.unwrap();
     assert_eq!(
         destination(&ts, EAST, &a).await.status(),
@@ -633,4 +656,44 @@ async fn sync_follows_the_time_scale() {
     assert!(synced.to_millis().unwrap() <= clock.now_ms);
     assert_eq!(clock.time_scale, 600.0);
     assert_eq!(ts.control.list_files(&b).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replication_can_create_its_destination() {
+    let ts = start(1.0).await;
+    let a = file_system(&ts, EAST, "a").await;
+    let out = efs(&ts.url, EAST)
+        .create_replication_configuration()
+        .source_file_system_id(&a)
+        .destinations(
+            DestinationToCreate::builder()
+                .region("eu-central-1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dest = out.destinations()[0].file_system_id().to_string();
+    assert_ne!(dest, a);
+    let fs = efs(&ts.url, "eu-central-1")
+        .describe_file_systems()
+        .file_system_id(&dest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        fs.file_systems()[0]
+            .file_system_protection()
+            .unwrap()
+            .replication_overwrite_protection(),
+        Some(&ReplicationOverwriteProtection::Replicating)
+    );
+    // Bad input is a typed validation error.
+    let err = efs(&ts.url, EAST)
+        .create_replication_configuration()
+        .source_file_system_id(&a)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_validation_exception());
 }

@@ -114,16 +114,13 @@ impl Config {
                         column: Some(loc.column()),
                         field: String::new(),
                         problem: format!("this is not valid HCL: {}", e.message()),
-                        example: Some(
-                            "pair \"shared-home\" { primary { region = \"us-east-1\" ... } }"
-                                .to_string(),
-                        ),
+                        example: None,
                     }],
                 });
             }
         };
 
-        let mut top = BodyReader::new(&body, "", None, &mut issues);
+        let mut top = BodyReader::new(&body, "", None);
         let terraform = read_terraform(&mut top, &mut issues);
         let gates = read_gates(&mut top, &mut issues);
         let pair_blocks = top.blocks("pair");
@@ -275,7 +272,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
     let Some(block) = top.single_block("terraform", issues) else {
         return Some(default);
     };
-    let mut r = BodyReader::new(&block.body, "terraform", block.span(), issues);
+    let mut r = BodyReader::new(&block.body, "terraform", block.span());
     let dir = r.string("dir", "dir = \"terraform\"", issues);
     let binary = r.string("binary", "binary = \"terraform\"", issues);
     let lock_timeout = r.duration("lock_timeout", default.lock_timeout, issues);
@@ -312,7 +309,7 @@ fn read_gates(top: &mut BodyReader, issues: &mut Issues) -> Option<GateSettings>
     let Some(block) = top.single_block("gates", issues) else {
         return Some(default);
     };
-    let mut r = BodyReader::new(&block.body, "gates", block.span(), issues);
+    let mut r = BodyReader::new(&block.body, "gates", block.span());
     let poll_interval = r.duration("poll_interval", default.poll_interval, issues);
     let replication_timeout =
         r.duration("replication_timeout", default.replication_timeout, issues);
@@ -337,7 +334,7 @@ fn read_gates(top: &mut BodyReader, issues: &mut Issues) -> Option<GateSettings>
 
 fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues) -> Option<Pair> {
     let path = format!("pair {name:?}");
-    let mut r = BodyReader::new(&block.body, &path, block.span(), issues);
+    let mut r = BodyReader::new(&block.body, &path, block.span());
     let primary = read_side(
         &mut r,
         "primary",
@@ -412,7 +409,7 @@ fn read_side(
             Some(example_block.clone()),
         );
     }
-    let mut r = BodyReader::new(&block.body, &path, block.span(), issues);
+    let mut r = BodyReader::new(&block.body, &path, block.span());
     let region_example = format!("region = \"{example_region}\"");
     let fs_example = format!("file_system_id = \"{example_fs}\"");
     let region = r

@@ -79,29 +79,14 @@ pub struct BodyReader<'b> {
 }
 
 impl<'b> BodyReader<'b> {
-    pub fn new(
-        body: &'b Body,
-        path: &str,
-        owner_span: Option<Range<usize>>,
-        issues: &mut Issues,
-    ) -> Self {
+    pub fn new(body: &'b Body, path: &str, owner_span: Option<Range<usize>>) -> Self {
         let mut attrs = BTreeMap::new();
         let mut blocks = Vec::new();
         for structure in body.iter() {
             match structure {
                 Structure::Attribute(attr) => {
-                    let key = attr.key.as_str().to_string();
-                    match attrs.entry(key) {
-                        std::collections::btree_map::Entry::Occupied(e) => issues.push(
-                            attr.span(),
-                            &join(path, e.key()),
-                            format!("{} is set more than once", e.key()),
-                            None,
-                        ),
-                        std::collections::btree_map::Entry::Vacant(e) => {
-                            e.insert(attr);
-                        }
-                    }
+                    // The parser already refuses a key set twice, with its place.
+                    attrs.insert(attr.key.as_str().to_string(), attr);
                 }
                 Structure::Block(block) => blocks.push(block),
             }

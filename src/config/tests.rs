@@ -299,3 +299,11 @@ fn a_missing_file_says_what_to_do() {
     let shown = e.to_string();
     assert!(shown.contains("--config"), "{shown}");
 }
+
+#[test]
+fn a_key_set_twice_is_refused_where_it_is() {
+    let text = pair_with(&format!("{A}\n    region = \"us-east-2\""), B);
+    let i = only_issue(&text);
+    assert!(i.problem.contains("redefined attribute"), "{}", i.problem);
+    assert_eq!(i.line, Some(5));
+}
