@@ -6,7 +6,11 @@ CARGO  ?= cargo
 PYTHON ?= python3
 TF_ENV := source .tools/env.sh
 
-.PHONY: test setup protoc python-deps tf-check
+.PHONY: demo test setup protoc python-deps tf-check
+
+## demo: failover and failback rehearsal on the simulator with real Terraform
+demo: setup python-deps
+	$(TF_ENV) && $(PYTHON) scripts/demo.py
 
 ## test: every test (Rust unit + integration tests with real Terraform, the boto3 wire check)
 test: setup python-deps tf-check

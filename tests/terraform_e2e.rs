@@ -390,15 +390,14 @@ async fn an_existing_replication_is_imported_not_recreated() {
         .await
         .unwrap();
     ts.control.advance(16.0 * 60.0).await.unwrap();
-    let created = efs(&ts.url, A_REGION)
+    let created = *efs(&ts.url, A_REGION)
         .describe_replication_configurations()
         .file_system_id(&p.a)
         .send()
         .await
         .unwrap()
         .replications()[0]
-        .creation_time()
-        .clone();
+        .creation_time();
     let dir = tempfile::tempdir().unwrap();
     write_root(dir.path(), &[&p]);
     set_directions(dir.path(), &[("home", "forward")]);
