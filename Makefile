@@ -29,13 +29,11 @@ protoc:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq protobuf-compiler >/dev/null; fi; }
 
-# terraform fmt and validate on the module the project owns.
+# terraform fmt and validate on the module and on the root rendered from efs-dr.hcl.
 tf-check:
-	$(TF_ENV) && terraform fmt -check -recursive modules
-	$(TF_ENV) && rm -rf target/tf-check && mkdir -p target/tf-check \
-	  && printf 'provider "aws" {\n  alias  = "a"\n  region = "us-east-1"\n}\nprovider "aws" {\n  alias  = "b"\n  region = "us-west-2"\n}\nmodule "m" {\n  source    = "../../modules/efs_replication"\n  providers = { aws.primary = aws.a, aws.secondary = aws.b }\n  pairs     = {}\n}\n' > target/tf-check/main.tf \
-	  && terraform -chdir=target/tf-check init -input=false -no-color >/dev/null \
-	  && terraform -chdir=target/tf-check validate -no-color
+	$(TF_ENV) && terraform fmt -check -recursive modules terraform
+	$(TF_ENV) && TF_DATA_DIR=$(CURDIR)/target/tf-check terraform -chdir=terraform init -input=false -no-color -backend=false >/dev/null \
+	  && TF_DATA_DIR=$(CURDIR)/target/tf-check terraform -chdir=terraform validate -no-color
 
 # boto3/botocore >= 1.42.7 speak Smithy RPC v2 CBOR to CloudWatch, as current AWS SDKs do.
 python-deps:

@@ -4,5 +4,6 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod provider;
+pub mod render;
 pub mod sim;
 pub mod terraform;

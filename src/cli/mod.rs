@@ -1,6 +1,7 @@
 //! The command line: argument definitions, and the commands that call into the library.
 
 mod config_cmd;
+mod render_cmd;
 mod sim_cmd;
 
 use std::path::PathBuf;
@@ -82,6 +83,8 @@ pub enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Write the Terraform root (providers, module calls, direction variables) for the config.
+    Render(render_cmd::RenderArgs),
     /// The local EFS + CloudWatch simulator.
     #[command(subcommand)]
     Sim(Box<sim_cmd::SimCommand>),
@@ -104,6 +107,7 @@ impl Cli {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config, cli.output),
+        Command::Render(args) => render_cmd::run(args, &cli.config, cli.output),
         Command::Sim(cmd) => sim_cmd::run(*cmd, cli.output).await,
     }
 }

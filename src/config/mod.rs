@@ -37,6 +37,11 @@ pub struct TerraformSettings {
     /// How long Terraform waits for the state lock (`-lock-timeout`).
     #[serde(with = "humantime_serde_compat")]
     pub lock_timeout: Duration,
+    /// Where the root finds the efs_replication module. Unset: efs-dr writes its own copy into
+    /// `<dir>/modules/efs_replication`.
+    pub module_source: Option<String>,
+    /// A `backend "TYPE" { ... }` block, passed through to the rendered root as written.
+    pub backend: Option<String>,
 }
 
 /// One replicated pair: A (primary, home) and B (secondary).
@@ -268,6 +273,8 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         dir: PathBuf::from("terraform"),
         binary: "terraform".to_string(),
         lock_timeout: Duration::from_secs(60),
+        module_source: None,
+        backend: None,
     };
     let Some(block) = top.single_block("terraform", issues) else {
         return Some(default);
@@ -276,6 +283,23 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
     let dir = r.string("dir", "dir = \"terraform\"", issues);
     let binary = r.string("binary", "binary = \"terraform\"", issues);
     let lock_timeout = r.duration("lock_timeout", default.lock_timeout, issues);
+    let module_source = r.string(
+        "module_source",
+        "module_source = \"../modules/efs_replication\"",
+        issues,
+    );
+    let backend = r.single_block("backend", issues).and_then(|b| {
+        if b.labels.len() != 1 {
+            issues.push(
+                b.span(),
+                "terraform > backend",
+                "a backend block takes exactly one label, its type",
+                Some("backend \"s3\" { bucket = \"tf-state\" key = \"efs-dr\" region = \"us-east-1\" }".to_string()),
+            );
+            return None;
+        }
+        b.span().map(|span| issues.source.slice(span).to_string())
+    });
     if let Some(b) = &binary {
         if b.value.trim().is_empty() {
             issues.push(
@@ -296,11 +320,16 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
             );
         }
     }
-    r.finish(&["dir", "binary", "lock_timeout"], issues);
+    r.finish(
+        &["dir", "binary", "lock_timeout", "module_source", "backend"],
+        issues,
+    );
     Some(TerraformSettings {
         dir: dir.map(|d| PathBuf::from(d.value)).unwrap_or(default.dir),
         binary: binary.map(|b| b.value).unwrap_or(default.binary),
         lock_timeout: lock_timeout?,
+        module_source: module_source.map(|m| m.value),
+        backend,
     })
 }
 

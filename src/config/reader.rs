@@ -21,6 +21,11 @@ impl<'a> SourceText<'a> {
         SourceText { text }
     }
 
+    /// The text of a span, as written.
+    pub fn slice(&self, span: Range<usize>) -> &'a str {
+        &self.text[span.start.min(self.text.len())..span.end.min(self.text.len())]
+    }
+
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;

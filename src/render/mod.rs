@@ -1,0 +1,280 @@
+//! Renders the Terraform root efs-dr drives, from the configuration and the embedded templates:
+//! one provider per region, one module call per (primary region, secondary region), and the
+//! variables file that selects each pair's replication direction.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::{Config, Pair};
+
+/// The direction of a pair's replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// primary -> secondary
+    Forward,
+    /// no replication
+    None,
+    /// secondary -> primary
+    Reverse,
+}
+
+/// The variables file efs-dr writes for each phase.
+pub const DIRECTIONS_FILE: &str = "efs-dr.auto.tfvars.json";
+const MODULE_DIR: &str = "modules/efs_replication";
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "versions.tf",
+        include_str!("../../templates/root/versions.tf.tera"),
+    ),
+    (
+        "providers.tf",
+        include_str!("../../templates/root/providers.tf.tera"),
+    ),
+    ("main.tf", include_str!("../../templates/root/main.tf.tera")),
+    (
+        DIRECTIONS_FILE,
+        include_str!("../../templates/root/directions.auto.tfvars.json.tera"),
+    ),
+];
+
+/// The module, embedded so that efs-dr works from any directory.
+const MODULE_FILES: &[(&str, &str)] = &[
+    (
+        "versions.tf",
+        include_str!("../../modules/efs_replication/versions.tf"),
+    ),
+    (
+        "variables.tf",
+        include_str!("../../modules/efs_replication/variables.tf"),
+    ),
+    (
+        "main.tf",
+        include_str!("../../modules/efs_replication/main.tf"),
+    ),
+    (
+        "outputs.tf",
+        include_str!("../../modules/efs_replication/outputs.tf"),
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    /// Relative to the Terraform directory.
+    pub path: PathBuf,
+    pub content: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {name} failed to render: {reason}")]
+    Template { name: String, reason: String },
+    #[error(
+        "cannot write {path}: {source}\n  hint: check that the Terraform directory is writable"
+    )]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn alias(region: &str) -> String {
+    region.replace('-', "_")
+}
+
+/// The module call that holds a pair: one per (primary region, secondary region).
+pub fn module_name(pair: &Pair) -> String {
+    format!(
+        "{}__{}",
+        alias(pair.primary.region.as_str()),
+        alias(pair.secondary.region.as_str())
+    )
+}
+
+/// The Terraform address of a pair's replication in `direction` (None for `Direction::None`).
+pub fn replication_address(pair: &Pair, direction: Direction) -> Option<String> {
+    let resource = match direction {
+        Direction::Forward => "forward",
+        Direction::Reverse => "reverse",
+        Direction::None => return None,
+    };
+    Some(format!(
+        "module.{}.aws_efs_replication_configuration.{resource}[\"{}\"]",
+        module_name(pair),
+        pair.name
+    ))
+}
+
+#[derive(Serialize)]
+struct RegionCtx {
+    alias: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct PairCtx<'a> {
+    name: &'a str,
+    primary_region: &'a str,
+    primary_id: &'a str,
+    secondary_region: &'a str,
+    secondary_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct GroupCtx<'a> {
+    name: String,
+    primary_alias: String,
+    secondary_alias: String,
+    pairs: Vec<PairCtx<'a>>,
+}
+
+/// The backend block, re-indented to sit inside `terraform { }`: the block's own indentation
+/// (that of its closing brace) becomes two spaces.
+fn indent_block(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let base = lines.last().map(|l| indent(l)).unwrap_or(0);
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("  {}", l.trim())
+            } else if l.trim().is_empty() {
+                String::new()
+            } else {
+                format!("  {}", &l[base.min(indent(l))..])
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every file of the root, for these directions (pairs missing from `directions` are forward).
+pub fn render_root(
+    config: &Config,
+    directions: &BTreeMap<String, Direction>,
+) -> Result<Vec<RenderedFile>, RenderError> {
+    let config_file = config
+        .file
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "efs-dr.hcl".into());
+    let regions: BTreeSet<&str> = config
+        .pairs
+        .iter()
+        .flat_map(|p| [p.primary.region.as_str(), p.secondary.region.as_str()])
+        .collect();
+    let mut groups: BTreeMap<String, GroupCtx> = BTreeMap::new();
+    for p in &config.pairs {
+        let g = groups.entry(module_name(p)).or_insert_with(|| GroupCtx {
+            name: module_name(p),
+            primary_alias: alias(p.primary.region.as_str()),
+            secondary_alias: alias(p.secondary.region.as_str()),
+            pairs: Vec::new(),
+        });
+        g.pairs.push(PairCtx {
+            name: &p.name,
+            primary_region: p.primary.region.as_str(),
+            primary_id: p.primary.file_system_id.as_str(),
+            secondary_region: p.secondary.region.as_str(),
+            secondary_id: p.secondary.file_system_id.as_str(),
+        });
+    }
+    let all_directions: BTreeMap<&str, Direction> = config
+        .pairs
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                directions
+                    .get(&p.name)
+                    .copied()
+                    .unwrap_or(Direction::Forward),
+            )
+        })
+        .collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("config_file", &config_file);
+    ctx.insert(
+        "regions",
+        &regions
+            .iter()
+            .map(|r| RegionCtx {
+                alias: alias(r),
+                name: r.to_string(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("groups", &groups.values().collect::<Vec<_>>());
+    ctx.insert(
+        "module_source",
+        &config
+            .terraform
+            .module_source
+            .clone()
+            .unwrap_or_else(|| format!("./{MODULE_DIR}")),
+    );
+    ctx.insert(
+        "backend",
+        &config.terraform.backend.as_deref().map(indent_block),
+    );
+    ctx.insert(
+        "directions",
+        &serde_json::json!({ "directions": all_directions }),
+    );
+
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(TEMPLATES.iter().copied())
+        .map_err(|e| RenderError::Template {
+            name: "(all)".into(),
+            reason: format!("{e:?}"),
+        })?;
+    let mut files = Vec::new();
+    for (name, _) in TEMPLATES {
+        let content = tera.render(name, &ctx).map_err(|e| RenderError::Template {
+            name: name.to_string(),
+            reason: format!("{e:?}"),
+        })?;
+        files.push(RenderedFile {
+            path: PathBuf::from(name),
+            content,
+        });
+    }
+    if config.terraform.module_source.is_none() {
+        for (name, content) in MODULE_FILES {
+            files.push(RenderedFile {
+                path: Path::new(MODULE_DIR).join(name),
+                content: content.to_string(),
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Writes the files that differ; returns those written.
+pub fn write(dir: &Path, files: &[RenderedFile]) -> Result<Vec<PathBuf>, RenderError> {
+    let mut written = Vec::new();
+    for f in files {
+        let path = dir.join(&f.path);
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(f.content.as_str()) {
+            continue;
+        }
+        let err = |source| RenderError::Write {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        std::fs::write(&path, &f.content).map_err(err)?;
+        written.push(f.path.clone());
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests;
