@@ -296,8 +296,8 @@ mod tests {
     #[test]
     fn creation_time_is_formatted_like_go() {
         let t = aws_sdk_efs::primitives::DateTime::from_millis(1_795_283_972_702);
-        assert_eq!(go_time_string(&t), "2026-11-21 16:39:32.702 +0000 UTC");
+        assert_eq!(go_time_string(&t), "2026-11-21 17:59:32.702 +0000 UTC");
         let t = aws_sdk_efs::primitives::DateTime::from_secs(1_795_283_972);
-        assert_eq!(go_time_string(&t), "2026-11-21 16:39:32 +0000 UTC");
+        assert_eq!(go_time_string(&t), "2026-11-21 17:59:32 +0000 UTC");
     }
 }
