@@ -522,3 +522,93 @@ async fn missing_old_and_uninitialised_terraform_are_typed_errors() {
         other => panic!("{other}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_systems_managed_by_terraform_have_no_perpetual_diff_while_replicating() {
+    let ts = start_with(fast_sim()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tf_text = || {
+        let mut t = String::from(
+            r#"provider "aws" {
+  alias  = "a"
+  region = "us-east-1"
+  default_tags {
+    tags = { "managed-by" = "efs-dr-test" }
+  }
+}
+provider "aws" {
+  alias  = "b"
+  region = "us-west-2"
+}
+resource "aws_efs_file_system" "a" {
+  provider       = aws.a
+  creation_token = "tf-a"
+  tags           = { Name = "home" }
+}
+resource "aws_efs_file_system" "b" {
+  provider       = aws.b
+  creation_token = "tf-b"
+  protection {
+    replication_overwrite = "DISABLED"
+  }
+  lifecycle {
+    ignore_changes = [protection]
+  }
+}
+data "aws_efs_file_system" "b" {
+  provider       = aws.b
+  file_system_id = aws_efs_file_system.b.id
+  depends_on     = [aws_efs_replication_configuration.r]
+}
+output "b_protection" {
+  value = data.aws_efs_file_system.b.protection[0].replication_overwrite
+}
+output "a_name" {
+  value = aws_efs_file_system.a.name
+}
+"#,
+        );
+        t += r#"resource "aws_efs_replication_configuration" "r" {
+  provider              = aws.a
+  source_file_system_id = aws_efs_file_system.a.id
+  destination {
+    region         = "us-west-2"
+    file_system_id = aws_efs_file_system.b.id
+  }
+}
+"#;
+        t
+    };
+    std::fs::write(dir.path().join("main.tf"), tf_text()).unwrap();
+    let tf = terraform(dir.path(), &ts).await;
+    tf.init().await.unwrap();
+    let plan_file = dir.path().join("p.tfplan");
+    assert!(tf.plan(&plan_file).await.unwrap());
+    tf.apply(&plan_file).await.unwrap();
+    let out = tf.output().await.unwrap();
+    assert_eq!(
+        out["b_protection"]["value"], "REPLICATING",
+        "read back as AWS reports it"
+    );
+    assert_eq!(out["a_name"]["value"], "home");
+    // REPLICATING does not become a diff: ignore_changes = [protection] on the destination.
+    assert!(
+        !tf.plan(&plan_file).await.unwrap(),
+        "no perpetual diff while replicating"
+    );
+    let a = efs(&ts.url, A_REGION)
+        .describe_file_systems()
+        .creation_token("tf-a")
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(&str, &str)> = a.file_systems()[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key(), t.value()))
+        .collect();
+    assert!(
+        tags.contains(&("managed-by", "efs-dr-test")),
+        "default_tags applied: {tags:?}"
+    );
+}
