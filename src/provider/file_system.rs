@@ -116,6 +116,39 @@ pub async fn find_by_id(
     }
 }
 
+const FILE_SYSTEM_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// waitFileSystemAvailable: `creating` until `available`.
+async fn wait_available(client: &aws_sdk_efs::Client, id: &str) -> Result<(), String> {
+    wait::until(
+        &format!("EFS File System ({id}) create"),
+        FILE_SYSTEM_TIMEOUT,
+        || async {
+            match find_by_id(client, id).await? {
+                Some(fs) if fs.life_cycle_state().as_str() == "available" => Ok(Poll::Done(())),
+                Some(fs) => Ok(Poll::Pending(fs.life_cycle_state().as_str().to_string())),
+                None => Ok(Poll::Pending("(not found)".into())),
+            }
+        },
+    )
+    .await
+}
+
+/// waitFileSystemDeleted: `deleting` until not found.
+async fn wait_deleted(client: &aws_sdk_efs::Client, id: &str) -> Result<(), String> {
+    wait::until(
+        &format!("EFS File System ({id}) delete"),
+        FILE_SYSTEM_TIMEOUT,
+        || async {
+            match find_by_id(client, id).await? {
+                None => Ok(Poll::Done(())),
+                Some(fs) => Ok(Poll::Pending(fs.life_cycle_state().as_str().to_string())),
+            }
+        },
+    )
+    .await
+}
+
 pub struct FileSystemResource {
     shared: Arc<Shared>,
 }
@@ -478,18 +511,7 @@ impl Resource for FileSystemResource {
                 return None;
             }
         };
-        let waited = wait::until(
-            &format!("EFS File System ({id}) create"),
-            Duration::from_secs(600),
-            || async {
-                match find_by_id(&client, &id).await? {
-                    Some(fs) if fs.life_cycle_state().as_str() == "available" => Ok(Poll::Done(())),
-                    Some(fs) => Ok(Poll::Pending(fs.life_cycle_state().as_str().to_string())),
-                    None => Ok(Poll::Pending("(not found)".into())),
-                }
-            },
-        )
-        .await;
+        let waited = wait_available(&client, &id).await;
         if let Err(e) = waited {
             diags.root_error("waiting for EFS File System", e);
         }
@@ -595,17 +617,7 @@ impl Resource for FileSystemResource {
                 return None;
             }
         }
-        let waited = wait::until(
-            &format!("EFS File System ({id}) delete"),
-            Duration::from_secs(600),
-            || async {
-                match find_by_id(&client, &id).await? {
-                    None => Ok(Poll::Done(())),
-                    Some(fs) => Ok(Poll::Pending(fs.life_cycle_state().as_str().to_string())),
-                }
-            },
-        )
-        .await;
+        let waited = wait_deleted(&client, &id).await;
         if let Err(e) = waited {
             diags.root_error("waiting for EFS File System delete", e);
             return None;

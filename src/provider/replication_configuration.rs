@@ -157,29 +157,29 @@ async fn wait_created(
     .await
 }
 
-/// waitReplicationConfigurationDeleted: DELETING until not found, twice in a row.
+/// waitReplicationConfigurationDeleted: DELETING until not found twice in a row
+/// (`ContinuousTargetOccurence: 2`).
 async fn wait_deleted(
     client: &aws_sdk_efs::Client,
     id: &str,
     timeout: Duration,
 ) -> Result<(), String> {
-    let mut gone_in_a_row = 0;
-    wait::until(&format!("EFS Replication Configuration ({id}) delete"), timeout, || {
-        let found = find_by_id(client, id);
-        let gone_before = gone_in_a_row;
-        let result = async move {
-            match found.await? {
-                None if gone_before >= 1 => Ok(Poll::Done(())),
-                None => Ok(Poll::Pending("(gone once)".into())),
-                Some(r) if status_of(&r) == "DELETING" => Ok(Poll::Pending("DELETING".into())),
-                Some(r) => Err(format!(
-                    "waiting for EFS Replication Configuration ({id}) delete: unexpected state '{}', wanted target ''",
-                    status_of(&r)
-                )),
+    let gone_in_a_row = std::sync::atomic::AtomicU32::new(0);
+    let gone = &gone_in_a_row;
+    wait::until(&format!("EFS Replication Configuration ({id}) delete"), timeout, || async move {
+        use std::sync::atomic::Ordering::SeqCst;
+        match find_by_id(client, id).await? {
+            None if gone.fetch_add(1, SeqCst) + 1 >= 2 => Ok(Poll::Done(())),
+            None => Ok(Poll::Pending("(gone once)".into())),
+            Some(r) if status_of(&r) == "DELETING" => {
+                gone.store(0, SeqCst);
+                Ok(Poll::Pending("DELETING".into()))
             }
-        };
-        gone_in_a_row += 1;
-        result
+            Some(r) => Err(format!(
+                "waiting for EFS Replication Configuration ({id}) delete: unexpected state '{}', wanted target ''",
+                status_of(&r)
+            )),
+        }
     })
     .await
 }
