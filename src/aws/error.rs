@@ -1,0 +1,86 @@
+//! AWS call failures, classified for the operator: unreachable, throttled, or the service said no.
+
+use std::fmt;
+
+use aws_sdk_efs::error::{ProvideErrorMetadata, SdkError};
+
+/// What kind of failure an AWS call met.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    /// No answer from the endpoint (connection refused or dropped, timeout).
+    Unreachable(String),
+    /// The service answered with an error code.
+    Service { code: String, message: String },
+    /// Anything else (credentials, a response that could not be read).
+    Other(String),
+}
+
+/// A failed call: which region, which operation, what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    pub region: String,
+    pub operation: &'static str,
+    pub kind: AwsErrorKind,
+}
+
+impl AwsError {
+    pub fn from_sdk<E, R>(region: &str, operation: &'static str, err: SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug,
+    {
+        let kind = match &err {
+            SdkError::DispatchFailure(d) => AwsErrorKind::Unreachable(
+                d.as_connector_error()
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "the request could not be sent".into()),
+            ),
+            SdkError::TimeoutError(_) => AwsErrorKind::Unreachable("the request timed out".into()),
+            SdkError::ServiceError(s) => AwsErrorKind::Service {
+                code: s.err().code().unwrap_or("Unknown").to_string(),
+                message: s.err().message().unwrap_or_default().to_string(),
+            },
+            other => AwsErrorKind::Other(
+                aws_sdk_efs::error::DisplayErrorContext(other).to_string(),
+            ),
+        };
+        AwsError {
+            region: region.to_string(),
+            operation,
+            kind,
+        }
+    }
+
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self.kind, AwsErrorKind::Unreachable(_))
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match &self.kind {
+            AwsErrorKind::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            AwsErrorKind::Unreachable(why) => write!(
+                f,
+                "{} in {}: the endpoint did not answer ({why}); check the network, the region's health, and AWS_ENDPOINT_URL if you use one",
+                self.operation, self.region
+            ),
+            AwsErrorKind::Service { code, message } => {
+                write!(f, "{} in {}: {code}: {message}", self.operation, self.region)
+            }
+            AwsErrorKind::Other(why) => write!(
+                f,
+                "{} in {}: {why}; check the credentials and the region",
+                self.operation, self.region
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AwsError {}

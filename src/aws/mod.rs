@@ -1,0 +1,458 @@
+//! The seam to AWS: one EFS and one CloudWatch client per region, the observations the gates
+//! read (one paginated call per region and kind), and the few changes efs-dr makes through the
+//! SDK. AWS's own clock (the `Date` header of every answer) is recorded per region, so that gates
+//! compare AWS timestamps with AWS time.
+
+mod error;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_efs::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_efs::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_efs::types::{DeletionMode, ReplicationOverwriteProtection};
+use serde::Serialize;
+
+pub use error::{AwsError, AwsErrorKind};
+
+use crate::ids::Region;
+
+/// A time on AWS's clock.
+pub type AwsTime = SystemTime;
+
+/// Serializes an AWS time as RFC 3339.
+pub fn rfc3339(t: AwsTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// The latest `Date` header seen in a region's answers.
+#[derive(Debug, Clone, Default)]
+struct AwsClock(Arc<Mutex<Option<AwsTime>>>);
+
+impl AwsClock {
+    fn get(&self) -> Option<AwsTime> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Intercept for AwsClock {
+    fn name(&self) -> &'static str {
+        "AwsClock"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_efs::error::BoxError> {
+        if let Some(date) = context.response().headers().get("date") {
+            if let Ok(t) = httpdate::parse_http_date(date) {
+                *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How clients are built: the endpoint (a simulator) or the standard chain.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Overrides every endpoint (otherwise the standard `AWS_ENDPOINT_URL*` settings apply).
+    pub endpoint_url: Option<String>,
+    /// Static credentials (the demo's simulator); otherwise the standard chain.
+    pub static_credentials: bool,
+    /// Retries on throttling, 5xx and dropped connections.
+    pub max_attempts: u32,
+}
+
+/// The clients of one region.
+#[derive(Debug, Clone)]
+pub struct RegionClients {
+    pub region: Region,
+    pub efs: aws_sdk_efs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    clock: AwsClock,
+}
+
+/// Clients for every region of the configured pairs.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    regions: BTreeMap<String, RegionClients>,
+}
+
+impl Aws {
+    pub async fn connect(
+        regions: impl IntoIterator<Item = Region>,
+        opts: &ClientOptions,
+    ) -> Aws {
+        let mut map = BTreeMap::new();
+        for region in regions {
+            if map.contains_key(region.as_str()) {
+                continue;
+            }
+            let clock = AwsClock::default();
+            let retry = aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(opts.max_attempts.max(1))
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(5));
+            let timeout = aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build();
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region.as_str().to_string()))
+                .retry_config(retry)
+                .timeout_config(timeout);
+            if let Some(url) = &opts.endpoint_url {
+                loader = loader.endpoint_url(url);
+            }
+            if opts.static_credentials {
+                loader = loader.credentials_provider(aws_sdk_efs::config::Credentials::new(
+                    "efs-dr-demo",
+                    "efs-dr-demo",
+                    None,
+                    None,
+                    "efs-dr demo",
+                ));
+            }
+            let shared = loader.load().await;
+            let efs = aws_sdk_efs::Client::from_conf(
+                aws_sdk_efs::config::Builder::from(&shared)
+                    .interceptor(clock.clone())
+                    .build(),
+            );
+            let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(&shared)
+                    .interceptor(CloudWatchClock(clock.clone()))
+                    .build(),
+            );
+            map.insert(
+                region.as_str().to_string(),
+                RegionClients {
+                    region,
+                    efs,
+                    cloudwatch,
+                    clock,
+                },
+            );
+        }
+        Aws { regions: map }
+    }
+
+    pub fn region(&self, region: &Region) -> &RegionClients {
+        self.regions
+            .get(region.as_str())
+            .expect("clients exist for every configured region")
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = &RegionClients> {
+        self.regions.values()
+    }
+}
+
+/// The same clock, seen through CloudWatch's interceptor trait.
+#[derive(Debug, Clone)]
+struct CloudWatchClock(AwsClock);
+
+impl aws_sdk_cloudwatch::config::Intercept for CloudWatchClock {
+    fn name(&self) -> &'static str {
+        "AwsClock"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &aws_sdk_cloudwatch::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        rc: &aws_sdk_cloudwatch::config::RuntimeComponents,
+        cfg: &mut aws_sdk_cloudwatch::config::ConfigBag,
+    ) -> Result<(), aws_sdk_cloudwatch::error::BoxError> {
+        self.0.read_after_transmit(context, rc, cfg)
+    }
+}
+
+fn to_time(t: &aws_sdk_efs::primitives::DateTime) -> Option<AwsTime> {
+    SystemTime::try_from(*t).ok()
+}
+
+/// One replication as a region reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicationInfo {
+    pub source_id: String,
+    pub source_region: String,
+    pub destination_id: String,
+    pub destination_region: String,
+    /// ENABLED, ENABLING, DELETING, ERROR, PAUSED, PAUSING.
+    pub status: String,
+    pub status_message: Option<String>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub last_replicated: Option<AwsTime>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub creation_time: Option<AwsTime>,
+}
+
+/// One file system as its region reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileSystemInfo {
+    pub id: String,
+    pub life_cycle_state: String,
+    /// ENABLED, DISABLED or REPLICATING.
+    pub protection: String,
+    pub name: Option<String>,
+}
+
+fn ser_opt_time<S: serde::Serializer>(t: &Option<AwsTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// What one region said in one poll.
+#[derive(Debug, Clone, Default)]
+pub struct RegionView {
+    /// Set when the region did not answer (or refused); the rest is then empty.
+    pub error: Option<AwsError>,
+    /// AWS's clock at the answer.
+    pub now: Option<AwsTime>,
+    pub replications: Vec<ReplicationInfo>,
+    pub file_systems: BTreeMap<String, FileSystemInfo>,
+    /// Per file system asked about: the end of the last metric period with writes
+    /// (`DataWriteIOBytes` > 0) in the look-back, and the start of the look-back.
+    pub last_writes: BTreeMap<String, LastWrite>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastWrite {
+    /// None: no write in the look-back.
+    pub at: Option<AwsTime>,
+    pub since: AwsTime,
+}
+
+/// How far back the write metric is read, and its period.
+pub const WRITE_LOOKBACK: Duration = Duration::from_secs(6 * 3600);
+pub const WRITE_PERIOD_SECS: i32 = 60;
+
+impl RegionClients {
+    /// AWS's clock as last seen in this region.
+    pub fn now(&self) -> Option<AwsTime> {
+        self.clock.get()
+    }
+
+    /// Every replication this region reports: one paginated DescribeReplicationConfigurations.
+    pub async fn replications(&self) -> Result<Vec<ReplicationInfo>, AwsError> {
+        let region = self.region.as_str();
+        let mut out = Vec::new();
+        let mut pages = self
+            .efs
+            .describe_replication_configurations()
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let err = AwsError::from_sdk(region, "DescribeReplicationConfigurations", e);
+                    if err.code() == Some("ReplicationNotFound") {
+                        return Ok(out);
+                    }
+                    return Err(err);
+                }
+            };
+            for r in page.replications() {
+                for d in r.destinations() {
+                    out.push(ReplicationInfo {
+                        source_id: r.source_file_system_id().to_string(),
+                        source_region: r.source_file_system_region().to_string(),
+                        destination_id: d.file_system_id().to_string(),
+                        destination_region: d.region().to_string(),
+                        status: d.status().as_str().to_string(),
+                        status_message: d.status_message().map(str::to_string),
+                        last_replicated: d.last_replicated_timestamp().and_then(to_time),
+                        creation_time: to_time(r.creation_time()),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every file system of the region: one paginated DescribeFileSystems.
+    pub async fn file_systems(&self) -> Result<BTreeMap<String, FileSystemInfo>, AwsError> {
+        let region = self.region.as_str();
+        let mut out = BTreeMap::new();
+        let mut pages = self.efs.describe_file_systems().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::from_sdk(region, "DescribeFileSystems", e))?;
+            for fs in page.file_systems() {
+                out.insert(
+                    fs.file_system_id().to_string(),
+                    FileSystemInfo {
+                        id: fs.file_system_id().to_string(),
+                        life_cycle_state: fs.life_cycle_state().as_str().to_string(),
+                        protection: fs
+                            .file_system_protection()
+                            .and_then(|p| p.replication_overwrite_protection())
+                            .map(|p| p.as_str().to_string())
+                            .unwrap_or_else(|| "ENABLED".into()),
+                        name: fs.name().map(str::to_string),
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last write on each file system: one GetMetricData for all of them.
+    pub async fn last_writes(
+        &self,
+        file_systems: &[String],
+        now: AwsTime,
+    ) -> Result<BTreeMap<String, LastWrite>, AwsError> {
+        use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+        let region = self.region.as_str();
+        let since = now - WRITE_LOOKBACK;
+        let mut out: BTreeMap<String, LastWrite> = file_systems
+            .iter()
+            .map(|fs| (fs.clone(), LastWrite { at: None, since }))
+            .collect();
+        if file_systems.is_empty() {
+            return Ok(out);
+        }
+        let mut req = self
+            .cloudwatch
+            .get_metric_data()
+            .start_time(since.into())
+            .end_time((now + Duration::from_secs(WRITE_PERIOD_SECS as u64)).into());
+        for (i, fs) in file_systems.iter().enumerate() {
+            req = req.metric_data_queries(
+                MetricDataQuery::builder()
+                    .id(format!("w{i}"))
+                    .metric_stat(
+                        MetricStat::builder()
+                            .metric(
+                                Metric::builder()
+                                    .namespace("AWS/EFS")
+                                    .metric_name("DataWriteIOBytes")
+                                    .dimensions(
+                                        Dimension::builder()
+                                            .name("FileSystemId")
+                                            .value(fs)
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                            .period(WRITE_PERIOD_SECS)
+                            .stat("Sum")
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        let mut pages = req.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk(region, "GetMetricData", e))?;
+            for result in page.metric_data_results() {
+                let Some(i) = result
+                    .id()
+                    .and_then(|id| id.strip_prefix('w'))
+                    .and_then(|i| i.parse::<usize>().ok())
+                else {
+                    continue;
+                };
+                let Some(fs) = file_systems.get(i) else {
+                    continue;
+                };
+                for (t, v) in result.timestamps().iter().zip(result.values()) {
+                    if *v <= 0.0 {
+                        continue;
+                    }
+                    let Ok(start) = SystemTime::try_from(*t) else {
+                        continue;
+                    };
+                    // The write happened somewhere in the period: count its end.
+                    let end = start + Duration::from_secs(WRITE_PERIOD_SECS as u64);
+                    let entry = out.get_mut(fs).expect("inserted above");
+                    if entry.at.is_none_or(|at| at < end) {
+                        entry.at = Some(end);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Observes the region: replications, file systems, and the last writes of `watch_writes`.
+    pub async fn observe(&self, watch_writes: &[String]) -> RegionView {
+        let result = async {
+            let replications = self.replications().await?;
+            let file_systems = self.file_systems().await?;
+            let now = self.now().unwrap_or_else(SystemTime::now);
+            let last_writes = self.last_writes(watch_writes, now).await?;
+            Ok::<_, AwsError>(RegionView {
+                error: None,
+                now: self.now(),
+                replications,
+                file_systems,
+                last_writes,
+            })
+        }
+        .await;
+        result.unwrap_or_else(|e| RegionView {
+            error: Some(e),
+            now: self.now(),
+            ..RegionView::default()
+        })
+    }
+
+    /// UpdateFileSystemProtection.
+    pub async fn set_protection(&self, file_system: &str, status: &str) -> Result<(), AwsError> {
+        self.efs
+            .update_file_system_protection()
+            .file_system_id(file_system)
+            .replication_overwrite_protection(ReplicationOverwriteProtection::from(status))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                AwsError::from_sdk(self.region.as_str(), "UpdateFileSystemProtection", e)
+            })
+    }
+
+    /// DeleteReplicationConfiguration of the replication whose source is `source_fs`, asked in
+    /// this region. ReplicationNotFound counts as done.
+    pub async fn delete_replication(
+        &self,
+        source_fs: &str,
+        local_only: bool,
+    ) -> Result<(), AwsError> {
+        let mode = if local_only {
+            DeletionMode::LocalConfigurationOnly
+        } else {
+            DeletionMode::AllConfigurations
+        };
+        match self
+            .efs
+            .delete_replication_configuration()
+            .source_file_system_id(source_fs)
+            .deletion_mode(mode)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = AwsError::from_sdk(
+                    self.region.as_str(),
+                    "DeleteReplicationConfiguration",
+                    e,
+                );
+                if err.code() == Some("ReplicationNotFound") {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Whether a gate holds, judged from one observation. Pure: AWS timestamps are compared with
+//! AWS's clock (the snapshot's `Date`), never with the local one.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::phase::{arrow, Gate};
+use super::view::{PairView, Role};
+use crate::render::Direction;
+
+/// The verdict of one poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
+pub enum Outcome {
+    Passed(String),
+    /// Not yet: what is still not true.
+    Waiting(String),
+    /// Can never pass as things are (refused as unsafe).
+    Refused(String),
+}
+
+fn fmt_dur(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+pub fn evaluate(gate: &Gate, view: &PairView) -> Outcome {
+    match gate {
+        Gate::InState { address } => match view_state(view, address) {
+            Some(true) | None => Outcome::Passed(format!("{address} is in the state")),
+            Some(false) => Outcome::Waiting(format!("{address} is not in the state yet")),
+        },
+        Gate::Rpo {
+            max_lag,
+            force,
+            writes_stopped,
+        } => rpo(view, *max_lag, *force, *writes_stopped),
+        Gate::NoReplication { roles, writable } => {
+            for role in roles {
+                let side = view.side(*role);
+                if let Some(e) = &side.error {
+                    return Outcome::Waiting(format!("{role}'s region does not answer: {e}"));
+                }
+                let seen = match role {
+                    Role::A => view.forward_in_a.as_ref().or(view.reverse_in_a.as_ref()),
+                    Role::B => view.forward_in_b.as_ref().or(view.reverse_in_b.as_ref()),
+                };
+                if let Some(r) = seen {
+                    return Outcome::Waiting(format!(
+                        "{role}'s region still reports {} -> {} ({})",
+                        r.source_id, r.destination_id, r.status
+                    ));
+                }
+            }
+            let side = view.side(*writable);
+            match side.protection() {
+                Some("ENABLED") => Outcome::Passed(format!(
+                    "no replication; {writable} ({}) is writable",
+                    side.file_system_id
+                )),
+                other => Outcome::Waiting(format!(
+                    "{writable}'s protection is {}, not ENABLED",
+                    other.unwrap_or("unknown")
+                )),
+            }
+        }
+        Gate::Protection { role, status } => {
+            let side = view.side(*role);
+            if let Some(e) = &side.error {
+                return Outcome::Waiting(format!("{role}'s region does not answer: {e}"));
+            }
+            match side.protection() {
+                Some(p) if p == status => Outcome::Passed(format!("{role}'s protection is {p}")),
+                other => Outcome::Waiting(format!(
+                    "{role}'s protection is {}, not {status}",
+                    other.unwrap_or("unknown")
+                )),
+            }
+        }
+        Gate::Replicating { direction } => {
+            let r = match direction {
+                Direction::Forward => view.forward(),
+                Direction::Reverse => view.reverse(),
+                Direction::None => None,
+            };
+            match r {
+                None => Outcome::Waiting(format!("{} does not exist yet", arrow(*direction))),
+                Some(r) if r.status == "ERROR" || r.status == "PAUSED" => Outcome::Refused(format!(
+                    "{} is {}{}; fix the replication (see its status message in the EFS console), then run the command again",
+                    arrow(*direction),
+                    r.status,
+                    r.status_message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )),
+                Some(r) if r.status != "ENABLED" => {
+                    Outcome::Waiting(format!("{} is {}", arrow(*direction), r.status))
+                }
+                Some(r) => match r.last_replicated {
+                    None => Outcome::Waiting(format!(
+                        "{} is ENABLED; its first sync has not completed",
+                        arrow(*direction)
+                    )),
+                    Some(t) => Outcome::Passed(format!(
+                        "{} ENABLED, last sync {}",
+                        arrow(*direction),
+                        crate::aws::rfc3339(t)
+                    )),
+                },
+            }
+        }
+        Gate::Quiesced { window } => quiesced(view, *window),
+    }
+}
+
+fn view_state(view: &PairView, address: &str) -> Option<bool> {
+    if address.contains(".forward[") {
+        view.state_forward
+    } else {
+        view.state_reverse
+    }
+}
+
+fn rpo(view: &PairView, max_lag: Duration, force: bool, writes_stopped: bool) -> Outcome {
+    let Some(r) = view.forward() else {
+        return Outcome::Passed("A -> B is already gone".into());
+    };
+    if !force && (r.status == "ERROR" || r.status == "PAUSED" || r.status == "PAUSING") {
+        return Outcome::Refused(format!(
+            "A -> B is {}{}: B may be behind A. To fail over anyway, accepting the loss of what was not synced, pass --force",
+            r.status,
+            r.status_message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+    }
+    let Some(now) = view.now else {
+        return Outcome::Waiting("no answer from AWS yet".into());
+    };
+    let Some(last) = r.last_replicated else {
+        return if force {
+            Outcome::Passed("no sync has completed (--force)".into())
+        } else {
+            Outcome::Refused(
+                "A -> B has never completed a sync: B does not hold A's data. Wait for the first sync, or pass --force".into(),
+            )
+        };
+    };
+    let lag = now.duration_since(last).unwrap_or_default();
+    if lag > max_lag && !force {
+        return Outcome::Refused(format!(
+            "the last sync of A -> B was {} ago (AWS time), more than max_lag {}: failing over now would lose everything written since. Wait for a sync, or pass --force to accept the loss",
+            fmt_dur(lag),
+            fmt_dur(max_lag)
+        ));
+    }
+    if writes_stopped {
+        if let Some(e) = &view.a.error {
+            return Outcome::Waiting(format!("A's region does not answer: {e}"));
+        }
+        match view.a.last_write.and_then(|w| w.at) {
+            Some(w) if last <= w => {
+                return Outcome::Waiting(format!(
+                    "the last sync ({}) is not later than the last write on A ({})",
+                    crate::aws::rfc3339(last),
+                    crate::aws::rfc3339(w)
+                ))
+            }
+            _ => {}
+        }
+    }
+    Outcome::Passed(format!("last sync {} ago (AWS time)", fmt_dur(lag)))
+}
+
+fn quiesced(view: &PairView, window: Duration) -> Outcome {
+    let Some(r) = view.reverse() else {
+        return Outcome::Refused("B -> A does not exist: nothing carries B's writes to A".into());
+    };
+    if let Some(e) = &view.b.error {
+        return Outcome::Waiting(format!("B's region does not answer: {e}"));
+    }
+    let Some(now) = view.now else {
+        return Outcome::Waiting("no answer from AWS yet".into());
+    };
+    let Some(writes) = view.b.last_write else {
+        return Outcome::Waiting("B's write metric has not been read yet".into());
+    };
+    // No write seen in the look-back: the last write is older than its start.
+    let last_write = writes.at.unwrap_or(writes.since);
+    let quiet_for = now.duration_since(last_write).unwrap_or_default();
+    if writes.at.is_some() && quiet_for < window {
+        return Outcome::Waiting(format!(
+            "B was written {} ago (DataWriteIOBytes); waiting for {} without writes. Stop the application on B",
+            fmt_dur(quiet_for),
+            fmt_dur(window)
+        ));
+    }
+    match r.last_replicated {
+        Some(t) if t > last_write => Outcome::Passed(format!(
+            "no write on B for {}; B -> A synced at {}, after the last write",
+            fmt_dur(quiet_for),
+            crate::aws::rfc3339(t)
+        )),
+        Some(t) => Outcome::Waiting(format!(
+            "B -> A last synced at {}, not after B's last write ({})",
+            crate::aws::rfc3339(t),
+            crate::aws::rfc3339(last_write)
+        )),
+        None => Outcome::Waiting("B -> A has not completed a sync".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::view::tests::*;
+    use super::super::view::PairView;
+    use super::*;
+    use crate::aws::LastWrite;
+
+    #[test]
+    fn rpo_refuses_an_old_sync_unless_forced() {
+        let f = repl(A, B, "ENABLED", Some(0));
+        let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 3600));
+        let gate = |force| Gate::Rpo {
+            max_lag: Duration::from_secs(900),
+            force,
+            writes_stopped: false,
+        };
+        assert!(matches!(evaluate(&gate(false), &v), Outcome::Refused(m) if m.contains("1h")));
+        assert!(matches!(evaluate(&gate(true), &v), Outcome::Passed(_)));
+    }
+
+    #[test]
+    fn rpo_with_writes_stopped_waits_for_a_sync_after_the_last_write() {
+        let f = repl(A, B, "ENABLED", Some(100));
+        let mut v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 160));
+        let gate = Gate::Rpo {
+            max_lag: Duration::from_secs(900),
+            force: false,
+            writes_stopped: true,
+        };
+        v.a.last_write = Some(LastWrite { at: Some(t(120)), since: t(0) });
+        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(_)));
+        v.a.last_write = Some(LastWrite { at: Some(t(60)), since: t(0) });
+        assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
+    }
+
+    #[test]
+    fn no_replication_needs_both_regions_clear_and_b_writable() {
+        let gate = Gate::NoReplication {
+            roles: vec![Role::A, Role::B],
+            writable: Role::B,
+        };
+        let f = repl(A, B, "DELETING", Some(0));
+        let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![f], vec![], 10));
+        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("A's region")));
+        let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![], vec![], 10));
+        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("REPLICATING")));
+        let v = PairView::derive(&pair(), &snap("ENABLED", "ENABLED", vec![], vec![], 10));
+        assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
+    }
+
+    #[test]
+    fn quiesce_waits_while_b_is_written_and_passes_after_a_later_sync() {
+        let gate = Gate::Quiesced {
+            window: Duration::from_secs(120),
+        };
+        let r = repl(B, A, "ENABLED", Some(500));
+        let mut v = PairView::derive(&pair(), &snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 560));
+        v.b.last_write = Some(LastWrite { at: Some(t(540)), since: t(0) });
+        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("Stop the application")));
+        // Quiet for long enough, but the last sync started before the last write.
+        v.b.last_write = Some(LastWrite { at: Some(t(420)), since: t(0) });
+        v.reverse_in_a.as_mut().unwrap().last_replicated = Some(t(400));
+        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("not after")));
+        v.reverse_in_a.as_mut().unwrap().last_replicated = Some(t(500));
+        assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
+    }
+
+    #[test]
+    fn replicating_refuses_a_paused_replication() {
+        let gate = Gate::Replicating {
+            direction: Direction::Reverse,
+        };
+        let r = repl(B, A, "PAUSED", Some(1));
+        let v = PairView::derive(&pair(), &snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 10));
+        assert!(matches!(evaluate(&gate, &v), Outcome::Refused(m) if m.contains("PAUSED")));
+    }
+}

@@ -1,0 +1,394 @@
+//! From a pair's live state to the phases left to run. Pure, and the reason a run can stop at
+//! any moment and be started again from any machine: the starting point is read from AWS and
+//! the Terraform state, never from a file of ours.
+
+use serde::Serialize;
+
+use super::phase::Step;
+use super::view::{PairView, Role};
+
+/// What a command asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Init,
+    Failover { unplanned: bool },
+    Failback,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Init => "init",
+            Operation::Failover { unplanned: false } => "failover",
+            Operation::Failover { unplanned: true } => "unplanned failover",
+            Operation::Failback => "failback",
+        }
+    }
+}
+
+/// Why a pair's phases cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// Refused as unsafe (exit 2).
+    Unsafe(String),
+    /// Something is wrong that the operator must fix first (exit 1).
+    Error(String),
+}
+
+/// The phases left for one pair, and what was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairPlan {
+    pub steps: Vec<Step>,
+    /// Why there is nothing (left) to do, or where the run resumes.
+    pub summary: String,
+}
+
+fn side_problem(view: &PairView, role: Role, op: Operation) -> Option<Blocked> {
+    let side = view.side(role);
+    if let Some(e) = &side.error {
+        return Some(Blocked::Error(format!(
+            "{role}'s region {} does not answer: {e}",
+            side.region
+        )));
+    }
+    match &side.file_system {
+        None => Some(Blocked::Error(format!(
+            "file system {} ({role}) does not exist in {}; check the pair in the config (is it in another region?)",
+            side.file_system_id, side.region
+        ))),
+        Some(fs) if fs.life_cycle_state != "available" => Some(Blocked::Error(format!(
+            "file system {} ({role}) is {}, not available; wait for it, then run {} again",
+            side.file_system_id,
+            fs.life_cycle_state,
+            op.name()
+        ))),
+        _ => None,
+    }
+}
+
+fn foreign(view: &PairView) -> Option<Blocked> {
+    view.foreign.first().map(|r| {
+        Blocked::Unsafe(format!(
+            "{} -> {} is a replication outside the pair ({} {} / {} {}); efs-dr will not touch it. Remove it or fix the config",
+            r.source_id,
+            r.destination_id,
+            view.a.file_system_id,
+            view.a.region,
+            view.b.file_system_id,
+            view.b.region
+        ))
+    })
+}
+
+const FAILBACK_FROM_START: [Step; 6] = [
+    Step::DisableProtectionA,
+    Step::CreateReverse,
+    Step::Quiesce,
+    Step::RemoveReverse,
+    Step::DisableProtectionB,
+    Step::CreateForward,
+];
+
+fn plan(steps: &[Step], summary: impl Into<String>) -> Result<PairPlan, Blocked> {
+    Ok(PairPlan {
+        steps: steps.to_vec(),
+        summary: summary.into(),
+    })
+}
+
+/// The phases `op` still needs for the pair in `view`.
+pub fn plan_pair(op: Operation, view: &PairView) -> Result<PairPlan, Blocked> {
+    if let Some(f) = foreign(view) {
+        return Err(f);
+    }
+    match op {
+        Operation::Init => plan_init(view),
+        Operation::Failover { unplanned } => plan_failover(view, unplanned),
+        Operation::Failback => plan_failback(view),
+    }
+}
+
+fn plan_init(view: &PairView) -> Result<PairPlan, Blocked> {
+    for role in [Role::A, Role::B] {
+        if let Some(p) = side_problem(view, role, Operation::Init) {
+            return Err(p);
+        }
+    }
+    if let Some(r) = view.forward() {
+        if view.state_forward == Some(true) {
+            return plan(&[], format!("A -> B is {} and in the Terraform state", r.status));
+        }
+        return plan(
+            &[Step::ImportForward],
+            "A -> B exists: it is imported, not recreated",
+        );
+    }
+    if let Some(r) = view.reverse() {
+        if view.state_reverse == Some(true) {
+            return plan(&[], format!("B -> A is {} and in the Terraform state (a failback is in progress: run failback)", r.status));
+        }
+        return plan(
+            &[Step::ImportReverse],
+            "B -> A exists (a failback is in progress): it is imported, not recreated",
+        );
+    }
+    if view.stale_forward_in_a().is_some() {
+        return Err(Blocked::Unsafe(
+            "A's region holds a stale A -> B configuration (an unplanned failover happened): B is serving; run `efs-dr failback` to bring the data home".into(),
+        ));
+    }
+    if view.b.protection() == Some("DISABLED") {
+        return plan(&[Step::DisableProtectionB, Step::CreateForward], "no replication; B's protection is already DISABLED");
+    }
+    plan(
+        &[Step::DisableProtectionB, Step::CreateForward],
+        "no replication: A -> B is created into the existing B",
+    )
+}
+
+fn check_status(r: &crate::aws::ReplicationInfo, what: &str) -> Result<(), Blocked> {
+    if r.status == "ERROR" || r.status == "PAUSED" || r.status == "PAUSING" {
+        return Err(Blocked::Unsafe(format!(
+            "{what} is {}{}: its destination may be behind. Find out why in the EFS console (the replication's status message); {}",
+            r.status,
+            r.status_message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default(),
+            if what.starts_with("A -> B") {
+                "to fail over anyway, accepting the loss of what was not synced, pass --force"
+            } else {
+                "fix it before failing back; nothing was changed"
+            }
+        )));
+    }
+    Ok(())
+}
+
+fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> {
+    let op = Operation::Failover { unplanned };
+    if let Some(p) = side_problem(view, Role::B, op) {
+        return Err(p);
+    }
+    if !unplanned {
+        if !view.a.reachable() {
+            return Err(Blocked::Unsafe(format!(
+                "A's region {} does not answer, so a planned failover cannot check the last sync; during an outage of A run `efs-dr failover --unplanned`",
+                view.a.region
+            )));
+        }
+        if let Some(p) = side_problem(view, Role::A, op) {
+            return Err(p);
+        }
+    }
+    if let Some(r) = view.reverse() {
+        return plan(
+            &[],
+            format!("already failed over: B -> A is {} (a failback is in progress); run `efs-dr failback` to finish it", r.status),
+        );
+    }
+    match view.forward() {
+        Some(r) if r.status == "DELETING" => {
+            if unplanned {
+                plan(&[Step::DeleteForwardFromB, Step::ForgetForward], "A -> B is already DELETING: resuming at its gate")
+            } else {
+                plan(&[Step::RemoveForward], "A -> B is already DELETING: resuming at its gate")
+            }
+        }
+        Some(r) => {
+            if r.status != "ENABLED" && r.status != "ENABLING" {
+                // ERROR or PAUSED: the RPO gate refuses unless --force (it knows the flags).
+                tracing::warn!(pair = %view.pair, status = %r.status, "A -> B is not ENABLED");
+            }
+            if unplanned {
+                plan(&[Step::DeleteForwardFromB, Step::ForgetForward], format!("A -> B is {}", r.status))
+            } else {
+                plan(&[Step::CheckRpo, Step::RemoveForward], format!("A -> B is {}", r.status))
+            }
+        }
+        None => {
+            let mut steps = Vec::new();
+            if unplanned && view.state_forward == Some(true) {
+                steps.push(Step::ForgetForward);
+            }
+            if view.b.protection() == Some("DISABLED") {
+                steps.push(Step::EnableProtectionB);
+            }
+            if steps.is_empty() {
+                plan(&[], "already failed over: no replication and B is writable")
+            } else {
+                plan(&steps, "no replication left: finishing the failover")
+            }
+        }
+    }
+}
+
+fn plan_failback(view: &PairView) -> Result<PairPlan, Blocked> {
+    for role in [Role::B, Role::A] {
+        if let Some(p) = side_problem(view, role, Operation::Failback) {
+            return Err(match p {
+                Blocked::Error(m) if role == Role::A => Blocked::Error(format!(
+                    "{m}. Failback needs A's region; B keeps serving. Run failback again when A's region is back"
+                )),
+                other => other,
+            });
+        }
+    }
+    if let Some(r) = view.forward() {
+        if r.status == "DELETING" {
+            return Err(Blocked::Unsafe(
+                "A -> B is DELETING: a failover is still running; run `efs-dr failover` to finish it first".into(),
+            ));
+        }
+        if r.status == "ENABLED" && r.last_replicated.is_some() {
+            return plan(&[], "nothing to do: A -> B is ENABLED and synced (the pair is home)");
+        }
+        check_status(r, "A -> B")?;
+        return plan(&[Step::CreateForward], format!("A -> B is {}: resuming at its gate", r.status));
+    }
+    if let Some(r) = view.reverse() {
+        if r.status == "DELETING" {
+            return plan(
+                &[Step::RemoveReverse, Step::DisableProtectionB, Step::CreateForward],
+                "B -> A is DELETING: resuming at its gate",
+            );
+        }
+        check_status(r, "B -> A")?;
+        return plan(
+            &FAILBACK_FROM_START[1..],
+            format!("B -> A is {}: resuming at its gate", r.status),
+        );
+    }
+    if view.stale_forward_in_a().is_some() {
+        let mut steps = vec![Step::CleanupStaleOnA];
+        steps.extend(FAILBACK_FROM_START);
+        return plan(&steps, "A's region holds a stale A -> B configuration from an unplanned failover");
+    }
+    match (view.a.protection(), view.b.protection()) {
+        (Some("ENABLED"), Some("DISABLED")) => plan(
+            &FAILBACK_FROM_START[4..],
+            "B -> A is gone and B's protection is DISABLED: resuming at A -> B",
+        ),
+        (_, Some("DISABLED")) => Err(Blocked::Unsafe(
+            "B's protection is DISABLED and nothing replicates: B is not serving. Check which side has the latest data before going on".into(),
+        )),
+        _ => plan(&FAILBACK_FROM_START, "B is serving: failing back to A"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::view::tests::*;
+    use super::super::view::PairView;
+    use super::*;
+
+    fn view(s: crate::dr::view::Snapshot) -> PairView {
+        PairView::derive(&pair(), &s)
+    }
+
+    #[test]
+    fn planned_failover_from_the_home_state() {
+        let f = repl(A, B, "ENABLED", Some(10));
+        let v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));
+        let p = plan_pair(Operation::Failover { unplanned: false }, &v).unwrap();
+        assert_eq!(p.steps, vec![Step::CheckRpo, Step::RemoveForward]);
+    }
+
+    #[test]
+    fn planned_failover_refuses_when_a_is_down() {
+        let f = repl(A, B, "ENABLED", Some(10));
+        let v = view(down(snap("ENABLED", "REPLICATING", vec![], vec![f], 20), "us-east-1"));
+        let e = plan_pair(Operation::Failover { unplanned: false }, &v).unwrap_err();
+        assert!(matches!(e, Blocked::Unsafe(m) if m.contains("--unplanned")));
+        let p = plan_pair(Operation::Failover { unplanned: true }, &v).unwrap();
+        assert_eq!(p.steps, vec![Step::DeleteForwardFromB, Step::ForgetForward]);
+    }
+
+    #[test]
+    fn failover_resumes_at_the_deletion_and_then_has_nothing_to_do() {
+        let f = repl(A, B, "DELETING", Some(10));
+        let v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));
+        let p = plan_pair(Operation::Failover { unplanned: false }, &v).unwrap();
+        assert_eq!(p.steps, vec![Step::RemoveForward]);
+        let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 30));
+        let p = plan_pair(Operation::Failover { unplanned: false }, &v).unwrap();
+        assert!(p.steps.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn failback_runs_every_phase_after_an_unplanned_failover() {
+        let stale = repl(A, B, "ERROR", Some(10));
+        let v = view(snap("ENABLED", "ENABLED", vec![stale], vec![], 20));
+        let p = plan_pair(Operation::Failback, &v).unwrap();
+        assert_eq!(p.steps.first(), Some(&Step::CleanupStaleOnA));
+        assert_eq!(p.steps.len(), 7);
+    }
+
+    #[test]
+    fn failback_resumes_where_the_live_state_is() {
+        // A DISABLED: phase 2 done.
+        let v = view(snap("DISABLED", "ENABLED", vec![], vec![], 20));
+        let p = plan_pair(Operation::Failback, &v).unwrap();
+        assert_eq!(p.steps[0], Step::DisableProtectionA);
+        // B -> A replicating: resume at its gate.
+        let r = repl(B, A, "ENABLING", None);
+        let v = view(snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20));
+        let p = plan_pair(Operation::Failback, &v).unwrap();
+        assert_eq!(p.steps[0], Step::CreateReverse);
+        // B -> A deleting.
+        let r = repl(B, A, "DELETING", Some(5));
+        let v = view(snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20));
+        let p = plan_pair(Operation::Failback, &v).unwrap();
+        assert_eq!(p.steps[0], Step::RemoveReverse);
+        // B DISABLED, nothing replicating: create A -> B.
+        let v = view(snap("ENABLED", "DISABLED", vec![], vec![], 20));
+        let p = plan_pair(Operation::Failback, &v).unwrap();
+        assert_eq!(p.steps, vec![Step::DisableProtectionB, Step::CreateForward]);
+        // Home and synced: nothing.
+        let f = repl(A, B, "ENABLED", Some(10));
+        let v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));
+        assert!(plan_pair(Operation::Failback, &v).unwrap().steps.is_empty());
+    }
+
+    #[test]
+    fn failback_with_a_down_is_an_error_that_says_b_keeps_serving() {
+        let v = view(down(snap("ENABLED", "ENABLED", vec![], vec![], 20), "us-east-1"));
+        let e = plan_pair(Operation::Failback, &v).unwrap_err();
+        assert!(matches!(e, Blocked::Error(m) if m.contains("B keeps serving")));
+    }
+
+    #[test]
+    fn a_reverse_replication_in_error_blocks_failback() {
+        let r = repl(B, A, "ERROR", Some(5));
+        let v = view(snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20));
+        assert!(matches!(
+            plan_pair(Operation::Failback, &v),
+            Err(Blocked::Unsafe(m)) if m.contains("ERROR")
+        ));
+    }
+
+    #[test]
+    fn a_missing_file_system_is_an_error() {
+        let mut s = snap("ENABLED", "ENABLED", vec![], vec![], 20);
+        s.regions.get_mut("us-west-2").unwrap().file_systems.clear();
+        let v = view(s);
+        let e = plan_pair(Operation::Failover { unplanned: true }, &v).unwrap_err();
+        assert!(matches!(e, Blocked::Error(m) if m.contains("does not exist")));
+    }
+
+    #[test]
+    fn init_imports_an_existing_replication() {
+        let f = repl(A, B, "ENABLED", Some(10));
+        let mut v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));
+        v.state_forward = Some(false);
+        assert_eq!(plan_pair(Operation::Init, &v).unwrap().steps, vec![Step::ImportForward]);
+        v.state_forward = Some(true);
+        assert!(plan_pair(Operation::Init, &v).unwrap().steps.is_empty());
+        let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 20));
+        assert_eq!(
+            plan_pair(Operation::Init, &v).unwrap().steps,
+            vec![Step::DisableProtectionB, Step::CreateForward]
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! A pair as AWS and the Terraform state see it, derived from one observation of its two
+//! regions. Pure: everything the planner and the gates decide starts here.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::aws::{AwsError, AwsTime, FileSystemInfo, LastWrite, RegionView, ReplicationInfo};
+use crate::config::Pair;
+use crate::render::Direction;
+
+/// One poll of every region involved.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub regions: BTreeMap<String, RegionView>,
+}
+
+impl Snapshot {
+    pub fn region(&self, name: &str) -> Option<&RegionView> {
+        self.regions.get(name)
+    }
+
+    /// AWS's now: the latest `Date` seen in any region of this snapshot.
+    pub fn now(&self) -> Option<AwsTime> {
+        self.regions.values().filter_map(|r| r.now).max()
+    }
+}
+
+/// Which file system of a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Role {
+    /// The primary (home) file system.
+    A,
+    /// The secondary.
+    B,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::A => "A",
+            Role::B => "B",
+        })
+    }
+}
+
+/// One side of a pair as observed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SideView {
+    pub region: String,
+    pub file_system_id: String,
+    /// None when the region answered but has no such file system.
+    pub file_system: Option<FileSystemInfo>,
+    /// The region did not answer (or refused every call).
+    #[serde(serialize_with = "ser_err")]
+    pub error: Option<AwsError>,
+    #[serde(skip)]
+    pub last_write: Option<LastWrite>,
+}
+
+fn ser_err<S: serde::Serializer>(e: &Option<AwsError>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.serialize_str(&e.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+impl SideView {
+    pub fn reachable(&self) -> bool {
+        self.error.is_none()
+    }
+
+    pub fn protection(&self) -> Option<&str> {
+        self.file_system.as_ref().map(|f| f.protection.as_str())
+    }
+
+    /// Writable: overwrite protection ENABLED (DISABLED may receive a replication and
+    /// REPLICATING is a destination: both read-only).
+    pub fn writable(&self) -> bool {
+        self.protection() == Some("ENABLED")
+    }
+}
+
+/// A pair as observed.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairView {
+    pub pair: String,
+    pub a: SideView,
+    pub b: SideView,
+    /// A -> B as each region reports it.
+    pub forward_in_a: Option<ReplicationInfo>,
+    pub forward_in_b: Option<ReplicationInfo>,
+    /// B -> A as each region reports it.
+    pub reverse_in_a: Option<ReplicationInfo>,
+    pub reverse_in_b: Option<ReplicationInfo>,
+    /// A replication of A or B with a file system outside the pair.
+    pub foreign: Vec<ReplicationInfo>,
+    /// Which of the pair's replications the Terraform state holds (None: not known).
+    pub state_forward: Option<bool>,
+    pub state_reverse: Option<bool>,
+    #[serde(skip)]
+    pub now: Option<AwsTime>,
+}
+
+impl PairView {
+    pub fn derive(pair: &Pair, snapshot: &Snapshot) -> PairView {
+        let side = |region: &str, id: &str| {
+            let view = snapshot.region(region);
+            SideView {
+                region: region.to_string(),
+                file_system_id: id.to_string(),
+                file_system: view.and_then(|v| v.file_systems.get(id).cloned()),
+                error: match view {
+                    Some(v) => v.error.clone(),
+                    None => Some(AwsError {
+                        region: region.to_string(),
+                        operation: "DescribeReplicationConfigurations",
+                        kind: crate::aws::AwsErrorKind::Other("not observed".into()),
+                    }),
+                },
+                last_write: view.and_then(|v| v.last_writes.get(id).copied()),
+            }
+        };
+        let a = side(pair.primary.region.as_str(), pair.primary.file_system_id.as_str());
+        let b = side(
+            pair.secondary.region.as_str(),
+            pair.secondary.file_system_id.as_str(),
+        );
+        let find = |region: &str, src: &str, dst: &str| {
+            snapshot.region(region).and_then(|v| {
+                v.replications
+                    .iter()
+                    .find(|r| r.source_id == src && r.destination_id == dst)
+                    .cloned()
+            })
+        };
+        let (ida, idb) = (a.file_system_id.clone(), b.file_system_id.clone());
+        let mut foreign = Vec::new();
+        for region in [&a.region, &b.region] {
+            if let Some(v) = snapshot.region(region) {
+                for r in &v.replications {
+                    let involves = [&r.source_id, &r.destination_id]
+                        .iter()
+                        .any(|id| **id == ida || **id == idb);
+                    let ours = (r.source_id == ida && r.destination_id == idb)
+                        || (r.source_id == idb && r.destination_id == ida);
+                    if involves && !ours && !foreign.contains(r) {
+                        foreign.push(r.clone());
+                    }
+                }
+            }
+        }
+        PairView {
+            pair: pair.name.clone(),
+            forward_in_a: find(&a.region, &ida, &idb),
+            forward_in_b: find(&b.region, &ida, &idb),
+            reverse_in_a: find(&a.region, &idb, &ida),
+            reverse_in_b: find(&b.region, &idb, &ida),
+            a,
+            b,
+            foreign,
+            state_forward: None,
+            state_reverse: None,
+            now: snapshot.now(),
+        }
+    }
+
+    pub fn side(&self, role: Role) -> &SideView {
+        match role {
+            Role::A => &self.a,
+            Role::B => &self.b,
+        }
+    }
+
+    /// The A -> B replication: as its destination region reports it, or as A's region does
+    /// when B's region does not answer. A record left only in A's region is stale, not live.
+    pub fn forward(&self) -> Option<&ReplicationInfo> {
+        match (&self.forward_in_b, self.b.reachable()) {
+            (Some(r), _) => Some(r),
+            (None, false) => self.forward_in_a.as_ref(),
+            (None, true) => self
+                .forward_in_a
+                .as_ref()
+                .filter(|r| r.status == "DELETING"),
+        }
+    }
+
+    /// The B -> A replication (same rule, with A as the destination).
+    pub fn reverse(&self) -> Option<&ReplicationInfo> {
+        match (&self.reverse_in_a, self.a.reachable()) {
+            (Some(r), _) => Some(r),
+            (None, false) => self.reverse_in_b.as_ref(),
+            (None, true) => self
+                .reverse_in_b
+                .as_ref()
+                .filter(|r| r.status == "DELETING"),
+        }
+    }
+
+    /// A forward configuration left in A's region after B's side was deleted alone (an
+    /// unplanned failover): AWS reports it in ERROR; it must go before A can be a destination.
+    pub fn stale_forward_in_a(&self) -> Option<&ReplicationInfo> {
+        if self.b.reachable() && self.forward_in_b.is_none() {
+            self.forward_in_a.as_ref().filter(|r| r.status != "DELETING")
+        } else {
+            None
+        }
+    }
+
+    /// The direction the live replication has (DELETING counts: it is still in the state).
+    pub fn live_direction(&self) -> Direction {
+        if self.forward().is_some() {
+            Direction::Forward
+        } else if self.reverse().is_some() {
+            Direction::Reverse
+        } else {
+            Direction::None
+        }
+    }
+
+    /// Time since the last completed sync of the live replication, in AWS time.
+    pub fn lag(&self) -> Option<std::time::Duration> {
+        let r = self.forward().or(self.reverse())?;
+        let last = r.last_replicated?;
+        let now = self.now?;
+        Some(now.duration_since(last).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::aws::RegionView;
+    use std::time::{Duration, SystemTime};
+
+    pub fn pair() -> Pair {
+        let text = r#"
+            pair "app" {
+              primary {
+                region         = "us-east-1"
+                file_system_id = "fs-0123456789abcdef0"
+              }
+              secondary {
+                region         = "us-west-2"
+                file_system_id = "fs-0fedcba9876543210"
+              }
+            }
+        "#;
+        crate::config::Config::parse(text, std::path::Path::new("t.hcl"))
+            .expect("valid")
+            .pairs
+            .remove(0)
+    }
+
+    pub const A: &str = "fs-0123456789abcdef0";
+    pub const B: &str = "fs-0fedcba9876543210";
+
+    pub fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    pub fn fs(id: &str, protection: &str) -> FileSystemInfo {
+        FileSystemInfo {
+            id: id.into(),
+            life_cycle_state: "available".into(),
+            protection: protection.into(),
+            name: None,
+        }
+    }
+
+    pub fn repl(src: &str, dst: &str, status: &str, last: Option<u64>) -> ReplicationInfo {
+        let region = |id: &str| if id == A { "us-east-1" } else { "us-west-2" };
+        ReplicationInfo {
+            source_id: src.into(),
+            source_region: region(src).into(),
+            destination_id: dst.into(),
+            destination_region: region(dst).into(),
+            status: status.into(),
+            status_message: None,
+            last_replicated: last.map(t),
+            creation_time: Some(t(0)),
+        }
+    }
+
+    /// A snapshot: A's protection, B's protection, replications seen in A's and B's regions.
+    pub fn snap(
+        pa: &str,
+        pb: &str,
+        in_a: Vec<ReplicationInfo>,
+        in_b: Vec<ReplicationInfo>,
+        now: u64,
+    ) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.regions.insert(
+            "us-east-1".into(),
+            RegionView {
+                now: Some(t(now)),
+                replications: in_a,
+                file_systems: [(A.to_string(), fs(A, pa))].into(),
+                ..RegionView::default()
+            },
+        );
+        s.regions.insert(
+            "us-west-2".into(),
+            RegionView {
+                now: Some(t(now)),
+                replications: in_b,
+                file_systems: [(B.to_string(), fs(B, pb))].into(),
+                ..RegionView::default()
+            },
+        );
+        s
+    }
+
+    pub fn down(mut s: Snapshot, region: &str) -> Snapshot {
+        s.regions.insert(
+            region.into(),
+            RegionView {
+                error: Some(AwsError {
+                    region: region.into(),
+                    operation: "DescribeReplicationConfigurations",
+                    kind: crate::aws::AwsErrorKind::Unreachable("connection refused".into()),
+                }),
+                ..RegionView::default()
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn forward_is_read_from_the_destination_region() {
+        let f = repl(A, B, "ENABLED", Some(100));
+        let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 130));
+        assert_eq!(v.live_direction(), Direction::Forward);
+        assert_eq!(v.lag(), Some(Duration::from_secs(30)));
+        assert!(v.stale_forward_in_a().is_none());
+        assert!(!v.b.writable());
+    }
+
+    #[test]
+    fn a_record_left_only_in_a_is_stale_not_live() {
+        let f = repl(A, B, "ERROR", Some(100));
+        let v = PairView::derive(&pair(), &snap("ENABLED", "ENABLED", vec![f], vec![], 130));
+        assert_eq!(v.live_direction(), Direction::None);
+        assert!(v.stale_forward_in_a().is_some());
+    }
+
+    #[test]
+    fn with_b_down_the_source_record_counts() {
+        let f = repl(A, B, "ENABLED", Some(100));
+        let s = down(snap("ENABLED", "REPLICATING", vec![f], vec![], 130), "us-west-2");
+        let v = PairView::derive(&pair(), &s);
+        assert!(!v.b.reachable());
+        assert_eq!(v.live_direction(), Direction::Forward);
+    }
+
+    #[test]
+    fn a_replication_with_another_file_system_is_foreign() {
+        let other = ReplicationInfo {
+            destination_id: "fs-99999999".into(),
+            ..repl(A, B, "ENABLED", None)
+        };
+        let v = PairView::derive(&pair(), &snap("ENABLED", "ENABLED", vec![other], vec![], 1));
+        assert_eq!(v.foreign.len(), 1);
+        assert_eq!(v.live_direction(), Direction::None);
+    }
+}
