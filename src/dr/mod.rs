@@ -5,3 +5,7 @@ pub mod gate;
 pub mod phase;
 pub mod planner;
 pub mod view;
+pub mod events;
+pub mod observe;
+pub mod report;
+pub mod run;

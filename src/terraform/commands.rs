@@ -30,6 +30,18 @@ pub fn plan(plan_file: &Path, lock_timeout: Duration) -> Vec<String> {
     ]
 }
 
+/// The same plan without refreshing: nothing is read from AWS (a region may be down).
+pub fn plan_without_refresh(plan_file: &Path, lock_timeout: Duration) -> Vec<String> {
+    let mut v = plan(plan_file, lock_timeout);
+    v.insert(4, "-refresh=false".into());
+    v
+}
+
+/// `state list`: the addresses in the state, one per line.
+pub fn state_list() -> Vec<String> {
+    vec!["state".into(), "list".into()]
+}
+
 pub fn show_plan(plan_file: &Path) -> Vec<String> {
     vec![
         "show".into(),
@@ -93,6 +105,19 @@ mod tests {
                 "-out=p.tfplan"
             ]
         );
+        assert_eq!(
+            plan_without_refresh(Path::new("p"), t),
+            [
+                "plan",
+                "-input=false",
+                "-no-color",
+                "-detailed-exitcode",
+                "-refresh=false",
+                "-lock-timeout=60s",
+                "-out=p"
+            ]
+        );
+        assert_eq!(state_list(), ["state", "list"]);
         assert_eq!(
             show_plan(Path::new("p.tfplan")),
             ["show", "-json", "-no-color", "p.tfplan"]

@@ -173,15 +173,41 @@ impl Terraform {
 
     /// Plans into `plan_file`; true when the plan has changes.
     pub async fn plan(&self, plan_file: &Path) -> Result<bool, TfError> {
-        let ran = self
-            .run_ok(
-                "plan",
-                &commands::plan(plan_file, self.lock_timeout),
-                false,
-                &[2],
-            )
-            .await?;
+        self.plan_with(plan_file, true).await
+    }
+
+    /// Plans into `plan_file`, refreshing from AWS or not; true when the plan has changes.
+    pub async fn plan_with(&self, plan_file: &Path, refresh: bool) -> Result<bool, TfError> {
+        let args = if refresh {
+            commands::plan(plan_file, self.lock_timeout)
+        } else {
+            commands::plan_without_refresh(plan_file, self.lock_timeout)
+        };
+        let ran = self.run_ok("plan", &args, false, &[2]).await?;
         Ok(ran.code == 2)
+    }
+
+    /// The resource addresses in the state (empty when there is no state yet).
+    pub async fn state_list(&self) -> Result<Vec<String>, TfError> {
+        let ran = self.exec(&commands::state_list(), true).await?;
+        if ran.code != 0 {
+            if ran.stderr.contains("No state file was found") {
+                return Ok(Vec::new());
+            }
+            return Err(error::classify(
+                &self.dir,
+                "state list",
+                ran.code,
+                &format!("{}\n{}", ran.stderr, ran.stdout),
+            ));
+        }
+        Ok(ran
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     pub async fn show_plan(&self, plan_file: &Path) -> Result<PlanJson, TfError> {
@@ -244,7 +270,17 @@ impl Terraform {
         plan_file: &Path,
         allowed: &[AllowedChange],
     ) -> Result<Vec<ResourceChange>, PhaseError> {
-        if !self.plan(plan_file).await? {
+        self.plan_check_apply_with(plan_file, allowed, true).await
+    }
+
+    /// `plan_check_apply`, refreshing from AWS or not.
+    pub async fn plan_check_apply_with(
+        &self,
+        plan_file: &Path,
+        allowed: &[AllowedChange],
+        refresh: bool,
+    ) -> Result<Vec<ResourceChange>, PhaseError> {
+        if !self.plan_with(plan_file, refresh).await? {
             return Ok(Vec::new());
         }
         let plan = self.show_plan(plan_file).await?;

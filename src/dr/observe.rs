@@ -1,0 +1,65 @@
+//! One poll of AWS: every region of the configuration at once, each with one paginated
+//! DescribeReplicationConfigurations, one paginated DescribeFileSystems and, when a gate needs
+//! it, one GetMetricData for the file systems whose writes it watches.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tokio::task::JoinSet;
+
+use super::view::{PairView, Snapshot};
+use crate::aws::Aws;
+use crate::config::Pair;
+use crate::render::{replication_address, Direction};
+
+/// Polls every region; `watch_writes` lists (region, file system) whose last write is read.
+pub async fn observe(aws: &Aws, watch_writes: &BTreeSet<(String, String)>) -> Snapshot {
+    let mut tasks = JoinSet::new();
+    for clients in aws.regions() {
+        let clients = clients.clone();
+        let watch: Vec<String> = watch_writes
+            .iter()
+            .filter(|(r, _)| r == clients.region.as_str())
+            .map(|(_, fs)| fs.clone())
+            .collect();
+        tasks.spawn(async move {
+            let view = clients.observe(&watch).await;
+            (clients.region.as_str().to_string(), view)
+        });
+    }
+    let mut snapshot = Snapshot::default();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((region, view)) = joined {
+            snapshot.regions.insert(region, view);
+        }
+    }
+    snapshot
+}
+
+/// The views of `pairs`, with what the Terraform state holds (when known).
+pub fn views(pairs: &[Pair], snapshot: &Snapshot, state: Option<&BTreeSet<String>>) -> Vec<PairView> {
+    pairs
+        .iter()
+        .map(|p| {
+            let mut v = PairView::derive(p, snapshot);
+            if let Some(state) = state {
+                let holds = |d| {
+                    replication_address(p, d)
+                        .map(|a| state.contains(&a))
+                        .unwrap_or(false)
+                };
+                v.state_forward = Some(holds(Direction::Forward));
+                v.state_reverse = Some(holds(Direction::Reverse));
+            }
+            v
+        })
+        .collect()
+}
+
+/// The direction each pair of the configuration has in AWS now: what to render for pairs a
+/// phase does not change, so that their plan is empty.
+pub fn live_directions(pairs: &[Pair], snapshot: &Snapshot) -> BTreeMap<String, Direction> {
+    views(pairs, snapshot, None)
+        .into_iter()
+        .map(|v| (v.pair.clone(), v.live_direction()))
+        .collect()
+}
