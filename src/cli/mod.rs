@@ -1,8 +1,11 @@
 //! The command line: argument definitions, and the commands that call into the library.
 
 mod config_cmd;
+mod demo_cmd;
+pub mod dr_cmd;
 mod render_cmd;
 mod sim_cmd;
+pub mod status_cmd;
 
 use std::path::PathBuf;
 
@@ -83,6 +86,20 @@ pub enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Render the Terraform root, run `terraform init`, and bring each pair's live replication
+    /// under Terraform (import an existing one; create A -> B into the existing B otherwise).
+    Init(dr_cmd::InitArgs),
+    /// Each pair from live AWS and the Terraform state, with any drift between them.
+    Status(status_cmd::StatusArgs),
+    /// Make B writable: remove A -> B (through Terraform, or from B's region with --unplanned).
+    Failover(dr_cmd::FailoverArgs),
+    /// Bring the data home: B -> A, quiesce, cut over, A -> B again; ids never change.
+    Failback(dr_cmd::FailbackArgs),
+    /// The phases a failover or failback would run from the live state; no change made.
+    #[command(subcommand)]
+    Plan(dr_cmd::PlanCommand),
+    /// The main job end to end on an in-process simulator with real Terraform.
+    Demo(demo_cmd::DemoArgs),
     /// Write the Terraform root (providers, module calls, direction variables) for the config.
     Render(render_cmd::RenderArgs),
     /// The local EFS + CloudWatch simulator.
@@ -107,6 +124,12 @@ impl Cli {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config, cli.output),
+        Command::Init(args) => dr_cmd::init(args, &cli.config, cli.output).await,
+        Command::Status(args) => status_cmd::run(args, &cli.config, cli.output).await,
+        Command::Failover(args) => dr_cmd::failover(args, &cli.config, cli.output).await,
+        Command::Failback(args) => dr_cmd::failback(args, &cli.config, cli.output).await,
+        Command::Plan(cmd) => dr_cmd::plan(cmd, &cli.config, cli.output).await,
+        Command::Demo(args) => demo_cmd::run(args, cli.output).await,
         Command::Render(args) => render_cmd::run(args, &cli.config, cli.output),
         Command::Sim(cmd) => sim_cmd::run(*cmd, cli.output).await,
     }

@@ -85,6 +85,8 @@ pub struct Finished {
     pub result: Result<String, RunError>,
     pub report: Option<PathBuf>,
     pub report_data: Report,
+    /// The phases a dry run found (empty otherwise).
+    pub planned: Vec<Phase>,
 }
 
 struct Runner<'a> {
@@ -93,6 +95,7 @@ struct Runner<'a> {
     events: &'a mut Events,
     report: Report,
     aws_start: Option<AwsTime>,
+    planned: Vec<Phase>,
 }
 
 /// Runs the request to its end and writes the report.
@@ -103,6 +106,7 @@ pub async fn run(ctx: &Context, req: &Request, events: &mut Events) -> Finished 
         events,
         report: Report::new(req.op.name()),
         aws_start: None,
+        planned: Vec::new(),
     };
     runner.events.emit(
         None,
@@ -165,6 +169,7 @@ pub async fn run(ctx: &Context, req: &Request, events: &mut Events) -> Finished 
         result,
         report,
         report_data: data,
+        planned: runner.planned,
     }
 }
 
@@ -307,7 +312,9 @@ impl Runner<'_> {
                     p.gate.describe()
                 ));
             }
-            return Ok(format!("dry run: {} phase(s) would run; nothing was changed", phases.len()));
+            let n = phases.len();
+            self.planned = phases;
+            return Ok(format!("dry run: {n} phase(s) would run; nothing was changed"));
         }
 
         // Phases run in step order; pairs at the same step run together.
