@@ -8,9 +8,9 @@ TF_ENV := source .tools/env.sh
 
 .PHONY: demo test setup protoc python-deps tf-check
 
-## demo: failover and failback rehearsal on the simulator with real Terraform
-demo: setup python-deps
-	$(TF_ENV) && $(PYTHON) scripts/demo.py
+## demo: init -> failover -> writes on B -> failback on the in-process simulator, real Terraform
+demo: setup
+	$(TF_ENV) && target/debug/efs-dr demo
 
 ## test: every test (Rust unit + integration tests with real Terraform, the boto3 wire check)
 test: setup python-deps tf-check
