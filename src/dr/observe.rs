@@ -13,8 +13,21 @@ use crate::render::{replication_address, Direction};
 
 /// Polls every region; `watch_writes` lists (region, file system) whose last write is read.
 pub async fn observe(aws: &Aws, watch_writes: &BTreeSet<(String, String)>) -> Snapshot {
+    observe_regions(aws, None, watch_writes).await
+}
+
+/// Polls the regions in `only` (every region when None). A region left out reads as not
+/// observed: a gate that does not need a region does not wait for it (it may be down).
+pub async fn observe_regions(
+    aws: &Aws,
+    only: Option<&BTreeSet<String>>,
+    watch_writes: &BTreeSet<(String, String)>,
+) -> Snapshot {
     let mut tasks = JoinSet::new();
     for clients in aws.regions() {
+        if only.is_some_and(|o| !o.contains(clients.region.as_str())) {
+            continue;
+        }
         let clients = clients.clone();
         let watch: Vec<String> = watch_writes
             .iter()

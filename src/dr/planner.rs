@@ -99,9 +99,6 @@ fn plan(steps: &[Step], summary: impl Into<String>) -> Result<PairPlan, Blocked>
 
 /// The phases `op` still needs for the pair in `view`.
 pub fn plan_pair(op: Operation, view: &PairView) -> Result<PairPlan, Blocked> {
-    if let Some(f) = foreign(view) {
-        return Err(f);
-    }
     match op {
         Operation::Init => plan_init(view),
         Operation::Failover { unplanned } => plan_failover(view, unplanned),
@@ -114,6 +111,9 @@ fn plan_init(view: &PairView) -> Result<PairPlan, Blocked> {
         if let Some(p) = side_problem(view, role, Operation::Init) {
             return Err(p);
         }
+    }
+    if let Some(f) = foreign(view) {
+        return Err(f);
     }
     if let Some(r) = view.forward() {
         if view.state_forward == Some(true) {
@@ -182,6 +182,9 @@ fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> 
             return Err(p);
         }
     }
+    if let Some(f) = foreign(view) {
+        return Err(f);
+    }
     if let Some(r) = view.reverse() {
         return plan(
             &[],
@@ -234,6 +237,9 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, Blocked> {
                 other => other,
             });
         }
+    }
+    if let Some(f) = foreign(view) {
+        return Err(f);
     }
     if let Some(r) = view.forward() {
         if r.status == "DELETING" {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::events::{EventKind, Events, TfChange};
 use super::gate::{evaluate, Outcome};
-use super::observe::{live_directions, observe, views};
+use super::observe::{live_directions, observe, observe_regions, views};
 use super::phase::{Gate, Phase, RunFlags, SdkChange, Step};
 use super::planner::{plan_pair, Blocked, Operation, PairPlan};
 use super::report::{ChangeRecord, PairReport, PhaseRecord, Report, Rto, SdkRecord};
@@ -96,6 +96,8 @@ struct Runner<'a> {
     report: Report,
     aws_start: Option<AwsTime>,
     planned: Vec<Phase>,
+    /// Regions that did not answer in the latest full observation.
+    unreachable: BTreeSet<String>,
 }
 
 /// Runs the request to its end and writes the report.
@@ -107,6 +109,7 @@ pub async fn run(ctx: &Context, req: &Request, events: &mut Events) -> Finished 
         report: Report::new(req.op.name()),
         aws_start: None,
         planned: Vec::new(),
+        unreachable: BTreeSet::new(),
     };
     runner.events.emit(
         None,
@@ -173,6 +176,15 @@ pub async fn run(ctx: &Context, req: &Request, events: &mut Events) -> Finished 
     }
 }
 
+fn unreachable(snapshot: &Snapshot) -> BTreeSet<String> {
+    snapshot
+        .regions
+        .iter()
+        .filter(|(_, v)| v.error.as_ref().is_some_and(|e| e.is_unreachable()))
+        .map(|(r, _)| r.clone())
+        .collect()
+}
+
 fn pair_label(p: &Pair) -> (String, String) {
     (
         format!("{} ({})", p.primary.file_system_id, p.primary.region),
@@ -234,6 +246,7 @@ impl Runner<'_> {
     async fn execute(&mut self) -> Result<String, RunError> {
         let snapshot = observe(&self.ctx.aws, &self.watch_all()).await;
         self.aws_start = snapshot.now();
+        self.unreachable = unreachable(&snapshot);
         if !self.req.dry_run {
             self.prepare_root(&snapshot).await?;
         }
@@ -460,7 +473,6 @@ impl Runner<'_> {
     }
 
     async fn sdk_changes(&mut self, phases: &[Phase]) -> Result<(), RunError> {
-        let mut a_down: Option<BTreeMap<String, bool>> = None;
         for phase in phases {
             let Some(change) = &phase.sdk else { continue };
             let pair = self
@@ -490,25 +502,11 @@ impl Runner<'_> {
                     source_file_system_id,
                     local_only,
                 } => {
+                    // LOCAL_CONFIGURATION_ONLY when A's region did not answer the observation
+                    // this run started with (asking again would cost its retries' time).
                     let local_only = match local_only {
                         Some(l) => *l,
-                        None => {
-                            if a_down.is_none() {
-                                let snap = observe(&self.ctx.aws, &BTreeSet::new()).await;
-                                a_down = Some(
-                                    snap.regions
-                                        .iter()
-                                        .map(|(r, v)| {
-                                            (r.clone(), v.error.as_ref().is_some_and(|e| e.is_unreachable()))
-                                        })
-                                        .collect(),
-                                );
-                            }
-                            a_down
-                                .as_ref()
-                                .and_then(|m| m.get(pair.primary.region.as_str()).copied())
-                                .unwrap_or(false)
-                        }
+                        None => self.unreachable.contains(pair.primary.region.as_str()),
                     };
                     let clients = self.ctx.aws.region(&crate::ids::Region::parse(region).map_err(RunError::Error)?);
                     clients
@@ -568,6 +566,7 @@ impl Runner<'_> {
 
     async fn terraform(&mut self, step: Step, phases: &[Phase]) -> Result<(), RunError> {
         let snapshot = observe(&self.ctx.aws, &BTreeSet::new()).await;
+        self.unreachable = unreachable(&snapshot);
         let mut state = self.state().await?;
         let views = views(&self.req.pairs, &snapshot, Some(&state));
         let mut directions = live_directions(self.all_pairs(), &snapshot);
@@ -731,8 +730,24 @@ impl Runner<'_> {
             })
             .collect();
         let needs_state = phases.iter().any(|p| matches!(p.gate, Gate::InState { .. }));
+        let regions: BTreeSet<String> = phases
+            .iter()
+            .filter_map(|p| {
+                let pair = self.req.pairs.iter().find(|x| x.name == p.pair)?;
+                Some(
+                    gate_roles(&p.gate)
+                        .into_iter()
+                        .map(|r| match r {
+                            Role::A => pair.primary.region.to_string(),
+                            Role::B => pair.secondary.region.to_string(),
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .flatten()
+            .collect();
         loop {
-            let snapshot = observe(&self.ctx.aws, &watch).await;
+            let snapshot = observe_regions(&self.ctx.aws, Some(&regions), &watch).await;
             let now = snapshot.now();
             if aws_start.is_none() {
                 aws_start = now;
@@ -863,6 +878,22 @@ impl Runner<'_> {
                 });
             }
         }
+    }
+}
+
+/// The sides whose regions a gate reads: a gate on B alone does not wait for A's region.
+fn gate_roles(gate: &Gate) -> Vec<Role> {
+    match gate {
+        Gate::InState { .. } => vec![],
+        Gate::NoReplication { roles, writable } => {
+            let mut r = roles.clone();
+            if !r.contains(writable) {
+                r.push(*writable);
+            }
+            r
+        }
+        Gate::Protection { role, .. } => vec![*role],
+        Gate::Rpo { .. } | Gate::Replicating { .. } | Gate::Quiesced { .. } => vec![Role::A, Role::B],
     }
 }
 

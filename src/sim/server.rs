@@ -242,6 +242,9 @@ async fn accept_loop(
     state: Arc<SimState>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // Connections live in a set: a stopped simulator closes them all, as a process that exits
+    // does, instead of answering kept-alive clients from a world that is no longer saved.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -251,6 +254,7 @@ async fn accept_loop(
                     continue;
                 }
             },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             _ = stopped.changed() => break,
         };
         let router = router.clone();
@@ -260,7 +264,7 @@ async fn accept_loop(
             let state = state.clone();
             async move { handle(router, state, req).await }
         });
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             if let Err(e) = builder
                 .serve_connection(TokioIo::new(stream), service)
@@ -270,6 +274,8 @@ async fn accept_loop(
             }
         });
     }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
 }
 
 async fn handle(
