@@ -71,7 +71,11 @@ pub struct ClientOptions {
 #[derive(Debug, Clone)]
 pub struct RegionClients {
     pub region: Region,
+    /// For changes: retried up to `max_attempts` times (throttling, 5xx, dropped connections).
     pub efs: aws_sdk_efs::Client,
+    /// For observations: few quick retries. A gate polls again anyway, and a region that does
+    /// not answer must not hold up the poll of the others.
+    pub efs_read: aws_sdk_efs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     clock: AwsClock,
 }
@@ -118,14 +122,25 @@ impl Aws {
                 ));
             }
             let shared = loader.load().await;
+            let read_retry = aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_millis(500));
             let efs = aws_sdk_efs::Client::from_conf(
                 aws_sdk_efs::config::Builder::from(&shared)
                     .interceptor(clock.clone())
                     .build(),
             );
+            let efs_read = aws_sdk_efs::Client::from_conf(
+                aws_sdk_efs::config::Builder::from(&shared)
+                    .interceptor(clock.clone())
+                    .retry_config(read_retry.clone())
+                    .build(),
+            );
             let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
                 aws_sdk_cloudwatch::config::Builder::from(&shared)
                     .interceptor(CloudWatchClock(clock.clone()))
+                    .retry_config(read_retry)
                     .build(),
             );
             map.insert(
@@ -133,6 +148,7 @@ impl Aws {
                 RegionClients {
                     region,
                     efs,
+                    efs_read,
                     cloudwatch,
                     clock,
                 },
@@ -244,7 +260,7 @@ impl RegionClients {
         let region = self.region.as_str();
         let mut out = Vec::new();
         let mut pages = self
-            .efs
+            .efs_read
             .describe_replication_configurations()
             .into_paginator()
             .send();
@@ -281,7 +297,7 @@ impl RegionClients {
     pub async fn file_systems(&self) -> Result<BTreeMap<String, FileSystemInfo>, AwsError> {
         let region = self.region.as_str();
         let mut out = BTreeMap::new();
-        let mut pages = self.efs.describe_file_systems().into_paginator().send();
+        let mut pages = self.efs_read.describe_file_systems().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page =
                 page.map_err(|e| AwsError::from_sdk(region, "DescribeFileSystems", e))?;
