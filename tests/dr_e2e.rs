@@ -201,6 +201,17 @@ impl Drill {
         false
     }
 
+    /// Runs `args` once per (step, event), killing each run at that event of that step: each run
+    /// must continue where the one before was killed.
+    async fn kill_at_each(&self, args: &[&str], points: &[(&str, &str)]) {
+        for (step, event) in points {
+            let killed = self
+                .efs_dr_killed_at(args, |e| e["step"] == *step && e["event"] == *event)
+                .await;
+            assert!(killed, "efs-dr {args:?} ended before {event} of {step}");
+        }
+    }
+
     async fn ok(&self, args: &[&str]) -> Run {
         let run = self.efs_dr(args).await;
         assert_eq!(run.code, 0, "efs-dr {args:?} failed:\n{}\n{}", run.stdout, run.stderr);
@@ -483,27 +494,37 @@ async fn failback_while_b_is_written_waits_then_refuses_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_killed_in_each_phase_continues_when_run_again() {
     let d = drill(&["app"]).await;
+    // init killed while Terraform creates A -> B: run again, it is not created twice.
+    assert!(
+        d.efs_dr_killed_at(&["init", "--yes"], |e| e["event"] == "plan_summary")
+            .await
+    );
     d.ok(&["init", "--yes"]).await;
-    // Failover killed during its Terraform apply, then run again.
-    let killed = d
-        .efs_dr_killed_at(&["failover", "--yes"], |e| e["event"] == "plan_summary")
-        .await;
-    assert!(killed);
+    assert_eq!(d.replications(B_REGION).await.len(), 1);
+    assert_eq!(d.state().await.len(), 1);
+    // Failover killed at its RPO gate, then during its Terraform apply, then run to its end.
+    d.kill_at_each(
+        &["failover", "--yes", "--writes-stopped"],
+        &[("check_rpo", "gate_polled"), ("remove_forward", "plan_summary")],
+    )
+    .await;
     d.ok(&["failover", "--yes"]).await;
     assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
     d.write_on_b("before-kills").await;
 
     // Failback: killed once inside each phase, each time run again from scratch.
-    let steps = ["disable_protection_a", "create_reverse", "quiesce", "remove_reverse", "disable_protection_b", "create_forward"];
-    for step in steps {
-        let killed = d
-            .efs_dr_killed_at(&["failback", "--yes", "--writes-stopped"], |e| {
-                e["step"] == step
-                    && (e["event"] == "plan_summary" || e["event"] == "sdk_change" || e["event"] == "gate_polled")
-            })
-            .await;
-        assert!(killed, "the run ended before phase {step}");
-    }
+    d.kill_at_each(
+        &["failback", "--yes", "--writes-stopped"],
+        &[
+            ("disable_protection_a", "sdk_change"),
+            ("create_reverse", "plan_summary"),
+            ("quiesce", "gate_polled"),
+            ("remove_reverse", "plan_summary"),
+            ("disable_protection_b", "sdk_change"),
+            ("create_forward", "plan_summary"),
+        ],
+    )
+    .await;
     let last = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
     assert!(
         last.finished_message().contains("done") || last.finished_message().contains("nothing to do"),
@@ -511,6 +532,26 @@ async fn a_run_killed_in_each_phase_continues_when_run_again() {
         last.stdout
     );
     d.assert_home_with_everything(&["before-kills"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unplanned_failover_killed_in_each_phase_continues() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    d.ts.control.set_outage(A_REGION, true).await.unwrap();
+    d.kill_at_each(
+        &["failover", "--unplanned", "--yes"],
+        &[("delete_forward_from_b", "gate_polled"), ("forget_forward", "state_changed")],
+    )
+    .await;
+    let last = d.ok(&["failover", "--unplanned", "--yes"]).await;
+    assert!(last.finished_message().contains("nothing to do") || last.finished_message().contains("done"));
+    assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
+    assert!(d.state().await.is_empty());
+    d.ts.control.set_outage(A_REGION, false).await.unwrap();
+    d.write_on_b("unplanned").await;
+    d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    d.assert_home_with_everything(&["unplanned"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
