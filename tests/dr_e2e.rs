@@ -56,7 +56,13 @@ impl Run {
         self.events
             .iter()
             .filter(|e| e["event"] == "phase_started")
-            .map(|e| format!("{}:{}", e["pair"].as_str().unwrap_or(""), e["step"].as_str().unwrap_or("")))
+            .map(|e| {
+                format!(
+                    "{}:{}",
+                    e["pair"].as_str().unwrap_or(""),
+                    e["step"].as_str().unwrap_or("")
+                )
+            })
             .collect()
     }
     fn report(&self) -> Value {
@@ -92,7 +98,11 @@ async fn drill_with(names: &[&str], opts: SimOptions) -> Drill {
         let b = file_system(&ts, B_REGION, &format!("{name}-b")).await;
         for i in 1..=3 {
             ts.control
-                .write_file(&a, &format!("{name}/a-{i}.txt"), format!("{name} on A {i}").as_bytes())
+                .write_file(
+                    &a,
+                    &format!("{name}/a-{i}.txt"),
+                    format!("{name} on A {i}").as_bytes(),
+                )
                 .await
                 .unwrap();
         }
@@ -139,9 +149,17 @@ impl Drill {
 
     fn command_with(&self, config: &Path, args: &[&str]) -> tokio::process::Command {
         let rc = project().join(".tools/terraformrc");
-        assert!(rc.exists(), "{} is missing: run `make setup` first", rc.display());
+        assert!(
+            rc.exists(),
+            "{} is missing: run `make setup` first",
+            rc.display()
+        );
         let tools = project().join(".tools/bin");
-        let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            tools.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
         cmd.arg("--config")
             .arg(config)
@@ -156,7 +174,10 @@ impl Drill {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("EFS_DR_PROVIDER_BIN", env!("CARGO_BIN_EXE_terraform-provider-aws"))
+            .env(
+                "EFS_DR_PROVIDER_BIN",
+                env!("CARGO_BIN_EXE_terraform-provider-aws"),
+            )
             .env("EFS_DR_PROVIDER_MAX_POLL", "100ms")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -214,7 +235,11 @@ impl Drill {
 
     async fn ok(&self, args: &[&str]) -> Run {
         let run = self.efs_dr(args).await;
-        assert_eq!(run.code, 0, "efs-dr {args:?} failed:\n{}\n{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "efs-dr {args:?} failed:\n{}\n{}",
+            run.stdout, run.stderr
+        );
         run
     }
 
@@ -275,7 +300,11 @@ impl Drill {
             for i in 1..=2 {
                 self.ts
                     .control
-                    .write_file(&p.b, &format!("{}/b-{tag}-{i}.txt", p.name), b"written on B")
+                    .write_file(
+                        &p.b,
+                        &format!("{}/b-{tag}-{i}.txt", p.name),
+                        b"written on B",
+                    )
                     .await
                     .expect("B is writable after the failover");
             }
@@ -310,11 +339,22 @@ impl Drill {
         }
         // Ids never change: each region still holds exactly the pairs' file systems.
         for (region, ids) in [
-            (A_REGION, self.pairs.iter().map(|p| p.a.clone()).collect::<Vec<_>>()),
+            (
+                A_REGION,
+                self.pairs.iter().map(|p| p.a.clone()).collect::<Vec<_>>(),
+            ),
             (B_REGION, self.pairs.iter().map(|p| p.b.clone()).collect()),
         ] {
-            let out = efs(&self.ts.url, region).describe_file_systems().send().await.unwrap();
-            let mut seen: Vec<String> = out.file_systems().iter().map(|f| f.file_system_id().to_string()).collect();
+            let out = efs(&self.ts.url, region)
+                .describe_file_systems()
+                .send()
+                .await
+                .unwrap();
+            let mut seen: Vec<String> = out
+                .file_systems()
+                .iter()
+                .map(|f| f.file_system_id().to_string())
+                .collect();
             let mut ids = ids;
             seen.sort();
             ids.sort();
@@ -327,7 +367,9 @@ impl Drill {
 async fn two_pairs_fail_over_and_back_with_writes_on_b() {
     let d = drill(&["alpha", "beta"]).await;
     let init = d.ok(&["init", "--yes"]).await;
-    assert!(init.steps_started().contains(&"alpha:create_forward".to_string()));
+    assert!(init
+        .steps_started()
+        .contains(&"alpha:create_forward".to_string()));
     let state = d.state().await;
     assert_eq!(state.len(), 2, "{state:?}");
 
@@ -338,40 +380,80 @@ async fn two_pairs_fail_over_and_back_with_writes_on_b() {
     assert_eq!(doc["pairs"][0]["phases"][1]["allowed"][0]["kind"], "delete");
 
     let failover = d.ok(&["failover", "--yes", "--writes-stopped"]).await;
-    let plans: Vec<&Value> = failover.events.iter().filter(|e| e["event"] == "plan_summary").collect();
+    let plans: Vec<&Value> = failover
+        .events
+        .iter()
+        .filter(|e| e["event"] == "plan_summary")
+        .collect();
     assert_eq!(plans.len(), 2, "one plan summary per pair");
     for p in &d.pairs {
         assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED", "B writable");
     }
     assert!(d.replications(A_REGION).await.is_empty());
     assert!(d.replications(B_REGION).await.is_empty());
-    assert!(d.state().await.is_empty(), "the state no longer holds the replications");
+    assert!(
+        d.state().await.is_empty(),
+        "the state no longer holds the replications"
+    );
     let report = failover.report();
     for p in report["pairs"].as_array().unwrap() {
-        assert!(p["rto"]["aws_seconds"].as_f64().unwrap() >= 480.0, "RTO includes AWS's deletion: {p}");
+        assert!(
+            p["rto"]["aws_seconds"].as_f64().unwrap() >= 480.0,
+            "RTO includes AWS's deletion: {p}"
+        );
         assert_eq!(p["data_at_risk_seconds"], 0.0, "writes had stopped: {p}");
     }
     // Running it again: nothing to do.
     let again = d.ok(&["failover", "--yes"]).await;
-    assert!(again.finished_message().contains("nothing to do"), "{}", again.stdout);
+    assert!(
+        again.finished_message().contains("nothing to do"),
+        "{}",
+        again.stdout
+    );
 
     d.write_on_b("during").await;
 
     let failback = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
     let steps = failback.steps_started();
-    for step in ["disable_protection_a", "create_reverse", "quiesce", "remove_reverse", "disable_protection_b", "create_forward"] {
+    for step in [
+        "disable_protection_a",
+        "create_reverse",
+        "quiesce",
+        "remove_reverse",
+        "disable_protection_b",
+        "create_forward",
+    ] {
         assert!(steps.contains(&format!("alpha:{step}")), "{steps:?}");
         assert!(steps.contains(&format!("beta:{step}")), "{steps:?}");
     }
     d.assert_home_with_everything(&["during"]).await;
     let report = failback.report();
-    assert_eq!(report["sdk_changes"].as_array().unwrap().len(), 4, "A and B protection per pair");
+    assert_eq!(
+        report["sdk_changes"].as_array().unwrap().len(),
+        4,
+        "A and B protection per pair"
+    );
     assert_eq!(report["terraform_changes"].as_array().unwrap().len(), 6);
-    let md = std::fs::read_to_string(failback.events.iter().rev().find_map(|e| e["report"].as_str()).unwrap()).unwrap();
-    assert!(md.contains("## Timeline") && md.contains("create B -> A"), "{md}");
+    let md = std::fs::read_to_string(
+        failback
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| e["report"].as_str())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        md.contains("## Timeline") && md.contains("create B -> A"),
+        "{md}"
+    );
 
     let again = d.ok(&["failback", "--yes"]).await;
-    assert!(again.finished_message().contains("nothing to do"), "{}", again.stdout);
+    assert!(
+        again.finished_message().contains("nothing to do"),
+        "{}",
+        again.stdout
+    );
     let status = d.ok(&["status"]).await;
     let doc: Value = serde_json::from_str(&status.stdout).unwrap();
     for p in doc["pairs"].as_array().unwrap() {
@@ -400,7 +482,11 @@ async fn unplanned_failover_with_a_down_then_failback_cleans_the_stale_configura
     assert!(planned.finished_message().contains("--unplanned"));
 
     let run = d.ok(&["failover", "--unplanned", "--yes"]).await;
-    let sdk = run.events.iter().find(|e| e["event"] == "sdk_change").expect("an SDK delete");
+    let sdk = run
+        .events
+        .iter()
+        .find(|e| e["event"] == "sdk_change")
+        .expect("an SDK delete");
     assert_eq!(sdk["change"]["local_only"], true, "{sdk}");
     // B writable before Terraform runs at all: the gate passed, then the state was reconciled.
     let idx = |pred: &dyn Fn(&Value) -> bool| run.events.iter().position(pred).unwrap();
@@ -409,9 +495,18 @@ async fn unplanned_failover_with_a_down_then_failback_cleans_the_stale_configura
     assert!(writable < state_rm);
     let report = run.report();
     let rto = report["pairs"][0]["rto"]["aws_seconds"].as_f64().unwrap();
-    assert!((480.0..480.0 + 300.0).contains(&rto), "RTO = AWS deletion time + seconds, got {rto}");
-    assert!(report["pairs"][0]["notes"][0].as_str().unwrap().contains("stale"));
-    assert!(report["pairs"][0]["data_at_risk"].as_str().unwrap().contains("unknown"));
+    assert!(
+        (480.0..480.0 + 300.0).contains(&rto),
+        "RTO = AWS deletion time + seconds, got {rto}"
+    );
+    assert!(report["pairs"][0]["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("stale"));
+    assert!(report["pairs"][0]["data_at_risk"]
+        .as_str()
+        .unwrap()
+        .contains("unknown"));
     assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
     assert!(d.state().await.is_empty());
 
@@ -423,7 +518,11 @@ async fn unplanned_failover_with_a_down_then_failback_cleans_the_stale_configura
 
     d.ts.control.set_outage(A_REGION, false).await.unwrap();
     let stale = d.replications(A_REGION).await;
-    assert_eq!(stale.len(), 1, "A's region still holds the stale configuration");
+    assert_eq!(
+        stale.len(),
+        1,
+        "A's region still holds the stale configuration"
+    );
     let status = d.ok(&["status"]).await;
     assert!(status.stdout.contains("stale"), "{}", status.stdout);
 
@@ -462,7 +561,10 @@ async fn failback_while_b_is_written_waits_then_refuses_and_loses_nothing() {
     let run = d.efs_dr(&["failback", "--yes", "--writes-stopped"]).await;
     assert_eq!(run.code, 3, "gate timeout: {}\n{}", run.stdout, run.stderr);
     let msg = run.finished_message();
-    assert!(msg.contains("Stop the application on B") || msg.contains("stop the application on B"), "{msg}");
+    assert!(
+        msg.contains("Stop the application on B") || msg.contains("stop the application on B"),
+        "{msg}"
+    );
     assert!(msg.contains("nothing was cut over"), "{msg}");
     let waited: Vec<&Value> = run
         .events
@@ -471,22 +573,38 @@ async fn failback_while_b_is_written_waits_then_refuses_and_loses_nothing() {
         .collect();
     assert!(waited.len() > 3, "the gate polled while writes went on");
     // Not cut over: B -> A still replicating, B still writable.
-    assert!(d.replications(A_REGION).await.iter().any(|r| r.0 == p.b && r.2 == "ENABLED"));
+    assert!(d
+        .replications(A_REGION)
+        .await
+        .iter()
+        .any(|r| r.0 == p.b && r.2 == "ENABLED"));
     assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED");
 
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let written = writer.await.unwrap();
     let back = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
     // Resumed at B -> A's gate (already true: no Terraform change), then the quiesce gate.
-    assert_eq!(back.steps_started()[..2], ["app:create_reverse", "app:quiesce"]);
+    assert_eq!(
+        back.steps_started()[..2],
+        ["app:create_reverse", "app:quiesce"]
+    );
     assert!(
-        !back.events.iter().any(|e| e["event"] == "applied" && e["step"] == "create_reverse"),
+        !back
+            .events
+            .iter()
+            .any(|e| e["event"] == "applied" && e["step"] == "create_reverse"),
         "B -> A was not created again"
     );
-    assert!(!back.events.iter().any(|e| e["event"] == "sdk_change" && e["step"] == "disable_protection_a"));
+    assert!(!back
+        .events
+        .iter()
+        .any(|e| e["event"] == "sdk_change" && e["step"] == "disable_protection_a"));
     let on_a = d.ts.control.digest(&p.a).await.unwrap();
     for n in 1..=written {
-        assert!(on_a.contains_key(&format!("app/live-{n}.txt")), "live-{n} lost");
+        assert!(
+            on_a.contains_key(&format!("app/live-{n}.txt")),
+            "live-{n} lost"
+        );
     }
     d.assert_home_with_everything(&[]).await;
 }
@@ -505,7 +623,10 @@ async fn a_run_killed_in_each_phase_continues_when_run_again() {
     // Failover killed at its RPO gate, then during its Terraform apply, then run to its end.
     d.kill_at_each(
         &["failover", "--yes", "--writes-stopped"],
-        &[("check_rpo", "gate_polled"), ("remove_forward", "plan_summary")],
+        &[
+            ("check_rpo", "gate_polled"),
+            ("remove_forward", "plan_summary"),
+        ],
     )
     .await;
     d.ok(&["failover", "--yes"]).await;
@@ -527,7 +648,8 @@ async fn a_run_killed_in_each_phase_continues_when_run_again() {
     .await;
     let last = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
     assert!(
-        last.finished_message().contains("done") || last.finished_message().contains("nothing to do"),
+        last.finished_message().contains("done")
+            || last.finished_message().contains("nothing to do"),
         "{}",
         last.stdout
     );
@@ -541,11 +663,17 @@ async fn an_unplanned_failover_killed_in_each_phase_continues() {
     d.ts.control.set_outage(A_REGION, true).await.unwrap();
     d.kill_at_each(
         &["failover", "--unplanned", "--yes"],
-        &[("delete_forward_from_b", "gate_polled"), ("forget_forward", "state_changed")],
+        &[
+            ("delete_forward_from_b", "gate_polled"),
+            ("forget_forward", "state_changed"),
+        ],
     )
     .await;
     let last = d.ok(&["failover", "--unplanned", "--yes"]).await;
-    assert!(last.finished_message().contains("nothing to do") || last.finished_message().contains("done"));
+    assert!(
+        last.finished_message().contains("nothing to do")
+            || last.finished_message().contains("done")
+    );
     assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
     assert!(d.state().await.is_empty());
     d.ts.control.set_outage(A_REGION, false).await.unwrap();
@@ -615,7 +743,11 @@ async fn the_simulator_restarted_mid_run() {
     };
     if status.code() != Some(0) {
         // The run may stop with a clear error while AWS was away; run again continues.
-        assert_eq!(status.code(), Some(1), "an error while AWS was away, not a gate timeout");
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "an error while AWS was away, not a gate timeout"
+        );
         d.ok(&["failback", "--yes", "--writes-stopped"]).await;
     }
     d.assert_home_with_everything(&["pre-restart"]).await;
@@ -628,7 +760,11 @@ async fn bad_inputs_are_refused_with_clear_messages() {
 
     let run = d.efs_dr(&["failover", "--pair", "nope", "--yes"]).await;
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("there is no pair \"nope\"") && run.stderr.contains("app"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("there is no pair \"nope\"") && run.stderr.contains("app"),
+        "{}",
+        run.stderr
+    );
 
     // No terminal and no --yes: refused, nothing changed.
     let run = d.efs_dr(&["init"]).await;
@@ -639,12 +775,20 @@ async fn bad_inputs_are_refused_with_clear_messages() {
     d.ok(&["init", "--yes"]).await;
 
     // A paused replication: a planned failover refuses unless forced.
-    d.ts.control.set_replication_status(&p.a, "PAUSED", Some("paused by a test".into())).await.unwrap();
+    d.ts.control
+        .set_replication_status(&p.a, "PAUSED", Some("paused by a test"))
+        .await
+        .unwrap();
     let run = d.efs_dr(&["failover", "--yes"]).await;
     assert_eq!(run.code, 2, "{}", run.stdout);
-    assert!(run.finished_message().contains("PAUSED") && run.finished_message().contains("--force"));
+    assert!(
+        run.finished_message().contains("PAUSED") && run.finished_message().contains("--force")
+    );
     assert_eq!(d.replications(B_REGION).await.len(), 1, "nothing deleted");
-    d.ts.control.set_replication_status(&p.a, "ENABLED", None).await.unwrap();
+    d.ts.control
+        .set_replication_status(&p.a, "ENABLED", None)
+        .await
+        .unwrap();
 
     // A failback when the pair is home: nothing to do.
     let run = d.ok(&["failback", "--yes"]).await;
@@ -653,18 +797,32 @@ async fn bad_inputs_are_refused_with_clear_messages() {
     // After a failover, a replication in ERROR on the way back refuses.
     d.ok(&["failover", "--yes"]).await;
     let killed = d
-        .efs_dr_killed_at(&["failback", "--yes"], |e| e["event"] == "gate_passed" && e["step"] == "create_reverse")
+        .efs_dr_killed_at(&["failback", "--yes"], |e| {
+            e["event"] == "gate_passed" && e["step"] == "create_reverse"
+        })
         .await;
     assert!(killed);
-    d.ts.control.set_replication_status(&p.b, "ERROR", Some("broken by a test".into())).await.unwrap();
+    d.ts.control
+        .set_replication_status(&p.b, "ERROR", Some("broken by a test"))
+        .await
+        .unwrap();
     let run = d.efs_dr(&["failback", "--yes", "--writes-stopped"]).await;
     assert_eq!(run.code, 2, "{}", run.stdout);
-    assert!(run.finished_message().contains("ERROR"), "{}", run.finished_message());
+    assert!(
+        run.finished_message().contains("ERROR"),
+        "{}",
+        run.finished_message()
+    );
 
     // A file system that does not exist, or that is in another region.
     let stray = file_system(&d.ts, B_REGION, "stray").await;
-    for (a, why) in [("fs-0000000000000000a", "missing"), (stray.as_str(), "other region")] {
-        let text = std::fs::read_to_string(d.config()).unwrap().replace(&p.a, a);
+    for (a, why) in [
+        ("fs-0000000000000000a", "missing"),
+        (stray.as_str(), "other region"),
+    ] {
+        let text = std::fs::read_to_string(d.config())
+            .unwrap()
+            .replace(&p.a, a);
         let other = d.dir.path().join(format!("{}.hcl", why.replace(' ', "-")));
         std::fs::write(&other, text).unwrap();
         let out = d
@@ -674,7 +832,10 @@ async fn bad_inputs_are_refused_with_clear_messages() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{why}: {stdout}");
-        assert!(stdout.contains("does not exist in us-east-1"), "{why}: {stdout}");
+        assert!(
+            stdout.contains("does not exist in us-east-1"),
+            "{why}: {stdout}"
+        );
     }
 }
 
@@ -684,7 +845,11 @@ async fn terraform_missing_too_old_or_locked() {
     d.write_config("40m", "/nonexistent/terraform");
     let run = d.efs_dr(&["failover", "--yes"]).await;
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("/nonexistent/terraform"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/nonexistent/terraform"),
+        "{}",
+        run.stderr
+    );
 
     let old = d.dir.path().join("old-terraform");
     std::fs::write(
@@ -692,12 +857,19 @@ async fn terraform_missing_too_old_or_locked() {
         "#!/bin/sh\necho '{\"terraform_version\":\"1.2.9\",\"platform\":\"linux_amd64\"}'\n",
     )
     .unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&old).unwrap().permissions(), 0o755);
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&old).unwrap().permissions(),
+        0o755,
+    );
     std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     d.write_config("40m", old.to_str().unwrap());
     let run = d.efs_dr(&["failover", "--yes"]).await;
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("1.2.9") && run.stderr.contains("1.5"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1.2.9") && run.stderr.contains("1.5"),
+        "{}",
+        run.stderr
+    );
 
     d.write_config("40m", "terraform");
     d.ok(&["init", "--yes"]).await;
@@ -717,13 +889,23 @@ async fn terraform_missing_too_old_or_locked() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
     assert_eq!(line.trim(), "locked");
     let run = d.efs_dr(&["failover", "--yes"]).await;
     assert_eq!(run.code, 1, "{}", run.stdout);
     let msg = run.finished_message();
-    assert!(msg.contains("lock") && msg.contains("alice@ops-laptop") && msg.contains("5c0ffee0"), "{msg}");
-    assert_eq!(d.replications(B_REGION).await.len(), 1, "nothing deleted while locked");
+    assert!(
+        msg.contains("lock") && msg.contains("alice@ops-laptop") && msg.contains("5c0ffee0"),
+        "{msg}"
+    );
+    assert_eq!(
+        d.replications(B_REGION).await.len(),
+        1,
+        "nothing deleted while locked"
+    );
     holder.kill().await.unwrap();
     let _ = std::fs::remove_file(&lock_info);
     d.ok(&["failover", "--yes"]).await;
@@ -734,12 +916,23 @@ async fn a_plan_that_changes_more_than_the_phase_allows_is_refused() {
     let d = drill(&["app"]).await;
     d.ok(&["init", "--yes"]).await;
     // Someone added a resource to the root efs-dr drives.
-    std::fs::write(d.tf_dir().join("extra.tf"), "resource \"terraform_data\" \"surprise\" {\n  input = \"x\"\n}\n").unwrap();
+    std::fs::write(
+        d.tf_dir().join("extra.tf"),
+        "resource \"terraform_data\" \"surprise\" {\n  input = \"x\"\n}\n",
+    )
+    .unwrap();
     let run = d.efs_dr(&["failover", "--yes"]).await;
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     let msg = run.finished_message();
-    assert!(msg.contains("terraform_data.surprise") && msg.contains("nothing was applied"), "{msg}");
-    assert_eq!(d.replications(B_REGION).await.len(), 1, "the replication is still there");
+    assert!(
+        msg.contains("terraform_data.surprise") && msg.contains("nothing was applied"),
+        "{msg}"
+    );
+    assert_eq!(
+        d.replications(B_REGION).await.len(),
+        1,
+        "the replication is still there"
+    );
     assert_eq!(d.state().await.len(), 1);
     std::fs::remove_file(d.tf_dir().join("extra.tf")).unwrap();
     d.ok(&["failover", "--yes"]).await;
@@ -759,6 +952,9 @@ async fn throttling_and_server_errors_are_retried() {
         d.ts.control.inject_fault(op, error, 2).await.unwrap();
     }
     d.ok(&["failback", "--yes", "--writes-stopped"]).await;
-    assert!(d.ts.control.pending_faults().await.unwrap().is_empty(), "every fault was met");
+    assert!(
+        d.ts.control.pending_faults().await.unwrap().is_empty(),
+        "every fault was met"
+    );
     d.assert_home_with_everything(&[]).await;
 }

@@ -27,22 +27,23 @@ impl AwsError {
     pub fn from_sdk<E, R>(region: &str, operation: &'static str, err: SdkError<E, R>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
+        R: fmt::Debug + Send + Sync + 'static,
     {
         let kind = match &err {
-            SdkError::DispatchFailure(d) => AwsErrorKind::Unreachable(
-                d.as_connector_error()
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "the request could not be sent".into()),
-            ),
+            // No connection, or no answer in time: the region (or its endpoint) is unreachable.
+            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
+                AwsErrorKind::Unreachable(
+                    d.as_connector_error()
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "the request could not be sent".into()),
+                )
+            }
             SdkError::TimeoutError(_) => AwsErrorKind::Unreachable("the request timed out".into()),
             SdkError::ServiceError(s) => AwsErrorKind::Service {
                 code: s.err().code().unwrap_or("Unknown").to_string(),
                 message: s.err().message().unwrap_or_default().to_string(),
             },
-            other => AwsErrorKind::Other(
-                aws_sdk_efs::error::DisplayErrorContext(other).to_string(),
-            ),
+            other => AwsErrorKind::Other(chain(other)),
         };
         AwsError {
             region: region.to_string(),
@@ -61,6 +62,20 @@ impl AwsError {
             _ => None,
         }
     }
+}
+
+/// An error and its causes, one line: "what: why: why".
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
 }
 
 impl fmt::Display for AwsError {

@@ -87,10 +87,7 @@ pub struct Aws {
 }
 
 impl Aws {
-    pub async fn connect(
-        regions: impl IntoIterator<Item = Region>,
-        opts: &ClientOptions,
-    ) -> Aws {
+    pub async fn connect(regions: impl IntoIterator<Item = Region>, opts: &ClientOptions) -> Aws {
         let mut map = BTreeMap::new();
         for region in regions {
             if map.contains_key(region.as_str()) {
@@ -297,10 +294,13 @@ impl RegionClients {
     pub async fn file_systems(&self) -> Result<BTreeMap<String, FileSystemInfo>, AwsError> {
         let region = self.region.as_str();
         let mut out = BTreeMap::new();
-        let mut pages = self.efs_read.describe_file_systems().into_paginator().send();
+        let mut pages = self
+            .efs_read
+            .describe_file_systems()
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| AwsError::from_sdk(region, "DescribeFileSystems", e))?;
+            let page = page.map_err(|e| AwsError::from_sdk(region, "DescribeFileSystems", e))?;
             for fs in page.file_systems() {
                 out.insert(
                     fs.file_system_id().to_string(),
@@ -352,10 +352,7 @@ impl RegionClients {
                                     .namespace("AWS/EFS")
                                     .metric_name("DataWriteIOBytes")
                                     .dimensions(
-                                        Dimension::builder()
-                                            .name("FileSystemId")
-                                            .value(fs)
-                                            .build(),
+                                        Dimension::builder().name("FileSystemId").value(fs).build(),
                                     )
                                     .build(),
                             )
@@ -431,9 +428,7 @@ impl RegionClients {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                AwsError::from_sdk(self.region.as_str(), "UpdateFileSystemProtection", e)
-            })
+            .map_err(|e| AwsError::from_sdk(self.region.as_str(), "UpdateFileSystemProtection", e))
     }
 
     /// DeleteReplicationConfiguration of the replication whose source is `source_fs`, asked in
@@ -458,11 +453,8 @@ impl RegionClients {
         {
             Ok(_) => Ok(()),
             Err(e) => {
-                let err = AwsError::from_sdk(
-                    self.region.as_str(),
-                    "DeleteReplicationConfiguration",
-                    e,
-                );
+                let err =
+                    AwsError::from_sdk(self.region.as_str(), "DeleteReplicationConfiguration", e);
                 if err.code() == Some("ReplicationNotFound") {
                     Ok(())
                 } else {

@@ -51,13 +51,21 @@ async fn create_file_system(aws: &Aws, region: &str, token: &str) -> Result<Stri
         )
         .send()
         .await
-        .map_err(|e| err("CreateFileSystem")(aws_sdk_efs::error::DisplayErrorContext(e).to_string()))?
+        .map_err(|e| {
+            err("CreateFileSystem")(aws_sdk_efs::error::DisplayErrorContext(e).to_string())
+        })?
         .file_system_id
         .clone();
     // Gate on AWS, not on a sleep: available when DescribeFileSystems says so.
     loop {
-        let all = clients.file_systems().await.map_err(|e| err("DescribeFileSystems")(e.to_string()))?;
-        if all.get(&id).is_some_and(|f| f.life_cycle_state == "available") {
+        let all = clients
+            .file_systems()
+            .await
+            .map_err(|e| err("DescribeFileSystems")(e.to_string()))?;
+        if all
+            .get(&id)
+            .is_some_and(|f| f.life_cycle_state == "available")
+        {
             return Ok(id);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -152,7 +160,14 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
             .map_err(|e| err("folder")(e.to_string()))?
             .keep(),
     };
-    banner(output, &format!("simulator at {url} (time x{}), files in {}", args.time_scale, dir.display()));
+    banner(
+        output,
+        &format!(
+            "simulator at {url} (time x{}), files in {}",
+            args.time_scale,
+            dir.display()
+        ),
+    );
 
     let client = ClientOptions {
         endpoint_url: Some(url.clone()),
@@ -160,16 +175,26 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         max_attempts: 4,
     };
     let aws = Aws::connect(
-        [Region::parse(PRIMARY).expect("valid"), Region::parse(SECONDARY).expect("valid")],
+        [
+            Region::parse(PRIMARY).expect("valid"),
+            Region::parse(SECONDARY).expect("valid"),
+        ],
         &client,
     )
     .await;
     let a = create_file_system(&aws, PRIMARY, "efs-dr-demo-a").await?;
     let b = create_file_system(&aws, SECONDARY, "efs-dr-demo-b").await?;
-    banner(output, &format!("pair \"demo\": A = {a} ({PRIMARY}), B = {b} ({SECONDARY})"));
+    banner(
+        output,
+        &format!("pair \"demo\": A = {a} ({PRIMARY}), B = {b} ({SECONDARY})"),
+    );
     for i in 1..=5 {
         control
-            .write_file(&a, &format!("app/data-{i}.txt"), format!("written on A #{i}\n").as_bytes())
+            .write_file(
+                &a,
+                &format!("app/data-{i}.txt"),
+                format!("written on A #{i}\n").as_bytes(),
+            )
             .await
             .map_err(|e| err("write on A")(e.to_string()))?;
     }
@@ -202,8 +227,18 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         })?;
     let mut reports = Vec::new();
 
-    banner(output, "init: bring the pair under Terraform (A -> B into the existing B)");
-    step(&ctx, Operation::Init, RunFlags::default(), output, &mut reports).await?;
+    banner(
+        output,
+        "init: bring the pair under Terraform (A -> B into the existing B)",
+    );
+    step(
+        &ctx,
+        Operation::Init,
+        RunFlags::default(),
+        output,
+        &mut reports,
+    )
+    .await?;
     status(&ctx, output, "after init").await?;
 
     banner(output, "failover (planned, writes on A stopped)");
@@ -211,13 +246,24 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         writes_stopped: true,
         ..RunFlags::default()
     };
-    step(&ctx, Operation::Failover { unplanned: false }, writes_stopped, output, &mut reports).await?;
+    step(
+        &ctx,
+        Operation::Failover { unplanned: false },
+        writes_stopped,
+        output,
+        &mut reports,
+    )
+    .await?;
     status(&ctx, output, "after failover").await?;
 
     banner(output, "the application writes on B while A is away");
     for i in 1..=3 {
         control
-            .write_file(&b, &format!("app/written-on-b-{i}.txt"), format!("written on B #{i}\n").as_bytes())
+            .write_file(
+                &b,
+                &format!("app/written-on-b-{i}.txt"),
+                format!("written on B #{i}\n").as_bytes(),
+            )
             .await
             .map_err(|e| err("write on B")(e.to_string()))?;
     }
@@ -227,15 +273,32 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         .map_err(|e| err("write on B")(e.to_string()))?;
 
     banner(output, "failback (the application on B stopped)");
-    step(&ctx, Operation::Failback, writes_stopped, output, &mut reports).await?;
+    step(
+        &ctx,
+        Operation::Failback,
+        writes_stopped,
+        output,
+        &mut reports,
+    )
+    .await?;
     status(&ctx, output, "after failback").await?;
 
     // The checks: nothing lost, nothing renamed.
-    let on_a = control.digest(&a).await.map_err(|e| err("list A")(e.to_string()))?;
-    let on_b = control.digest(&b).await.map_err(|e| err("list B")(e.to_string()))?;
+    let on_a = control
+        .digest(&a)
+        .await
+        .map_err(|e| err("list A")(e.to_string()))?;
+    let on_b = control
+        .digest(&b)
+        .await
+        .map_err(|e| err("list B")(e.to_string()))?;
     let mut problems = Vec::new();
     if on_a != on_b {
-        problems.push(format!("A and B differ: A has {} files, B has {}", on_a.len(), on_b.len()));
+        problems.push(format!(
+            "A and B differ: A has {} files, B has {}",
+            on_a.len(),
+            on_b.len()
+        ));
     }
     let expected: Vec<String> = (1..=5)
         .map(|i| format!("app/data-{i}.txt"))
@@ -246,7 +309,10 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
             problems.push(format!("{f} is missing on A"));
         }
     }
-    let changed = control.read_file(&a, "app/data-1.txt").await.unwrap_or_default();
+    let changed = control
+        .read_file(&a, "app/data-1.txt")
+        .await
+        .unwrap_or_default();
     if changed != b"changed on B\n" {
         problems.push("the change made on B to app/data-1.txt is not on A".into());
     }

@@ -194,7 +194,13 @@ pub fn to_exit(finished: &Finished) -> Result<(), CliError> {
 }
 
 pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result<(), CliError> {
-    let ctx = context(config, confirm_mode(args.yes), args.report.report_dir, &Overrides::default()).await?;
+    let ctx = context(
+        config,
+        confirm_mode(args.yes),
+        args.report.report_dir,
+        &Overrides::default(),
+    )
+    .await?;
     let req = Request {
         op: Operation::Init,
         pairs: selected(&ctx.config, &args.pairs)?,
@@ -204,8 +210,18 @@ pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result
     to_exit(&execute(&ctx, req, output).await?)
 }
 
-pub async fn failover(args: FailoverArgs, config: &Path, output: OutputFormat) -> Result<(), CliError> {
-    let ctx = context(config, confirm_mode(args.yes), args.report.report_dir, &Overrides::default()).await?;
+pub async fn failover(
+    args: FailoverArgs,
+    config: &Path,
+    output: OutputFormat,
+) -> Result<(), CliError> {
+    let ctx = context(
+        config,
+        confirm_mode(args.yes),
+        args.report.report_dir,
+        &Overrides::default(),
+    )
+    .await?;
     let req = Request {
         op: Operation::Failover {
             unplanned: args.unplanned,
@@ -223,8 +239,18 @@ pub async fn failover(args: FailoverArgs, config: &Path, output: OutputFormat) -
     to_exit(&finished)
 }
 
-pub async fn failback(args: FailbackArgs, config: &Path, output: OutputFormat) -> Result<(), CliError> {
-    let ctx = context(config, confirm_mode(args.yes), args.report.report_dir, &Overrides::default()).await?;
+pub async fn failback(
+    args: FailbackArgs,
+    config: &Path,
+    output: OutputFormat,
+) -> Result<(), CliError> {
+    let ctx = context(
+        config,
+        confirm_mode(args.yes),
+        args.report.report_dir,
+        &Overrides::default(),
+    )
+    .await?;
     let req = Request {
         op: Operation::Failback,
         pairs: selected(&ctx.config, &args.pairs)?,
@@ -286,13 +312,27 @@ fn print_plan(finished: &Finished, output: OutputFormat, dry_run: bool) {
             for (i, ph) in finished.planned.iter().enumerate() {
                 eprintln!("{}. [{}] {}", i + 1, ph.pair, ph.title);
                 if let Some(d) = ph.direction {
-                    eprintln!("     variable: directions[\"{}\"] = \"{}\"", ph.pair, serde_json::to_value(d).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default());
+                    eprintln!(
+                        "     variable: directions[\"{}\"] = \"{}\"",
+                        ph.pair,
+                        serde_json::to_value(d)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    );
                 }
                 for a in &ph.allowed {
-                    eprintln!("     allows:   {} {}", crate::dr::report::kind_word(a.kind), a.address);
+                    eprintln!(
+                        "     allows:   {} {}",
+                        crate::dr::report::kind_word(a.kind),
+                        a.address
+                    );
                 }
                 if let Some(sdk) = &ph.sdk {
-                    eprintln!("     SDK:      {}", serde_json::to_string(sdk).unwrap_or_default());
+                    eprintln!(
+                        "     SDK:      {}",
+                        serde_json::to_string(sdk).unwrap_or_default()
+                    );
                 }
                 eprintln!("     gate:     {}", ph.gate.describe());
                 if let Some(n) = &ph.note {

@@ -88,7 +88,12 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
             lag_seconds: v.lag().map(|l| l.as_secs()),
         });
     let mut drift = Vec::new();
-    let name = |d: Direction| serde_json::to_value(d).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let name = |d: Direction| {
+        serde_json::to_value(d)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
     if let Some(d) = desired {
         if d != live {
             drift.push(format!(
@@ -98,7 +103,10 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
             ));
         }
     }
-    for (dir, in_state) in [(Direction::Forward, v.state_forward), (Direction::Reverse, v.state_reverse)] {
+    for (dir, in_state) in [
+        (Direction::Forward, v.state_forward),
+        (Direction::Reverse, v.state_reverse),
+    ] {
         let Some(in_state) = in_state else { continue };
         let arrow = crate::dr::phase::arrow(dir);
         if in_state && live != dir {
@@ -174,21 +182,33 @@ pub fn print(statuses: &[PairStatus], output: OutputFormat) {
     match output {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "pairs": statuses })).unwrap_or_default()
+            serde_json::to_string_pretty(&serde_json::json!({ "pairs": statuses }))
+                .unwrap_or_default()
         ),
         OutputFormat::Human => {
             for s in statuses {
                 eprintln!("pair {}", s.pair);
                 for (role, side) in [("A", &s.a), ("B", &s.b)] {
                     match &side.error {
-                        Some(e) => eprintln!("  {role} {} {}: UNREACHABLE ({e})", side.file_system_id, side.region),
+                        Some(e) => eprintln!(
+                            "  {role} {} {}: UNREACHABLE ({e})",
+                            side.file_system_id, side.region
+                        ),
                         None => eprintln!(
                             "  {role} {} {}: {}protection {}, {}",
                             side.file_system_id,
                             side.region,
-                            if side.exists == Some(false) { "DOES NOT EXIST, " } else { "" },
+                            if side.exists == Some(false) {
+                                "DOES NOT EXIST, "
+                            } else {
+                                ""
+                            },
                             side.protection.as_deref().unwrap_or("?"),
-                            if side.writable == Some(true) { "writable" } else { "read-only" }
+                            if side.writable == Some(true) {
+                                "writable"
+                            } else {
+                                "read-only"
+                            }
                         ),
                     }
                 }
@@ -198,13 +218,22 @@ pub fn print(statuses: &[PairStatus], output: OutputFormat) {
                         r.source,
                         r.destination,
                         r.status,
-                        r.status_message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+                        r.status_message
+                            .as_deref()
+                            .map(|m| format!(" ({m})"))
+                            .unwrap_or_default(),
                         r.last_replicated.as_deref().unwrap_or("never"),
-                        r.lag_seconds.map(|l| format!(" ({l} s ago)")).unwrap_or_default()
+                        r.lag_seconds
+                            .map(|l| format!(" ({l} s ago)"))
+                            .unwrap_or_default()
                     ),
                     None => eprintln!("  replication: none"),
                 }
-                let name = |d: Option<Direction>| d.and_then(|d| serde_json::to_value(d).ok()).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "(not rendered)".into());
+                let name = |d: Option<Direction>| {
+                    d.and_then(|d| serde_json::to_value(d).ok())
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_else(|| "(not rendered)".into())
+                };
                 eprintln!(
                     "  terraform: desired direction {}, state holds {}",
                     name(s.desired_direction),

@@ -176,21 +176,21 @@ impl Events {
                 };
                 self.say(&format!("[{pair}]   terraform plan: {list}"));
             }
-            EventKind::Applied { changes } => {
-                self.say(&format!("[{pair}]   terraform apply: {} change(s) applied", changes.len()))
-            }
+            EventKind::Applied { changes } => self.say(&format!(
+                "[{pair}]   terraform apply: {} change(s) applied",
+                changes.len()
+            )),
             EventKind::StateChanged { command, address } => {
                 self.say(&format!("[{pair}]   terraform {command} {address}"))
             }
-            EventKind::SdkChange { change } => self.say(&format!(
-                "[{pair}]   SDK: {}",
-                serde_json::to_string(change).unwrap_or_default()
-            )),
+            EventKind::SdkChange { change } => {
+                self.say(&format!("[{pair}]   SDK: {}", change.describe()))
+            }
             EventKind::GatePolled { outcome, .. } => {
                 let text = match outcome {
                     Outcome::Waiting(w) => format!("waiting: {w}"),
-                    Outcome::Passed(p) => p.clone(),
-                    Outcome::Refused(r) => r.clone(),
+                    // Passed and refused get their own lines.
+                    Outcome::Passed(_) | Outcome::Refused(_) => return,
                 };
                 if let Some((bar, _, _)) = self.bars.get(&pair) {
                     bar.set_message(text.clone());
@@ -214,9 +214,16 @@ impl Events {
                 self.clear_bars();
                 self.say(&format!("[{pair}] refused: {message}"))
             }
-            EventKind::Finished { message, report, .. } => {
+            EventKind::Finished {
+                message,
+                report,
+                exit_code,
+            } => {
                 self.clear_bars();
-                self.say(message);
+                // An error is printed once, by main, after the report's path.
+                if *exit_code == 0 {
+                    self.say(message);
+                }
                 if let Some(r) = report {
                     self.say(&format!("report: {r}"));
                 }

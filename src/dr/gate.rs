@@ -222,7 +222,10 @@ mod tests {
     #[test]
     fn rpo_refuses_an_old_sync_unless_forced() {
         let f = repl(A, B, "ENABLED", Some(0));
-        let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 3600));
+        let v = PairView::derive(
+            &pair(),
+            &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 3600),
+        );
         let gate = |force| Gate::Rpo {
             max_lag: Duration::from_secs(900),
             force,
@@ -235,15 +238,24 @@ mod tests {
     #[test]
     fn rpo_with_writes_stopped_waits_for_a_sync_after_the_last_write() {
         let f = repl(A, B, "ENABLED", Some(100));
-        let mut v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 160));
+        let mut v = PairView::derive(
+            &pair(),
+            &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 160),
+        );
         let gate = Gate::Rpo {
             max_lag: Duration::from_secs(900),
             force: false,
             writes_stopped: true,
         };
-        v.a.last_write = Some(LastWrite { at: Some(t(120)), since: t(0) });
+        v.a.last_write = Some(LastWrite {
+            at: Some(t(120)),
+            since: t(0),
+        });
         assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(_)));
-        v.a.last_write = Some(LastWrite { at: Some(t(60)), since: t(0) });
+        v.a.last_write = Some(LastWrite {
+            at: Some(t(60)),
+            since: t(0),
+        });
         assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
     }
 
@@ -254,7 +266,10 @@ mod tests {
             writable: Role::B,
         };
         let f = repl(A, B, "DELETING", Some(0));
-        let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![f], vec![], 10));
+        let v = PairView::derive(
+            &pair(),
+            &snap("ENABLED", "REPLICATING", vec![f], vec![], 10),
+        );
         assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("A's region")));
         let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![], vec![], 10));
         assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("REPLICATING")));
@@ -268,11 +283,22 @@ mod tests {
             window: Duration::from_secs(120),
         };
         let r = repl(B, A, "ENABLED", Some(500));
-        let mut v = PairView::derive(&pair(), &snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 560));
-        v.b.last_write = Some(LastWrite { at: Some(t(540)), since: t(0) });
-        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("Stop the application")));
+        let mut v = PairView::derive(
+            &pair(),
+            &snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 560),
+        );
+        v.b.last_write = Some(LastWrite {
+            at: Some(t(540)),
+            since: t(0),
+        });
+        assert!(
+            matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("Stop the application"))
+        );
         // Quiet for long enough, but the last sync started before the last write.
-        v.b.last_write = Some(LastWrite { at: Some(t(420)), since: t(0) });
+        v.b.last_write = Some(LastWrite {
+            at: Some(t(420)),
+            since: t(0),
+        });
         v.reverse_in_a.as_mut().unwrap().last_replicated = Some(t(400));
         assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("not after")));
         v.reverse_in_a.as_mut().unwrap().last_replicated = Some(t(500));
@@ -285,7 +311,10 @@ mod tests {
             direction: Direction::Reverse,
         };
         let r = repl(B, A, "PAUSED", Some(1));
-        let v = PairView::derive(&pair(), &snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 10));
+        let v = PairView::derive(
+            &pair(),
+            &snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 10),
+        );
         assert!(matches!(evaluate(&gate, &v), Outcome::Refused(m) if m.contains("PAUSED")));
     }
 }

@@ -49,7 +49,11 @@ pub async fn observe_regions(
 }
 
 /// The views of `pairs`, with what the Terraform state holds (when known).
-pub fn views(pairs: &[Pair], snapshot: &Snapshot, state: Option<&BTreeSet<String>>) -> Vec<PairView> {
+pub fn views(
+    pairs: &[Pair],
+    snapshot: &Snapshot,
+    state: Option<&BTreeSet<String>>,
+) -> Vec<PairView> {
     pairs
         .iter()
         .map(|p| {

@@ -102,6 +102,31 @@ pub enum SdkChange {
     },
 }
 
+impl SdkChange {
+    /// The API call, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            SdkChange::SetProtection {
+                region,
+                file_system_id,
+                status,
+            } => format!("UpdateFileSystemProtection {file_system_id} ({region}) -> {status}"),
+            SdkChange::DeleteReplication {
+                region,
+                source_file_system_id,
+                local_only,
+            } => format!(
+                "DeleteReplicationConfiguration of source {source_file_system_id}, asked in {region} ({})",
+                match local_only {
+                    Some(true) => "LOCAL_CONFIGURATION_ONLY",
+                    Some(false) => "ALL_CONFIGURATIONS",
+                    None => "LOCAL_CONFIGURATION_ONLY if the other region does not answer",
+                }
+            ),
+        }
+    }
+}
+
 /// What must be true, as AWS says, before the next phase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "gate", rename_all = "snake_case")]
@@ -130,7 +155,10 @@ pub enum Gate {
 }
 
 mod secs {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
 }
@@ -166,10 +194,9 @@ impl Gate {
                     .join(" and ")
             ),
             Gate::Protection { role, status } => format!("{role}'s protection is {status}"),
-            Gate::Replicating { direction } => format!(
-                "{} ENABLED and a first sync completed",
-                arrow(*direction)
-            ),
+            Gate::Replicating { direction } => {
+                format!("{} ENABLED and a first sync completed", arrow(*direction))
+            }
             Gate::Quiesced { window } => format!(
                 "no write on B for {} and B -> A synced past the last write",
                 humantime::format_duration(*window)

@@ -47,8 +47,13 @@ pub struct PairPlan {
 fn side_problem(view: &PairView, role: Role, op: Operation) -> Option<Blocked> {
     let side = view.side(role);
     if let Some(e) = &side.error {
+        let what = if e.is_unreachable() {
+            "does not answer"
+        } else {
+            "could not be read"
+        };
         return Some(Blocked::Error(format!(
-            "{role}'s region {} does not answer: {e}",
+            "{role}'s region {} {what}: {e}",
             side.region
         )));
     }
@@ -117,7 +122,10 @@ fn plan_init(view: &PairView) -> Result<PairPlan, Blocked> {
     }
     if let Some(r) = view.forward() {
         if view.state_forward == Some(true) {
-            return plan(&[], format!("A -> B is {} and in the Terraform state", r.status));
+            return plan(
+                &[],
+                format!("A -> B is {} and in the Terraform state", r.status),
+            );
         }
         return plan(
             &[Step::ImportForward],
@@ -139,7 +147,10 @@ fn plan_init(view: &PairView) -> Result<PairPlan, Blocked> {
         ));
     }
     if view.b.protection() == Some("DISABLED") {
-        return plan(&[Step::DisableProtectionB, Step::CreateForward], "no replication; B's protection is already DISABLED");
+        return plan(
+            &[Step::DisableProtectionB, Step::CreateForward],
+            "no replication; B's protection is already DISABLED",
+        );
     }
     plan(
         &[Step::DisableProtectionB, Step::CreateForward],
@@ -194,9 +205,15 @@ fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> 
     match view.forward() {
         Some(r) if r.status == "DELETING" => {
             if unplanned {
-                plan(&[Step::DeleteForwardFromB, Step::ForgetForward], "A -> B is already DELETING: resuming at its gate")
+                plan(
+                    &[Step::DeleteForwardFromB, Step::ForgetForward],
+                    "A -> B is already DELETING: resuming at its gate",
+                )
             } else {
-                plan(&[Step::RemoveForward], "A -> B is already DELETING: resuming at its gate")
+                plan(
+                    &[Step::RemoveForward],
+                    "A -> B is already DELETING: resuming at its gate",
+                )
             }
         }
         Some(r) => {
@@ -205,9 +222,15 @@ fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> 
                 tracing::warn!(pair = %view.pair, status = %r.status, "A -> B is not ENABLED");
             }
             if unplanned {
-                plan(&[Step::DeleteForwardFromB, Step::ForgetForward], format!("A -> B is {}", r.status))
+                plan(
+                    &[Step::DeleteForwardFromB, Step::ForgetForward],
+                    format!("A -> B is {}", r.status),
+                )
             } else {
-                plan(&[Step::CheckRpo, Step::RemoveForward], format!("A -> B is {}", r.status))
+                plan(
+                    &[Step::CheckRpo, Step::RemoveForward],
+                    format!("A -> B is {}", r.status),
+                )
             }
         }
         None => {
@@ -248,15 +271,25 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, Blocked> {
             ));
         }
         if r.status == "ENABLED" && r.last_replicated.is_some() {
-            return plan(&[], "nothing to do: A -> B is ENABLED and synced (the pair is home)");
+            return plan(
+                &[],
+                "nothing to do: A -> B is ENABLED and synced (the pair is home)",
+            );
         }
         check_status(r, "A -> B")?;
-        return plan(&[Step::CreateForward], format!("A -> B is {}: resuming at its gate", r.status));
+        return plan(
+            &[Step::CreateForward],
+            format!("A -> B is {}: resuming at its gate", r.status),
+        );
     }
     if let Some(r) = view.reverse() {
         if r.status == "DELETING" {
             return plan(
-                &[Step::RemoveReverse, Step::DisableProtectionB, Step::CreateForward],
+                &[
+                    Step::RemoveReverse,
+                    Step::DisableProtectionB,
+                    Step::CreateForward,
+                ],
                 "B -> A is DELETING: resuming at its gate",
             );
         }
@@ -269,7 +302,10 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, Blocked> {
     if view.stale_forward_in_a().is_some() {
         let mut steps = vec![Step::CleanupStaleOnA];
         steps.extend(FAILBACK_FROM_START);
-        return plan(&steps, "A's region holds a stale A -> B configuration from an unplanned failover");
+        return plan(
+            &steps,
+            "A's region holds a stale A -> B configuration from an unplanned failover",
+        );
     }
     match (view.a.protection(), view.b.protection()) {
         (Some("ENABLED"), Some("DISABLED")) => plan(
@@ -304,7 +340,10 @@ mod tests {
     #[test]
     fn planned_failover_refuses_when_a_is_down() {
         let f = repl(A, B, "ENABLED", Some(10));
-        let v = view(down(snap("ENABLED", "REPLICATING", vec![], vec![f], 20), "us-east-1"));
+        let v = view(down(
+            snap("ENABLED", "REPLICATING", vec![], vec![f], 20),
+            "us-east-1",
+        ));
         let e = plan_pair(Operation::Failover { unplanned: false }, &v).unwrap_err();
         assert!(matches!(e, Blocked::Unsafe(m) if m.contains("--unplanned")));
         let p = plan_pair(Operation::Failover { unplanned: true }, &v).unwrap();
@@ -359,7 +398,10 @@ mod tests {
 
     #[test]
     fn failback_with_a_down_is_an_error_that_says_b_keeps_serving() {
-        let v = view(down(snap("ENABLED", "ENABLED", vec![], vec![], 20), "us-east-1"));
+        let v = view(down(
+            snap("ENABLED", "ENABLED", vec![], vec![], 20),
+            "us-east-1",
+        ));
         let e = plan_pair(Operation::Failback, &v).unwrap_err();
         assert!(matches!(e, Blocked::Error(m) if m.contains("B keeps serving")));
     }
@@ -388,7 +430,10 @@ mod tests {
         let f = repl(A, B, "ENABLED", Some(10));
         let mut v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));
         v.state_forward = Some(false);
-        assert_eq!(plan_pair(Operation::Init, &v).unwrap().steps, vec![Step::ImportForward]);
+        assert_eq!(
+            plan_pair(Operation::Init, &v).unwrap().steps,
+            vec![Step::ImportForward]
+        );
         v.state_forward = Some(true);
         assert!(plan_pair(Operation::Init, &v).unwrap().steps.is_empty());
         let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 20));

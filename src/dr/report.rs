@@ -169,9 +169,7 @@ fn describe(kind: &EventKind) -> String {
         ),
         EventKind::Applied { changes } => format!("terraform apply: {} change(s)", changes.len()),
         EventKind::StateChanged { command, address } => format!("terraform {command} {address}"),
-        EventKind::SdkChange { change } => {
-            format!("SDK: {}", serde_json::to_string(change).unwrap_or_default())
-        }
+        EventKind::SdkChange { change } => format!("SDK: {}", change.describe()),
         EventKind::GatePolled { .. } => String::new(),
         EventKind::GatePassed { detail, .. } => format!("gate passed: {detail}"),
         EventKind::Refused { message } => format!("refused: {message}"),

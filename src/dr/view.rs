@@ -121,7 +121,10 @@ impl PairView {
                 last_write: view.and_then(|v| v.last_writes.get(id).copied()),
             }
         };
-        let a = side(pair.primary.region.as_str(), pair.primary.file_system_id.as_str());
+        let a = side(
+            pair.primary.region.as_str(),
+            pair.primary.file_system_id.as_str(),
+        );
         let b = side(
             pair.secondary.region.as_str(),
             pair.secondary.file_system_id.as_str(),
@@ -201,7 +204,9 @@ impl PairView {
     /// unplanned failover): AWS reports it in ERROR; it must go before A can be a destination.
     pub fn stale_forward_in_a(&self) -> Option<&ReplicationInfo> {
         if self.b.reachable() && self.forward_in_b.is_none() {
-            self.forward_in_a.as_ref().filter(|r| r.status != "DELETING")
+            self.forward_in_a
+                .as_ref()
+                .filter(|r| r.status != "DELETING")
         } else {
             None
         }
@@ -330,7 +335,10 @@ pub(crate) mod tests {
     #[test]
     fn forward_is_read_from_the_destination_region() {
         let f = repl(A, B, "ENABLED", Some(100));
-        let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 130));
+        let v = PairView::derive(
+            &pair(),
+            &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 130),
+        );
         assert_eq!(v.live_direction(), Direction::Forward);
         assert_eq!(v.lag(), Some(Duration::from_secs(30)));
         assert!(v.stale_forward_in_a().is_none());
@@ -348,7 +356,10 @@ pub(crate) mod tests {
     #[test]
     fn with_b_down_the_source_record_counts() {
         let f = repl(A, B, "ENABLED", Some(100));
-        let s = down(snap("ENABLED", "REPLICATING", vec![f], vec![], 130), "us-west-2");
+        let s = down(
+            snap("ENABLED", "REPLICATING", vec![f], vec![], 130),
+            "us-west-2",
+        );
         let v = PairView::derive(&pair(), &s);
         assert!(!v.b.reachable());
         assert_eq!(v.live_direction(), Direction::Forward);

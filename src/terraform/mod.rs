@@ -89,8 +89,8 @@ impl Terraform {
         Ok(tf)
     }
 
-    /// Runs one command to its end; never waits for input. `quiet` keeps stdout out of the logs
-    /// (JSON for efs-dr, not for people).
+    /// Runs one command to its end; never waits for input. `quiet` keeps its output out of the
+    /// logs (JSON for efs-dr, not for people; failures come back as typed errors).
     pub async fn exec(&self, args: &[String], quiet: bool) -> Result<Ran, TfError> {
         tracing::info!(target: "terraform", dir = %self.dir.display(), "terraform {}", args.join(" "));
         let mut cmd = tokio::process::Command::new(&self.binary);
@@ -126,7 +126,12 @@ impl Terraform {
             let mut lines = BufReader::new(stderr).lines();
             let mut all = String::new();
             while let Ok(Some(line)) = lines.next_line().await {
-                tracing::warn!(target: "terraform", "{line}");
+                // A quiet command's failures reach the operator through its typed error.
+                if quiet {
+                    tracing::debug!(target: "terraform", "{line}");
+                } else {
+                    tracing::warn!(target: "terraform", "{line}");
+                }
                 all.push_str(&line);
                 all.push('\n');
             }
