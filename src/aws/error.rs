@@ -30,13 +30,10 @@ impl AwsError {
         R: fmt::Debug + Send + Sync + 'static,
     {
         let kind = match &err {
-            // No connection, or no answer in time: the region (or its endpoint) is unreachable.
-            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
-                AwsErrorKind::Unreachable(
-                    d.as_connector_error()
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "the request could not be sent".into()),
-                )
+            // The request never got an answer (refused, dropped, timed out): unreachable; unless
+            // it was never sent because no credentials could be loaded.
+            SdkError::DispatchFailure(_) if !chain(&err).contains("credentials") => {
+                AwsErrorKind::Unreachable(chain(&err))
             }
             SdkError::TimeoutError(_) => AwsErrorKind::Unreachable("the request timed out".into()),
             SdkError::ServiceError(s) => AwsErrorKind::Service {
@@ -99,3 +96,37 @@ impl fmt::Display for AwsError {
 }
 
 impl std::error::Error for AwsError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_efs::config::http::HttpResponse;
+    use aws_sdk_efs::error::ConnectorError;
+    use aws_sdk_efs::operation::describe_file_systems::DescribeFileSystemsError;
+
+    fn dispatch(e: ConnectorError) -> AwsError {
+        let err: SdkError<DescribeFileSystemsError, HttpResponse> = SdkError::dispatch_failure(e);
+        AwsError::from_sdk("us-east-1", "DescribeFileSystems", err)
+    }
+
+    #[test]
+    fn no_answer_is_unreachable_but_missing_credentials_is_not() {
+        let refused = dispatch(ConnectorError::io("connection refused".into()));
+        assert!(refused.is_unreachable(), "{refused}");
+        assert!(refused.to_string().contains("did not answer"), "{refused}");
+        let dropped = dispatch(ConnectorError::other(
+            "connection closed before message completed".into(),
+            None,
+        ));
+        assert!(dropped.is_unreachable());
+        let creds = dispatch(ConnectorError::other(
+            "an error occurred while loading credentials".into(),
+            None,
+        ));
+        assert!(!creds.is_unreachable());
+        assert!(
+            creds.to_string().contains("check the credentials"),
+            "{creds}"
+        );
+    }
+}
