@@ -850,6 +850,13 @@ async fn terraform_missing_too_old_or_locked() {
         "{}",
         run.stderr
     );
+    // Status still shows what AWS says, and that the state is unknown.
+    let status = d.efs_dr(&["status"]).await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(doc["pairs"][0]["state_forward"].is_null(), "{doc}");
+    assert_eq!(doc["pairs"][0]["b"]["protection"], "ENABLED");
+    assert!(status.stderr.contains("not shown"), "{}", status.stderr);
 
     let old = d.dir.path().join("old-terraform");
     std::fs::write(

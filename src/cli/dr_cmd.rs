@@ -105,13 +105,8 @@ pub struct Overrides {
     pub terraform_env: Vec<(OsString, OsString)>,
 }
 
-/// Builds the context: config, AWS clients for every region, the checked Terraform binary.
-pub async fn context(
-    config_path: &Path,
-    confirm: Confirm,
-    report_dir: Option<PathBuf>,
-    overrides: &Overrides,
-) -> Result<Context, CliError> {
+/// The config and AWS clients for every region of its pairs.
+pub async fn connect(config_path: &Path, overrides: &Overrides) -> Result<(Config, Aws), CliError> {
     let config = Config::load(config_path)?;
     let regions = config
         .pairs
@@ -122,6 +117,11 @@ pub async fn context(
         client.max_attempts = 6;
     }
     let aws = Aws::connect(regions, &client).await;
+    Ok((config, aws))
+}
+
+/// The checked Terraform binary, to run in the config's Terraform directory.
+pub async fn terraform(config: &Config, overrides: &Overrides) -> Result<Terraform, CliError> {
     let dir = config.terraform_dir();
     std::fs::create_dir_all(&dir).map_err(|e| {
         CliError::error(format!(
@@ -129,14 +129,25 @@ pub async fn context(
             dir.display()
         ))
     })?;
-    let tf = Terraform::new(
+    Terraform::new(
         &config.terraform.binary,
         &dir,
         config.terraform.lock_timeout,
         overrides.terraform_env.clone(),
     )
     .await
-    .map_err(|e| CliError::error(e.to_string()))?;
+    .map_err(|e| CliError::error(e.to_string()))
+}
+
+/// Builds the context: config, AWS clients for every region, the checked Terraform binary.
+pub async fn context(
+    config_path: &Path,
+    confirm: Confirm,
+    report_dir: Option<PathBuf>,
+    overrides: &Overrides,
+) -> Result<Context, CliError> {
+    let (config, aws) = connect(config_path, overrides).await?;
+    let tf = terraform(&config, overrides).await?;
     let report_dir = report_dir.unwrap_or_else(|| {
         config
             .file
@@ -174,7 +185,8 @@ pub async fn execute(
     req: Request,
     output: OutputFormat,
 ) -> Result<Finished, CliError> {
-    let mut events = Events::new(output == OutputFormat::Json);
+    // A dry run prints one plan document: its progress lines stay on stderr.
+    let mut events = Events::new(output == OutputFormat::Json && !req.dry_run);
     let finished = run::run(ctx, &req, &mut events).await;
     Ok(finished)
 }

@@ -7,13 +7,15 @@ use std::path::Path;
 use clap::Args;
 use serde::Serialize;
 
-use super::dr_cmd::{context, selected, Overrides, PairArgs};
+use super::dr_cmd::{connect, selected, terraform, Overrides, PairArgs};
 use super::{CliError, OutputFormat};
-use crate::aws::rfc3339;
+use crate::aws::{rfc3339, Aws};
+use crate::config::Config;
 use crate::dr::observe::{observe, views};
-use crate::dr::run::{Confirm, Context};
+use crate::dr::run::Context;
 use crate::dr::view::{PairView, SideView};
 use crate::render::{Direction, DIRECTIONS_FILE};
+use crate::terraform::Terraform;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -144,12 +146,12 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
     }
 }
 
-fn desired_directions(ctx: &Context) -> BTreeMap<String, Direction> {
+fn desired_directions(dir: &Path) -> BTreeMap<String, Direction> {
     #[derive(serde::Deserialize)]
     struct File {
         directions: BTreeMap<String, Direction>,
     }
-    std::fs::read_to_string(ctx.tf.dir.join(DIRECTIONS_FILE))
+    std::fs::read_to_string(dir.join(DIRECTIONS_FILE))
         .ok()
         .and_then(|t| serde_json::from_str::<File>(&t).ok())
         .map(|f| f.directions)
@@ -158,20 +160,30 @@ fn desired_directions(ctx: &Context) -> BTreeMap<String, Direction> {
 
 /// Every selected pair's status.
 pub async fn collect(ctx: &Context, names: &PairArgs) -> Result<Vec<PairStatus>, CliError> {
-    let pairs = selected(&ctx.config, names)?;
-    let snapshot = observe(&ctx.aws, &BTreeSet::new()).await;
-    let state: Option<BTreeSet<String>> = if ctx.tf.dir.join(".terraform").exists() {
-        match ctx.tf.state_list().await {
+    collect_from(&ctx.config, &ctx.aws, Some(&ctx.tf), names).await
+}
+
+/// Every selected pair's status; without Terraform, the state is reported as unknown.
+pub async fn collect_from(
+    config: &Config,
+    aws: &Aws,
+    tf: Option<&Terraform>,
+    names: &PairArgs,
+) -> Result<Vec<PairStatus>, CliError> {
+    let pairs = selected(config, names)?;
+    let snapshot = observe(aws, &BTreeSet::new()).await;
+    let dir = config.terraform_dir();
+    let state: Option<BTreeSet<String>> = match tf {
+        Some(tf) if dir.join(".terraform").exists() => match tf.state_list().await {
             Ok(s) => Some(s.into_iter().collect()),
             Err(e) => {
                 tracing::warn!("the Terraform state was not read: {e}");
                 None
             }
-        }
-    } else {
-        None
+        },
+        _ => None,
     };
-    let desired = desired_directions(ctx);
+    let desired = desired_directions(&dir);
     Ok(views(&pairs, &snapshot, state.as_ref())
         .iter()
         .map(|v| pair_status(v, desired.get(&v.pair).copied()))
@@ -257,8 +269,17 @@ pub fn print(statuses: &[PairStatus], output: OutputFormat) {
 }
 
 pub async fn run(args: StatusArgs, config: &Path, output: OutputFormat) -> Result<(), CliError> {
-    let ctx = context(config, Confirm::Ask, None, &Overrides::default()).await?;
-    let statuses = collect(&ctx, &args.pairs).await?;
+    let overrides = Overrides::default();
+    let (config, aws) = connect(config, &overrides).await?;
+    // Status is for bad days: without a working Terraform it still shows what AWS says.
+    let tf = match terraform(&config, &overrides).await {
+        Ok(tf) => Some(tf),
+        Err(e) => {
+            eprintln!("warning: the Terraform state is not shown: {}", e.message);
+            None
+        }
+    };
+    let statuses = collect_from(&config, &aws, tf.as_ref(), &args.pairs).await?;
     print(&statuses, output);
     Ok(())
 }
