@@ -243,6 +243,7 @@ pub async fn failover(
             unplanned: args.unplanned,
             force: args.force,
             writes_stopped: args.writes_stopped,
+            ..RunFlags::default()
         },
         dry_run: args.dry_run,
     };

@@ -34,7 +34,8 @@ pub fn evaluate(gate: &Gate, view: &PairView) -> Outcome {
             max_lag,
             force,
             writes_stopped,
-        } => rpo(view, *max_lag, *force, *writes_stopped),
+            writes_stopped_at,
+        } => rpo(view, *max_lag, *force, *writes_stopped, *writes_stopped_at),
         Gate::NoReplication { roles, writable } => {
             for role in roles {
                 let side = view.side(*role);
@@ -122,7 +123,13 @@ fn view_state(view: &PairView, address: &str) -> Option<bool> {
     }
 }
 
-fn rpo(view: &PairView, max_lag: Duration, force: bool, writes_stopped: bool) -> Outcome {
+fn rpo(
+    view: &PairView,
+    max_lag: Duration,
+    force: bool,
+    writes_stopped: bool,
+    writes_stopped_at: Option<crate::aws::AwsTime>,
+) -> Outcome {
     let Some(r) = view.forward() else {
         return Outcome::Passed("A -> B is already gone".into());
     };
@@ -169,6 +176,15 @@ fn rpo(view: &PairView, max_lag: Duration, force: bool, writes_stopped: bool) ->
                 ))
             }
             _ => {}
+        }
+        if let Some(stopped) = writes_stopped_at {
+            if last <= stopped {
+                return Outcome::Waiting(format!(
+                    "the last sync ({}) started before writes stopped ({}); waiting for the next one",
+                    crate::aws::rfc3339(last),
+                    crate::aws::rfc3339(stopped)
+                ));
+            }
         }
     }
     Outcome::Passed(format!("last sync {} ago (AWS time)", fmt_dur(lag)))
@@ -230,6 +246,7 @@ mod tests {
             max_lag: Duration::from_secs(900),
             force,
             writes_stopped: false,
+            writes_stopped_at: None,
         };
         assert!(matches!(evaluate(&gate(false), &v), Outcome::Refused(m) if m.contains("1h")));
         assert!(matches!(evaluate(&gate(true), &v), Outcome::Passed(_)));
@@ -246,6 +263,7 @@ mod tests {
             max_lag: Duration::from_secs(900),
             force: false,
             writes_stopped: true,
+            writes_stopped_at: None,
         };
         v.a.last_write = Some(LastWrite {
             at: Some(t(120)),
@@ -256,6 +274,19 @@ mod tests {
             at: Some(t(60)),
             since: t(0),
         });
+        assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
+        // CloudWatch may not show the last minute yet: the sync must also have started after
+        // the moment the operator said writes stopped.
+        let gate = Gate::Rpo {
+            max_lag: Duration::from_secs(900),
+            force: false,
+            writes_stopped: true,
+            writes_stopped_at: Some(t(150)),
+        };
+        assert!(
+            matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("before writes stopped"))
+        );
+        v.forward_in_b.as_mut().unwrap().last_replicated = Some(t(155));
         assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
     }
 

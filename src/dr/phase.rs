@@ -140,6 +140,10 @@ pub enum Gate {
         max_lag: Duration,
         force: bool,
         writes_stopped: bool,
+        /// AWS time when the run started with `--writes-stopped`: the last sync must be later
+        /// (a sync that began after writes stopped holds them all, whatever CloudWatch's delay).
+        #[serde(serialize_with = "opt_time")]
+        writes_stopped_at: Option<std::time::SystemTime>,
     },
     /// No replication of the pair in the regions of `roles`, and `writable` writable.
     NoReplication { roles: Vec<Role>, writable: Role },
@@ -152,6 +156,16 @@ pub enum Gate {
         #[serde(with = "secs")]
         window: Duration,
     },
+}
+
+fn opt_time<S: serde::Serializer>(
+    t: &Option<std::time::SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&crate::aws::rfc3339(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 mod secs {
@@ -172,6 +186,7 @@ impl Gate {
                 max_lag,
                 force,
                 writes_stopped,
+                ..
             } => {
                 let mut s = format!(
                     "last sync of A -> B within {}",
@@ -181,7 +196,9 @@ impl Gate {
                     s.push_str(" (--force: not enforced)");
                 }
                 if *writes_stopped {
-                    s.push_str(", and later than the last write on A");
+                    s.push_str(
+                        ", and later than the last write on A and the moment writes stopped",
+                    );
                 }
                 s
             }
@@ -235,6 +252,8 @@ pub struct RunFlags {
     pub unplanned: bool,
     pub force: bool,
     pub writes_stopped: bool,
+    /// Set by the runner: AWS time at the start of a run with `writes_stopped`.
+    pub writes_stopped_at: Option<std::time::SystemTime>,
 }
 
 impl Phase {
@@ -281,6 +300,7 @@ impl Phase {
                     max_lag: gates.max_lag,
                     force: flags.force,
                     writes_stopped: flags.writes_stopped,
+                    writes_stopped_at: flags.writes_stopped_at,
                 },
             ),
             Step::RemoveForward => (

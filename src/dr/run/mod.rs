@@ -101,6 +101,8 @@ struct Runner<'a> {
     planned: Vec<Phase>,
     /// Regions that did not answer in the latest full observation.
     unreachable: BTreeSet<String>,
+    /// The request's flags, with what the run learns at its start.
+    flags: RunFlags,
 }
 
 /// Runs the request to its end and writes the report.
@@ -113,6 +115,7 @@ pub async fn run(ctx: &Context, req: &Request, events: &mut Events) -> Finished 
         aws_start: None,
         planned: Vec::new(),
         unreachable: BTreeSet::new(),
+        flags: req.flags,
     };
     runner.events.emit(
         None,
@@ -261,6 +264,9 @@ impl Runner<'_> {
         let snapshot = observe(&self.ctx.aws, &self.watch_all()).await;
         self.aws_start = snapshot.now();
         self.unreachable = unreachable(&snapshot);
+        if self.flags.writes_stopped {
+            self.flags.writes_stopped_at = self.aws_start;
+        }
         if !self.req.dry_run {
             self.prepare_root(&snapshot).await?;
         }
@@ -359,7 +365,7 @@ impl Runner<'_> {
                 .collect();
             let phases: Vec<Phase> = pairs
                 .iter()
-                .map(|p| Phase::new(p, step, &self.ctx.config.gates, self.req.flags))
+                .map(|p| Phase::new(p, step, &self.ctx.config.gates, self.flags))
                 .collect();
             self.run_phase(step, &phases).await?;
             for p in &pairs {
@@ -376,12 +382,7 @@ impl Runner<'_> {
         for pair in &self.req.pairs {
             if let Some(plan) = plans.get(&pair.name) {
                 for step in &plan.steps {
-                    out.push(Phase::new(
-                        pair,
-                        *step,
-                        &self.ctx.config.gates,
-                        self.req.flags,
-                    ));
+                    out.push(Phase::new(pair, *step, &self.ctx.config.gates, self.flags));
                 }
             }
         }
@@ -452,7 +453,7 @@ impl Runner<'_> {
             .map(|p| p.pair.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        if step == Step::Quiesce && !self.req.flags.writes_stopped {
+        if step == Step::Quiesce && !self.flags.writes_stopped {
             self.confirm(
                 &format!("Pairs {pairs}: stop the application writing to B now. The gate then checks that writes stopped and reached A."),
                 "--writes-stopped",
