@@ -163,6 +163,11 @@ impl Aws {
     pub fn regions(&self) -> impl Iterator<Item = &RegionClients> {
         self.regions.values()
     }
+
+    /// AWS's clock: the latest `Date` any region has answered with.
+    pub fn now(&self) -> Option<AwsTime> {
+        self.regions.values().filter_map(|r| r.now()).max()
+    }
 }
 
 /// The same clock, seen through CloudWatch's interceptor trait.

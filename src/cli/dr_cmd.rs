@@ -328,10 +328,7 @@ fn print_plan(finished: &Finished, output: OutputFormat, dry_run: bool) {
                     eprintln!(
                         "     variable: directions[\"{}\"] = \"{}\"",
                         ph.pair,
-                        serde_json::to_value(d)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default()
+                        d.as_str()
                     );
                 }
                 for a in &ph.allowed {

@@ -90,18 +90,12 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
             lag_seconds: v.lag().map(|l| l.as_secs()),
         });
     let mut drift = Vec::new();
-    let name = |d: Direction| {
-        serde_json::to_value(d)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
-    };
     if let Some(d) = desired {
         if d != live {
             drift.push(format!(
                 "the rendered variables say \"{}\" but AWS has \"{}\"",
-                name(d),
-                name(live)
+                d.as_str(),
+                live.as_str()
             ));
         }
     }
@@ -241,14 +235,11 @@ pub fn print(statuses: &[PairStatus], output: OutputFormat) {
                     ),
                     None => eprintln!("  replication: none"),
                 }
-                let name = |d: Option<Direction>| {
-                    d.and_then(|d| serde_json::to_value(d).ok())
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_else(|| "(not rendered)".into())
-                };
                 eprintln!(
                     "  terraform: desired direction {}, state holds {}",
-                    name(s.desired_direction),
+                    s.desired_direction
+                        .map(Direction::as_str)
+                        .unwrap_or("(not rendered)"),
                     match (s.state_forward, s.state_reverse) {
                         (Some(true), _) => "A -> B",
                         (_, Some(true)) => "B -> A",

@@ -20,7 +20,8 @@ pub enum Outcome {
     Refused(String),
 }
 
-fn fmt_dur(d: Duration) -> String {
+/// A duration to the second, in words ("8m 12s").
+pub(crate) fn fmt_dur(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 

@@ -23,6 +23,17 @@ pub enum Direction {
     Reverse,
 }
 
+impl Direction {
+    /// The value in the variables file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Forward => "forward",
+            Direction::None => "none",
+            Direction::Reverse => "reverse",
+        }
+    }
+}
+
 /// The variables file efs-dr writes for each phase.
 pub const DIRECTIONS_FILE: &str = "efs-dr.auto.tfvars.json";
 const MODULE_DIR: &str = "modules/efs_replication";

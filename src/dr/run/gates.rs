@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{fmt_secs, RunError, Runner};
+use super::{RunError, Runner};
 use crate::aws::{rfc3339, AwsTime};
 use crate::config::Pair;
 use crate::dr::events::EventKind;
+use crate::dr::gate::fmt_dur;
 use crate::dr::gate::{evaluate, Outcome};
 use crate::dr::observe::{observe_regions, views};
 use crate::dr::phase::{Gate, Phase, Step};
@@ -146,7 +147,7 @@ impl Runner<'_> {
                 return Err(RunError::GateTimeout(format!(
                     "gate of phase \"{}\" did not pass within {} (AWS time):\n{what}\n{advice}",
                     step.title(),
-                    fmt_secs(timeout)
+                    fmt_dur(timeout)
                 )));
             }
             tokio::time::sleep(interval).await;

@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 mod gates;
 mod sdk;
 mod terraform;
 
 use super::events::{EventKind, Events};
+use super::gate::fmt_dur;
 use super::observe::{live_directions, observe, views};
 use super::phase::{Phase, RunFlags, Step};
 use super::planner::{plan_pair, Blocked, Operation, PairPlan};
@@ -145,7 +145,7 @@ pub async fn run(ctx: &Context, req: &Request, events: &mut Events) -> Finished 
     runner.report.exit_code = code;
     runner.report.wall_seconds = runner.events.elapsed().as_secs_f64();
     runner.report.aws_started_at = runner.aws_start.map(rfc3339);
-    runner.report.aws_finished_at = ctx.aws.regions().filter_map(|r| r.now()).max().map(rfc3339);
+    runner.report.aws_finished_at = ctx.aws.now().map(rfc3339);
     let report = if req.dry_run {
         None
     } else {
@@ -200,10 +200,6 @@ fn pair_label(p: &Pair) -> (String, String) {
         format!("{} ({})", p.primary.file_system_id, p.primary.region),
         format!("{} ({})", p.secondary.file_system_id, p.secondary.region),
     )
-}
-
-fn fmt_secs(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
 impl Runner<'_> {
@@ -401,7 +397,7 @@ impl Runner<'_> {
                 secs = Some(at_risk.as_secs_f64());
                 text = format!(
                     "{} (last write on A {}, last completed sync {})",
-                    fmt_secs(at_risk),
+                    fmt_dur(at_risk),
                     w.at.map(rfc3339)
                         .unwrap_or_else(|| "none in the last 6h".into()),
                     rfc3339(sync)
@@ -414,7 +410,7 @@ impl Runner<'_> {
                     .unwrap_or_default();
                 text = format!(
                     "unknown: A's region does not answer; at most {} (writes since the last completed sync, {})",
-                    fmt_secs(bound),
+                    fmt_dur(bound),
                     rfc3339(sync)
                 );
             }
@@ -467,7 +463,7 @@ impl Runner<'_> {
                 .unwrap_or_default();
             self.confirm(&format!("Pairs {pairs}: {}{notes}.", step.title()), "--yes")?;
         }
-        let now = self.ctx.aws.regions().filter_map(|r| r.now()).max();
+        let now = self.ctx.aws.now();
         for p in phases {
             self.events.emit(
                 Some(&p.pair),

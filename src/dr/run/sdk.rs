@@ -72,7 +72,7 @@ impl Runner<'_> {
                     }
                 }
             };
-            let now = self.ctx.aws.regions().filter_map(|r| r.now()).max();
+            let now = self.ctx.aws.now();
             self.events.emit(
                 Some(&phase.pair),
                 Some(phase.step),

@@ -131,7 +131,7 @@ impl Runner<'_> {
             self.ctx.tf.apply(&plan_file).await?;
         }
         let _ = std::fs::remove_file(self.ctx.tf.dir.join(&plan_file));
-        let now = self.ctx.aws.regions().filter_map(|r| r.now()).max();
+        let now = self.ctx.aws.now();
         for phase in phases {
             let mine: Vec<TfChange> = plan_changes
                 .iter()
