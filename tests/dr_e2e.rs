@@ -839,6 +839,46 @@ async fn bad_inputs_are_refused_with_clear_messages() {
     }
 }
 
+/// Runs efs-dr on a terminal (util-linux `script` gives it a pty) and types `answer`.
+async fn on_a_terminal(d: &Drill, args: &[&str], answer: &str) -> (i32, String) {
+    use tokio::io::AsyncWriteExt;
+    let std_cmd = d.command_with(&d.config(), args);
+    let std_cmd = std_cmd.as_std();
+    let line = std::iter::once(std_cmd.get_program())
+        .chain(std_cmd.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = tokio::process::Command::new("script");
+    cmd.args(["-qec", &line.replace("'json'", "'human'"), "/dev/null"])
+        .envs(std_cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("script(1) runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(answer.as_bytes()).await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    drop(stdin);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminal_is_asked_and_no_means_no() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    let (code, screen) = on_a_terminal(&d, &["failover"], "n\n").await;
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("Proceed? [y/N]"), "{screen}");
+    assert_eq!(d.replications(B_REGION).await.len(), 1, "nothing removed");
+    let (code, screen) = on_a_terminal(&d, &["failover"], "y\n").await;
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn terraform_missing_too_old_or_locked() {
     let d = drill(&["app"]).await;
