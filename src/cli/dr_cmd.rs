@@ -205,21 +205,48 @@ pub fn to_exit(finished: &Finished) -> Result<(), CliError> {
     }
 }
 
-pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result<(), CliError> {
+/// What one command asks the orchestrator for.
+struct Invocation<'a> {
+    config: &'a Path,
+    confirm: Confirm,
+    report_dir: Option<PathBuf>,
+    pairs: &'a PairArgs,
+    op: Operation,
+    flags: RunFlags,
+    dry_run: bool,
+}
+
+/// Builds the context, runs the operation, prints the plan of a dry run, maps the end to an exit.
+async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<(), CliError> {
     let ctx = context(
-        config,
-        confirm_mode(args.yes),
-        args.report.report_dir,
+        inv.config,
+        inv.confirm,
+        inv.report_dir,
         &Overrides::default(),
     )
     .await?;
     let req = Request {
+        op: inv.op,
+        pairs: selected(&ctx.config, inv.pairs)?,
+        flags: inv.flags,
+        dry_run: inv.dry_run,
+    };
+    let finished = execute(&ctx, req, output).await?;
+    print_plan(&finished, output, inv.dry_run);
+    to_exit(&finished)
+}
+
+pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result<(), CliError> {
+    let inv = Invocation {
+        config,
+        confirm: confirm_mode(args.yes),
+        report_dir: args.report.report_dir,
+        pairs: &args.pairs,
         op: Operation::Init,
-        pairs: selected(&ctx.config, &args.pairs)?,
         flags: RunFlags::default(),
         dry_run: false,
     };
-    to_exit(&execute(&ctx, req, output).await?)
+    invoke(inv, output).await
 }
 
 pub async fn failover(
@@ -227,18 +254,14 @@ pub async fn failover(
     config: &Path,
     output: OutputFormat,
 ) -> Result<(), CliError> {
-    let ctx = context(
+    let inv = Invocation {
         config,
-        confirm_mode(args.yes),
-        args.report.report_dir,
-        &Overrides::default(),
-    )
-    .await?;
-    let req = Request {
+        confirm: confirm_mode(args.yes),
+        report_dir: args.report.report_dir,
+        pairs: &args.pairs,
         op: Operation::Failover {
             unplanned: args.unplanned,
         },
-        pairs: selected(&ctx.config, &args.pairs)?,
         flags: RunFlags {
             unplanned: args.unplanned,
             force: args.force,
@@ -247,9 +270,7 @@ pub async fn failover(
         },
         dry_run: args.dry_run,
     };
-    let finished = execute(&ctx, req, output).await?;
-    print_plan(&finished, output, args.dry_run);
-    to_exit(&finished)
+    invoke(inv, output).await
 }
 
 pub async fn failback(
@@ -257,52 +278,45 @@ pub async fn failback(
     config: &Path,
     output: OutputFormat,
 ) -> Result<(), CliError> {
-    let ctx = context(
+    let inv = Invocation {
         config,
-        confirm_mode(args.yes),
-        args.report.report_dir,
-        &Overrides::default(),
-    )
-    .await?;
-    let req = Request {
+        confirm: confirm_mode(args.yes),
+        report_dir: args.report.report_dir,
+        pairs: &args.pairs,
         op: Operation::Failback,
-        pairs: selected(&ctx.config, &args.pairs)?,
         flags: RunFlags {
             writes_stopped: args.writes_stopped,
             ..RunFlags::default()
         },
         dry_run: args.dry_run,
     };
-    let finished = execute(&ctx, req, output).await?;
-    print_plan(&finished, output, args.dry_run);
-    to_exit(&finished)
+    invoke(inv, output).await
 }
 
-/// `efs-dr plan`: the phases from the current live state; no change made.
+/// `efs-dr plan`: the phases from the current live state; no change made (a dry run).
 pub async fn plan(cmd: PlanCommand, config: &Path, output: OutputFormat) -> Result<(), CliError> {
-    let ctx = context(config, Confirm::Ask, None, &Overrides::default()).await?;
-    let (op, pairs, flags) = match cmd {
+    let (op, pairs) = match &cmd {
         PlanCommand::Failover { unplanned, pairs } => (
-            Operation::Failover { unplanned },
-            pairs,
-            RunFlags {
-                unplanned,
-                ..RunFlags::default()
+            Operation::Failover {
+                unplanned: *unplanned,
             },
+            pairs,
         ),
-        PlanCommand::Failback { pairs } => (Operation::Failback, pairs, RunFlags::default()),
+        PlanCommand::Failback { pairs } => (Operation::Failback, pairs),
     };
-    let req = Request {
+    let inv = Invocation {
+        config,
+        confirm: Confirm::Ask,
+        report_dir: None,
+        pairs,
         op,
-        pairs: selected(&ctx.config, &pairs)?,
-        flags,
+        flags: RunFlags {
+            unplanned: matches!(op, Operation::Failover { unplanned: true }),
+            ..RunFlags::default()
+        },
         dry_run: true,
     };
-    // The plan is one document; progress lines stay on stderr.
-    let mut events = Events::new(false);
-    let finished = run::run(&ctx, &req, &mut events).await;
-    print_plan(&finished, output, true);
-    to_exit(&finished)
+    invoke(inv, output).await
 }
 
 fn print_plan(finished: &Finished, output: OutputFormat, dry_run: bool) {
