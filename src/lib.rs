@@ -1,11 +1,13 @@
 //! efs-dr: Amazon EFS cross-region disaster recovery (failover and failback) through Terraform.
+//!
+//! The library knows nothing about the terminal: the orchestrator (`dr`) reports through typed
+//! events and asks for confirmations through a capability its caller passes in. The binary
+//! (`src/main.rs`, `src/cli/`) owns arguments, presentation and exit codes.
 
 pub mod aws;
-pub mod cli;
 pub mod config;
 pub mod dr;
-pub mod ids;
-pub mod provider;
 pub mod render;
-pub mod sim;
 pub mod terraform;
+
+pub use efs_dr_ids as ids;

@@ -1,20 +1,26 @@
+//! The efs-dr binary: parse arguments, set up logging, run the command, exit with its code.
+
+mod cli;
+
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use efs_dr::cli::{self, Cli};
+use cli::Cli;
+use efs_dr::dr::DrError;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // --help and --version print and succeed; usage errors exit 1 (2 means "refused").
+            // --help and --version print and succeed; a usage error is an error (2 means
+            // "refused as unsafe").
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(1)
+                ExitCode::from(DrError::Failed(String::new()).exit_code())
             } else {
                 ExitCode::SUCCESS
             };
@@ -30,8 +36,8 @@ async fn main() -> ExitCode {
     match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", e.message);
-            ExitCode::from(e.exit as u8)
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -4,6 +4,7 @@
 //! compare AWS timestamps with AWS time.
 
 mod error;
+mod types;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,11 +13,12 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_efs::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_efs::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_efs::types::{DeletionMode, ReplicationOverwriteProtection};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use error::{AwsError, AwsErrorKind};
+pub use types::{Protection, ReplicationStatus};
 
-use crate::ids::Region;
+use crate::ids::{FileSystemId, Region};
 
 /// A time on AWS's clock.
 pub type AwsTime = SystemTime;
@@ -194,35 +196,46 @@ fn to_time(t: &aws_sdk_efs::primitives::DateTime) -> Option<AwsTime> {
 }
 
 /// One replication as a region reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplicationInfo {
-    pub source_id: String,
-    pub source_region: String,
-    pub destination_id: String,
-    pub destination_region: String,
-    /// ENABLED, ENABLING, DELETING, ERROR, PAUSED, PAUSING.
-    pub status: String,
+    pub source_id: FileSystemId,
+    pub source_region: Region,
+    pub destination_id: FileSystemId,
+    pub destination_region: Region,
+    pub status: ReplicationStatus,
     pub status_message: Option<String>,
-    #[serde(serialize_with = "ser_opt_time")]
+    #[serde(with = "opt_time")]
     pub last_replicated: Option<AwsTime>,
-    #[serde(serialize_with = "ser_opt_time")]
+    #[serde(with = "opt_time")]
     pub creation_time: Option<AwsTime>,
 }
 
 /// One file system as its region reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileSystemInfo {
-    pub id: String,
+    pub id: FileSystemId,
     pub life_cycle_state: String,
-    /// ENABLED, DISABLED or REPLICATING.
-    pub protection: String,
+    pub protection: Protection,
     pub name: Option<String>,
 }
 
-fn ser_opt_time<S: serde::Serializer>(t: &Option<AwsTime>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&rfc3339(*t)),
-        None => s.serialize_none(),
+/// An optional AWS time as RFC 3339, both ways.
+pub mod opt_time {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{rfc3339, AwsTime};
+
+    pub fn serialize<S: Serializer>(t: &Option<AwsTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&rfc3339(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AwsTime>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| humantime::parse_rfc3339_weak(&t).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
@@ -234,10 +247,10 @@ pub struct RegionView {
     /// AWS's clock at the answer.
     pub now: Option<AwsTime>,
     pub replications: Vec<ReplicationInfo>,
-    pub file_systems: BTreeMap<String, FileSystemInfo>,
+    pub file_systems: BTreeMap<FileSystemId, FileSystemInfo>,
     /// Per file system asked about: the end of the last metric period with writes
     /// (`DataWriteIOBytes` > 0) in the look-back, and the start of the look-back.
-    pub last_writes: BTreeMap<String, LastWrite>,
+    pub last_writes: BTreeMap<FileSystemId, LastWrite>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,11 +293,11 @@ impl RegionClients {
             for r in page.replications() {
                 for d in r.destinations() {
                     out.push(ReplicationInfo {
-                        source_id: r.source_file_system_id().to_string(),
-                        source_region: r.source_file_system_region().to_string(),
-                        destination_id: d.file_system_id().to_string(),
-                        destination_region: d.region().to_string(),
-                        status: d.status().as_str().to_string(),
+                        source_id: FileSystemId::from_aws(r.source_file_system_id()),
+                        source_region: Region::from_aws(r.source_file_system_region()),
+                        destination_id: FileSystemId::from_aws(d.file_system_id()),
+                        destination_region: Region::from_aws(d.region()),
+                        status: ReplicationStatus::from_aws(d.status().as_str()),
                         status_message: d.status_message().map(str::to_string),
                         last_replicated: d.last_replicated_timestamp().and_then(to_time),
                         creation_time: to_time(r.creation_time()),
@@ -296,7 +309,7 @@ impl RegionClients {
     }
 
     /// Every file system of the region: one paginated DescribeFileSystems.
-    pub async fn file_systems(&self) -> Result<BTreeMap<String, FileSystemInfo>, AwsError> {
+    pub async fn file_systems(&self) -> Result<BTreeMap<FileSystemId, FileSystemInfo>, AwsError> {
         let region = self.region.as_str();
         let mut out = BTreeMap::new();
         let mut pages = self
@@ -307,16 +320,18 @@ impl RegionClients {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk(region, "DescribeFileSystems", e))?;
             for fs in page.file_systems() {
+                let id = FileSystemId::from_aws(fs.file_system_id());
                 out.insert(
-                    fs.file_system_id().to_string(),
+                    id.clone(),
                     FileSystemInfo {
-                        id: fs.file_system_id().to_string(),
+                        id,
                         life_cycle_state: fs.life_cycle_state().as_str().to_string(),
+                        // Absent on file systems that never took part in a replication.
                         protection: fs
                             .file_system_protection()
                             .and_then(|p| p.replication_overwrite_protection())
-                            .map(|p| p.as_str().to_string())
-                            .unwrap_or_else(|| "ENABLED".into()),
+                            .map(|p| Protection::from_aws(p.as_str()))
+                            .unwrap_or(Protection::Enabled),
                         name: fs.name().map(str::to_string),
                     },
                 );
@@ -328,13 +343,13 @@ impl RegionClients {
     /// The last write on each file system: one GetMetricData for all of them.
     pub async fn last_writes(
         &self,
-        file_systems: &[String],
+        file_systems: &[FileSystemId],
         now: AwsTime,
-    ) -> Result<BTreeMap<String, LastWrite>, AwsError> {
+    ) -> Result<BTreeMap<FileSystemId, LastWrite>, AwsError> {
         use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
         let region = self.region.as_str();
         let since = now - WRITE_LOOKBACK;
-        let mut out: BTreeMap<String, LastWrite> = file_systems
+        let mut out: BTreeMap<FileSystemId, LastWrite> = file_systems
             .iter()
             .map(|fs| (fs.clone(), LastWrite { at: None, since }))
             .collect();
@@ -357,7 +372,10 @@ impl RegionClients {
                                     .namespace("AWS/EFS")
                                     .metric_name("DataWriteIOBytes")
                                     .dimensions(
-                                        Dimension::builder().name("FileSystemId").value(fs).build(),
+                                        Dimension::builder()
+                                            .name("FileSystemId")
+                                            .value(fs.as_str())
+                                            .build(),
                                     )
                                     .build(),
                             )
@@ -402,7 +420,7 @@ impl RegionClients {
     }
 
     /// Observes the region: replications, file systems, and the last writes of `watch_writes`.
-    pub async fn observe(&self, watch_writes: &[String]) -> RegionView {
+    pub async fn observe(&self, watch_writes: &[FileSystemId]) -> RegionView {
         let result = async {
             let replications = self.replications().await?;
             let file_systems = self.file_systems().await?;
@@ -425,11 +443,15 @@ impl RegionClients {
     }
 
     /// UpdateFileSystemProtection.
-    pub async fn set_protection(&self, file_system: &str, status: &str) -> Result<(), AwsError> {
+    pub async fn set_protection(
+        &self,
+        file_system: &FileSystemId,
+        status: Protection,
+    ) -> Result<(), AwsError> {
         self.efs
             .update_file_system_protection()
-            .file_system_id(file_system)
-            .replication_overwrite_protection(ReplicationOverwriteProtection::from(status))
+            .file_system_id(file_system.as_str())
+            .replication_overwrite_protection(ReplicationOverwriteProtection::from(status.as_str()))
             .send()
             .await
             .map(|_| ())
@@ -440,7 +462,7 @@ impl RegionClients {
     /// this region. ReplicationNotFound counts as done.
     pub async fn delete_replication(
         &self,
-        source_fs: &str,
+        source_fs: &FileSystemId,
         local_only: bool,
     ) -> Result<(), AwsError> {
         let mode = if local_only {
@@ -451,7 +473,7 @@ impl RegionClients {
         match self
             .efs
             .delete_replication_configuration()
-            .source_file_system_id(source_fs)
+            .source_file_system_id(source_fs.as_str())
             .deletion_mode(mode)
             .send()
             .await

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use super::{CliError, OutputFormat};
-use crate::config::Config;
+use super::OutputFormat;
+use efs_dr::config::Config;
+use efs_dr::dr::DrError;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -13,14 +14,14 @@ pub enum ConfigCommand {
     Validate,
 }
 
-pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), CliError> {
+pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), DrError> {
     match cmd {
         ConfigCommand::Validate => {
             let config = Config::load(path)?;
             match output {
                 OutputFormat::Json => {
                     let doc = serde_json::to_string_pretty(&config)
-                        .map_err(|e| CliError::error(format!("cannot render JSON: {e}")))?;
+                        .map_err(|e| DrError::Failed(format!("cannot render JSON: {e}")))?;
                     println!("{doc}");
                 }
                 OutputFormat::Human => {

@@ -4,19 +4,21 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::dr_cmd::{context, execute, to_exit, Overrides, PairArgs};
-use super::{status_cmd, CliError, OutputFormat};
-use crate::aws::{Aws, ClientOptions};
-use crate::dr::phase::RunFlags;
-use crate::dr::planner::Operation;
-use crate::dr::run::{Confirm, Context, Request};
-use crate::ids::Region;
-use crate::sim::{ControlClient, SimOptions, Simulator};
+use super::confirm::Terminal;
+use super::dr_cmd::{context, display, execute, Overrides};
+use super::{status_cmd, OutputFormat};
+use efs_dr::aws::{Aws, ClientOptions};
+use efs_dr::dr::phase::RunFlags;
+use efs_dr::dr::planner::Operation;
+use efs_dr::dr::run::{Context, Request};
+use efs_dr::dr::DrError;
+use efs_dr_ids::Region;
+use efs_dr_sim::{ControlClient, SimOptions, Simulator};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -32,11 +34,11 @@ pub struct DemoArgs {
 const PRIMARY: &str = "us-east-1";
 const SECONDARY: &str = "us-west-2";
 
-fn err(what: &str) -> impl Fn(String) -> CliError + '_ {
-    move |e| CliError::error(format!("demo: {what}: {e}"))
+fn err(what: &str) -> impl Fn(String) -> DrError + '_ {
+    move |e| DrError::Failed(format!("demo: {what}: {e}"))
 }
 
-async fn create_file_system(aws: &Aws, region: &str, token: &str) -> Result<String, CliError> {
+async fn create_file_system(aws: &Aws, region: &str, token: &str) -> Result<String, DrError> {
     let clients = aws.region(&Region::parse(region).map_err(err("region"))?);
     let id = clients
         .efs
@@ -63,7 +65,7 @@ async fn create_file_system(aws: &Aws, region: &str, token: &str) -> Result<Stri
             .await
             .map_err(|e| err("DescribeFileSystems")(e.to_string()))?;
         if all
-            .get(&id)
+            .get(&efs_dr_ids::FileSystemId::from_aws(&id))
             .is_some_and(|f| f.life_cycle_state == "available")
         {
             return Ok(id);
@@ -108,25 +110,27 @@ async fn step(
     flags: RunFlags,
     output: OutputFormat,
     reports: &mut Vec<PathBuf>,
-) -> Result<(), CliError> {
+    report_dir: &Path,
+) -> Result<(), DrError> {
     let req = Request {
         op,
         pairs: ctx.config.pairs.clone(),
         flags,
         dry_run: false,
     };
-    let finished = execute(ctx, req, output).await?;
-    if let Some(r) = &finished.report {
-        reports.push(r.clone());
-    }
-    to_exit(&finished)
+    let confirm = Terminal { assume_yes: true };
+    let mut display = display(output);
+    let (finished, report) = execute(ctx, req, &confirm, display.as_mut(), report_dir).await;
+    reports.extend(report);
+    finished.result.map(|_| ())
 }
 
-async fn status(ctx: &Context, output: OutputFormat, title: &str) -> Result<(), CliError> {
+async fn status(ctx: &Context, output: OutputFormat, title: &str) -> Result<(), DrError> {
     if output == OutputFormat::Human {
         eprintln!("\n== status {title}");
     }
-    let s = status_cmd::collect(ctx, &PairArgs { pairs: vec![] }).await?;
+    let s =
+        efs_dr::dr::status::collect(&ctx.config, &ctx.aws, Some(&ctx.tf), &ctx.config.pairs).await;
     if output == OutputFormat::Human {
         status_cmd::print(&s, output);
     }
@@ -139,7 +143,7 @@ fn banner(output: OutputFormat, text: &str) {
     }
 }
 
-pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
+pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), DrError> {
     let started = Instant::now();
     let sim = Simulator::start(SimOptions {
         time_scale: args.time_scale,
@@ -219,12 +223,10 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         client,
         terraform_env,
     };
-    let ctx = context(&config_path, Confirm::Yes, Some(dir.join("reports")), &overrides)
-        .await
-        .map_err(|e| CliError {
-            message: format!("{}\n  hint: `make demo` installs Terraform and the stand-in provider and sets TF_CLI_CONFIG_FILE", e.message),
-            ..e
-        })?;
+    let ctx = context(&config_path, &overrides).await.map_err(|e| {
+        DrError::Failed(format!("{}\n  hint: `make demo` installs Terraform and the stand-in provider and sets TF_CLI_CONFIG_FILE", e.message()))
+    })?;
+    let report_dir = dir.join("reports");
     let mut reports = Vec::new();
 
     banner(
@@ -237,6 +239,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         RunFlags::default(),
         output,
         &mut reports,
+        &report_dir,
     )
     .await?;
     status(&ctx, output, "after init").await?;
@@ -252,6 +255,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         writes_stopped,
         output,
         &mut reports,
+        &report_dir,
     )
     .await?;
     status(&ctx, output, "after failover").await?;
@@ -279,6 +283,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         writes_stopped,
         output,
         &mut reports,
+        &report_dir,
     )
     .await?;
     status(&ctx, output, "after failback").await?;
@@ -323,7 +328,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
             .file_systems()
             .await
             .map_err(|e| err("DescribeFileSystems")(e.to_string()))?;
-        ids.insert(region, all.keys().cloned().collect());
+        ids.insert(region, all.keys().map(|k| k.to_string()).collect());
     }
     if ids[PRIMARY] != vec![a.clone()] || ids[SECONDARY] != vec![b.clone()] {
         problems.push(format!("file-system ids changed: {ids:?}"));
@@ -355,7 +360,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), CliError> {
         println!("{verdict}");
     }
     if !problems.is_empty() {
-        return Err(CliError::error(format!("demo: {}", problems.join("; "))));
+        return Err(DrError::Failed(format!("demo: {}", problems.join("; "))));
     }
     if output == OutputFormat::Human {
         eprintln!(

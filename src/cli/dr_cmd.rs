@@ -1,19 +1,26 @@
 //! `efs-dr init | failover | failback | plan`: build the run's context from the config, run the
-//! orchestrator, and turn its end into an exit code.
+//! orchestrator with the terminal's confirmations and a display, write the report, and turn the
+//! end into an exit.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use super::{CliError, Exit, OutputFormat};
-use crate::aws::{Aws, ClientOptions};
-use crate::config::{Config, Pair};
-use crate::dr::events::Events;
-use crate::dr::phase::RunFlags;
-use crate::dr::planner::Operation;
-use crate::dr::run::{self, Confirm, Context, Finished, Request, RunError};
-use crate::terraform::Terraform;
+use super::confirm::Terminal;
+use super::display::{Human, JsonLines};
+use super::OutputFormat;
+use efs_dr::aws::{Aws, ClientOptions};
+use efs_dr::config::{Config, Pair};
+use efs_dr::dr::confirm::{Confirm, Never};
+use efs_dr::dr::decide::PlannedPhase;
+use efs_dr::dr::events::{Event, EventKind, EventSink};
+use efs_dr::dr::phase::RunFlags;
+use efs_dr::dr::planner::Operation;
+use efs_dr::dr::report::Report;
+use efs_dr::dr::run::{self, Context, Finished, Request};
+use efs_dr::dr::DrError;
+use efs_dr::terraform::Terraform;
 
 #[derive(Debug, Clone, Args)]
 pub struct PairArgs {
@@ -106,7 +113,7 @@ pub struct Overrides {
 }
 
 /// The config and AWS clients for every region of its pairs.
-pub async fn connect(config_path: &Path, overrides: &Overrides) -> Result<(Config, Aws), CliError> {
+pub async fn connect(config_path: &Path, overrides: &Overrides) -> Result<(Config, Aws), DrError> {
     let config = Config::load(config_path)?;
     let regions = config
         .pairs
@@ -121,10 +128,10 @@ pub async fn connect(config_path: &Path, overrides: &Overrides) -> Result<(Confi
 }
 
 /// The checked Terraform binary, to run in the config's Terraform directory.
-pub async fn terraform(config: &Config, overrides: &Overrides) -> Result<Terraform, CliError> {
+pub async fn terraform(config: &Config, overrides: &Overrides) -> Result<Terraform, DrError> {
     let dir = config.terraform_dir();
     std::fs::create_dir_all(&dir).map_err(|e| {
-        CliError::error(format!(
+        DrError::Failed(format!(
             "cannot create the Terraform directory {}: {e}",
             dir.display()
         ))
@@ -136,79 +143,82 @@ pub async fn terraform(config: &Config, overrides: &Overrides) -> Result<Terrafo
         overrides.terraform_env.clone(),
     )
     .await
-    .map_err(|e| CliError::error(e.to_string()))
+    .map_err(|e| DrError::Failed(e.to_string()))
 }
 
 /// Builds the context: config, AWS clients for every region, the checked Terraform binary.
-pub async fn context(
-    config_path: &Path,
-    confirm: Confirm,
-    report_dir: Option<PathBuf>,
-    overrides: &Overrides,
-) -> Result<Context, CliError> {
+pub async fn context(config_path: &Path, overrides: &Overrides) -> Result<Context, DrError> {
     let (config, aws) = connect(config_path, overrides).await?;
     let tf = terraform(&config, overrides).await?;
-    let report_dir = report_dir.unwrap_or_else(|| {
+    Ok(Context { config, aws, tf })
+}
+
+/// Where reports go: `--report-dir`, or efs-dr-reports/ beside the config file.
+pub fn report_dir(config: &Config, arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(|| {
         config
             .file
             .parent()
             .unwrap_or(Path::new("."))
             .join("efs-dr-reports")
-    });
-    Ok(Context {
-        config,
-        aws,
-        tf,
-        confirm,
-        report_dir,
     })
 }
 
-pub fn selected(config: &Config, args: &PairArgs) -> Result<Vec<Pair>, CliError> {
+pub fn selected(config: &Config, args: &PairArgs) -> Result<Vec<Pair>, DrError> {
     config
         .select_pairs(&args.pairs)
         .map(|v| v.into_iter().cloned().collect())
-        .map_err(CliError::error)
+        .map_err(DrError::Failed)
 }
 
-fn confirm_mode(yes: bool) -> Confirm {
-    if yes {
-        Confirm::Yes
-    } else {
-        Confirm::Ask
+/// The display for `output`.
+pub fn display(output: OutputFormat) -> Box<dyn EventSink> {
+    match output {
+        OutputFormat::Json => Box::new(JsonLines),
+        OutputFormat::Human => Box::new(Human::new()),
     }
 }
 
-/// Runs one operation; its end becomes the process's exit.
+/// Runs one operation and writes its report (not for a dry run); the report's path is the
+/// display's last event.
 pub async fn execute(
     ctx: &Context,
     req: Request,
-    output: OutputFormat,
-) -> Result<Finished, CliError> {
-    // A dry run prints one plan document: its progress lines stay on stderr.
-    let mut events = Events::new(output == OutputFormat::Json && !req.dry_run);
-    let finished = run::run(ctx, &req, &mut events).await;
-    Ok(finished)
-}
-
-pub fn to_exit(finished: &Finished) -> Result<(), CliError> {
-    match &finished.result {
-        Ok(_) => Ok(()),
-        Err(e) => Err(CliError {
-            exit: match e {
-                RunError::Error(_) => Exit::Error,
-                RunError::Refused(_) => Exit::Refused,
-                RunError::GateTimeout(_) => Exit::GateTimeout,
-            },
-            message: e.message().to_string(),
-        }),
+    confirm: &dyn Confirm,
+    display: &mut dyn EventSink,
+    report_dir: &Path,
+) -> (Finished, Option<PathBuf>) {
+    let finished = run::run(ctx, &req, confirm, display).await;
+    if req.dry_run {
+        return (finished, None);
+    }
+    let report = Report::from_events(&finished.events).write(report_dir);
+    match report {
+        Ok(path) => {
+            let written = Event {
+                at: std::time::SystemTime::now(),
+                elapsed_ms: finished.events.last().map_or(0, |e| e.elapsed_ms),
+                aws_time: None,
+                pair: None,
+                step: None,
+                kind: EventKind::ReportWritten {
+                    report: path.display().to_string(),
+                },
+            };
+            display.emit(&written);
+            (finished, Some(path))
+        }
+        Err(e) => {
+            tracing::error!("the report was not written: {e}");
+            (finished, None)
+        }
     }
 }
 
 /// What one command asks the orchestrator for.
 struct Invocation<'a> {
     config: &'a Path,
-    confirm: Confirm,
+    yes: bool,
     report_dir: Option<PathBuf>,
     pairs: &'a PairArgs,
     op: Operation,
@@ -216,30 +226,40 @@ struct Invocation<'a> {
     dry_run: bool,
 }
 
-/// Builds the context, runs the operation, prints the plan of a dry run, maps the end to an exit.
-async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<(), CliError> {
-    let ctx = context(
-        inv.config,
-        inv.confirm,
-        inv.report_dir,
-        &Overrides::default(),
-    )
-    .await?;
+/// Builds the context, runs the operation, prints the plan of a dry run, returns its end.
+async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<(), DrError> {
+    let ctx = context(inv.config, &Overrides::default()).await?;
     let req = Request {
         op: inv.op,
         pairs: selected(&ctx.config, inv.pairs)?,
         flags: inv.flags,
         dry_run: inv.dry_run,
     };
-    let finished = execute(&ctx, req, output).await?;
-    print_plan(&finished, output, inv.dry_run);
-    to_exit(&finished)
+    let dir = report_dir(&ctx.config, inv.report_dir);
+    // A dry run prints one plan document at its end; its progress stays on stderr.
+    let mut display = display(if inv.dry_run {
+        OutputFormat::Human
+    } else {
+        output
+    });
+    let confirm: Box<dyn Confirm> = if inv.dry_run {
+        Box::new(Never)
+    } else {
+        Box::new(Terminal {
+            assume_yes: inv.yes,
+        })
+    };
+    let (finished, _) = execute(&ctx, req, confirm.as_ref(), display.as_mut(), &dir).await;
+    if inv.dry_run {
+        print_plan(&finished, output);
+    }
+    finished.result.map(|_| ())
 }
 
-pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result<(), CliError> {
+pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
     let inv = Invocation {
         config,
-        confirm: confirm_mode(args.yes),
+        yes: args.yes,
         report_dir: args.report.report_dir,
         pairs: &args.pairs,
         op: Operation::Init,
@@ -253,17 +273,16 @@ pub async fn failover(
     args: FailoverArgs,
     config: &Path,
     output: OutputFormat,
-) -> Result<(), CliError> {
+) -> Result<(), DrError> {
     let inv = Invocation {
         config,
-        confirm: confirm_mode(args.yes),
+        yes: args.yes,
         report_dir: args.report.report_dir,
         pairs: &args.pairs,
         op: Operation::Failover {
             unplanned: args.unplanned,
         },
         flags: RunFlags {
-            unplanned: args.unplanned,
             force: args.force,
             writes_stopped: args.writes_stopped,
             ..RunFlags::default()
@@ -277,10 +296,10 @@ pub async fn failback(
     args: FailbackArgs,
     config: &Path,
     output: OutputFormat,
-) -> Result<(), CliError> {
+) -> Result<(), DrError> {
     let inv = Invocation {
         config,
-        confirm: confirm_mode(args.yes),
+        yes: args.yes,
         report_dir: args.report.report_dir,
         pairs: &args.pairs,
         op: Operation::Failback,
@@ -293,8 +312,8 @@ pub async fn failback(
     invoke(inv, output).await
 }
 
-/// `efs-dr plan`: the phases from the current live state; no change made (a dry run).
-pub async fn plan(cmd: PlanCommand, config: &Path, output: OutputFormat) -> Result<(), CliError> {
+/// `efs-dr plan`: the phases and their actions from the current live state; no change made.
+pub async fn plan(cmd: PlanCommand, config: &Path, output: OutputFormat) -> Result<(), DrError> {
     let (op, pairs) = match &cmd {
         PlanCommand::Failover { unplanned, pairs } => (
             Operation::Failover {
@@ -306,61 +325,54 @@ pub async fn plan(cmd: PlanCommand, config: &Path, output: OutputFormat) -> Resu
     };
     let inv = Invocation {
         config,
-        confirm: Confirm::Ask,
+        yes: false,
         report_dir: None,
         pairs,
         op,
-        flags: RunFlags {
-            unplanned: matches!(op, Operation::Failover { unplanned: true }),
-            ..RunFlags::default()
-        },
+        flags: RunFlags::default(),
         dry_run: true,
     };
     invoke(inv, output).await
 }
 
-fn print_plan(finished: &Finished, output: OutputFormat, dry_run: bool) {
-    if !dry_run {
-        return;
-    }
+/// Each pair's decision, as the run's events carry it.
+fn decisions(events: &[Event]) -> Vec<(String, String, Vec<PlannedPhase>)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::PairPlanned { found, phases, .. } => Some((
+                e.pair.clone().unwrap_or_default(),
+                found.clone(),
+                phases.clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn print_plan(finished: &Finished, output: OutputFormat) {
+    let decisions = decisions(&finished.events);
     match output {
         OutputFormat::Json => {
             let doc = serde_json::json!({
-                "pairs": finished.report_data.pairs.iter().map(|p| serde_json::json!({
-                    "pair": p.name,
-                    "found": p.found,
-                    "phases": finished.planned.iter().filter(|ph| ph.pair == p.name).collect::<Vec<_>>(),
+                "pairs": decisions.iter().map(|(pair, found, phases)| serde_json::json!({
+                    "pair": pair,
+                    "found": found,
+                    "phases": phases,
                 })).collect::<Vec<_>>(),
                 "result": match &finished.result { Ok(m) => m.clone(), Err(e) => e.message().to_string() },
             });
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Human => {
-            for (i, ph) in finished.planned.iter().enumerate() {
-                eprintln!("{}. [{}] {}", i + 1, ph.pair, ph.title);
-                if let Some(d) = ph.direction {
-                    eprintln!(
-                        "     variable: directions[\"{}\"] = \"{}\"",
-                        ph.pair,
-                        d.as_str()
-                    );
-                }
-                for a in &ph.allowed {
-                    eprintln!(
-                        "     allows:   {} {}",
-                        crate::dr::report::kind_word(a.kind),
-                        a.address
-                    );
-                }
-                if let Some(sdk) = &ph.sdk {
-                    eprintln!(
-                        "     SDK:      {}",
-                        serde_json::to_string(sdk).unwrap_or_default()
-                    );
-                }
-                eprintln!("     gate:     {}", ph.gate.describe());
-                if let Some(n) = &ph.note {
-                    eprintln!("     note:     {n}");
+            let mut n = 0;
+            for (pair, _, phases) in &decisions {
+                for phase in phases {
+                    n += 1;
+                    eprintln!("{n}. [{pair}] {}", phase.title);
+                    for action in &phase.actions {
+                        eprintln!("     {}", action.describe());
+                    }
                 }
             }
         }

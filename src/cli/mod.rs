@@ -1,45 +1,19 @@
-//! The command line: argument definitions, and the commands that call into the library.
+//! The command line: argument definitions, presentation (human on stderr, JSON on stdout), the
+//! terminal's confirmations, and the commands that call into the library.
 
 mod config_cmd;
+mod confirm;
 mod demo_cmd;
-pub mod dr_cmd;
+mod display;
+mod dr_cmd;
 mod render_cmd;
 mod sim_cmd;
-pub mod status_cmd;
+mod status_cmd;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-
-/// Exit codes: 0 done, 1 error, 2 refused as unsafe or unconfirmed, 3 gate timeout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Error = 1,
-    Refused = 2,
-    GateTimeout = 3,
-}
-
-/// An error for the operator: what happened and what to do, and the exit code.
-#[derive(Debug)]
-pub struct CliError {
-    pub exit: Exit,
-    pub message: String,
-}
-
-impl CliError {
-    pub fn error(message: impl Into<String>) -> Self {
-        CliError {
-            exit: Exit::Error,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<crate::config::LoadError> for CliError {
-    fn from(e: crate::config::LoadError) -> Self {
-        CliError::error(e.to_string())
-    }
-}
+use efs_dr::dr::DrError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -121,7 +95,7 @@ impl Cli {
     }
 }
 
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+pub async fn run(cli: Cli) -> Result<(), DrError> {
     match cli.command {
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config, cli.output),
         Command::Init(args) => dr_cmd::init(args, &cli.config, cli.output).await,

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::{CliError, OutputFormat};
-use crate::config::Config;
-use crate::render::{self, Direction};
+use super::OutputFormat;
+use efs_dr::config::Config;
+use efs_dr::dr::DrError;
+use efs_dr::render::{self, Direction};
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -16,7 +17,7 @@ pub struct RenderArgs {
     pub direction: Direction,
 }
 
-pub fn run(args: RenderArgs, config_path: &Path, output: OutputFormat) -> Result<(), CliError> {
+pub fn run(args: RenderArgs, config_path: &Path, output: OutputFormat) -> Result<(), DrError> {
     let config = Config::load(config_path)?;
     let directions: BTreeMap<String, Direction> = config
         .pairs
@@ -24,9 +25,9 @@ pub fn run(args: RenderArgs, config_path: &Path, output: OutputFormat) -> Result
         .map(|p| (p.name.clone(), args.direction))
         .collect();
     let files =
-        render::render_root(&config, &directions).map_err(|e| CliError::error(e.to_string()))?;
+        render::render_root(&config, &directions).map_err(|e| DrError::Failed(e.to_string()))?;
     let dir = config.terraform_dir();
-    let written = render::write(&dir, &files).map_err(|e| CliError::error(e.to_string()))?;
+    let written = render::write(&dir, &files).map_err(|e| DrError::Failed(e.to_string()))?;
     match output {
         OutputFormat::Json => println!(
             "{}",

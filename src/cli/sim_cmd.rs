@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::{CliError, OutputFormat};
-use crate::sim::{SimOptions, SimSettings, Simulator, SyncMetricRegions};
+use super::OutputFormat;
+use efs_dr::dr::DrError;
+use efs_dr_sim::{SimOptions, SimSettings, Simulator, SyncMetricRegions};
 
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
@@ -104,16 +105,16 @@ impl ServeArgs {
     }
 }
 
-pub async fn run(cmd: SimCommand, output: OutputFormat) -> Result<(), CliError> {
+pub async fn run(cmd: SimCommand, output: OutputFormat) -> Result<(), DrError> {
     match cmd {
         SimCommand::Serve(args) => serve(args, output).await,
     }
 }
 
-async fn serve(args: ServeArgs, output: OutputFormat) -> Result<(), CliError> {
+async fn serve(args: ServeArgs, output: OutputFormat) -> Result<(), DrError> {
     let sim = Simulator::start(args.options())
         .await
-        .map_err(|e| CliError::error(e.to_string()))?;
+        .map_err(|e| DrError::Failed(e.to_string()))?;
     let url = sim.endpoint_url();
     match output {
         OutputFormat::Json => println!(

@@ -1,34 +1,59 @@
-//! What a run tells the operator while it runs: a live progress display per pair and phase on
-//! stderr, or one JSON event per line on stdout. Every event is also kept for the report.
+//! What the orchestrator tells the world: typed events, its only output. The live display, the
+//! JSON lines and the report are consumers (`EventSink`s, or pure functions of the list).
 
-use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant, SystemTime};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::gate::Outcome;
+use super::decide::PlannedPhase;
+use super::error::Outcome;
+use super::gate::Verdict;
 use super::phase::{SdkChange, Step};
+use super::planner::Operation;
+use crate::aws::opt_time;
 use crate::terraform::ChangeKind;
 
-/// A Terraform change as the report and the events show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A Terraform change as the events and the report show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TfChange {
     pub address: String,
     pub kind: ChangeKind,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     RunStarted {
-        operation: String,
+        operation: Operation,
         pairs: Vec<String>,
+        dry_run: bool,
+    },
+    /// The Terraform root was rendered for the live directions and initialised.
+    RootInitialised {
+        dir: String,
+    },
+    /// What the live state means for a pair: where it resumes, and every phase left.
+    PairPlanned {
+        /// "fs-... (region)" of A and B.
+        a: String,
+        b: String,
+        found: String,
+        phases: Vec<PlannedPhase>,
+    },
+    /// The pair cannot go on as things are.
+    Refused {
+        message: String,
     },
     PhaseStarted {
         title: String,
         gate: String,
+    },
+    SdkChange {
+        change: SdkChange,
+    },
+    StateChanged {
+        command: String,
+        address: String,
     },
     PlanSummary {
         changes: Vec<TfChange>,
@@ -36,86 +61,102 @@ pub enum EventKind {
     Applied {
         changes: Vec<TfChange>,
     },
-    StateChanged {
-        command: String,
-        address: String,
-    },
-    SdkChange {
-        change: SdkChange,
-    },
     GatePolled {
-        outcome: Outcome,
+        verdict: Verdict,
         next_poll_ms: u64,
     },
     GatePassed {
         detail: String,
         elapsed_ms: u64,
     },
-    Refused {
-        message: String,
+    /// What a failover may lose, as far as AWS tells.
+    DataAtRisk {
+        text: String,
+        seconds: Option<f64>,
+    },
+    /// Something the operator must know about the pair afterwards.
+    Note {
+        text: String,
     },
     Finished {
+        outcome: Outcome,
         exit_code: u8,
         message: String,
-        report: Option<String>,
+    },
+    /// Written by the command after the run: where the report is.
+    ReportWritten {
+        report: String,
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Local time of the event.
-    pub at: String,
+    #[serde(with = "wall_time")]
+    pub at: SystemTime,
+    /// Wall time since the run started.
+    pub elapsed_ms: u64,
     /// AWS's time when known (the last `Date` header).
-    pub aws_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(with = "opt_time", default)]
+    pub aws_time: Option<SystemTime>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pair: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub step: Option<Step>,
     #[serde(flatten)]
     pub kind: EventKind,
-    #[serde(skip)]
-    pub elapsed: Duration,
 }
 
-/// Where events go.
-pub struct Events {
-    json: bool,
+impl Event {
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_millis(self.elapsed_ms)
+    }
+}
+
+mod wall_time {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_rfc3339_millis(*t).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        humantime::parse_rfc3339_weak(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where events go while a run runs.
+pub trait EventSink: Send {
+    fn emit(&mut self, event: &Event);
+}
+
+/// A sink that keeps nothing (a quiet run).
+pub struct Discard;
+
+impl EventSink for Discard {
+    fn emit(&mut self, _: &Event) {}
+}
+
+/// Stamps events with the run's clock, hands them to the sink, and keeps the list.
+pub struct Recorder<'a> {
+    sink: &'a mut dyn EventSink,
     started: Instant,
-    progress: MultiProgress,
-    bars: BTreeMap<String, (ProgressBar, Instant, String)>,
-    pub timeline: Vec<Event>,
-    last_waiting: BTreeMap<String, String>,
+    events: Vec<Event>,
 }
 
-impl Events {
-    pub fn new(json: bool) -> Events {
-        let target = if !json && std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        Events {
-            json,
+impl<'a> Recorder<'a> {
+    pub fn new(sink: &'a mut dyn EventSink) -> Recorder<'a> {
+        Recorder {
+            sink,
             started: Instant::now(),
-            progress: MultiProgress::with_draw_target(target),
-            bars: BTreeMap::new(),
-            timeline: Vec::new(),
-            last_waiting: BTreeMap::new(),
+            events: Vec::new(),
         }
     }
 
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
-    }
-
-    /// A line for people, above the progress display.
-    pub fn say(&self, line: &str) {
-        if self.json {
-            return;
-        }
-        self.progress.suspend(|| {
-            let _ = writeln!(std::io::stderr(), "{line}");
-        });
     }
 
     pub fn emit(
@@ -126,115 +167,18 @@ impl Events {
         kind: EventKind,
     ) {
         let event = Event {
-            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            aws_time: aws_time.map(crate::aws::rfc3339),
+            at: SystemTime::now(),
+            elapsed_ms: self.started.elapsed().as_millis() as u64,
+            aws_time,
             pair: pair.map(str::to_string),
             step,
             kind,
-            elapsed: self.started.elapsed(),
         };
-        if self.json {
-            if let Ok(line) = serde_json::to_string(&event) {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
-        } else {
-            self.show(&event);
-        }
-        self.timeline.push(event);
+        self.sink.emit(&event);
+        self.events.push(event);
     }
 
-    fn show(&mut self, e: &Event) {
-        let pair = e.pair.clone().unwrap_or_default();
-        match &e.kind {
-            EventKind::RunStarted { operation, pairs } => {
-                self.say(&format!("efs-dr {operation}: {}", pairs.join(", ")))
-            }
-            EventKind::PhaseStarted { title, gate } => {
-                self.say(&format!("[{pair}] > {title}\n[{pair}]   gate: {gate}"));
-                let bar = self.progress.add(ProgressBar::new_spinner());
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} [{prefix}] {elapsed:>4} {wide_msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                bar.set_prefix(pair.clone());
-                bar.enable_steady_tick(Duration::from_millis(200));
-                self.bars
-                    .insert(pair.clone(), (bar, Instant::now(), title.clone()));
-                self.last_waiting.remove(&pair);
-            }
-            EventKind::PlanSummary { changes } => {
-                let list = if changes.is_empty() {
-                    "no changes".to_string()
-                } else {
-                    changes
-                        .iter()
-                        .map(|c| format!("{:?} {}", c.kind, c.address).to_lowercase())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                self.say(&format!("[{pair}]   terraform plan: {list}"));
-            }
-            EventKind::Applied { changes } => self.say(&format!(
-                "[{pair}]   terraform apply: {} change(s) applied",
-                changes.len()
-            )),
-            EventKind::StateChanged { command, address } => {
-                self.say(&format!("[{pair}]   terraform {command} {address}"))
-            }
-            EventKind::SdkChange { change } => {
-                self.say(&format!("[{pair}]   SDK: {}", change.describe()))
-            }
-            EventKind::GatePolled { outcome, .. } => {
-                let text = match outcome {
-                    Outcome::Waiting(w) => format!("waiting: {w}"),
-                    // Passed and refused get their own lines.
-                    Outcome::Passed(_) | Outcome::Refused(_) => return,
-                };
-                if let Some((bar, _, _)) = self.bars.get(&pair) {
-                    bar.set_message(text.clone());
-                }
-                if self.last_waiting.get(&pair) != Some(&text) && self.progress.is_hidden() {
-                    self.say(&format!("[{pair}]   {text}"));
-                }
-                self.last_waiting.insert(pair, text);
-            }
-            EventKind::GatePassed { detail, elapsed_ms } => {
-                if let Some((bar, _, _)) = self.bars.remove(&pair) {
-                    bar.finish_and_clear();
-                    self.progress.remove(&bar);
-                }
-                self.say(&format!(
-                    "[{pair}]   passed after {:.1}s: {detail}",
-                    *elapsed_ms as f64 / 1000.0
-                ));
-            }
-            EventKind::Refused { message } => {
-                self.clear_bars();
-                self.say(&format!("[{pair}] refused: {message}"))
-            }
-            EventKind::Finished {
-                message,
-                report,
-                exit_code,
-            } => {
-                self.clear_bars();
-                // An error is printed once, by main, after the report's path.
-                if *exit_code == 0 {
-                    self.say(message);
-                }
-                if let Some(r) = report {
-                    self.say(&format!("report: {r}"));
-                }
-            }
-        }
-    }
-
-    fn clear_bars(&mut self) {
-        for (_, (bar, _, _)) in std::mem::take(&mut self.bars) {
-            bar.finish_and_clear();
-            self.progress.remove(&bar);
-        }
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
     }
 }

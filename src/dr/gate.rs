@@ -7,12 +7,13 @@ use serde::Serialize;
 
 use super::phase::{arrow, Gate};
 use super::view::{PairView, Role};
+use crate::aws::{Protection, ReplicationStatus};
 use crate::render::Direction;
 
 /// The verdict of one poll.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Verdict {
     Passed(String),
     /// Not yet: what is still not true.
     Waiting(String),
@@ -25,12 +26,23 @@ pub(crate) fn fmt_dur(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
-pub fn evaluate(gate: &Gate, view: &PairView) -> Outcome {
+pub fn evaluate(gate: &Gate, view: &PairView) -> Verdict {
     match gate {
-        Gate::InState { address } => match view_state(view, address) {
-            Some(true) | None => Outcome::Passed(format!("{address} is in the state")),
-            Some(false) => Outcome::Waiting(format!("{address} is not in the state yet")),
-        },
+        Gate::InState { direction } => {
+            let held = match direction {
+                Direction::Forward => view.state_forward,
+                Direction::Reverse => view.state_reverse,
+                Direction::None => Some(true),
+            };
+            match held {
+                Some(true) | None => {
+                    Verdict::Passed(format!("{} is in the state", arrow(*direction)))
+                }
+                Some(false) => {
+                    Verdict::Waiting(format!("{} is not in the state yet", arrow(*direction)))
+                }
+            }
+        }
         Gate::Rpo {
             max_lag,
             force,
@@ -41,14 +53,14 @@ pub fn evaluate(gate: &Gate, view: &PairView) -> Outcome {
             for role in roles {
                 let side = view.side(*role);
                 if let Some(e) = &side.error {
-                    return Outcome::Waiting(format!("{role}'s region does not answer: {e}"));
+                    return Verdict::Waiting(format!("{role}'s region does not answer: {e}"));
                 }
                 let seen = match role {
                     Role::A => view.forward_in_a.as_ref().or(view.reverse_in_a.as_ref()),
                     Role::B => view.forward_in_b.as_ref().or(view.reverse_in_b.as_ref()),
                 };
                 if let Some(r) = seen {
-                    return Outcome::Waiting(format!(
+                    return Verdict::Waiting(format!(
                         "{role}'s region still reports {} -> {} ({})",
                         r.source_id, r.destination_id, r.status
                     ));
@@ -56,26 +68,26 @@ pub fn evaluate(gate: &Gate, view: &PairView) -> Outcome {
             }
             let side = view.side(*writable);
             match side.protection() {
-                Some("ENABLED") => Outcome::Passed(format!(
+                Some(Protection::Enabled) => Verdict::Passed(format!(
                     "no replication; {writable} ({}) is writable",
                     side.file_system_id
                 )),
-                other => Outcome::Waiting(format!(
+                other => Verdict::Waiting(format!(
                     "{writable}'s protection is {}, not ENABLED",
-                    other.unwrap_or("unknown")
+                    other.map(Protection::as_str).unwrap_or("unknown")
                 )),
             }
         }
         Gate::Protection { role, status } => {
             let side = view.side(*role);
             if let Some(e) = &side.error {
-                return Outcome::Waiting(format!("{role}'s region does not answer: {e}"));
+                return Verdict::Waiting(format!("{role}'s region does not answer: {e}"));
             }
             match side.protection() {
-                Some(p) if p == status => Outcome::Passed(format!("{role}'s protection is {p}")),
-                other => Outcome::Waiting(format!(
+                Some(p) if p == *status => Verdict::Passed(format!("{role}'s protection is {p}")),
+                other => Verdict::Waiting(format!(
                     "{role}'s protection is {}, not {status}",
-                    other.unwrap_or("unknown")
+                    other.map(Protection::as_str).unwrap_or("unknown")
                 )),
             }
         }
@@ -86,8 +98,11 @@ pub fn evaluate(gate: &Gate, view: &PairView) -> Outcome {
                 Direction::None => None,
             };
             match r {
-                None => Outcome::Waiting(format!("{} does not exist yet", arrow(*direction))),
-                Some(r) if r.status == "ERROR" || r.status == "PAUSED" => Outcome::Refused(format!(
+                None => Verdict::Waiting(format!("{} does not exist yet", arrow(*direction))),
+                Some(r)
+                    if matches!(r.status, ReplicationStatus::Error | ReplicationStatus::Paused) =>
+                {
+                    Verdict::Refused(format!(
                     "{} is {}{}; fix the replication (see its status message in the EFS console), then run the command again",
                     arrow(*direction),
                     r.status,
@@ -95,16 +110,17 @@ pub fn evaluate(gate: &Gate, view: &PairView) -> Outcome {
                         .as_deref()
                         .map(|m| format!(": {m}"))
                         .unwrap_or_default()
-                )),
-                Some(r) if r.status != "ENABLED" => {
-                    Outcome::Waiting(format!("{} is {}", arrow(*direction), r.status))
+                    ))
+                }
+                Some(r) if r.status != ReplicationStatus::Enabled => {
+                    Verdict::Waiting(format!("{} is {}", arrow(*direction), r.status))
                 }
                 Some(r) => match r.last_replicated {
-                    None => Outcome::Waiting(format!(
+                    None => Verdict::Waiting(format!(
                         "{} is ENABLED; its first sync has not completed",
                         arrow(*direction)
                     )),
-                    Some(t) => Outcome::Passed(format!(
+                    Some(t) => Verdict::Passed(format!(
                         "{} ENABLED, last sync {}",
                         arrow(*direction),
                         crate::aws::rfc3339(t)
@@ -116,26 +132,18 @@ pub fn evaluate(gate: &Gate, view: &PairView) -> Outcome {
     }
 }
 
-fn view_state(view: &PairView, address: &str) -> Option<bool> {
-    if address.contains(".forward[") {
-        view.state_forward
-    } else {
-        view.state_reverse
-    }
-}
-
 fn rpo(
     view: &PairView,
     max_lag: Duration,
     force: bool,
     writes_stopped: bool,
     writes_stopped_at: Option<crate::aws::AwsTime>,
-) -> Outcome {
+) -> Verdict {
     let Some(r) = view.forward() else {
-        return Outcome::Passed("A -> B is already gone".into());
+        return Verdict::Passed("A -> B is already gone".into());
     };
-    if !force && (r.status == "ERROR" || r.status == "PAUSED" || r.status == "PAUSING") {
-        return Outcome::Refused(format!(
+    if !force && r.status.is_stalled() {
+        return Verdict::Refused(format!(
             "A -> B is {}{}: B may be behind A. To fail over anyway, accepting the loss of what was not synced, pass --force",
             r.status,
             r.status_message
@@ -145,20 +153,20 @@ fn rpo(
         ));
     }
     let Some(now) = view.now else {
-        return Outcome::Waiting("no answer from AWS yet".into());
+        return Verdict::Waiting("no answer from AWS yet".into());
     };
     let Some(last) = r.last_replicated else {
         return if force {
-            Outcome::Passed("no sync has completed (--force)".into())
+            Verdict::Passed("no sync has completed (--force)".into())
         } else {
-            Outcome::Refused(
+            Verdict::Refused(
                 "A -> B has never completed a sync: B does not hold A's data. Wait for the first sync, or pass --force".into(),
             )
         };
     };
     let lag = now.duration_since(last).unwrap_or_default();
     if lag > max_lag && !force {
-        return Outcome::Refused(format!(
+        return Verdict::Refused(format!(
             "the last sync of A -> B was {} ago (AWS time), more than max_lag {}: failing over now would lose everything written since. Wait for a sync, or pass --force to accept the loss",
             fmt_dur(lag),
             fmt_dur(max_lag)
@@ -166,11 +174,11 @@ fn rpo(
     }
     if writes_stopped {
         if let Some(e) = &view.a.error {
-            return Outcome::Waiting(format!("A's region does not answer: {e}"));
+            return Verdict::Waiting(format!("A's region does not answer: {e}"));
         }
         match view.a.last_write.and_then(|w| w.at) {
             Some(w) if last <= w => {
-                return Outcome::Waiting(format!(
+                return Verdict::Waiting(format!(
                     "the last sync ({}) is not later than the last write on A ({})",
                     crate::aws::rfc3339(last),
                     crate::aws::rfc3339(w)
@@ -180,7 +188,7 @@ fn rpo(
         }
         if let Some(stopped) = writes_stopped_at {
             if last <= stopped {
-                return Outcome::Waiting(format!(
+                return Verdict::Waiting(format!(
                     "the last sync ({}) started before writes stopped ({}); waiting for the next one",
                     crate::aws::rfc3339(last),
                     crate::aws::rfc3339(stopped)
@@ -188,44 +196,44 @@ fn rpo(
             }
         }
     }
-    Outcome::Passed(format!("last sync {} ago (AWS time)", fmt_dur(lag)))
+    Verdict::Passed(format!("last sync {} ago (AWS time)", fmt_dur(lag)))
 }
 
-fn quiesced(view: &PairView, window: Duration) -> Outcome {
+fn quiesced(view: &PairView, window: Duration) -> Verdict {
     let Some(r) = view.reverse() else {
-        return Outcome::Refused("B -> A does not exist: nothing carries B's writes to A".into());
+        return Verdict::Refused("B -> A does not exist: nothing carries B's writes to A".into());
     };
     if let Some(e) = &view.b.error {
-        return Outcome::Waiting(format!("B's region does not answer: {e}"));
+        return Verdict::Waiting(format!("B's region does not answer: {e}"));
     }
     let Some(now) = view.now else {
-        return Outcome::Waiting("no answer from AWS yet".into());
+        return Verdict::Waiting("no answer from AWS yet".into());
     };
     let Some(writes) = view.b.last_write else {
-        return Outcome::Waiting("B's write metric has not been read yet".into());
+        return Verdict::Waiting("B's write metric has not been read yet".into());
     };
     // No write seen in the look-back: the last write is older than its start.
     let last_write = writes.at.unwrap_or(writes.since);
     let quiet_for = now.duration_since(last_write).unwrap_or_default();
     if writes.at.is_some() && quiet_for < window {
-        return Outcome::Waiting(format!(
+        return Verdict::Waiting(format!(
             "B was written {} ago (DataWriteIOBytes); waiting for {} without writes. Stop the application on B",
             fmt_dur(quiet_for),
             fmt_dur(window)
         ));
     }
     match r.last_replicated {
-        Some(t) if t > last_write => Outcome::Passed(format!(
+        Some(t) if t > last_write => Verdict::Passed(format!(
             "no write on B for {}; B -> A synced at {}, after the last write",
             fmt_dur(quiet_for),
             crate::aws::rfc3339(t)
         )),
-        Some(t) => Outcome::Waiting(format!(
+        Some(t) => Verdict::Waiting(format!(
             "B -> A last synced at {}, not after B's last write ({})",
             crate::aws::rfc3339(t),
             crate::aws::rfc3339(last_write)
         )),
-        None => Outcome::Waiting("B -> A has not completed a sync".into()),
+        None => Verdict::Waiting("B -> A has not completed a sync".into()),
     }
 }
 
@@ -249,8 +257,8 @@ mod tests {
             writes_stopped: false,
             writes_stopped_at: None,
         };
-        assert!(matches!(evaluate(&gate(false), &v), Outcome::Refused(m) if m.contains("1h")));
-        assert!(matches!(evaluate(&gate(true), &v), Outcome::Passed(_)));
+        assert!(matches!(evaluate(&gate(false), &v), Verdict::Refused(m) if m.contains("1h")));
+        assert!(matches!(evaluate(&gate(true), &v), Verdict::Passed(_)));
     }
 
     #[test]
@@ -270,12 +278,12 @@ mod tests {
             at: Some(t(120)),
             since: t(0),
         });
-        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(_)));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Waiting(_)));
         v.a.last_write = Some(LastWrite {
             at: Some(t(60)),
             since: t(0),
         });
-        assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Passed(_)));
         // CloudWatch may not show the last minute yet: the sync must also have started after
         // the moment the operator said writes stopped.
         let gate = Gate::Rpo {
@@ -285,10 +293,10 @@ mod tests {
             writes_stopped_at: Some(t(150)),
         };
         assert!(
-            matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("before writes stopped"))
+            matches!(evaluate(&gate, &v), Verdict::Waiting(m) if m.contains("before writes stopped"))
         );
         v.forward_in_b.as_mut().unwrap().last_replicated = Some(t(155));
-        assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Passed(_)));
     }
 
     #[test]
@@ -302,11 +310,11 @@ mod tests {
             &pair(),
             &snap("ENABLED", "REPLICATING", vec![f], vec![], 10),
         );
-        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("A's region")));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Waiting(m) if m.contains("A's region")));
         let v = PairView::derive(&pair(), &snap("ENABLED", "REPLICATING", vec![], vec![], 10));
-        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("REPLICATING")));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Waiting(m) if m.contains("REPLICATING")));
         let v = PairView::derive(&pair(), &snap("ENABLED", "ENABLED", vec![], vec![], 10));
-        assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Passed(_)));
     }
 
     #[test]
@@ -324,7 +332,7 @@ mod tests {
             since: t(0),
         });
         assert!(
-            matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("Stop the application"))
+            matches!(evaluate(&gate, &v), Verdict::Waiting(m) if m.contains("Stop the application"))
         );
         // Quiet for long enough, but the last sync started before the last write.
         v.b.last_write = Some(LastWrite {
@@ -332,9 +340,9 @@ mod tests {
             since: t(0),
         });
         v.reverse_in_a.as_mut().unwrap().last_replicated = Some(t(400));
-        assert!(matches!(evaluate(&gate, &v), Outcome::Waiting(m) if m.contains("not after")));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Waiting(m) if m.contains("not after")));
         v.reverse_in_a.as_mut().unwrap().last_replicated = Some(t(500));
-        assert!(matches!(evaluate(&gate, &v), Outcome::Passed(_)));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Passed(_)));
     }
 
     #[test]
@@ -347,6 +355,6 @@ mod tests {
             &pair(),
             &snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 10),
         );
-        assert!(matches!(evaluate(&gate, &v), Outcome::Refused(m) if m.contains("PAUSED")));
+        assert!(matches!(evaluate(&gate, &v), Verdict::Refused(m) if m.contains("PAUSED")));
     }
 }

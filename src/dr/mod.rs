@@ -1,6 +1,12 @@
-//! The orchestrator: observe the pairs, plan the phases left, run them through Terraform and the
-//! SDK, and gate each on what AWS says.
+//! The orchestrator. Data flows one way: the live state is observed (`observe`, `view`), the
+//! phases left are planned (`planner`) from the table of phases (`phase`), each phase becomes a
+//! list of actions (`decide`), the runner carries them out (`run`) and gates each on AWS
+//! (`gate`); its only output is events (`events`), of which the report is a pure function
+//! (`report`).
 
+pub mod confirm;
+pub mod decide;
+pub mod error;
 pub mod events;
 pub mod gate;
 pub mod observe;
@@ -8,4 +14,7 @@ pub mod phase;
 pub mod planner;
 pub mod report;
 pub mod run;
+pub mod status;
 pub mod view;
+
+pub use error::DrError;

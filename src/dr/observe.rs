@@ -9,10 +9,11 @@ use tokio::task::JoinSet;
 use super::view::{PairView, Snapshot};
 use crate::aws::Aws;
 use crate::config::Pair;
+use crate::ids::FileSystemId;
 use crate::render::{replication_address, Direction};
 
 /// Polls every region; `watch_writes` lists (region, file system) whose last write is read.
-pub async fn observe(aws: &Aws, watch_writes: &BTreeSet<(String, String)>) -> Snapshot {
+pub async fn observe(aws: &Aws, watch_writes: &BTreeSet<(String, FileSystemId)>) -> Snapshot {
     observe_regions(aws, None, watch_writes).await
 }
 
@@ -21,7 +22,7 @@ pub async fn observe(aws: &Aws, watch_writes: &BTreeSet<(String, String)>) -> Sn
 pub async fn observe_regions(
     aws: &Aws,
     only: Option<&BTreeSet<String>>,
-    watch_writes: &BTreeSet<(String, String)>,
+    watch_writes: &BTreeSet<(String, FileSystemId)>,
 ) -> Snapshot {
     let mut tasks = JoinSet::new();
     for clients in aws.regions() {
@@ -29,7 +30,7 @@ pub async fn observe_regions(
             continue;
         }
         let clients = clients.clone();
-        let watch: Vec<String> = watch_writes
+        let watch: Vec<FileSystemId> = watch_writes
             .iter()
             .filter(|(r, _)| r == clients.region.as_str())
             .map(|(_, fs)| fs.clone())

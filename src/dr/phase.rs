@@ -1,104 +1,332 @@
-//! A phase as data: the variable change, the Terraform changes it allows, the change made through
-//! the SDK (if any) and the gate that must hold before the next phase. The planner makes them,
-//! the runner executes them, and the same data is what `plan` prints and what a pull request or
-//! a pipeline stage would carry.
+//! The phases, as one table: a row per phase holds everything about it (title, the direction
+//! variable after it, its Terraform work, its SDK change, its gate, its expected duration in AWS,
+//! its confirmation and its note). The planner picks rows; `decide` turns a row and a live view
+//! into actions; nothing else knows what a phase is.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::view::Role;
-use crate::config::{GateSettings, Pair};
-use crate::render::{replication_address, Direction};
-use crate::terraform::{AllowedChange, ChangeKind};
+use crate::aws::{rfc3339, Protection};
+use crate::ids::{FileSystemId, Region};
+use crate::render::Direction;
 
 /// What a phase does. The order of the variants is the order phases run in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
-    /// init: an existing A -> B replication is imported into the state.
     ImportForward,
-    /// init: an existing B -> A replication is imported into the state.
     ImportReverse,
-    /// failover: the last sync is recent enough (and past the last write, when writes stopped).
     CheckRpo,
-    /// failover (planned): remove A -> B through Terraform.
     RemoveForward,
-    /// failover (unplanned): delete A -> B from B's region through the SDK.
     DeleteForwardFromB,
-    /// failover (unplanned): forget A -> B in the state without touching A.
     ForgetForward,
-    /// failover: B's protection back to ENABLED (an interrupted failback left it DISABLED).
     EnableProtectionB,
-    /// failback: delete the configuration an unplanned failover left in A's region.
     CleanupStaleOnA,
-    /// failback: A's protection DISABLED so that A can be a destination.
     DisableProtectionA,
-    /// failback: create B -> A into the existing A through Terraform.
     CreateReverse,
-    /// failback: writes on B stopped and synced to A.
     Quiesce,
-    /// failback: remove B -> A through Terraform.
     RemoveReverse,
-    /// failback and init: B's protection DISABLED so that B can be a destination.
     DisableProtectionB,
-    /// failback and init: create A -> B into the existing B through Terraform.
     CreateForward,
 }
 
+/// A phase's Terraform work on the pair's replication in one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TfWork {
+    /// Bring an existing replication into the state (import it when AWS has it and the state
+    /// does not); the plan may change nothing.
+    Import(Direction),
+    /// Create it (import instead when AWS already has it: never created twice).
+    Create(Direction),
+    /// Delete it through Terraform.
+    Remove(Direction),
+    /// `terraform state rm` without reading AWS (its source region may be down).
+    Forget(Direction),
+}
+
+/// How a deletion through the SDK treats the other region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// LOCAL_CONFIGURATION_ONLY.
+    LocalOnly,
+    /// LOCAL_CONFIGURATION_ONLY when A's region does not answer, ALL_CONFIGURATIONS otherwise.
+    LocalOnlyWhenADown,
+}
+
+/// A phase's change made through the SDK, outside Terraform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdkWork {
+    /// UpdateFileSystemProtection of a side.
+    Protection(Role, Protection),
+    /// DeleteReplicationConfiguration of A -> B, asked in a side's region.
+    DeleteForward { asked_in: Role, mode: DeleteMode },
+}
+
+/// What must hold, as AWS says, before the next phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateWork {
+    InState(Direction),
+    Rpo,
+    NoReplication {
+        roles: &'static [Role],
+        writable: Role,
+    },
+    Protection(Role, Protection),
+    Replicating(Direction),
+    Quiesced,
+}
+
+/// What the operator is asked before the phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Nothing changes: nothing to ask.
+    None,
+    /// A change: asked unless `--yes`.
+    Change,
+    /// The operator must stop the application on B: asked unless `--writes-stopped`.
+    StopWritesOnB,
+}
+
+/// One row of the table.
+#[derive(Debug)]
+pub struct PhaseSpec {
+    pub step: Step,
+    pub title: &'static str,
+    /// The pair's direction variable after the phase (None: unchanged).
+    pub direction: Option<Direction>,
+    pub terraform: Option<TfWork>,
+    pub sdk: Option<SdkWork>,
+    pub gate: GateWork,
+    /// How long AWS takes, roughly (AWS time): where the gate polls fastest.
+    pub expected: Duration,
+    pub confirm: Confirmation,
+    /// Shown with the phase and in its question: why it is there, what is special.
+    pub note: Option<&'static str>,
+}
+
+const MIN: u64 = 60;
+const DELETION: Duration = Duration::from_secs(8 * MIN);
+const CREATION: Duration = Duration::from_secs(16 * MIN);
+const BOTH: &[Role] = &[Role::A, Role::B];
+const ONLY_A: &[Role] = &[Role::A];
+const ONLY_B: &[Role] = &[Role::B];
+
+/// Every phase, in run order (`Step as usize` indexes it).
+pub const PHASES: [PhaseSpec; 14] = [
+    PhaseSpec {
+        step: Step::ImportForward,
+        title: "import the existing A -> B replication into the state",
+        direction: Some(Direction::Forward),
+        terraform: Some(TfWork::Import(Direction::Forward)),
+        sdk: None,
+        gate: GateWork::InState(Direction::Forward),
+        expected: Duration::ZERO,
+        confirm: Confirmation::Change,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::ImportReverse,
+        title: "import the existing B -> A replication into the state",
+        direction: Some(Direction::Reverse),
+        terraform: Some(TfWork::Import(Direction::Reverse)),
+        sdk: None,
+        gate: GateWork::InState(Direction::Reverse),
+        expected: Duration::ZERO,
+        confirm: Confirmation::Change,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::CheckRpo,
+        title: "check the last sync (RPO)",
+        direction: None,
+        terraform: None,
+        sdk: None,
+        gate: GateWork::Rpo,
+        expected: Duration::ZERO,
+        confirm: Confirmation::None,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::RemoveForward,
+        title: "remove A -> B through Terraform",
+        direction: Some(Direction::None),
+        terraform: Some(TfWork::Remove(Direction::Forward)),
+        sdk: None,
+        gate: GateWork::NoReplication {
+            roles: BOTH,
+            writable: Role::B,
+        },
+        expected: DELETION,
+        confirm: Confirmation::Change,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::DeleteForwardFromB,
+        title: "delete A -> B from B's region (SDK)",
+        direction: None,
+        terraform: None,
+        sdk: Some(SdkWork::DeleteForward {
+            asked_in: Role::B,
+            mode: DeleteMode::LocalOnlyWhenADown,
+        }),
+        gate: GateWork::NoReplication {
+            roles: ONLY_B,
+            writable: Role::B,
+        },
+        expected: DELETION,
+        confirm: Confirmation::Change,
+        note: Some("LOCAL_CONFIGURATION_ONLY when A's region does not answer; A keeps a stale configuration until failback"),
+    },
+    PhaseSpec {
+        step: Step::ForgetForward,
+        title: "forget A -> B in the Terraform state",
+        direction: Some(Direction::None),
+        terraform: Some(TfWork::Forget(Direction::Forward)),
+        sdk: None,
+        gate: GateWork::NoReplication {
+            roles: ONLY_B,
+            writable: Role::B,
+        },
+        expected: Duration::ZERO,
+        confirm: Confirmation::Change,
+        note: Some("terraform state rm; A is not touched"),
+    },
+    PhaseSpec {
+        step: Step::EnableProtectionB,
+        title: "set B's overwrite protection to ENABLED (SDK)",
+        direction: None,
+        terraform: None,
+        sdk: Some(SdkWork::Protection(Role::B, Protection::Enabled)),
+        gate: GateWork::Protection(Role::B, Protection::Enabled),
+        expected: Duration::ZERO,
+        confirm: Confirmation::Change,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::CleanupStaleOnA,
+        title: "delete the stale configuration left on A (SDK)",
+        direction: None,
+        terraform: None,
+        sdk: Some(SdkWork::DeleteForward {
+            asked_in: Role::A,
+            mode: DeleteMode::LocalOnly,
+        }),
+        gate: GateWork::NoReplication {
+            roles: ONLY_A,
+            writable: Role::A,
+        },
+        expected: DELETION,
+        confirm: Confirmation::Change,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::DisableProtectionA,
+        title: "set A's overwrite protection to DISABLED (SDK)",
+        direction: None,
+        terraform: None,
+        sdk: Some(SdkWork::Protection(Role::A, Protection::Disabled)),
+        gate: GateWork::Protection(Role::A, Protection::Disabled),
+        expected: Duration::ZERO,
+        confirm: Confirmation::Change,
+        note: Some("the one change made outside Terraform: the module does not manage protection"),
+    },
+    PhaseSpec {
+        step: Step::CreateReverse,
+        title: "create B -> A into the existing A through Terraform",
+        direction: Some(Direction::Reverse),
+        terraform: Some(TfWork::Create(Direction::Reverse)),
+        sdk: None,
+        gate: GateWork::Replicating(Direction::Reverse),
+        expected: CREATION,
+        confirm: Confirmation::Change,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::Quiesce,
+        title: "wait until writes on B stopped and reached A",
+        direction: None,
+        terraform: None,
+        sdk: None,
+        gate: GateWork::Quiesced,
+        expected: Duration::ZERO,
+        confirm: Confirmation::StopWritesOnB,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::RemoveReverse,
+        title: "remove B -> A through Terraform",
+        direction: Some(Direction::None),
+        terraform: Some(TfWork::Remove(Direction::Reverse)),
+        sdk: None,
+        gate: GateWork::NoReplication {
+            roles: BOTH,
+            writable: Role::A,
+        },
+        expected: DELETION,
+        confirm: Confirmation::Change,
+        note: None,
+    },
+    PhaseSpec {
+        step: Step::DisableProtectionB,
+        title: "set B's overwrite protection to DISABLED (SDK)",
+        direction: None,
+        terraform: None,
+        sdk: Some(SdkWork::Protection(Role::B, Protection::Disabled)),
+        gate: GateWork::Protection(Role::B, Protection::Disabled),
+        expected: Duration::ZERO,
+        confirm: Confirmation::Change,
+        note: Some("B's content will be replaced by A's (B is read-only until failover)"),
+    },
+    PhaseSpec {
+        step: Step::CreateForward,
+        title: "create A -> B into the existing B through Terraform",
+        direction: Some(Direction::Forward),
+        terraform: Some(TfWork::Create(Direction::Forward)),
+        sdk: None,
+        gate: GateWork::Replicating(Direction::Forward),
+        expected: CREATION,
+        confirm: Confirmation::Change,
+        note: None,
+    },
+];
+
 impl Step {
+    /// The step's row of the table.
+    pub fn spec(self) -> &'static PhaseSpec {
+        &PHASES[self as usize]
+    }
+
     pub fn title(self) -> &'static str {
-        match self {
-            Step::ImportForward => "import the existing A -> B replication into the state",
-            Step::ImportReverse => "import the existing B -> A replication into the state",
-            Step::CheckRpo => "check the last sync (RPO)",
-            Step::RemoveForward => "remove A -> B through Terraform",
-            Step::DeleteForwardFromB => "delete A -> B from B's region (SDK)",
-            Step::ForgetForward => "forget A -> B in the Terraform state",
-            Step::EnableProtectionB => "set B's overwrite protection to ENABLED (SDK)",
-            Step::CleanupStaleOnA => "delete the stale configuration left on A (SDK)",
-            Step::DisableProtectionA => "set A's overwrite protection to DISABLED (SDK)",
-            Step::CreateReverse => "create B -> A into the existing A through Terraform",
-            Step::Quiesce => "wait until writes on B stopped and reached A",
-            Step::RemoveReverse => "remove B -> A through Terraform",
-            Step::DisableProtectionB => "set B's overwrite protection to DISABLED (SDK)",
-            Step::CreateForward => "create A -> B into the existing B through Terraform",
-        }
+        self.spec().title
     }
 
-    /// Whether the phase changes anything (and so needs a confirmation).
-    pub fn changes_something(self) -> bool {
-        !matches!(self, Step::CheckRpo | Step::Quiesce)
-    }
-
-    /// How long the phase takes in AWS, roughly (AWS time): where the gate polls fastest.
-    pub fn expected(self) -> Duration {
-        match self {
-            Step::RemoveForward
-            | Step::DeleteForwardFromB
-            | Step::RemoveReverse
-            | Step::CleanupStaleOnA => Duration::from_secs(8 * 60),
-            Step::CreateReverse | Step::CreateForward => Duration::from_secs(16 * 60),
-            _ => Duration::ZERO,
-        }
+    /// A failover's step after which B serves (writable): where its RTO ends.
+    pub fn makes_b_writable(self) -> bool {
+        matches!(
+            self.spec().gate,
+            GateWork::NoReplication {
+                writable: Role::B,
+                ..
+            }
+        )
     }
 }
 
-/// A change made through the SDK, outside Terraform.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A change made through the SDK, resolved for one pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum SdkChange {
     SetProtection {
-        region: String,
-        file_system_id: String,
-        status: String,
+        region: Region,
+        file_system_id: FileSystemId,
+        status: Protection,
     },
     DeleteReplication {
-        region: String,
-        source_file_system_id: String,
-        /// None: decided when it runs (LOCAL_CONFIGURATION_ONLY when the other region does not
-        /// answer).
-        local_only: Option<bool>,
+        region: Region,
+        source_file_system_id: FileSystemId,
+        local_only: bool,
     },
 }
 
@@ -117,38 +345,36 @@ impl SdkChange {
                 local_only,
             } => format!(
                 "DeleteReplicationConfiguration of source {source_file_system_id}, asked in {region} ({})",
-                match local_only {
-                    Some(true) => "LOCAL_CONFIGURATION_ONLY",
-                    Some(false) => "ALL_CONFIGURATIONS",
-                    None => "LOCAL_CONFIGURATION_ONLY if the other region does not answer",
+                if *local_only {
+                    "LOCAL_CONFIGURATION_ONLY"
+                } else {
+                    "ALL_CONFIGURATIONS"
                 }
             ),
         }
     }
 }
 
-/// What must be true, as AWS says, before the next phase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A gate, resolved for one pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "gate", rename_all = "snake_case")]
 pub enum Gate {
-    /// The import is in the state (checked by Terraform itself).
-    InState { address: String },
+    /// The replication in `direction` is in the state (checked by Terraform itself).
+    InState { direction: Direction },
     /// The last sync of A -> B is within `max_lag` (unless forced); with `writes_stopped`, it is
-    /// also later than the last write on A.
+    /// also later than the last write on A and than `writes_stopped_at`.
     Rpo {
         #[serde(with = "secs")]
         max_lag: Duration,
         force: bool,
         writes_stopped: bool,
-        /// AWS time when the run started with `--writes-stopped`: the last sync must be later
-        /// (a sync that began after writes stopped holds them all, whatever CloudWatch's delay).
-        #[serde(serialize_with = "opt_time")]
-        writes_stopped_at: Option<std::time::SystemTime>,
+        #[serde(with = "crate::aws::opt_time")]
+        writes_stopped_at: Option<SystemTime>,
     },
     /// No replication of the pair in the regions of `roles`, and `writable` writable.
     NoReplication { roles: Vec<Role>, writable: Role },
     /// A side's protection has this value.
-    Protection { role: Role, status: String },
+    Protection { role: Role, status: Protection },
     /// The replication in `direction` is ENABLED and has completed a sync.
     Replicating { direction: Direction },
     /// No write on B for `window`, and B -> A synced past B's last write.
@@ -158,22 +384,18 @@ pub enum Gate {
     },
 }
 
-fn opt_time<S: serde::Serializer>(
-    t: &Option<std::time::SystemTime>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&crate::aws::rfc3339(*t)),
-        None => s.serialize_none(),
-    }
-}
-
 mod secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -181,24 +403,27 @@ impl Gate {
     /// What the gate waits for, in words.
     pub fn describe(&self) -> String {
         match self {
-            Gate::InState { address } => format!("{address} is in the Terraform state"),
+            Gate::InState { direction } => {
+                format!("{} is in the Terraform state", arrow(*direction))
+            }
             Gate::Rpo {
                 max_lag,
                 force,
                 writes_stopped,
-                ..
+                writes_stopped_at,
             } => {
                 let mut s = format!(
-                    "last sync of A -> B within {}",
+                    "last sync of A -> B within {} (AWS time)",
                     humantime::format_duration(*max_lag)
                 );
                 if *force {
                     s.push_str(" (--force: not enforced)");
                 }
                 if *writes_stopped {
-                    s.push_str(
-                        ", and later than the last write on A and the moment writes stopped",
-                    );
+                    s.push_str(", and later than the last write on A");
+                    if let Some(t) = writes_stopped_at {
+                        s.push_str(&format!(" and than {} (writes stopped)", rfc3339(*t)));
+                    }
                 }
                 s
             }
@@ -215,9 +440,39 @@ impl Gate {
                 format!("{} ENABLED and a first sync completed", arrow(*direction))
             }
             Gate::Quiesced { window } => format!(
-                "no write on B for {} and B -> A synced past the last write",
+                "no write on B for {} (AWS time) and B -> A synced past the last write",
                 humantime::format_duration(*window)
             ),
+        }
+    }
+
+    /// The sides whose regions the gate reads: a gate on B alone does not wait for A's region.
+    pub fn roles(&self) -> Vec<Role> {
+        match self {
+            Gate::InState { .. } => vec![],
+            Gate::NoReplication { roles, writable } => {
+                let mut r = roles.clone();
+                if !r.contains(writable) {
+                    r.push(*writable);
+                }
+                r
+            }
+            Gate::Protection { role, .. } => vec![*role],
+            Gate::Rpo { .. } | Gate::Replicating { .. } | Gate::Quiesced { .. } => {
+                vec![Role::A, Role::B]
+            }
+        }
+    }
+
+    /// The side whose writes the gate watches (CloudWatch), if any.
+    pub fn watches_writes_on(&self) -> Option<Role> {
+        match self {
+            Gate::Quiesced { .. } => Some(Role::B),
+            Gate::Rpo {
+                writes_stopped: true,
+                ..
+            } => Some(Role::A),
+            _ => None,
         }
     }
 }
@@ -230,220 +485,40 @@ pub fn arrow(d: Direction) -> &'static str {
     }
 }
 
-/// One phase of one pair.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Phase {
-    pub pair: String,
-    pub step: Step,
-    pub title: &'static str,
-    /// The pair's direction variable after this phase (None: unchanged).
-    pub direction: Option<Direction>,
-    /// The Terraform changes the phase allows (the plan is refused if it has anything else).
-    pub allowed: Vec<AllowedChange>,
-    pub sdk: Option<SdkChange>,
-    pub gate: Gate,
-    /// Shown with the phase (why it is there, what is special).
-    pub note: Option<String>,
-}
-
 /// Options of a run that shape its phases.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunFlags {
-    pub unplanned: bool,
     pub force: bool,
     pub writes_stopped: bool,
     /// Set by the runner: AWS time at the start of a run with `writes_stopped`.
-    pub writes_stopped_at: Option<std::time::SystemTime>,
+    pub writes_stopped_at: Option<SystemTime>,
 }
 
-impl Phase {
-    /// The phase `step` of `pair`, fully described.
-    pub fn new(pair: &Pair, step: Step, gates: &GateSettings, flags: RunFlags) -> Phase {
-        let a = &pair.primary;
-        let b = &pair.secondary;
-        let addr = |d| replication_address(pair, d).expect("forward and reverse have addresses");
-        let allow = |d, kind| {
-            vec![AllowedChange {
-                address: addr(d),
-                kind,
-            }]
-        };
-        let protection = |side: &crate::config::Side, status: &str| {
-            Some(SdkChange::SetProtection {
-                region: side.region.to_string(),
-                file_system_id: side.file_system_id.to_string(),
-                status: status.into(),
-            })
-        };
-        let (direction, allowed, sdk, gate) = match step {
-            Step::ImportForward => (
-                Some(Direction::Forward),
-                vec![],
-                None,
-                Gate::InState {
-                    address: addr(Direction::Forward),
-                },
-            ),
-            Step::ImportReverse => (
-                Some(Direction::Reverse),
-                vec![],
-                None,
-                Gate::InState {
-                    address: addr(Direction::Reverse),
-                },
-            ),
-            Step::CheckRpo => (
-                None,
-                vec![],
-                None,
-                Gate::Rpo {
-                    max_lag: gates.max_lag,
-                    force: flags.force,
-                    writes_stopped: flags.writes_stopped,
-                    writes_stopped_at: flags.writes_stopped_at,
-                },
-            ),
-            Step::RemoveForward => (
-                Some(Direction::None),
-                allow(Direction::Forward, ChangeKind::Delete),
-                None,
-                Gate::NoReplication {
-                    roles: vec![Role::A, Role::B],
-                    writable: Role::B,
-                },
-            ),
-            Step::DeleteForwardFromB => (
-                None,
-                vec![],
-                Some(SdkChange::DeleteReplication {
-                    region: b.region.to_string(),
-                    source_file_system_id: a.file_system_id.to_string(),
-                    local_only: None,
-                }),
-                Gate::NoReplication {
-                    roles: vec![Role::B],
-                    writable: Role::B,
-                },
-            ),
-            Step::ForgetForward => (
-                Some(Direction::None),
-                vec![],
-                None,
-                Gate::NoReplication {
-                    roles: vec![Role::B],
-                    writable: Role::B,
-                },
-            ),
-            Step::EnableProtectionB => (
-                None,
-                vec![],
-                protection(b, "ENABLED"),
-                Gate::Protection {
-                    role: Role::B,
-                    status: "ENABLED".into(),
-                },
-            ),
-            Step::CleanupStaleOnA => (
-                None,
-                vec![],
-                Some(SdkChange::DeleteReplication {
-                    region: a.region.to_string(),
-                    source_file_system_id: a.file_system_id.to_string(),
-                    local_only: Some(true),
-                }),
-                Gate::NoReplication {
-                    roles: vec![Role::A],
-                    writable: Role::A,
-                },
-            ),
-            Step::DisableProtectionA => (
-                None,
-                vec![],
-                protection(a, "DISABLED"),
-                Gate::Protection {
-                    role: Role::A,
-                    status: "DISABLED".into(),
-                },
-            ),
-            Step::CreateReverse => (
-                Some(Direction::Reverse),
-                allow(Direction::Reverse, ChangeKind::Create),
-                None,
-                Gate::Replicating {
-                    direction: Direction::Reverse,
-                },
-            ),
-            Step::Quiesce => (
-                None,
-                vec![],
-                None,
-                Gate::Quiesced {
-                    window: gates.quiesce_window,
-                },
-            ),
-            Step::RemoveReverse => (
-                Some(Direction::None),
-                allow(Direction::Reverse, ChangeKind::Delete),
-                None,
-                Gate::NoReplication {
-                    roles: vec![Role::A, Role::B],
-                    writable: Role::A,
-                },
-            ),
-            Step::DisableProtectionB => (
-                None,
-                vec![],
-                protection(b, "DISABLED"),
-                Gate::Protection {
-                    role: Role::B,
-                    status: "DISABLED".into(),
-                },
-            ),
-            Step::CreateForward => (
-                Some(Direction::Forward),
-                allow(Direction::Forward, ChangeKind::Create),
-                None,
-                Gate::Replicating {
-                    direction: Direction::Forward,
-                },
-            ),
-        };
-        let note = match step {
-            Step::DisableProtectionA => Some(
-                "the one change made outside Terraform: the module does not manage protection".into(),
-            ),
-            Step::DisableProtectionB => {
-                Some("B's content will be replaced by A's (B is read-only until failover)".into())
-            }
-            Step::DeleteForwardFromB => Some(
-                "LOCAL_CONFIGURATION_ONLY when A's region does not answer; A keeps a stale configuration until failback".into(),
-            ),
-            Step::ForgetForward => Some("terraform state rm; A is not touched".into()),
-            _ => None,
-        };
-        Phase {
-            pair: pair.name.clone(),
-            step,
-            title: step.title(),
-            direction,
-            allowed,
-            sdk,
-            gate,
-            note,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_indexed_by_step_in_run_order() {
+        for (i, row) in PHASES.iter().enumerate() {
+            assert_eq!(row.step as usize, i, "{:?} is not at its index", row.step);
+            assert_eq!(row.step.spec().step, row.step);
+        }
+        for pair in PHASES.windows(2) {
+            assert!(pair[0].step < pair[1].step);
         }
     }
 
-    /// Whether the phase runs Terraform.
-    pub fn uses_terraform(&self) -> bool {
-        matches!(
-            self.step,
-            Step::RemoveForward
-                | Step::ForgetForward
-                | Step::CreateReverse
-                | Step::RemoveReverse
-                | Step::CreateForward
-                | Step::ImportForward
-                | Step::ImportReverse
-        )
+    #[test]
+    fn a_phase_that_changes_nothing_asks_nothing() {
+        for row in &PHASES {
+            let changes = row.terraform.is_some() || row.sdk.is_some();
+            if !changes {
+                assert_ne!(row.confirm, Confirmation::Change, "{:?}", row.step);
+            }
+        }
+        assert!(Step::DeleteForwardFromB.makes_b_writable());
+        assert!(Step::RemoveForward.makes_b_writable());
+        assert!(!Step::RemoveReverse.makes_b_writable());
     }
 }

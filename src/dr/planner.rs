@@ -2,13 +2,15 @@
 //! any moment and be started again from any machine: the starting point is read from AWS and
 //! the Terraform state, never from a file of ours.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::error::DrError;
 use super::phase::Step;
 use super::view::{PairView, Role};
+use crate::aws::{Protection, ReplicationStatus};
 
 /// What a command asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     Init,
@@ -27,15 +29,6 @@ impl Operation {
     }
 }
 
-/// Why a pair's phases cannot be planned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Blocked {
-    /// Refused as unsafe (exit 2).
-    Unsafe(String),
-    /// Something is wrong that the operator must fix first (exit 1).
-    Error(String),
-}
-
 /// The phases left for one pair, and what was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PairPlan {
@@ -44,7 +37,7 @@ pub struct PairPlan {
     pub summary: String,
 }
 
-fn side_problem(view: &PairView, role: Role, op: Operation) -> Option<Blocked> {
+fn side_problem(view: &PairView, role: Role, op: Operation) -> Option<DrError> {
     let side = view.side(role);
     if let Some(e) = &side.error {
         let what = if e.is_unreachable() {
@@ -52,17 +45,17 @@ fn side_problem(view: &PairView, role: Role, op: Operation) -> Option<Blocked> {
         } else {
             "could not be read"
         };
-        return Some(Blocked::Error(format!(
+        return Some(DrError::Failed(format!(
             "{role}'s region {} {what}: {e}",
             side.region
         )));
     }
     match &side.file_system {
-        None => Some(Blocked::Error(format!(
+        None => Some(DrError::Failed(format!(
             "file system {} ({role}) does not exist in {}; check the pair in the config (is it in another region?)",
             side.file_system_id, side.region
         ))),
-        Some(fs) if fs.life_cycle_state != "available" => Some(Blocked::Error(format!(
+        Some(fs) if fs.life_cycle_state != "available" => Some(DrError::Failed(format!(
             "file system {} ({role}) is {}, not available; wait for it, then run {} again",
             side.file_system_id,
             fs.life_cycle_state,
@@ -72,9 +65,9 @@ fn side_problem(view: &PairView, role: Role, op: Operation) -> Option<Blocked> {
     }
 }
 
-fn foreign(view: &PairView) -> Option<Blocked> {
+fn foreign(view: &PairView) -> Option<DrError> {
     view.foreign.first().map(|r| {
-        Blocked::Unsafe(format!(
+        DrError::Refused(format!(
             "{} -> {} is a replication outside the pair ({} {} / {} {}); efs-dr will not touch it. Remove it or fix the config",
             r.source_id,
             r.destination_id,
@@ -95,7 +88,7 @@ const FAILBACK_FROM_START: [Step; 6] = [
     Step::CreateForward,
 ];
 
-fn plan(steps: &[Step], summary: impl Into<String>) -> Result<PairPlan, Blocked> {
+fn plan(steps: &[Step], summary: impl Into<String>) -> Result<PairPlan, DrError> {
     Ok(PairPlan {
         steps: steps.to_vec(),
         summary: summary.into(),
@@ -103,7 +96,7 @@ fn plan(steps: &[Step], summary: impl Into<String>) -> Result<PairPlan, Blocked>
 }
 
 /// The phases `op` still needs for the pair in `view`.
-pub fn plan_pair(op: Operation, view: &PairView) -> Result<PairPlan, Blocked> {
+pub fn plan_pair(op: Operation, view: &PairView) -> Result<PairPlan, DrError> {
     match op {
         Operation::Init => plan_init(view),
         Operation::Failover { unplanned } => plan_failover(view, unplanned),
@@ -111,7 +104,7 @@ pub fn plan_pair(op: Operation, view: &PairView) -> Result<PairPlan, Blocked> {
     }
 }
 
-fn plan_init(view: &PairView) -> Result<PairPlan, Blocked> {
+fn plan_init(view: &PairView) -> Result<PairPlan, DrError> {
     for role in [Role::A, Role::B] {
         if let Some(p) = side_problem(view, role, Operation::Init) {
             return Err(p);
@@ -142,11 +135,11 @@ fn plan_init(view: &PairView) -> Result<PairPlan, Blocked> {
         );
     }
     if view.stale_forward_in_a().is_some() {
-        return Err(Blocked::Unsafe(
+        return Err(DrError::Refused(
             "A's region holds a stale A -> B configuration (an unplanned failover happened): B is serving; run `efs-dr failback` to bring the data home".into(),
         ));
     }
-    if view.b.protection() == Some("DISABLED") {
+    if view.b.protection() == Some(Protection::Disabled) {
         return plan(
             &[Step::DisableProtectionB, Step::CreateForward],
             "no replication; B's protection is already DISABLED",
@@ -158,9 +151,9 @@ fn plan_init(view: &PairView) -> Result<PairPlan, Blocked> {
     )
 }
 
-fn check_status(r: &crate::aws::ReplicationInfo, what: &str) -> Result<(), Blocked> {
-    if r.status == "ERROR" || r.status == "PAUSED" || r.status == "PAUSING" {
-        return Err(Blocked::Unsafe(format!(
+fn check_status(r: &crate::aws::ReplicationInfo, what: &str) -> Result<(), DrError> {
+    if r.status.is_stalled() {
+        return Err(DrError::Refused(format!(
             "{what} is {}{}: its destination may be behind. Find out why in the EFS console (the replication's status message); {}",
             r.status,
             r.status_message
@@ -177,14 +170,14 @@ fn check_status(r: &crate::aws::ReplicationInfo, what: &str) -> Result<(), Block
     Ok(())
 }
 
-fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> {
+fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, DrError> {
     let op = Operation::Failover { unplanned };
     if let Some(p) = side_problem(view, Role::B, op) {
         return Err(p);
     }
     if !unplanned {
         if !view.a.reachable() {
-            return Err(Blocked::Unsafe(format!(
+            return Err(DrError::Refused(format!(
                 "A's region {} does not answer, so a planned failover cannot check the last sync; during an outage of A run `efs-dr failover --unplanned`",
                 view.a.region
             )));
@@ -203,7 +196,7 @@ fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> 
         );
     }
     match view.forward() {
-        Some(r) if r.status == "DELETING" => {
+        Some(r) if r.status == ReplicationStatus::Deleting => {
             if unplanned {
                 plan(
                     &[Step::DeleteForwardFromB, Step::ForgetForward],
@@ -217,7 +210,10 @@ fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> 
             }
         }
         Some(r) => {
-            if r.status != "ENABLED" && r.status != "ENABLING" {
+            if !matches!(
+                r.status,
+                ReplicationStatus::Enabled | ReplicationStatus::Enabling
+            ) {
                 // ERROR or PAUSED: the RPO gate refuses unless --force (it knows the flags).
                 tracing::warn!(pair = %view.pair, status = %r.status, "A -> B is not ENABLED");
             }
@@ -238,7 +234,7 @@ fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> 
             if unplanned && view.state_forward == Some(true) {
                 steps.push(Step::ForgetForward);
             }
-            if view.b.protection() == Some("DISABLED") {
+            if view.b.protection() == Some(Protection::Disabled) {
                 steps.push(Step::EnableProtectionB);
             }
             if steps.is_empty() {
@@ -250,11 +246,11 @@ fn plan_failover(view: &PairView, unplanned: bool) -> Result<PairPlan, Blocked> 
     }
 }
 
-fn plan_failback(view: &PairView) -> Result<PairPlan, Blocked> {
+fn plan_failback(view: &PairView) -> Result<PairPlan, DrError> {
     for role in [Role::B, Role::A] {
         if let Some(p) = side_problem(view, role, Operation::Failback) {
             return Err(match p {
-                Blocked::Error(m) if role == Role::A => Blocked::Error(format!(
+                DrError::Failed(m) if role == Role::A => DrError::Failed(format!(
                     "{m}. Failback needs A's region; B keeps serving. Run failback again when A's region is back"
                 )),
                 other => other,
@@ -265,12 +261,12 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, Blocked> {
         return Err(f);
     }
     if let Some(r) = view.forward() {
-        if r.status == "DELETING" {
-            return Err(Blocked::Unsafe(
+        if r.status == ReplicationStatus::Deleting {
+            return Err(DrError::Refused(
                 "A -> B is DELETING: a failover is still running; run `efs-dr failover` to finish it first".into(),
             ));
         }
-        if r.status == "ENABLED" && r.last_replicated.is_some() {
+        if r.status == ReplicationStatus::Enabled && r.last_replicated.is_some() {
             return plan(
                 &[],
                 "nothing to do: A -> B is ENABLED and synced (the pair is home)",
@@ -283,7 +279,7 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, Blocked> {
         );
     }
     if let Some(r) = view.reverse() {
-        if r.status == "DELETING" {
+        if r.status == ReplicationStatus::Deleting {
             return plan(
                 &[
                     Step::RemoveReverse,
@@ -308,11 +304,11 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, Blocked> {
         );
     }
     match (view.a.protection(), view.b.protection()) {
-        (Some("ENABLED"), Some("DISABLED")) => plan(
+        (Some(Protection::Enabled), Some(Protection::Disabled)) => plan(
             &FAILBACK_FROM_START[4..],
             "B -> A is gone and B's protection is DISABLED: resuming at A -> B",
         ),
-        (_, Some("DISABLED")) => Err(Blocked::Unsafe(
+        (_, Some(Protection::Disabled)) => Err(DrError::Refused(
             "B's protection is DISABLED and nothing replicates: B is not serving. Check which side has the latest data before going on".into(),
         )),
         _ => plan(&FAILBACK_FROM_START, "B is serving: failing back to A"),
@@ -345,7 +341,7 @@ mod tests {
             "us-east-1",
         ));
         let e = plan_pair(Operation::Failover { unplanned: false }, &v).unwrap_err();
-        assert!(matches!(e, Blocked::Unsafe(m) if m.contains("--unplanned")));
+        assert!(matches!(e, DrError::Refused(m) if m.contains("--unplanned")));
         let p = plan_pair(Operation::Failover { unplanned: true }, &v).unwrap();
         assert_eq!(p.steps, vec![Step::DeleteForwardFromB, Step::ForgetForward]);
     }
@@ -403,7 +399,7 @@ mod tests {
             "us-east-1",
         ));
         let e = plan_pair(Operation::Failback, &v).unwrap_err();
-        assert!(matches!(e, Blocked::Error(m) if m.contains("B keeps serving")));
+        assert!(matches!(e, DrError::Failed(m) if m.contains("B keeps serving")));
     }
 
     #[test]
@@ -412,7 +408,7 @@ mod tests {
         let v = view(snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20));
         assert!(matches!(
             plan_pair(Operation::Failback, &v),
-            Err(Blocked::Unsafe(m)) if m.contains("ERROR")
+            Err(DrError::Refused(m)) if m.contains("ERROR")
         ));
     }
 
@@ -422,7 +418,7 @@ mod tests {
         s.regions.get_mut("us-west-2").unwrap().file_systems.clear();
         let v = view(s);
         let e = plan_pair(Operation::Failover { unplanned: true }, &v).unwrap_err();
-        assert!(matches!(e, Blocked::Error(m) if m.contains("does not exist")));
+        assert!(matches!(e, DrError::Failed(m) if m.contains("does not exist")));
     }
 
     #[test]

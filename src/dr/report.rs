@@ -1,23 +1,25 @@
-//! The run report: the timeline of each phase, the Terraform and SDK changes, the measured RTO
-//! and the data at risk; written as Markdown (tera template) and JSON after every run.
+//! The run report, a pure function of the run's events: the timeline of each phase, the
+//! Terraform and SDK changes, the measured RTO and the data at risk. Rendered as Markdown (tera
+//! template) and JSON.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::events::{Event, EventKind};
 use super::phase::Step;
+use super::planner::Operation;
+use crate::aws::rfc3339;
 
 const TEMPLATE: &str = include_str!("../../templates/report/report.md.tera");
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rto {
     pub aws_seconds: f64,
     pub wall_seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseRecord {
     pub step: Step,
     pub title: String,
@@ -29,7 +31,7 @@ pub struct PhaseRecord {
     pub gate_result: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PairReport {
     pub name: String,
     pub a: String,
@@ -43,21 +45,21 @@ pub struct PairReport {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChangeRecord {
     pub pair: String,
     pub address: String,
     pub kind: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SdkRecord {
     pub pair: String,
     pub text: String,
     pub change: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineEntry {
     pub elapsed_s: f64,
     pub at: String,
@@ -66,7 +68,7 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub operation: String,
     pub outcome: String,
@@ -82,14 +84,19 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
 }
 
+fn secs(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
 impl Report {
-    pub fn new(operation: &str) -> Report {
-        Report {
-            operation: operation.to_string(),
+    /// The report of the run whose events these are.
+    pub fn from_events(events: &[Event]) -> Report {
+        let mut r = Report {
+            operation: String::new(),
             outcome: "running".into(),
             message: String::new(),
             exit_code: 0,
-            started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            started_at: String::new(),
             aws_started_at: None,
             aws_finished_at: None,
             wall_seconds: 0.0,
@@ -97,26 +104,121 @@ impl Report {
             terraform_changes: Vec::new(),
             sdk_changes: Vec::new(),
             timeline: Vec::new(),
+        };
+        let mut operation = None;
+        // AWS time of the run's first observation: where RTO starts.
+        let aws_start = events.iter().find_map(|e| e.aws_time);
+        r.aws_started_at = aws_start.map(rfc3339);
+        for e in events {
+            let pair = e.pair.clone().unwrap_or_default();
+            match &e.kind {
+                EventKind::RunStarted { operation: op, .. } => {
+                    operation = Some(*op);
+                    r.operation = op.name().to_string();
+                    r.started_at = humantime::format_rfc3339_seconds(e.at).to_string();
+                }
+                EventKind::PairPlanned { a, b, found, .. } => r.pairs.push(PairReport {
+                    name: pair,
+                    a: a.clone(),
+                    b: b.clone(),
+                    found: found.clone(),
+                    phases: Vec::new(),
+                    rto: None,
+                    data_at_risk: None,
+                    data_at_risk_seconds: None,
+                    notes: Vec::new(),
+                }),
+                EventKind::PhaseStarted { title, gate } => {
+                    if let (Some(p), Some(step)) = (r.pair_mut(&pair), e.step) {
+                        p.phases.push(PhaseRecord {
+                            step,
+                            title: title.clone(),
+                            gate: gate.clone(),
+                            started_s: secs(e.elapsed_ms),
+                            ended_s: None,
+                            aws_started: e.aws_time.map(rfc3339),
+                            aws_ended: None,
+                            gate_result: None,
+                        });
+                    }
+                }
+                EventKind::GatePassed { detail, .. } => {
+                    let failover = matches!(operation, Some(Operation::Failover { .. }));
+                    if let Some(p) = r.pair_mut(&pair) {
+                        if let Some(rec) =
+                            p.phases.iter_mut().rev().find(|x| Some(x.step) == e.step)
+                        {
+                            rec.ended_s = Some(secs(e.elapsed_ms));
+                            rec.aws_ended = e.aws_time.map(rfc3339);
+                            rec.gate_result = Some(detail.clone());
+                        }
+                        if failover && e.step.is_some_and(Step::makes_b_writable) && p.rto.is_none()
+                        {
+                            p.rto = Some(Rto {
+                                aws_seconds: match (aws_start, e.aws_time) {
+                                    (Some(s), Some(n)) => {
+                                        n.duration_since(s).unwrap_or_default().as_secs_f64()
+                                    }
+                                    _ => 0.0,
+                                },
+                                wall_seconds: secs(e.elapsed_ms),
+                            });
+                        }
+                    }
+                }
+                EventKind::DataAtRisk { text, seconds } => {
+                    if let Some(p) = r.pair_mut(&pair) {
+                        p.data_at_risk = Some(text.clone());
+                        p.data_at_risk_seconds = *seconds;
+                    }
+                }
+                EventKind::Note { text } => {
+                    if let Some(p) = r.pair_mut(&pair) {
+                        p.notes.push(text.clone());
+                    }
+                }
+                EventKind::Applied { changes } => {
+                    for c in changes {
+                        r.terraform_changes.push(ChangeRecord {
+                            pair: pair.clone(),
+                            address: c.address.clone(),
+                            kind: c.kind.as_str().to_string(),
+                        });
+                    }
+                }
+                EventKind::SdkChange { change } => r.sdk_changes.push(SdkRecord {
+                    pair: pair.clone(),
+                    text: change.describe(),
+                    change: serde_json::to_value(change).unwrap_or_default(),
+                }),
+                EventKind::Finished {
+                    outcome,
+                    exit_code,
+                    message,
+                } => {
+                    r.outcome = outcome.as_str().to_string();
+                    r.exit_code = *exit_code;
+                    r.message = message.clone();
+                    r.wall_seconds = secs(e.elapsed_ms);
+                    r.aws_finished_at = e.aws_time.map(rfc3339);
+                }
+                _ => {}
+            }
+            if let Some(text) = describe(&e.kind) {
+                r.timeline.push(TimelineEntry {
+                    elapsed_s: secs(e.elapsed_ms),
+                    at: humantime::format_rfc3339_millis(e.at).to_string(),
+                    aws_time: e.aws_time.map(rfc3339),
+                    pair: e.pair.clone(),
+                    text: text.replace('|', "\\|"),
+                });
+            }
         }
+        r
     }
 
     pub fn pair_mut(&mut self, name: &str) -> Option<&mut PairReport> {
         self.pairs.iter_mut().find(|p| p.name == name)
-    }
-
-    /// The timeline, from the run's events.
-    pub fn set_timeline(&mut self, events: &[Event]) {
-        self.timeline = events
-            .iter()
-            .filter(|e| !matches!(e.kind, EventKind::GatePolled { .. }))
-            .map(|e| TimelineEntry {
-                elapsed_s: e.elapsed.as_secs_f64(),
-                at: e.at.clone(),
-                aws_time: e.aws_time.clone(),
-                pair: e.pair.clone(),
-                text: describe(&e.kind),
-            })
-            .collect();
     }
 
     pub fn markdown(&self) -> Result<String, String> {
@@ -124,7 +226,7 @@ impl Report {
         tera::Tera::one_off(TEMPLATE, &ctx, false).map_err(|e| format!("{e:?}"))
     }
 
-    /// Writes `<dir>/<operation>-<time>.md` and `.json`; returns the Markdown path.
+    /// Writes `<dir>/<operation>-<time>-<pid>.md` and `.json`; returns the Markdown path.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create the report folder {}: {e}", dir.display()))?;
@@ -149,73 +251,38 @@ impl Report {
     }
 }
 
-fn describe(kind: &EventKind) -> String {
-    match kind {
-        EventKind::RunStarted { operation, pairs } => {
-            format!("{operation} started for {}", pairs.join(", "))
+/// An event as a line of the timeline (None: not on the timeline).
+fn describe(kind: &EventKind) -> Option<String> {
+    let changes = |changes: &[super::events::TfChange]| {
+        if changes.is_empty() {
+            "no changes".to_string()
+        } else {
+            changes
+                .iter()
+                .map(|c| format!("{} {}", c.kind.as_str(), c.address))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
+    };
+    Some(match kind {
+        EventKind::RunStarted {
+            operation, pairs, ..
+        } => format!("{} started for {}", operation.name(), pairs.join(", ")),
+        EventKind::RootInitialised { dir } => format!("terraform init in {dir}"),
+        EventKind::PairPlanned { found, .. } => format!("found: {found}"),
         EventKind::PhaseStarted { title, .. } => format!("phase: {title}"),
-        EventKind::PlanSummary { changes } => format!(
-            "terraform plan: {}",
-            if changes.is_empty() {
-                "no changes".into()
-            } else {
-                changes
-                    .iter()
-                    .map(|c| format!("{} {}", kind_word(c.kind), c.address))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        ),
+        EventKind::PlanSummary { changes: c } => format!("terraform plan: {}", changes(c)),
         EventKind::Applied { changes } => format!("terraform apply: {} change(s)", changes.len()),
         EventKind::StateChanged { command, address } => format!("terraform {command} {address}"),
         EventKind::SdkChange { change } => format!("SDK: {}", change.describe()),
-        EventKind::GatePolled { .. } => String::new(),
         EventKind::GatePassed { detail, .. } => format!("gate passed: {detail}"),
+        EventKind::DataAtRisk { text, .. } => format!("data at risk: {text}"),
+        EventKind::Note { text } => text.clone(),
         EventKind::Refused { message } => format!("refused: {message}"),
         EventKind::Finished { message, .. } => format!("finished: {message}"),
-    }
-    .replace('|', "\\|")
-}
-
-pub fn kind_word(kind: crate::terraform::ChangeKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+        EventKind::GatePolled { .. } | EventKind::ReportWritten { .. } => return None,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_markdown_shows_rto_data_at_risk_and_changes() {
-        let mut r = Report::new("failover");
-        r.outcome = "done".into();
-        r.pairs.push(PairReport {
-            name: "app".into(),
-            a: "fs-1 (us-east-1)".into(),
-            b: "fs-2 (us-west-2)".into(),
-            found: "A -> B is ENABLED".into(),
-            phases: vec![],
-            rto: Some(Rto {
-                aws_seconds: 481.0,
-                wall_seconds: 1.2,
-            }),
-            data_at_risk: Some("0s".into()),
-            data_at_risk_seconds: Some(0.0),
-            notes: vec![],
-        });
-        r.terraform_changes.push(ChangeRecord {
-            pair: "app".into(),
-            address: "module.m.aws_efs_replication_configuration.forward[\"app\"]".into(),
-            kind: "delete".into(),
-        });
-        let md = r.markdown().unwrap();
-        assert!(md.contains("**RTO**"), "{md}");
-        assert!(md.contains("481"), "{md}");
-        assert!(md.contains("delete `module.m"), "{md}");
-        assert!(md.contains("## Changes made through the SDK"), "{md}");
-    }
-}
+mod tests;

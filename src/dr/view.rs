@@ -3,10 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::aws::{AwsError, AwsTime, FileSystemInfo, LastWrite, RegionView, ReplicationInfo};
+use crate::aws::{
+    AwsError, AwsTime, FileSystemInfo, LastWrite, Protection, RegionView, ReplicationInfo,
+    ReplicationStatus,
+};
 use crate::config::Pair;
+use crate::ids::{FileSystemId, Region};
 use crate::render::Direction;
 
 /// One poll of every region involved.
@@ -27,7 +31,7 @@ impl Snapshot {
 }
 
 /// Which file system of a pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Role {
     /// The primary (home) file system.
     A,
@@ -47,8 +51,8 @@ impl std::fmt::Display for Role {
 /// One side of a pair as observed.
 #[derive(Debug, Clone, Serialize)]
 pub struct SideView {
-    pub region: String,
-    pub file_system_id: String,
+    pub region: Region,
+    pub file_system_id: FileSystemId,
     /// None when the region answered but has no such file system.
     pub file_system: Option<FileSystemInfo>,
     /// The region did not answer (or refused every call).
@@ -70,14 +74,14 @@ impl SideView {
         self.error.is_none()
     }
 
-    pub fn protection(&self) -> Option<&str> {
-        self.file_system.as_ref().map(|f| f.protection.as_str())
+    pub fn protection(&self) -> Option<Protection> {
+        self.file_system.as_ref().map(|f| f.protection)
     }
 
     /// Writable: overwrite protection ENABLED (DISABLED may receive a replication and
     /// REPLICATING is a destination: both read-only).
     pub fn writable(&self) -> bool {
-        self.protection() == Some("ENABLED")
+        self.protection() == Some(Protection::Enabled)
     }
 }
 
@@ -104,11 +108,12 @@ pub struct PairView {
 
 impl PairView {
     pub fn derive(pair: &Pair, snapshot: &Snapshot) -> PairView {
-        let side = |region: &str, id: &str| {
-            let view = snapshot.region(region);
+        let side = |side: &crate::config::Side| {
+            let (region, id) = (&side.region, &side.file_system_id);
+            let view = snapshot.region(region.as_str());
             SideView {
-                region: region.to_string(),
-                file_system_id: id.to_string(),
+                region: region.clone(),
+                file_system_id: id.clone(),
                 file_system: view.and_then(|v| v.file_systems.get(id).cloned()),
                 error: match view {
                     Some(v) => v.error.clone(),
@@ -121,26 +126,20 @@ impl PairView {
                 last_write: view.and_then(|v| v.last_writes.get(id).copied()),
             }
         };
-        let a = side(
-            pair.primary.region.as_str(),
-            pair.primary.file_system_id.as_str(),
-        );
-        let b = side(
-            pair.secondary.region.as_str(),
-            pair.secondary.file_system_id.as_str(),
-        );
-        let find = |region: &str, src: &str, dst: &str| {
-            snapshot.region(region).and_then(|v| {
+        let a = side(&pair.primary);
+        let b = side(&pair.secondary);
+        let find = |region: &Region, src: &FileSystemId, dst: &FileSystemId| {
+            snapshot.region(region.as_str()).and_then(|v| {
                 v.replications
                     .iter()
-                    .find(|r| r.source_id == src && r.destination_id == dst)
+                    .find(|r| &r.source_id == src && &r.destination_id == dst)
                     .cloned()
             })
         };
         let (ida, idb) = (a.file_system_id.clone(), b.file_system_id.clone());
         let mut foreign = Vec::new();
         for region in [&a.region, &b.region] {
-            if let Some(v) = snapshot.region(region) {
+            if let Some(v) = snapshot.region(region.as_str()) {
                 for r in &v.replications {
                     let involves = [&r.source_id, &r.destination_id]
                         .iter()
@@ -184,7 +183,7 @@ impl PairView {
             (None, true) => self
                 .forward_in_a
                 .as_ref()
-                .filter(|r| r.status == "DELETING"),
+                .filter(|r| r.status == ReplicationStatus::Deleting),
         }
     }
 
@@ -196,7 +195,7 @@ impl PairView {
             (None, true) => self
                 .reverse_in_b
                 .as_ref()
-                .filter(|r| r.status == "DELETING"),
+                .filter(|r| r.status == ReplicationStatus::Deleting),
         }
     }
 
@@ -206,7 +205,7 @@ impl PairView {
         if self.b.reachable() && self.forward_in_b.is_none() {
             self.forward_in_a
                 .as_ref()
-                .filter(|r| r.status != "DELETING")
+                .filter(|r| r.status != ReplicationStatus::Deleting)
         } else {
             None
         }
@@ -264,23 +263,27 @@ pub(crate) mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
     }
 
-    pub fn fs(id: &str, protection: &str) -> FileSystemInfo {
+    pub fn id(s: &str) -> FileSystemId {
+        FileSystemId::from_aws(s)
+    }
+
+    pub fn fs(fs_id: &str, protection: &str) -> FileSystemInfo {
         FileSystemInfo {
-            id: id.into(),
+            id: id(fs_id),
             life_cycle_state: "available".into(),
-            protection: protection.into(),
+            protection: Protection::from_aws(protection),
             name: None,
         }
     }
 
     pub fn repl(src: &str, dst: &str, status: &str, last: Option<u64>) -> ReplicationInfo {
-        let region = |id: &str| if id == A { "us-east-1" } else { "us-west-2" };
+        let region = |id: &str| Region::from_aws(if id == A { "us-east-1" } else { "us-west-2" });
         ReplicationInfo {
-            source_id: src.into(),
-            source_region: region(src).into(),
-            destination_id: dst.into(),
-            destination_region: region(dst).into(),
-            status: status.into(),
+            source_id: id(src),
+            source_region: region(src),
+            destination_id: id(dst),
+            destination_region: region(dst),
+            status: ReplicationStatus::from_aws(status),
             status_message: None,
             last_replicated: last.map(t),
             creation_time: Some(t(0)),
@@ -301,7 +304,7 @@ pub(crate) mod tests {
             RegionView {
                 now: Some(t(now)),
                 replications: in_a,
-                file_systems: [(A.to_string(), fs(A, pa))].into(),
+                file_systems: [(id(A), fs(A, pa))].into(),
                 ..RegionView::default()
             },
         );
@@ -310,7 +313,7 @@ pub(crate) mod tests {
             RegionView {
                 now: Some(t(now)),
                 replications: in_b,
-                file_systems: [(B.to_string(), fs(B, pb))].into(),
+                file_systems: [(id(B), fs(B, pb))].into(),
                 ..RegionView::default()
             },
         );
@@ -368,7 +371,7 @@ pub(crate) mod tests {
     #[test]
     fn a_replication_with_another_file_system_is_foreign() {
         let other = ReplicationInfo {
-            destination_id: "fs-99999999".into(),
+            destination_id: id("fs-99999999"),
             ..repl(A, B, "ENABLED", None)
         };
         let v = PairView::derive(&pair(), &snap("ENABLED", "ENABLED", vec![other], vec![], 1));

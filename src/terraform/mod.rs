@@ -268,31 +268,57 @@ impl Terraform {
         .map(|_| ())
     }
 
-    /// Plan, show, check against what is allowed, and apply only if the check passes. Returns
-    /// the changes that were applied.
-    pub async fn plan_check_apply(
+    /// Plans into `plan_file` (refreshing from AWS or not), and checks the plan against what is
+    /// allowed. Only a plan that passed comes back, and only such a plan can be applied.
+    pub async fn plan_checked(
         &self,
         plan_file: &Path,
         allowed: &[AllowedChange],
-    ) -> Result<Vec<ResourceChange>, PhaseError> {
-        self.plan_check_apply_with(plan_file, allowed, true).await
+        refresh: bool,
+    ) -> Result<CheckedPlan, PhaseError> {
+        if !self.plan_with(plan_file, refresh).await? {
+            return Ok(CheckedPlan {
+                file: plan_file.to_path_buf(),
+                changes: Vec::new(),
+            });
+        }
+        let plan = self.show_plan(plan_file).await?;
+        safety::check(&plan, allowed)?;
+        Ok(CheckedPlan {
+            file: plan_file.to_path_buf(),
+            changes: plan.changes().into_iter().cloned().collect(),
+        })
     }
 
-    /// `plan_check_apply`, refreshing from AWS or not.
-    pub async fn plan_check_apply_with(
+    /// Applies a checked plan (nothing to do when it has no change); returns its changes.
+    pub async fn apply_checked(&self, plan: CheckedPlan) -> Result<Vec<ResourceChange>, TfError> {
+        let result = if plan.changes.is_empty() {
+            Ok(())
+        } else {
+            self.apply(&plan.file).await
+        };
+        let _ = std::fs::remove_file(self.dir.join(&plan.file));
+        result.map(|()| plan.changes)
+    }
+
+    /// Plan, check, and apply only if the check passed: the one plan-check-apply path.
+    pub async fn plan_check_apply(
         &self,
         plan_file: &Path,
         allowed: &[AllowedChange],
         refresh: bool,
     ) -> Result<Vec<ResourceChange>, PhaseError> {
-        if !self.plan_with(plan_file, refresh).await? {
-            return Ok(Vec::new());
-        }
-        let plan = self.show_plan(plan_file).await?;
-        safety::check(&plan, allowed)?;
-        self.apply(plan_file).await?;
-        Ok(plan.changes().into_iter().cloned().collect())
+        let plan = self.plan_checked(plan_file, allowed, refresh).await?;
+        Ok(self.apply_checked(plan).await?)
     }
+}
+
+/// A saved plan that passed the safety check.
+#[derive(Debug)]
+pub struct CheckedPlan {
+    file: PathBuf,
+    /// What it changes (empty: nothing to apply).
+    pub changes: Vec<ResourceChange>,
 }
 
 /// A plan that failed, or that was refused as unsafe.

@@ -31,7 +31,7 @@ pub struct Change {
 }
 
 /// What a resource change does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     NoOp,
@@ -40,6 +40,20 @@ pub enum ChangeKind {
     Update,
     Delete,
     Replace,
+}
+
+impl ChangeKind {
+    /// The word Terraform's plan JSON uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::NoOp => "noop",
+            ChangeKind::Read => "read",
+            ChangeKind::Create => "create",
+            ChangeKind::Update => "update",
+            ChangeKind::Delete => "delete",
+            ChangeKind::Replace => "replace",
+        }
+    }
 }
 
 impl ResourceChange {

@@ -6,7 +6,7 @@ use std::fmt;
 use super::plan_json::{ChangeKind, PlanJson};
 
 /// One change a phase allows: this resource address, this kind of change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AllowedChange {
     pub address: String,
     pub kind: ChangeKind,

@@ -1,69 +1,58 @@
-//! A phase's gate: poll AWS (only the regions the gates need) with an adaptive interval until
+//! A step's gates: poll AWS (only the regions the gates need) with an adaptive interval until
 //! every pair's gate passes, one refuses, or the timeout ends the run with exit 3.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{RunError, Runner};
-use crate::aws::{rfc3339, AwsTime};
+use super::Runner;
+use crate::aws::AwsTime;
 use crate::config::Pair;
+use crate::dr::error::DrError;
 use crate::dr::events::EventKind;
-use crate::dr::gate::fmt_dur;
-use crate::dr::gate::{evaluate, Outcome};
+use crate::dr::gate::{evaluate, fmt_dur, Verdict};
 use crate::dr::observe::{observe_regions, views};
-use crate::dr::phase::{Gate, Phase, Step};
-use crate::dr::planner::Operation;
-use crate::dr::report::Rto;
+use crate::dr::phase::{Gate, Step};
 use crate::dr::view::{PairView, Role};
+use crate::ids::FileSystemId;
+
+fn side(pair: &Pair, role: Role) -> &crate::config::Side {
+    match role {
+        Role::A => &pair.primary,
+        Role::B => &pair.secondary,
+    }
+}
 
 impl Runner<'_> {
-    pub(super) async fn gates(&mut self, step: Step, phases: &[Phase]) -> Result<(), RunError> {
-        let gates = &self.ctx.config.gates;
-        let base = gates.poll_interval;
-        let timeout = gates.replication_timeout;
+    pub(super) async fn gates(
+        &mut self,
+        step: Step,
+        gates: &[(String, Gate)],
+    ) -> Result<(), DrError> {
+        let settings = &self.ctx.config.gates;
+        let base = settings.poll_interval;
+        let timeout = settings.replication_timeout;
         let wall_start = Instant::now();
         let mut aws_start: Option<AwsTime> = None;
-        let mut pending: Vec<&Phase> = phases.iter().collect();
-        let mut last: BTreeMap<String, String> = BTreeMap::new();
+        let mut pending: Vec<&(String, Gate)> = gates.iter().collect();
+        let mut last: std::collections::BTreeMap<String, String> = Default::default();
         let mut overdue_polls = 0u32;
-        let watch: BTreeSet<(String, String)> = phases
+        let watch: BTreeSet<(String, FileSystemId)> = gates
             .iter()
-            .filter_map(|p| {
-                let pair = self.req.pairs.iter().find(|x| x.name == p.pair)?;
-                match &p.gate {
-                    Gate::Quiesced { .. } => Some((
-                        pair.secondary.region.to_string(),
-                        pair.secondary.file_system_id.to_string(),
-                    )),
-                    Gate::Rpo {
-                        writes_stopped: true,
-                        ..
-                    } => Some((
-                        pair.primary.region.to_string(),
-                        pair.primary.file_system_id.to_string(),
-                    )),
-                    _ => None,
-                }
+            .filter_map(|(name, gate)| {
+                let s = side(self.pair(name), gate.watches_writes_on()?);
+                Some((s.region.to_string(), s.file_system_id.clone()))
             })
             .collect();
-        let needs_state = phases
+        let needs_state = gates.iter().any(|(_, g)| matches!(g, Gate::InState { .. }));
+        let regions: BTreeSet<String> = gates
             .iter()
-            .any(|p| matches!(p.gate, Gate::InState { .. }));
-        let regions: BTreeSet<String> = phases
-            .iter()
-            .filter_map(|p| {
-                let pair = self.req.pairs.iter().find(|x| x.name == p.pair)?;
-                Some(
-                    gate_roles(&p.gate)
-                        .into_iter()
-                        .map(|r| match r {
-                            Role::A => pair.primary.region.to_string(),
-                            Role::B => pair.secondary.region.to_string(),
-                        })
-                        .collect::<Vec<_>>(),
-                )
+            .flat_map(|(name, gate)| {
+                let pair = self.pair(name);
+                gate.roles()
+                    .into_iter()
+                    .map(|r| side(pair, r).region.to_string())
+                    .collect::<Vec<_>>()
             })
-            .flatten()
             .collect();
         loop {
             let snapshot = observe_regions(&self.ctx.aws, Some(&regions), &watch).await;
@@ -78,47 +67,47 @@ impl Runner<'_> {
             };
             let selected: Vec<Pair> = pending
                 .iter()
-                .filter_map(|p| self.req.pairs.iter().find(|x| x.name == p.pair).cloned())
+                .map(|(name, _)| self.pair(name).clone())
                 .collect();
             let views = views(&selected, &snapshot, state.as_ref());
             let aws_elapsed = match (aws_start, now) {
                 (Some(s), Some(n)) => n.duration_since(s).unwrap_or_default(),
                 _ => Duration::ZERO,
             };
-            let expected = step.expected();
             let interval = next_interval(
                 base,
                 aws_elapsed,
-                expected,
+                step.spec().expected,
                 wall_start.elapsed(),
                 &mut overdue_polls,
             );
             let mut still = Vec::new();
-            for phase in pending {
-                let view = views.iter().find(|v| v.pair == phase.pair).expect("viewed");
-                let outcome = evaluate(&phase.gate, view);
-                self.events.emit(
-                    Some(&phase.pair),
+            for entry in pending {
+                let (name, gate) = entry;
+                let view = views.iter().find(|v| &v.pair == name).expect("viewed");
+                let verdict = evaluate(gate, view);
+                self.out.emit(
+                    Some(name),
                     Some(step),
                     now,
                     EventKind::GatePolled {
-                        outcome: outcome.clone(),
+                        verdict: verdict.clone(),
                         next_poll_ms: interval.as_millis() as u64,
                     },
                 );
-                match outcome {
-                    Outcome::Passed(detail) => {
-                        self.passed(phase, view, &detail, now, wall_start.elapsed());
+                match verdict {
+                    Verdict::Passed(detail) => {
+                        self.passed(name, step, view, &detail, now, wall_start.elapsed());
                     }
-                    Outcome::Refused(why) => {
-                        return Err(RunError::Refused(format!(
-                            "pair {}, phase \"{}\": {why}. Nothing more was changed",
-                            phase.pair, phase.title
+                    Verdict::Refused(why) => {
+                        return Err(DrError::Refused(format!(
+                            "pair {name}, phase \"{}\": {why}. Nothing more was changed",
+                            step.title()
                         )));
                     }
-                    Outcome::Waiting(w) => {
-                        last.insert(phase.pair.clone(), w);
-                        still.push(phase);
+                    Verdict::Waiting(w) => {
+                        last.insert(name.clone(), w);
+                        still.push(entry);
                     }
                 }
             }
@@ -129,12 +118,11 @@ impl Runner<'_> {
             if aws_elapsed >= timeout || wall_start.elapsed() >= timeout {
                 let what = pending
                     .iter()
-                    .map(|p| {
+                    .map(|(name, gate)| {
                         format!(
-                            "pair {}: \"{}\" still not true: {}",
-                            p.pair,
-                            p.gate.describe(),
-                            last.get(&p.pair).map(String::as_str).unwrap_or("unknown")
+                            "pair {name}: \"{}\" still not true: {}",
+                            gate.describe(),
+                            last.get(name).map(String::as_str).unwrap_or("unknown")
                         )
                     })
                     .collect::<Vec<_>>()
@@ -144,7 +132,7 @@ impl Runner<'_> {
                 } else {
                     "nothing further was changed. Find out why (`efs-dr status`, the EFS console), then run the same command again: it continues from this phase"
                 };
-                return Err(RunError::GateTimeout(format!(
+                return Err(DrError::GateTimeout(format!(
                     "gate of phase \"{}\" did not pass within {} (AWS time):\n{what}\n{advice}",
                     step.title(),
                     fmt_dur(timeout)
@@ -156,75 +144,45 @@ impl Runner<'_> {
 
     fn passed(
         &mut self,
-        phase: &Phase,
+        name: &str,
+        step: Step,
         view: &PairView,
         detail: &str,
         now: Option<SystemTime>,
         gate_elapsed: Duration,
     ) {
-        self.events.emit(
-            Some(&phase.pair),
-            Some(phase.step),
+        self.out.emit(
+            Some(name),
+            Some(step),
             now,
             EventKind::GatePassed {
                 detail: detail.to_string(),
                 elapsed_ms: gate_elapsed.as_millis() as u64,
             },
         );
-        let wall = self.events.elapsed();
-        let aws_start = self.aws_start;
-        let is_failover = matches!(self.req.op, Operation::Failover { .. });
-        if phase.step == Step::CheckRpo {
-            self.record_data_at_risk(view);
-        }
-        if phase.step == Step::Quiesce {
-            if let Some(r) = self.report.pair_mut(&phase.pair) {
-                r.notes.push(format!("cut-over was safe: {detail}"));
-                r.data_at_risk =
-                    Some("0s: writes on B stopped and were synced to A before the cut-over".into());
-                r.data_at_risk_seconds = Some(0.0);
-            }
-        }
-        if let Some(r) = self.report.pair_mut(&phase.pair) {
-            if let Some(rec) = r.phases.iter_mut().rev().find(|x| x.step == phase.step) {
-                rec.ended_s = Some(wall.as_secs_f64());
-                rec.aws_ended = now.map(rfc3339);
-                rec.gate_result = Some(detail.to_string());
-            }
-            let b_writable = matches!(
-                phase.gate,
-                Gate::NoReplication {
-                    writable: Role::B,
-                    ..
-                }
-            );
-            if is_failover && b_writable && r.rto.is_none() {
-                r.rto = Some(Rto {
-                    aws_seconds: match (aws_start, now) {
-                        (Some(s), Some(n)) => n.duration_since(s).unwrap_or_default().as_secs_f64(),
-                        _ => 0.0,
+        match step {
+            Step::CheckRpo => self.data_at_risk(view),
+            Step::Quiesce => {
+                self.out.emit(
+                    Some(name),
+                    Some(step),
+                    now,
+                    EventKind::Note {
+                        text: format!("cut-over was safe: {detail}"),
                     },
-                    wall_seconds: wall.as_secs_f64(),
-                });
+                );
+                self.out.emit(
+                    Some(name),
+                    Some(step),
+                    now,
+                    EventKind::DataAtRisk {
+                        text: "0s: writes on B stopped and were synced to A before the cut-over"
+                            .into(),
+                        seconds: Some(0.0),
+                    },
+                );
             }
-        }
-    }
-}
-
-/// The sides whose regions a gate reads: a gate on B alone does not wait for A's region.
-fn gate_roles(gate: &Gate) -> Vec<Role> {
-    match gate {
-        Gate::InState { .. } => vec![],
-        Gate::NoReplication { roles, writable } => {
-            let mut r = roles.clone();
-            if !r.contains(writable) {
-                r.push(*writable);
-            }
-            r
-        }
-        Gate::Protection { role, .. } => vec![*role],
-        Gate::Rpo { .. } | Gate::Replicating { .. } | Gate::Quiesced { .. } => {
-            vec![Role::A, Role::B]
+            _ => {}
         }
     }
 }

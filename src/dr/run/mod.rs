@@ -1,75 +1,34 @@
-//! Runs an operation: observe, plan the phases left from the live state, then phase by phase
-//! (all pairs at the same phase together): confirm, SDK change, render variables -> plan ->
-//! safety check -> apply, and gate on AWS. Every run writes a report.
+//! Carries out what `decide` decided. A run observes, decides every pair's phases from the live
+//! state, then takes the phases in step order (pairs at the same step together): observe,
+//! decide the step's actions, carry them out (confirm, SDK change, Terraform, gate). Its only
+//! output is events.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 
 mod gates;
 mod sdk;
 mod terraform;
 
-use super::events::{EventKind, Events};
+use super::confirm::{Answer, Confirm};
+use super::decide::{self, Action, Inputs, Question};
+use super::error::{DrError, Outcome};
+use super::events::{Event, EventKind, EventSink, Recorder};
 use super::gate::fmt_dur;
-use super::observe::{live_directions, observe, views};
-use super::phase::{Phase, RunFlags, Step};
-use super::planner::{plan_pair, Blocked, Operation, PairPlan};
-use super::report::{PairReport, PhaseRecord, Report};
+use super::observe::{observe, views};
+use super::phase::{RunFlags, Step};
+use super::planner::Operation;
 use super::view::{PairView, Snapshot};
-use crate::aws::{rfc3339, Aws, AwsTime};
+use crate::aws::{rfc3339, Aws};
 use crate::config::{Config, Pair};
-use crate::render::{self, Direction};
-use crate::terraform::{Terraform, TfError};
-
-/// How a run ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunError {
-    /// Exit 1.
-    Error(String),
-    /// Exit 2: refused as unsafe or not confirmed.
-    Refused(String),
-    /// Exit 3: a gate did not pass in time.
-    GateTimeout(String),
-}
-
-impl RunError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RunError::Error(_) => 1,
-            RunError::Refused(_) => 2,
-            RunError::GateTimeout(_) => 3,
-        }
-    }
-    pub fn message(&self) -> &str {
-        match self {
-            RunError::Error(m) | RunError::Refused(m) | RunError::GateTimeout(m) => m,
-        }
-    }
-}
-
-impl From<TfError> for RunError {
-    fn from(e: TfError) -> Self {
-        RunError::Error(e.to_string())
-    }
-}
-
-/// How confirmations are answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confirm {
-    /// `--yes`.
-    Yes,
-    /// Ask on the terminal when there is one; refuse otherwise.
-    Ask,
-}
+use crate::ids::FileSystemId;
+use crate::render;
+use crate::terraform::Terraform;
 
 /// Everything a run needs from outside.
 pub struct Context {
     pub config: Config,
     pub aws: Aws,
     pub tf: Terraform,
-    pub confirm: Confirm,
-    pub report_dir: PathBuf,
 }
 
 /// What to run.
@@ -79,293 +38,252 @@ pub struct Request {
     /// The selected pairs (all of the config when none was named).
     pub pairs: Vec<Pair>,
     pub flags: RunFlags,
+    /// Decide and report; change nothing.
     pub dry_run: bool,
 }
 
-/// The result of a run.
+/// The end of a run, and everything it said.
 #[derive(Debug)]
 pub struct Finished {
-    pub result: Result<String, RunError>,
-    pub report: Option<PathBuf>,
-    pub report_data: Report,
-    /// The phases a dry run found (empty otherwise).
-    pub planned: Vec<Phase>,
+    pub result: Result<String, DrError>,
+    pub events: Vec<Event>,
+}
+
+/// Runs the request to its end.
+pub async fn run(
+    ctx: &Context,
+    req: &Request,
+    confirm: &dyn Confirm,
+    sink: &mut dyn EventSink,
+) -> Finished {
+    let mut runner = Runner {
+        ctx,
+        req,
+        confirm,
+        out: Recorder::new(sink),
+        flags: req.flags,
+    };
+    runner.out.emit(
+        None,
+        None,
+        None,
+        EventKind::RunStarted {
+            operation: req.op,
+            pairs: req.pairs.iter().map(|p| p.name.clone()).collect(),
+            dry_run: req.dry_run,
+        },
+    );
+    let result = runner.execute().await;
+    let (outcome, message) = match &result {
+        Ok(m) => (Outcome::Done, m.clone()),
+        Err(e) => (e.outcome(), e.message().to_string()),
+    };
+    runner.out.emit(
+        None,
+        None,
+        ctx.aws.now(),
+        EventKind::Finished {
+            outcome,
+            exit_code: outcome.exit_code(),
+            message,
+        },
+    );
+    Finished {
+        result,
+        events: runner.out.into_events(),
+    }
 }
 
 struct Runner<'a> {
     ctx: &'a Context,
     req: &'a Request,
-    events: &'a mut Events,
-    report: Report,
-    aws_start: Option<AwsTime>,
-    planned: Vec<Phase>,
-    /// Regions that did not answer in the latest full observation.
-    unreachable: BTreeSet<String>,
+    confirm: &'a dyn Confirm,
+    out: Recorder<'a>,
     /// The request's flags, with what the run learns at its start.
     flags: RunFlags,
 }
 
-/// Runs the request to its end and writes the report.
-pub async fn run(ctx: &Context, req: &Request, events: &mut Events) -> Finished {
-    let mut runner = Runner {
-        ctx,
-        req,
-        events,
-        report: Report::new(req.op.name()),
-        aws_start: None,
-        planned: Vec::new(),
-        unreachable: BTreeSet::new(),
-        flags: req.flags,
-    };
-    runner.events.emit(
-        None,
-        None,
-        None,
-        EventKind::RunStarted {
-            operation: req.op.name().into(),
-            pairs: req.pairs.iter().map(|p| p.name.clone()).collect(),
-        },
-    );
-    let result = runner.execute().await;
-    let (outcome, message, code) = match &result {
-        Ok(m) => ("done".to_string(), m.clone(), 0),
-        Err(e) => (
-            match e {
-                RunError::Error(_) => "error",
-                RunError::Refused(_) => "refused",
-                RunError::GateTimeout(_) => "gate timeout",
-            }
-            .to_string(),
-            e.message().to_string(),
-            e.exit_code(),
-        ),
-    };
-    runner.report.outcome = outcome;
-    runner.report.message = message.clone();
-    runner.report.exit_code = code;
-    runner.report.wall_seconds = runner.events.elapsed().as_secs_f64();
-    runner.report.aws_started_at = runner.aws_start.map(rfc3339);
-    runner.report.aws_finished_at = ctx.aws.now().map(rfc3339);
-    let report = if req.dry_run {
-        None
-    } else {
-        runner.report.set_timeline(&runner.events.timeline);
-        match runner.report.write(&ctx.report_dir) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::error!("the report was not written: {e}");
-                None
-            }
-        }
-    };
-    runner.events.emit(
-        None,
-        None,
-        runner
-            .report
-            .aws_finished_at
-            .as_deref()
-            .and_then(|t| humantime::parse_rfc3339(t).ok()),
-        EventKind::Finished {
-            exit_code: code,
-            message: if code == 0 {
-                message
-            } else {
-                format!("error: {message}")
-            },
-            report: report.as_ref().map(|p| p.display().to_string()),
-        },
-    );
-    let mut data = runner.report;
-    data.set_timeline(&runner.events.timeline);
-    Finished {
-        result,
-        report,
-        report_data: data,
-        planned: runner.planned,
-    }
+/// One observation with what the state holds, as a round decides from it.
+struct Observed {
+    snapshot: Snapshot,
+    views: Vec<PairView>,
 }
 
-fn unreachable(snapshot: &Snapshot) -> BTreeSet<String> {
-    snapshot
-        .regions
-        .iter()
-        .filter(|(_, v)| v.error.as_ref().is_some_and(|e| e.is_unreachable()))
-        .map(|(r, _)| r.clone())
-        .collect()
-}
-
-fn pair_label(p: &Pair) -> (String, String) {
-    (
-        format!("{} ({})", p.primary.file_system_id, p.primary.region),
-        format!("{} ({})", p.secondary.file_system_id, p.secondary.region),
-    )
+fn side_label(side: &crate::config::Side) -> String {
+    format!("{} ({})", side.file_system_id, side.region)
 }
 
 impl Runner<'_> {
-    fn all_pairs(&self) -> &[Pair] {
-        &self.ctx.config.pairs
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            gates: &self.ctx.config.gates,
+            flags: self.flags,
+        }
     }
 
-    /// A and B of the selected pairs: their last writes go into the report.
-    fn watch_all(&self) -> BTreeSet<(String, String)> {
+    fn pair(&self, name: &str) -> &Pair {
         self.req
             .pairs
             .iter()
-            .flat_map(|p| {
-                [
-                    (
-                        p.primary.region.to_string(),
-                        p.primary.file_system_id.to_string(),
-                    ),
-                    (
-                        p.secondary.region.to_string(),
-                        p.secondary.file_system_id.to_string(),
-                    ),
-                ]
-            })
-            .collect()
+            .find(|p| p.name == name)
+            .expect("events and actions name selected pairs")
     }
 
-    async fn state(&self) -> Result<BTreeSet<String>, RunError> {
+    async fn state(&self) -> Result<BTreeSet<String>, DrError> {
         Ok(self.ctx.tf.state_list().await?.into_iter().collect())
     }
 
-    /// Writes the Terraform root for `directions` (pairs not listed keep their live direction).
-    fn render(&self, directions: &BTreeMap<String, Direction>) -> Result<(), RunError> {
-        let files = render::render_root(&self.ctx.config, directions)
-            .map_err(|e| RunError::Error(e.to_string()))?;
-        render::write(&self.ctx.tf.dir, &files).map_err(|e| RunError::Error(e.to_string()))?;
-        Ok(())
+    /// Every region (with the last writes of the selected pairs' file systems when
+    /// `with_writes`: the data at risk), and the state when `with_state`.
+    async fn observe(&self, with_writes: bool, with_state: bool) -> Result<Observed, DrError> {
+        let watch: BTreeSet<(String, FileSystemId)> = self
+            .req
+            .pairs
+            .iter()
+            .filter(|_| with_writes)
+            .flat_map(|p| [&p.primary, &p.secondary])
+            .map(|s| (s.region.to_string(), s.file_system_id.clone()))
+            .collect();
+        let snapshot = observe(&self.ctx.aws, &watch).await;
+        let state = if with_state {
+            Some(self.state().await?)
+        } else {
+            None
+        };
+        let views = views(&self.req.pairs, &snapshot, state.as_ref());
+        Ok(Observed { snapshot, views })
     }
 
     /// Renders the root for the live directions and runs `terraform init` when the directory
-    /// has not been initialised (a fresh checkout, another machine).
-    async fn prepare_root(&self, snapshot: &Snapshot) -> Result<(), RunError> {
-        let live = live_directions(self.all_pairs(), snapshot);
-        let dir = &self.ctx.tf.dir;
-        let fresh = !dir.join(".terraform").exists();
-        if fresh || self.req.op == Operation::Init {
-            self.render(&live)?;
+    /// has not been initialised (a fresh checkout, another machine) or the run is `init`.
+    async fn prepare_root(&mut self, snapshot: &Snapshot) -> Result<(), DrError> {
+        let dir = self.ctx.tf.dir.clone();
+        if dir.join(".terraform").exists() && self.req.op != Operation::Init {
+            return Ok(());
         }
-        if fresh || self.req.op == Operation::Init {
-            self.events
-                .say(&format!("terraform init in {}", dir.display()));
-            self.ctx.tf.init().await?;
-        }
+        let live = super::observe::live_directions(&self.ctx.config.pairs, snapshot);
+        render::write(&dir, &render::render_root(&self.ctx.config, &live)?)?;
+        self.ctx.tf.init().await?;
+        self.out.emit(
+            None,
+            None,
+            snapshot.now(),
+            EventKind::RootInitialised {
+                dir: dir.display().to_string(),
+            },
+        );
         Ok(())
     }
 
-    async fn execute(&mut self) -> Result<String, RunError> {
-        let snapshot = observe(&self.ctx.aws, &self.watch_all()).await;
-        self.aws_start = snapshot.now();
-        self.unreachable = unreachable(&snapshot);
-        if self.flags.writes_stopped {
-            self.flags.writes_stopped_at = self.aws_start;
-        }
-        if !self.req.dry_run {
-            self.prepare_root(&snapshot).await?;
-        }
-        let state = match self.state().await {
-            Ok(s) => Some(s),
-            Err(e) if self.req.dry_run => {
-                tracing::warn!("the Terraform state was not read: {}", e.message());
-                None
+    async fn execute(&mut self) -> Result<String, DrError> {
+        let first = {
+            let snapshot = self.observe(true, false).await?.snapshot;
+            if self.flags.writes_stopped {
+                self.flags.writes_stopped_at = snapshot.now();
             }
-            Err(e) => return Err(e),
-        };
-        let views = views(&self.req.pairs, &snapshot, state.as_ref());
-        let mut plans: BTreeMap<String, PairPlan> = BTreeMap::new();
-        let mut blocked = Vec::new();
-        for (pair, view) in self.req.pairs.iter().zip(&views) {
-            let (a, b) = pair_label(pair);
-            match plan_pair(self.req.op, view) {
-                Ok(plan) => {
-                    self.report.pairs.push(PairReport {
-                        name: pair.name.clone(),
-                        a,
-                        b,
-                        found: plan.summary.clone(),
-                        phases: Vec::new(),
-                        rto: None,
-                        data_at_risk: None,
-                        data_at_risk_seconds: None,
-                        notes: Vec::new(),
-                    });
-                    self.events
-                        .say(&format!("[{}] {}", pair.name, plan.summary));
-                    plans.insert(pair.name.clone(), plan);
+            if !self.req.dry_run {
+                self.prepare_root(&snapshot).await?;
+            }
+            let state = match self.state().await {
+                Ok(s) => Some(s),
+                Err(e) if self.req.dry_run => {
+                    tracing::warn!("the Terraform state was not read: {}", e.message());
+                    None
                 }
-                Err(b) => blocked.push((pair.name.clone(), b)),
+                Err(e) => return Err(e),
+            };
+            let views = views(&self.req.pairs, &snapshot, state.as_ref());
+            Observed { snapshot, views }
+        };
+        let now = first.snapshot.now();
+        let mut queues: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+        let mut blocked = Vec::new();
+        for (pair, view) in self.req.pairs.iter().zip(&first.views) {
+            match decide::decide_pair(self.req.op, pair, view, self.inputs()) {
+                Ok(d) => {
+                    queues.insert(pair.name.clone(), d.phases.iter().map(|p| p.step).collect());
+                    self.out.emit(
+                        Some(&pair.name),
+                        None,
+                        now,
+                        EventKind::PairPlanned {
+                            a: side_label(&pair.primary),
+                            b: side_label(&pair.secondary),
+                            found: d.found,
+                            phases: d.phases,
+                        },
+                    );
+                }
+                Err(e) => blocked.push((pair.name.clone(), e)),
             }
         }
         if !blocked.is_empty() {
-            let unsafe_ = blocked.iter().any(|(_, b)| matches!(b, Blocked::Unsafe(_)));
+            for (name, e) in &blocked {
+                self.out.emit(
+                    Some(name),
+                    None,
+                    now,
+                    EventKind::Refused {
+                        message: e.message().to_string(),
+                    },
+                );
+            }
             let text = blocked
                 .iter()
-                .map(|(name, b)| match b {
-                    Blocked::Unsafe(m) | Blocked::Error(m) => format!("pair {name}: {m}"),
-                })
+                .map(|(name, e)| format!("pair {name}: {}", e.message()))
                 .collect::<Vec<_>>()
                 .join("\n");
             let text = format!("{text}\nnothing was changed");
-            for (name, b) in &blocked {
-                let (Blocked::Unsafe(m) | Blocked::Error(m)) = b;
-                self.events.emit(
-                    Some(name),
-                    None,
-                    snapshot.now(),
-                    EventKind::Refused { message: m.clone() },
-                );
-            }
-            return Err(if unsafe_ {
-                RunError::Refused(text)
+            let refused = blocked
+                .iter()
+                .any(|(_, e)| matches!(e, DrError::Refused(_)));
+            return Err(if refused {
+                DrError::Refused(text)
             } else {
-                RunError::Error(text)
+                DrError::Failed(text)
             });
         }
-        if plans.values().all(|p| p.steps.is_empty()) {
+        if queues.values().all(Vec::is_empty) {
             return Ok(format!("nothing to do: {}", self.req.op.name()));
         }
         if matches!(self.req.op, Operation::Failover { .. }) {
-            for view in &views {
-                self.record_data_at_risk(view);
+            for view in &first.views {
+                self.data_at_risk(view);
             }
         }
         if self.req.dry_run {
-            let phases = self.phases(&plans);
-            for p in &phases {
-                self.events.say(&format!(
-                    "[{}] would run: {} (gate: {})",
-                    p.pair,
-                    p.title,
-                    p.gate.describe()
-                ));
-            }
-            let n = phases.len();
-            self.planned = phases;
+            let n: usize = queues.values().map(Vec::len).sum();
             return Ok(format!(
                 "dry run: {n} phase(s) would run; nothing was changed"
             ));
         }
-
-        // Phases run in step order; pairs at the same step run together.
-        let mut queues: BTreeMap<String, Vec<Step>> =
-            plans.into_iter().map(|(k, v)| (k, v.steps)).collect();
+        let mut observed = Some(first);
         while let Some(step) = queues.values().filter_map(|q| q.first()).min().copied() {
-            let pairs: Vec<&Pair> = self
+            let names: Vec<String> = self
                 .req
                 .pairs
                 .iter()
                 .filter(|p| queues.get(&p.name).and_then(|q| q.first()) == Some(&step))
+                .map(|p| p.name.clone())
                 .collect();
-            let phases: Vec<Phase> = pairs
-                .iter()
-                .map(|p| Phase::new(p, step, &self.ctx.config.gates, self.flags))
-                .collect();
-            self.run_phase(step, &phases).await?;
-            for p in &pairs {
-                if let Some(q) = queues.get_mut(&p.name) {
+            // Each round decides from what AWS says now (the first one from the run's start).
+            let seen = match observed.take() {
+                Some(o) => o,
+                None => self.observe(false, step.spec().terraform.is_some()).await?,
+            };
+            let mut round = Vec::new();
+            for name in &names {
+                let view = seen
+                    .views
+                    .iter()
+                    .find(|v| &v.pair == name)
+                    .expect("every selected pair is viewed");
+                let actions = decide::actions(self.pair(name), step, view, self.inputs())?;
+                round.push((name.clone(), actions));
+            }
+            self.carry_out(step, &round, &seen.snapshot).await?;
+            for name in &names {
+                if let Some(q) = queues.get_mut(name) {
                     q.remove(0);
                 }
             }
@@ -373,125 +291,117 @@ impl Runner<'_> {
         Ok(format!("{} done", self.req.op.name()))
     }
 
-    fn phases(&self, plans: &BTreeMap<String, PairPlan>) -> Vec<Phase> {
-        let mut out = Vec::new();
-        for pair in &self.req.pairs {
-            if let Some(plan) = plans.get(&pair.name) {
-                for step in &plan.steps {
-                    out.push(Phase::new(pair, *step, &self.ctx.config.gates, self.flags));
-                }
-            }
+    /// One step for every pair at it: confirm, SDK changes, Terraform, gate, in that order.
+    async fn carry_out(
+        &mut self,
+        step: Step,
+        round: &[(String, Vec<Action>)],
+        snapshot: &Snapshot,
+    ) -> Result<(), DrError> {
+        let names = round
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let question = round.iter().flat_map(|(_, a)| a).find_map(|a| match a {
+            Action::Confirm { question } => Some(question.clone()),
+            _ => None,
+        });
+        if let Some(q) = question {
+            self.ask(Question {
+                text: format!("Pairs {names}: {}.", q.text),
+                skip: q.skip,
+            })?;
         }
-        out
+        let now = self.ctx.aws.now();
+        for (name, actions) in round {
+            let gate = actions.iter().find_map(|a| match a {
+                Action::Gate { gate } => Some(gate.describe()),
+                _ => None,
+            });
+            self.out.emit(
+                Some(name),
+                Some(step),
+                now,
+                EventKind::PhaseStarted {
+                    title: step.title().into(),
+                    gate: gate.unwrap_or_default(),
+                },
+            );
+        }
+        self.sdk_changes(step, round).await?;
+        if round
+            .iter()
+            .any(|(_, actions)| actions.iter().any(Action::is_terraform))
+        {
+            self.terraform(step, round, snapshot).await?;
+        }
+        let gates: Vec<(String, super::phase::Gate)> = round
+            .iter()
+            .flat_map(|(name, actions)| {
+                actions.iter().filter_map(move |a| match a {
+                    Action::Gate { gate } => Some((name.clone(), gate.clone())),
+                    _ => None,
+                })
+            })
+            .collect();
+        self.gates(step, &gates).await
     }
 
-    fn record_data_at_risk(&mut self, view: &PairView) {
+    fn ask(&self, question: Question) -> Result<(), DrError> {
+        let flag = question.skip.flag();
+        match self.confirm.ask(&question) {
+            Answer::Yes => Ok(()),
+            Answer::No => Err(DrError::Refused(format!(
+                "not confirmed; nothing more was changed ({flag} skips this question)"
+            ))),
+            Answer::CannotAsk => Err(DrError::Refused(format!(
+                "{}\nnot confirmed: there is no terminal to ask on; pass {flag} to proceed",
+                question.text
+            ))),
+        }
+    }
+
+    /// What a failover may lose, from one observation of the pair.
+    fn data_at_risk(&mut self, view: &PairView) {
         let Some(r) = view.forward() else { return };
-        let text;
-        let mut secs = None;
-        match (r.last_replicated, view.a.reachable(), view.a.last_write) {
+        let (text, seconds) = match (r.last_replicated, view.a.reachable(), view.a.last_write) {
             (Some(sync), true, Some(w)) => {
                 let at_risk =
                     w.at.and_then(|w| w.duration_since(sync).ok())
                         .unwrap_or_default();
-                secs = Some(at_risk.as_secs_f64());
-                text = format!(
-                    "{} (last write on A {}, last completed sync {})",
-                    fmt_dur(at_risk),
-                    w.at.map(rfc3339)
-                        .unwrap_or_else(|| "none in the last 6h".into()),
-                    rfc3339(sync)
-                );
+                (
+                    format!(
+                        "{} (last write on A {}, last completed sync {})",
+                        fmt_dur(at_risk),
+                        w.at.map(rfc3339)
+                            .unwrap_or_else(|| "none in the last 6h".into()),
+                        rfc3339(sync)
+                    ),
+                    Some(at_risk.as_secs_f64()),
+                )
             }
             (Some(sync), _, _) => {
                 let bound = view
                     .now
                     .and_then(|n| n.duration_since(sync).ok())
                     .unwrap_or_default();
-                text = format!(
-                    "unknown: A's region does not answer; at most {} (writes since the last completed sync, {})",
-                    fmt_dur(bound),
-                    rfc3339(sync)
-                );
+                (
+                    format!(
+                        "unknown: A's region does not answer; at most {} (writes since the last completed sync, {})",
+                        fmt_dur(bound),
+                        rfc3339(sync)
+                    ),
+                    None,
+                )
             }
-            (None, _, _) => text = "everything on A: no sync ever completed".into(),
-        }
-        if let Some(p) = self.report.pair_mut(&view.pair) {
-            p.data_at_risk = Some(text);
-            p.data_at_risk_seconds = secs;
-        }
-    }
-
-    fn confirm(&self, question: &str, flag: &str) -> Result<(), RunError> {
-        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        if !interactive {
-            return Err(RunError::Refused(format!(
-                "{question}\nnot confirmed: there is no terminal to ask on; pass {flag} to proceed"
-            )));
-        }
-        let mut err = std::io::stderr();
-        let _ = write!(err, "{question}\nProceed? [y/N] ");
-        let _ = err.flush();
-        let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
-        if matches!(line.trim(), "y" | "Y" | "yes") {
-            Ok(())
-        } else {
-            Err(RunError::Refused(format!(
-                "not confirmed; nothing more was changed ({flag} skips this question)"
-            )))
-        }
-    }
-
-    async fn run_phase(&mut self, step: Step, phases: &[Phase]) -> Result<(), RunError> {
-        let pairs = phases
-            .iter()
-            .map(|p| p.pair.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if step == Step::Quiesce && !self.flags.writes_stopped {
-            self.confirm(
-                &format!("Pairs {pairs}: stop the application writing to B now. The gate then checks that writes stopped and reached A."),
-                "--writes-stopped",
-            )?;
-        } else if step.changes_something() && self.ctx.confirm == Confirm::Ask {
-            let notes = phases
-                .iter()
-                .filter_map(|p| p.note.as_deref())
-                .next()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default();
-            self.confirm(&format!("Pairs {pairs}: {}{notes}.", step.title()), "--yes")?;
-        }
-        let now = self.ctx.aws.now();
-        for p in phases {
-            self.events.emit(
-                Some(&p.pair),
-                Some(step),
-                now,
-                EventKind::PhaseStarted {
-                    title: p.title.into(),
-                    gate: p.gate.describe(),
-                },
-            );
-            let started = self.events.elapsed().as_secs_f64();
-            if let Some(r) = self.report.pair_mut(&p.pair) {
-                r.phases.push(PhaseRecord {
-                    step,
-                    title: p.title.into(),
-                    gate: p.gate.describe(),
-                    started_s: started,
-                    ended_s: None,
-                    aws_started: now.map(rfc3339),
-                    aws_ended: None,
-                    gate_result: None,
-                });
-            }
-        }
-        self.sdk_changes(phases).await?;
-        if phases.iter().any(Phase::uses_terraform) {
-            self.terraform(step, phases).await?;
-        }
-        self.gates(step, phases).await
+            (None, _, _) => ("everything on A: no sync ever completed".into(), None),
+        };
+        self.out.emit(
+            Some(&view.pair),
+            None,
+            view.now,
+            EventKind::DataAtRisk { text, seconds },
+        );
     }
 }

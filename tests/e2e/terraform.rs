@@ -1,58 +1,18 @@
 //! Real Terraform (the project's .tools toolchain: `make setup`), the stand-in provider and the
 //! simulator, through efs-dr's Terraform runner.
 
-mod common;
-
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_efs::types::{ReplicationOverwriteProtection, ReplicationStatus};
-use common::*;
 use efs_dr::terraform::{AllowedChange, ChangeKind, PhaseError, Terraform, TfError};
+use efs_dr_testkit::*;
 
 const A_REGION: &str = "us-east-1";
 const B_REGION: &str = "us-west-2";
 
-fn project() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn terraform_binary() -> String {
-    let tf = project().join(".tools/bin/terraform");
-    assert!(
-        tf.exists(),
-        "{} is missing: run `make setup` first",
-        tf.display()
-    );
-    tf.display().to_string()
-}
-
-fn tf_env(sim_url: &str) -> Vec<(OsString, OsString)> {
-    let rc = project().join(".tools/terraformrc");
-    assert!(
-        rc.exists(),
-        "{} is missing: run `make setup` first",
-        rc.display()
-    );
-    [
-        ("TF_CLI_CONFIG_FILE", rc.display().to_string()),
-        ("TF_DISABLE_PLUGIN_TLS", "1".into()),
-        ("AWS_ENDPOINT_URL", sim_url.into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ("AWS_CONFIG_FILE", "/nonexistent".into()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
-        (
-            "EFS_DR_PROVIDER_BIN",
-            env!("CARGO_BIN_EXE_terraform-provider-aws").into(),
-        ),
-        ("EFS_DR_PROVIDER_MAX_POLL", "100ms".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-    .collect()
+    efs_dr_testkit::terraform_binary().display().to_string()
 }
 
 struct Pair {
@@ -77,7 +37,7 @@ fn address(p: &Pair, direction: &str) -> String {
 
 /// A root like the one efs-dr renders: one provider per region, one module call per region pair.
 fn write_root(dir: &Path, pairs: &[&Pair]) {
-    let module = project().join("modules/efs_replication");
+    let module = project_root().join("modules/efs_replication");
     let mut regions: Vec<&str> = pairs
         .iter()
         .flat_map(|p| [p.a_region, p.b_region])
@@ -187,8 +147,8 @@ async fn terraform(dir: &Path, ts: &TestSim) -> Terraform {
     .expect("the project's Terraform")
 }
 
-fn fast_sim() -> efs_dr::sim::SimOptions {
-    efs_dr::sim::SimOptions {
+fn fast_sim() -> efs_dr_sim::SimOptions {
+    efs_dr_sim::SimOptions {
         time_scale: 600.0,
         seed: Some(11),
         ..Default::default()
@@ -227,6 +187,7 @@ async fn two_pairs_through_every_direction_change() {
                     kind: ChangeKind::Create,
                 },
             ],
+            true,
         )
         .await
         .unwrap();
@@ -259,6 +220,7 @@ async fn two_pairs_through_every_direction_change() {
                 address: address(&p1, "forward"),
                 kind: ChangeKind::Delete,
             }],
+            true,
         )
         .await
         .unwrap();
@@ -287,6 +249,7 @@ async fn two_pairs_through_every_direction_change() {
             address: address(&p1, "reverse"),
             kind: ChangeKind::Create,
         }],
+        true,
     )
     .await
     .unwrap();
@@ -302,6 +265,7 @@ async fn two_pairs_through_every_direction_change() {
             address: address(&p1, "reverse"),
             kind: ChangeKind::Delete,
         }],
+        true,
     )
     .await
     .unwrap();
@@ -319,6 +283,7 @@ async fn two_pairs_through_every_direction_change() {
             address: address(&p1, "forward"),
             kind: ChangeKind::Create,
         }],
+        true,
     )
     .await
     .unwrap();
@@ -354,6 +319,7 @@ async fn the_safety_check_refuses_an_unexpected_change_and_applies_nothing() {
                 address: address(&p1, "forward"),
                 kind: ChangeKind::Create,
             }],
+            true,
         )
         .await
         .unwrap_err();

@@ -1,13 +1,11 @@
 //! The simulator's CloudWatch (Smithy RPC v2 CBOR), driven by the real aws-sdk-cloudwatch.
 
-mod common;
-
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, Statistic,
 };
 use aws_sdk_efs::types::{DestinationToCreate, ReplicationOverwriteProtection};
-use common::*;
+use efs_dr_testkit::*;
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";

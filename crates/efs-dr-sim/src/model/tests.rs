@@ -443,5 +443,5 @@ fn ids_are_reproducible_from_the_seed() {
         )
         .unwrap();
     assert_eq!(x, y);
-    assert!(crate::ids::FileSystemId::parse(&x).is_ok());
+    assert!(efs_dr_ids::FileSystemId::parse(&x).is_ok());
 }

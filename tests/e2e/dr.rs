@@ -2,24 +2,18 @@
 //! and the simulator at a high time scale. Every check reads AWS (the simulator's API and its
 //! file listing) or the Terraform state, never efs-dr's own word alone.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{efs, file_system, start_with, TestSim};
-use efs_dr::sim::{SimOptions, Simulator};
+use efs_dr_sim::{SimOptions, Simulator};
+use efs_dr_testkit::{efs, file_system, start_with, TestSim};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SCALE: f64 = 600.0;
 const A_REGION: &str = "us-east-1";
 const B_REGION: &str = "us-west-2";
-
-fn project() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 struct PairIds {
     name: String,
@@ -148,37 +142,13 @@ impl Drill {
     }
 
     fn command_with(&self, config: &Path, args: &[&str]) -> tokio::process::Command {
-        let rc = project().join(".tools/terraformrc");
-        assert!(
-            rc.exists(),
-            "{} is missing: run `make setup` first",
-            rc.display()
-        );
-        let tools = project().join(".tools/bin");
-        let path = format!(
-            "{}:{}",
-            tools.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
         cmd.arg("--config")
             .arg(config)
             .args(["--output", "json"])
             .args(args)
-            .env("PATH", path)
-            .env("TF_CLI_CONFIG_FILE", rc)
-            .env("TF_DISABLE_PLUGIN_TLS", "1")
-            .env("AWS_ENDPOINT_URL", &self.ts.url)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env(
-                "EFS_DR_PROVIDER_BIN",
-                env!("CARGO_BIN_EXE_terraform-provider-aws"),
-            )
-            .env("EFS_DR_PROVIDER_MAX_POLL", "100ms")
+            .env("PATH", efs_dr_testkit::path_with_tools())
+            .envs(efs_dr_testkit::tf_env(&self.ts.url))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .kill_on_drop(true);
@@ -244,7 +214,7 @@ impl Drill {
     }
 
     async fn state(&self) -> Vec<String> {
-        let out = tokio::process::Command::new(project().join(".tools/bin/terraform"))
+        let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
             .args(["state", "list"])
             .current_dir(self.tf_dir())
             .output()
@@ -377,7 +347,17 @@ async fn two_pairs_fail_over_and_back_with_writes_on_b() {
     let plan = d.ok(&["plan", "failover"]).await;
     let doc: Value = serde_json::from_str(&plan.stdout).unwrap();
     assert_eq!(doc["pairs"][0]["phases"][1]["step"], "remove_forward");
-    assert_eq!(doc["pairs"][0]["phases"][1]["allowed"][0]["kind"], "delete");
+    let actions = doc["pairs"][0]["phases"][1]["actions"].as_array().unwrap();
+    let kinds: Vec<&str> = actions
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["confirm", "set_direction", "plan_check_apply", "gate"],
+        "{actions:?}"
+    );
+    assert_eq!(actions[2]["allowed"][0]["kind"], "delete");
 
     let failover = d.ok(&["failover", "--yes", "--writes-stopped"]).await;
     let plans: Vec<&Value> = failover
@@ -734,7 +714,7 @@ async fn the_simulator_restarted_mid_run() {
     let url = sim.endpoint_url();
     let d = Drill {
         ts: TestSim {
-            control: efs_dr::sim::ControlClient::new(&url),
+            control: efs_dr_sim::ControlClient::new(&url),
             url,
             sim,
         },

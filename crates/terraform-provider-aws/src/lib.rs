@@ -186,7 +186,7 @@ impl Provider for AwsProvider {
             return None;
         };
         if config.skip_region_validation.as_ref_option() != Some(&true)
-            && crate::ids::Region::parse(&region).is_err()
+            && efs_dr_ids::Region::parse(&region).is_err()
         {
             diags.root_error(
                 "Invalid provider configuration",

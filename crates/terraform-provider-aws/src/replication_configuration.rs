@@ -374,7 +374,7 @@ impl Resource for ReplicationConfiguration {
                     );
                 }
                 if let Value::Value(r) = &d.region {
-                    if crate::ids::Region::parse(r).is_err() {
+                    if efs_dr_ids::Region::parse(r).is_err() {
                         diags.error(
                             "Invalid region",
                             format!("{r} is not a valid region name"),

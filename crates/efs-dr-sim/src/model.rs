@@ -819,7 +819,7 @@ impl World {
         let Some(dest_region) = dest.region.clone() else {
             return Err(ApiError::validation("Destinations[0].Region is required"));
         };
-        if crate::ids::Region::parse(&dest_region).is_err() {
+        if efs_dr_ids::Region::parse(&dest_region).is_err() {
             return Err(ApiError::validation(format!(
                 "'{dest_region}' is not a valid Region"
             )));

@@ -1,7 +1,5 @@
 //! The simulator's EFS API, driven by the real aws-sdk-efs client.
 
-mod common;
-
 use aws_sdk_efs::operation::create_file_system::CreateFileSystemError;
 use aws_sdk_efs::operation::delete_file_system::DeleteFileSystemError;
 use aws_sdk_efs::operation::describe_file_systems::DescribeFileSystemsError;
@@ -11,7 +9,7 @@ use aws_sdk_efs::types::{
     DeletionMode, DestinationToCreate, LifeCycleState, ReplicationOverwriteProtection,
     ReplicationStatus, Tag,
 };
-use common::*;
+use efs_dr_testkit::*;
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
@@ -626,10 +624,10 @@ async fn replication_error_and_paused_states_are_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_follows_the_time_scale() {
     // 600 simulated seconds per real second: a 60 s cycle takes 0.1 s of wall time.
-    let ts = start_with(efs_dr::sim::SimOptions {
+    let ts = start_with(efs_dr_sim::SimOptions {
         time_scale: 600.0,
         seed: Some(3),
-        settings: efs_dr::sim::SimSettings {
+        settings: efs_dr_sim::SimSettings {
             replication_enable_delay: std::time::Duration::from_secs(60),
             ..settings()
         },

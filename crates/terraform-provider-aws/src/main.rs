@@ -4,7 +4,7 @@
 async fn main() -> std::process::ExitCode {
     // Both rustls backends are linked (the AWS SDK's aws-lc-rs, tonic's ring): pick one.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    match tf_provider::serve("aws", efs_dr::provider::AwsProvider::default()).await {
+    match tf_provider::serve("aws", terraform_provider_aws::AwsProvider::default()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("terraform-provider-aws (efs-dr stand-in): {e:#}");

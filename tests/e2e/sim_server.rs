@@ -1,20 +1,18 @@
 //! The simulator as a server: its clock on the wire, its state file, and the `sim serve` binary.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::SystemTime;
 
 use aws_sdk_efs::types::{DestinationToCreate, ReplicationOverwriteProtection, ReplicationStatus};
-use common::*;
-use efs_dr::sim::{ControlClient, SimOptions};
+use efs_dr_sim::{ControlClient, SimOptions};
+use efs_dr_testkit::*;
 use http::Method;
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
 
-fn header_time(r: &efs_dr::sim::control_client::RawResponse) -> i64 {
+fn header_time(r: &efs_dr_sim::control_client::RawResponse) -> i64 {
     let date = r
         .headers
         .get("date")
@@ -32,7 +30,7 @@ fn header_time(r: &efs_dr::sim::control_client::RawResponse) -> i64 {
 async fn every_response_carries_the_simulated_now() {
     // Start a day in the past, at 100x: the Date header is simulated time, not the local clock.
     let day = 86_400_000;
-    let start = efs_dr::sim::clock::system_now_millis() - day;
+    let start = efs_dr_sim::clock::system_now_millis() - day;
     let ts = start_with(SimOptions {
         time_scale: 100.0,
         start_time: Some(start),
@@ -57,7 +55,7 @@ async fn every_response_carries_the_simulated_now() {
         "Date {date} should be the simulated now {}, not the local clock",
         clock.now_ms
     );
-    assert!(date < efs_dr::sim::clock::system_now_millis() - day / 2);
+    assert!(date < efs_dr_sim::clock::system_now_millis() - day / 2);
     // Errors carry it too, and the control API as well.
     let r = ts
         .control

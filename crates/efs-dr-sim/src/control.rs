@@ -172,7 +172,7 @@ async fn set_connections(
 }
 
 fn outage(sim: &SimState, region: &str, down: bool) -> Response {
-    if let Err(e) = crate::ids::Region::parse(region) {
+    if let Err(e) = efs_dr_ids::Region::parse(region) {
         return error(ApiError::bad_request(e));
     }
     sim.locked(|w, _| {

@@ -5,10 +5,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An AWS region name such as `us-east-1`, `eu-central-1` or `us-gov-west-1`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Region(String);
 
@@ -34,6 +34,11 @@ impl Region {
         }
     }
 
+    /// A region name as AWS reported it (not checked: AWS is the authority on its names).
+    pub fn from_aws(s: &str) -> Region {
+        Region(s.to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -46,7 +51,7 @@ impl fmt::Display for Region {
 }
 
 /// An EFS file-system id: `fs-` followed by 8 or 17 lowercase hexadecimal digits.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FileSystemId(String);
 
@@ -73,6 +78,11 @@ impl FileSystemId {
             ));
         }
         Ok(FileSystemId(s.to_string()))
+    }
+
+    /// An id as AWS reported it (not checked: AWS is the authority on its ids).
+    pub fn from_aws(s: &str) -> FileSystemId {
+        FileSystemId(s.to_string())
     }
 
     pub fn as_str(&self) -> &str {
@@ -127,5 +137,17 @@ mod tests {
         assert!(e.contains("fs-"), "{e}");
         let e = FileSystemId::parse("fs-0123456z").unwrap_err();
         assert!(e.contains("hexadecimal"), "{e}");
+    }
+}
+
+impl PartialEq<str> for FileSystemId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<str> for Region {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
     }
 }

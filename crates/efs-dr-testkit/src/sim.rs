@@ -1,12 +1,11 @@
-//! Shared test helpers: an in-process simulator and real AWS SDK clients pointed at it.
-#![allow(dead_code)]
+//! An in-process simulator and real AWS SDK clients pointed at it.
 
 use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_efs::config::retry::RetryConfig;
 use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region};
-use efs_dr::sim::{ControlClient, SimOptions, SimSettings, Simulator};
+use efs_dr_sim::{ControlClient, SimOptions, SimSettings, Simulator};
 
 pub struct TestSim {
     pub sim: Simulator,
@@ -14,6 +13,7 @@ pub struct TestSim {
     pub control: ControlClient,
 }
 
+/// A simulator at `time_scale` with a fixed seed.
 pub async fn start(time_scale: f64) -> TestSim {
     start_with(SimOptions {
         time_scale,

@@ -1,0 +1,12 @@
+//! What efs-dr's tests share, written once: an in-process simulator with real SDK clients on
+//! it, the offline Terraform toolchain's environment (`make setup` installs it under `.tools/`),
+//! and temporary work directories.
+
+mod sim;
+mod toolchain;
+
+pub use sim::*;
+pub use toolchain::*;
+
+pub use efs_dr_sim;
+pub use tempfile;

@@ -1,0 +1,136 @@
+//! The values AWS reports that efs-dr decides on, as types: a replication's status and a file
+//! system's overwrite protection. They cross the orchestrator from the SDK seam to the report.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A replication destination's status (`Destination.Status`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum ReplicationStatus {
+    Enabled,
+    Enabling,
+    Deleting,
+    Error,
+    Paused,
+    Pausing,
+    /// A value this version of efs-dr does not know.
+    Other(String),
+}
+
+impl ReplicationStatus {
+    pub fn from_aws(s: &str) -> ReplicationStatus {
+        match s {
+            "ENABLED" => ReplicationStatus::Enabled,
+            "ENABLING" => ReplicationStatus::Enabling,
+            "DELETING" => ReplicationStatus::Deleting,
+            "ERROR" => ReplicationStatus::Error,
+            "PAUSED" => ReplicationStatus::Paused,
+            "PAUSING" => ReplicationStatus::Pausing,
+            other => ReplicationStatus::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReplicationStatus::Enabled => "ENABLED",
+            ReplicationStatus::Enabling => "ENABLING",
+            ReplicationStatus::Deleting => "DELETING",
+            ReplicationStatus::Error => "ERROR",
+            ReplicationStatus::Paused => "PAUSED",
+            ReplicationStatus::Pausing => "PAUSING",
+            ReplicationStatus::Other(s) => s,
+        }
+    }
+
+    /// The destination may be behind and nothing catches it up by itself.
+    pub fn is_stalled(&self) -> bool {
+        matches!(
+            self,
+            ReplicationStatus::Error | ReplicationStatus::Paused | ReplicationStatus::Pausing
+        )
+    }
+}
+
+impl fmt::Display for ReplicationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for ReplicationStatus {
+    fn from(s: String) -> Self {
+        ReplicationStatus::from_aws(&s)
+    }
+}
+
+impl From<ReplicationStatus> for String {
+    fn from(s: ReplicationStatus) -> Self {
+        s.as_str().to_string()
+    }
+}
+
+/// A file system's replication overwrite protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protection {
+    /// Writable, and refuses to be a replication destination.
+    Enabled,
+    /// May become a replication destination (its content is then replaced).
+    Disabled,
+    /// A replication destination: read-only.
+    Replicating,
+}
+
+impl Protection {
+    /// AWS's value; an unknown one reads as REPLICATING (read-only), never as writable.
+    pub fn from_aws(s: &str) -> Protection {
+        match s {
+            "ENABLED" => Protection::Enabled,
+            "DISABLED" => Protection::Disabled,
+            "REPLICATING" => Protection::Replicating,
+            other => {
+                tracing::warn!("unknown overwrite protection {other:?}: read as REPLICATING");
+                Protection::Replicating
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protection::Enabled => "ENABLED",
+            Protection::Disabled => "DISABLED",
+            Protection::Replicating => "REPLICATING",
+        }
+    }
+}
+
+impl fmt::Display for Protection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_aws_names() {
+        for s in [
+            "ENABLED", "ENABLING", "DELETING", "ERROR", "PAUSED", "PAUSING", "NEW",
+        ] {
+            assert_eq!(ReplicationStatus::from_aws(s).as_str(), s);
+            let json = serde_json::to_string(&ReplicationStatus::from_aws(s)).unwrap();
+            assert_eq!(json, format!("\"{s}\""));
+        }
+        assert!(ReplicationStatus::Paused.is_stalled());
+        assert!(!ReplicationStatus::Enabling.is_stalled());
+        assert_eq!(Protection::from_aws("SOMETHING"), Protection::Replicating);
+        assert_eq!(
+            serde_json::to_string(&Protection::Disabled).unwrap(),
+            "\"DISABLED\""
+        );
+    }
+}

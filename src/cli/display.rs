@@ -1,0 +1,156 @@
+//! The orchestrator's events for people (a live display on stderr: a spinner per pair on a
+//! terminal, lines otherwise) or for machines (one JSON object per line on stdout).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use efs_dr::dr::events::{Event, EventKind, EventSink};
+use efs_dr::dr::gate::Verdict;
+
+/// JSON lines on stdout.
+pub struct JsonLines;
+
+impl EventSink for JsonLines {
+    fn emit(&mut self, event: &Event) {
+        if let Ok(line) = serde_json::to_string(event) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The live display on stderr.
+pub struct Human {
+    progress: MultiProgress,
+    bars: BTreeMap<String, ProgressBar>,
+    last_waiting: BTreeMap<String, String>,
+}
+
+impl Human {
+    pub fn new() -> Human {
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Human {
+            progress: MultiProgress::with_draw_target(target),
+            bars: BTreeMap::new(),
+            last_waiting: BTreeMap::new(),
+        }
+    }
+
+    /// A line above the progress display.
+    pub fn say(&self, line: &str) {
+        self.progress.suspend(|| {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        });
+    }
+
+    fn clear_bars(&mut self) {
+        for (_, bar) in std::mem::take(&mut self.bars) {
+            bar.finish_and_clear();
+            self.progress.remove(&bar);
+        }
+    }
+}
+
+fn changes_text(changes: &[efs_dr::dr::events::TfChange]) -> String {
+    if changes.is_empty() {
+        return "no changes".into();
+    }
+    changes
+        .iter()
+        .map(|c| format!("{} {}", c.kind.as_str(), c.address))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl EventSink for Human {
+    fn emit(&mut self, e: &Event) {
+        let pair = e.pair.clone().unwrap_or_default();
+        match &e.kind {
+            EventKind::RunStarted {
+                operation, pairs, ..
+            } => self.say(&format!(
+                "efs-dr {}: {}",
+                operation.name(),
+                pairs.join(", ")
+            )),
+            EventKind::RootInitialised { dir } => self.say(&format!("terraform init in {dir}")),
+            EventKind::PairPlanned { found, .. } => self.say(&format!("[{pair}] {found}")),
+            EventKind::PhaseStarted { title, gate } => {
+                self.say(&format!("[{pair}] > {title}\n[{pair}]   gate: {gate}"));
+                let bar = self.progress.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} [{prefix}] {elapsed:>4} {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(pair.clone());
+                bar.enable_steady_tick(Duration::from_millis(200));
+                if let Some(old) = self.bars.insert(pair.clone(), bar) {
+                    old.finish_and_clear();
+                }
+                self.last_waiting.remove(&pair);
+            }
+            EventKind::PlanSummary { changes } => self.say(&format!(
+                "[{pair}]   terraform plan: {}",
+                changes_text(changes)
+            )),
+            EventKind::Applied { changes } => self.say(&format!(
+                "[{pair}]   terraform apply: {} change(s) applied",
+                changes.len()
+            )),
+            EventKind::StateChanged { command, address } => {
+                self.say(&format!("[{pair}]   terraform {command} {address}"))
+            }
+            EventKind::SdkChange { change } => {
+                self.say(&format!("[{pair}]   SDK: {}", change.describe()))
+            }
+            EventKind::GatePolled { verdict, .. } => {
+                // Passed and refused get their own lines.
+                let Verdict::Waiting(w) = verdict else { return };
+                let text = format!("waiting: {w}");
+                if let Some(bar) = self.bars.get(&pair) {
+                    bar.set_message(text.clone());
+                }
+                if self.last_waiting.get(&pair) != Some(&text) && self.progress.is_hidden() {
+                    self.say(&format!("[{pair}]   {text}"));
+                }
+                self.last_waiting.insert(pair, text);
+            }
+            EventKind::GatePassed { detail, elapsed_ms } => {
+                if let Some(bar) = self.bars.remove(&pair) {
+                    bar.finish_and_clear();
+                    self.progress.remove(&bar);
+                }
+                self.say(&format!(
+                    "[{pair}]   passed after {:.1}s: {detail}",
+                    *elapsed_ms as f64 / 1000.0
+                ));
+            }
+            EventKind::DataAtRisk { text, .. } => {
+                self.say(&format!("[{pair}]   data at risk: {text}"))
+            }
+            EventKind::Note { text } => self.say(&format!("[{pair}]   note: {text}")),
+            EventKind::Refused { message } => {
+                self.clear_bars();
+                self.say(&format!("[{pair}] refused: {message}"))
+            }
+            EventKind::Finished {
+                message, exit_code, ..
+            } => {
+                self.clear_bars();
+                // An error is printed once, by main, after the report's path.
+                if *exit_code == 0 {
+                    self.say(message);
+                }
+            }
+            EventKind::ReportWritten { report } => self.say(&format!("report: {report}")),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Confirmation as a capability the caller passes in: the orchestrator asks, the caller knows
+//! how (a terminal, `--yes`, or not at all). The library never reads stdin.
+
+use super::decide::Question;
+
+/// The operator's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    /// There is nobody to ask (no terminal) and no flag answered.
+    CannotAsk,
+}
+
+pub trait Confirm: Send + Sync {
+    fn ask(&self, question: &Question) -> Answer;
+}
+
+/// Never asks: every question is answered "cannot ask" (dry runs, pipelines without flags).
+pub struct Never;
+
+impl Confirm for Never {
+    fn ask(&self, _: &Question) -> Answer {
+        Answer::CannotAsk
+    }
+}

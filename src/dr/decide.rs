@@ -1,0 +1,333 @@
+//! Decide, then do: from a pair's live view and the phase it is at, the list of actions to take.
+//! Pure. The runner carries the list out; `plan` prints it; a pull request would write it out as
+//! files and a pipeline stage would check it. Whether to import, to `state rm`, to refuse, or to
+//! delete locally only is decided here and nowhere else.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::DrError;
+use super::phase::{
+    Confirmation, DeleteMode, Gate, GateWork, RunFlags, SdkChange, SdkWork, Step, TfWork,
+};
+use super::planner::{plan_pair, Operation};
+use super::view::{PairView, Role};
+use crate::config::{GateSettings, Pair, Side};
+use crate::ids::FileSystemId;
+use crate::render::{replication_address, Direction};
+use crate::terraform::{AllowedChange, ChangeKind};
+
+/// Which flag answers a question without asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    /// `--yes`.
+    Yes,
+    /// `--writes-stopped`.
+    WritesStopped,
+}
+
+impl Skip {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Skip::Yes => "--yes",
+            Skip::WritesStopped => "--writes-stopped",
+        }
+    }
+}
+
+/// A question for the operator, about every pair at one phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    pub text: String,
+    pub skip: Skip,
+}
+
+/// One thing to do for one pair. A pair's list is always in this order: confirm, SDK change,
+/// direction variable, import or `state rm`, plan-check-apply, gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Ask before changing anything.
+    Confirm { question: Question },
+    /// A change through the SDK, outside Terraform.
+    Sdk { change: SdkChange },
+    /// The pair's direction variable in the rendered root.
+    SetDirection { direction: Direction },
+    /// `terraform import`: AWS has the replication, the state does not.
+    Import { address: String, id: FileSystemId },
+    /// `terraform state rm`: forget without reading AWS.
+    StateRm { address: String },
+    /// `terraform plan`, refused when it changes anything beyond `allowed`, then `apply`.
+    PlanCheckApply {
+        allowed: Vec<AllowedChange>,
+        refresh: bool,
+    },
+    /// Wait until AWS says the gate holds.
+    Gate { gate: Gate },
+}
+
+impl Action {
+    /// The action, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Confirm { question } => {
+                format!("ask: {} ({} skips)", question.text, question.skip.flag())
+            }
+            Action::Sdk { change } => format!("SDK: {}", change.describe()),
+            Action::SetDirection { direction } => {
+                format!("variable: direction = \"{}\"", direction.as_str())
+            }
+            Action::Import { address, id } => format!("terraform import {address} {id}"),
+            Action::StateRm { address } => format!("terraform state rm {address}"),
+            Action::PlanCheckApply { allowed, refresh } => {
+                let allows = if allowed.is_empty() {
+                    "no change".to_string()
+                } else {
+                    allowed
+                        .iter()
+                        .map(|a| format!("{} {}", a.kind.as_str(), a.address))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!(
+                    "terraform plan{} -> allows {allows} -> apply",
+                    if *refresh { "" } else { " -refresh=false" }
+                )
+            }
+            Action::Gate { gate } => format!("gate: {}", gate.describe()),
+        }
+    }
+
+    /// Whether the action runs Terraform.
+    pub fn is_terraform(&self) -> bool {
+        matches!(
+            self,
+            Action::SetDirection { .. }
+                | Action::Import { .. }
+                | Action::StateRm { .. }
+                | Action::PlanCheckApply { .. }
+        )
+    }
+}
+
+/// One phase of one pair: its step and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedPhase {
+    pub step: Step,
+    pub title: String,
+    pub actions: Vec<Action>,
+}
+
+/// What the settings and the command line say about gates.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub gates: &'a GateSettings,
+    pub flags: RunFlags,
+}
+
+fn side(pair: &Pair, role: Role) -> &Side {
+    match role {
+        Role::A => &pair.primary,
+        Role::B => &pair.secondary,
+    }
+}
+
+fn address(pair: &Pair, direction: Direction) -> String {
+    replication_address(pair, direction).expect("forward and reverse have addresses")
+}
+
+/// The actions of `step` for `pair`, as its live `view` stands.
+pub fn actions(
+    pair: &Pair,
+    step: Step,
+    view: &PairView,
+    inputs: Inputs<'_>,
+) -> Result<Vec<Action>, DrError> {
+    let spec = step.spec();
+    let mut out = Vec::new();
+    match spec.confirm {
+        Confirmation::None => {}
+        Confirmation::Change => out.push(Action::Confirm {
+            question: Question {
+                text: match spec.note {
+                    Some(note) => format!("{} ({note})", spec.title),
+                    None => spec.title.to_string(),
+                },
+                skip: Skip::Yes,
+            },
+        }),
+        Confirmation::StopWritesOnB if inputs.flags.writes_stopped => {}
+        Confirmation::StopWritesOnB => out.push(Action::Confirm {
+            question: Question {
+                text: "stop the application writing to B now. The gate then checks that writes stopped and reached A".into(),
+                skip: Skip::WritesStopped,
+            },
+        }),
+    }
+    if let Some(sdk) = spec.sdk {
+        out.push(Action::Sdk {
+            change: sdk_change(pair, sdk, view),
+        });
+    }
+    if let Some(work) = spec.terraform {
+        out.extend(terraform_actions(pair, step, work, view)?);
+    }
+    out.push(Action::Gate {
+        gate: gate(spec.gate, inputs),
+    });
+    Ok(out)
+}
+
+fn sdk_change(pair: &Pair, work: SdkWork, view: &PairView) -> SdkChange {
+    match work {
+        SdkWork::Protection(role, status) => {
+            let s = side(pair, role);
+            SdkChange::SetProtection {
+                region: s.region.clone(),
+                file_system_id: s.file_system_id.clone(),
+                status,
+            }
+        }
+        SdkWork::DeleteForward { asked_in, mode } => SdkChange::DeleteReplication {
+            region: side(pair, asked_in).region.clone(),
+            source_file_system_id: pair.primary.file_system_id.clone(),
+            local_only: match mode {
+                DeleteMode::LocalOnly => true,
+                // Asking A's region again would only cost its retries' time.
+                DeleteMode::LocalOnlyWhenADown => !view.a.reachable(),
+            },
+        },
+    }
+}
+
+fn terraform_actions(
+    pair: &Pair,
+    step: Step,
+    work: TfWork,
+    view: &PairView,
+) -> Result<Vec<Action>, DrError> {
+    let live = |d: Direction| match d {
+        Direction::Forward => view.forward().is_some(),
+        Direction::Reverse => view.reverse().is_some(),
+        Direction::None => false,
+    };
+    // None: the state was not read (a preview); only a known absence leads to an import.
+    let in_state = |d: Direction| match d {
+        Direction::Forward => view.state_forward,
+        Direction::Reverse => view.state_reverse,
+        Direction::None => Some(false),
+    };
+    let direction = step
+        .spec()
+        .direction
+        .expect("a phase with Terraform work sets the direction");
+    let mut out = vec![Action::SetDirection { direction }];
+    let source = |d: Direction| match d {
+        Direction::Reverse => pair.secondary.file_system_id.clone(),
+        _ => pair.primary.file_system_id.clone(),
+    };
+    let allow = |d, kind| {
+        vec![AllowedChange {
+            address: address(pair, d),
+            kind,
+        }]
+    };
+    let plan = |allowed, refresh| Action::PlanCheckApply { allowed, refresh };
+    match work {
+        TfWork::Import(d) | TfWork::Create(d) => {
+            // In AWS but not in the state (set up by hand, or a run stopped between AWS's
+            // answer and the state write): import, never create twice.
+            if live(d) && in_state(d) == Some(false) {
+                out.push(Action::Import {
+                    address: address(pair, d),
+                    id: source(d),
+                });
+            }
+            let allowed = match work {
+                TfWork::Create(_) => allow(d, ChangeKind::Create),
+                _ => Vec::new(),
+            };
+            out.push(plan(allowed, true));
+        }
+        TfWork::Remove(d) => {
+            if live(d) && in_state(d) == Some(false) {
+                return Err(DrError::Failed(format!(
+                    "pair {}: the replication exists in AWS but {} is not in the Terraform state, so Terraform cannot remove it. Run `efs-dr init` to import it, then run this command again",
+                    pair.name,
+                    address(pair, d)
+                )));
+            }
+            out.push(plan(allow(d, ChangeKind::Delete), true));
+        }
+        TfWork::Forget(d) => {
+            if in_state(d) != Some(false) {
+                out.push(Action::StateRm {
+                    address: address(pair, d),
+                });
+            }
+            // Forgetting must not read the source region (it may be down): plan from the state.
+            out.push(plan(Vec::new(), false));
+        }
+    }
+    Ok(out)
+}
+
+fn gate(work: GateWork, inputs: Inputs<'_>) -> Gate {
+    match work {
+        GateWork::InState(direction) => Gate::InState { direction },
+        GateWork::Rpo => Gate::Rpo {
+            max_lag: inputs.gates.max_lag,
+            force: inputs.flags.force,
+            writes_stopped: inputs.flags.writes_stopped,
+            writes_stopped_at: inputs.flags.writes_stopped_at,
+        },
+        GateWork::NoReplication { roles, writable } => Gate::NoReplication {
+            roles: roles.to_vec(),
+            writable,
+        },
+        GateWork::Protection(role, status) => Gate::Protection { role, status },
+        GateWork::Replicating(direction) => Gate::Replicating { direction },
+        GateWork::Quiesced => Gate::Quiesced {
+            window: inputs.gates.quiesce_window,
+        },
+    }
+}
+
+/// What `op` means for one pair as it stands: where it resumes and every phase left, with its
+/// actions as the live state would have them now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairDecision {
+    pub pair: String,
+    /// What was found (why there is nothing to do, or where the run resumes).
+    pub found: String,
+    pub phases: Vec<PlannedPhase>,
+}
+
+/// Decides `op` for one pair: the planner's steps, each with its actions.
+pub fn decide_pair(
+    op: Operation,
+    pair: &Pair,
+    view: &PairView,
+    inputs: Inputs<'_>,
+) -> Result<PairDecision, DrError> {
+    let plan = plan_pair(op, view)?;
+    let phases = plan
+        .steps
+        .iter()
+        .map(|step| {
+            Ok(PlannedPhase {
+                step: *step,
+                title: step.title().to_string(),
+                actions: actions(pair, *step, view, inputs)?,
+            })
+        })
+        .collect::<Result<Vec<_>, DrError>>()?;
+    Ok(PairDecision {
+        pair: pair.name.clone(),
+        found: plan.summary,
+        phases,
+    })
+}
+
+#[cfg(test)]
+mod tests;

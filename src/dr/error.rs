@@ -1,0 +1,111 @@
+//! The one error type of the orchestrator and its commands, and the only mapping from an end to
+//! an exit code: 0 done, 1 error, 2 refused as unsafe (or not confirmed), 3 a gate timed out.
+
+use serde::Serialize;
+
+/// How a command ends when it does not succeed. The message says what happened and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DrError {
+    /// Something is wrong that the operator must fix first (exit 1).
+    #[error("{0}")]
+    Failed(String),
+    /// Refused as unsafe, or not confirmed: nothing (more) was changed (exit 2).
+    #[error("{0}")]
+    Refused(String),
+    /// A gate did not pass in time (exit 3).
+    #[error("{0}")]
+    GateTimeout(String),
+}
+
+/// How a run ended, as the events and the report say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    Error,
+    Refused,
+    GateTimeout,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Error => 1,
+            Outcome::Refused => 2,
+            Outcome::GateTimeout => 3,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Error => "error",
+            Outcome::Refused => "refused",
+            Outcome::GateTimeout => "gate timeout",
+        }
+    }
+}
+
+impl DrError {
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            DrError::Failed(_) => Outcome::Error,
+            DrError::Refused(_) => Outcome::Refused,
+            DrError::GateTimeout(_) => Outcome::GateTimeout,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.outcome().exit_code()
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            DrError::Failed(m) | DrError::Refused(m) | DrError::GateTimeout(m) => m,
+        }
+    }
+
+    /// The same end, with `context` in front of the message.
+    pub fn context(self, context: impl std::fmt::Display) -> DrError {
+        let wrap = |m: String| format!("{context}: {m}");
+        match self {
+            DrError::Failed(m) => DrError::Failed(wrap(m)),
+            DrError::Refused(m) => DrError::Refused(wrap(m)),
+            DrError::GateTimeout(m) => DrError::GateTimeout(wrap(m)),
+        }
+    }
+}
+
+impl From<crate::terraform::TfError> for DrError {
+    fn from(e: crate::terraform::TfError) -> Self {
+        DrError::Failed(e.to_string())
+    }
+}
+
+impl From<crate::config::LoadError> for DrError {
+    fn from(e: crate::config::LoadError) -> Self {
+        DrError::Failed(e.to_string())
+    }
+}
+
+impl From<crate::render::RenderError> for DrError {
+    fn from(e: crate::render::RenderError) -> Self {
+        DrError::Failed(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_end_has_one_exit_code() {
+        assert_eq!(DrError::Failed("x".into()).exit_code(), 1);
+        assert_eq!(DrError::Refused("x".into()).exit_code(), 2);
+        assert_eq!(DrError::GateTimeout("x".into()).exit_code(), 3);
+        assert_eq!(Outcome::Done.exit_code(), 0);
+        let e = DrError::Refused("no".into()).context("pair app");
+        assert_eq!(e, DrError::Refused("pair app: no".into()));
+    }
+}

@@ -1,0 +1,170 @@
+//! A pair's status: what AWS and the Terraform state say, the direction the rendered variables
+//! ask for, and every disagreement between them (drift).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::observe::{observe, views};
+use super::view::{PairView, SideView};
+use crate::aws::{rfc3339, Aws, Protection, ReplicationStatus};
+use crate::config::{Config, Pair};
+use crate::ids::{FileSystemId, Region};
+use crate::render::{Direction, DIRECTIONS_FILE};
+use crate::terraform::Terraform;
+
+#[derive(Debug, Serialize)]
+pub struct SideStatus {
+    pub region: Region,
+    pub file_system_id: FileSystemId,
+    pub exists: Option<bool>,
+    pub protection: Option<Protection>,
+    pub writable: Option<bool>,
+    pub reachable: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LiveReplication {
+    pub direction: Direction,
+    pub source: String,
+    pub destination: String,
+    pub status: ReplicationStatus,
+    pub status_message: Option<String>,
+    pub last_replicated: Option<String>,
+    pub lag_seconds: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PairStatus {
+    pub pair: String,
+    pub a: SideStatus,
+    pub b: SideStatus,
+    pub replication: Option<LiveReplication>,
+    pub stale_configuration_on_a: bool,
+    pub live_direction: Direction,
+    /// The direction in the rendered variables (None: not rendered yet).
+    pub desired_direction: Option<Direction>,
+    /// What the Terraform state holds (None: the state could not be read).
+    pub state_forward: Option<bool>,
+    pub state_reverse: Option<bool>,
+    pub drift: Vec<String>,
+}
+
+fn side(s: &SideView) -> SideStatus {
+    SideStatus {
+        region: s.region.clone(),
+        file_system_id: s.file_system_id.clone(),
+        exists: s.reachable().then_some(s.file_system.is_some()),
+        protection: s.protection(),
+        writable: s.reachable().then_some(s.writable()),
+        reachable: s.reachable(),
+        error: s.error.as_ref().map(|e| e.to_string()),
+    }
+}
+
+/// The pair's status and its drift, from its view and the rendered variables. Pure.
+pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
+    let live = v.live_direction();
+    let replication = v
+        .forward()
+        .map(|r| (Direction::Forward, r))
+        .or(v.reverse().map(|r| (Direction::Reverse, r)))
+        .map(|(d, r)| LiveReplication {
+            direction: d,
+            source: format!("{} ({})", r.source_id, r.source_region),
+            destination: format!("{} ({})", r.destination_id, r.destination_region),
+            status: r.status.clone(),
+            status_message: r.status_message.clone(),
+            last_replicated: r.last_replicated.map(rfc3339),
+            lag_seconds: v.lag().map(|l| l.as_secs()),
+        });
+    let mut drift = Vec::new();
+    if let Some(d) = desired {
+        if d != live {
+            drift.push(format!(
+                "the rendered variables say \"{}\" but AWS has \"{}\"",
+                d.as_str(),
+                live.as_str()
+            ));
+        }
+    }
+    for (dir, in_state) in [
+        (Direction::Forward, v.state_forward),
+        (Direction::Reverse, v.state_reverse),
+    ] {
+        let Some(in_state) = in_state else { continue };
+        let arrow = super::phase::arrow(dir);
+        if in_state && live != dir {
+            drift.push(format!(
+                "the Terraform state holds {arrow} but AWS does not (a plan would create it again)"
+            ));
+        }
+        if !in_state && live == dir {
+            drift.push(format!(
+                "{arrow} exists in AWS but not in the Terraform state: run `efs-dr init` to import it"
+            ));
+        }
+    }
+    let stale = v.stale_forward_in_a().is_some();
+    if stale {
+        drift.push("A's region holds a stale A -> B configuration (an unplanned failover): `efs-dr failback` removes it".into());
+    }
+    for f in &v.foreign {
+        drift.push(format!(
+            "{} -> {} involves the pair but is not the pair's replication",
+            f.source_id, f.destination_id
+        ));
+    }
+    PairStatus {
+        pair: v.pair.clone(),
+        a: side(&v.a),
+        b: side(&v.b),
+        replication,
+        stale_configuration_on_a: stale,
+        live_direction: live,
+        desired_direction: desired,
+        state_forward: v.state_forward,
+        state_reverse: v.state_reverse,
+        drift,
+    }
+}
+
+fn desired_directions(dir: &Path) -> BTreeMap<String, Direction> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        directions: BTreeMap<String, Direction>,
+    }
+    std::fs::read_to_string(dir.join(DIRECTIONS_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<File>(&t).ok())
+        .map(|f| f.directions)
+        .unwrap_or_default()
+}
+
+/// Every selected pair's status; without Terraform, the state is reported as unknown.
+pub async fn collect(
+    config: &Config,
+    aws: &Aws,
+    tf: Option<&Terraform>,
+    pairs: &[Pair],
+) -> Vec<PairStatus> {
+    let snapshot = observe(aws, &BTreeSet::new()).await;
+    let dir = config.terraform_dir();
+    let state: Option<BTreeSet<String>> = match tf {
+        Some(tf) if dir.join(".terraform").exists() => match tf.state_list().await {
+            Ok(s) => Some(s.into_iter().collect()),
+            Err(e) => {
+                tracing::warn!("the Terraform state was not read: {e}");
+                None
+            }
+        },
+        _ => None,
+    };
+    let desired = desired_directions(&dir);
+    views(pairs, &snapshot, state.as_ref())
+        .iter()
+        .map(|v| pair_status(v, desired.get(&v.pair).copied()))
+        .collect()
+}
