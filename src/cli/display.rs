@@ -123,14 +123,14 @@ impl EventSink for Human {
                 }
                 self.last_waiting.insert(pair, text);
             }
-            EventKind::GatePassed { detail, elapsed_ms } => {
+            EventKind::GatePassed { detail, waited_ms } => {
                 if let Some(bar) = self.bars.remove(&pair) {
                     bar.finish_and_clear();
                     self.progress.remove(&bar);
                 }
                 self.say(&format!(
                     "[{pair}]   passed after {:.1}s: {detail}",
-                    *elapsed_ms as f64 / 1000.0
+                    *waited_ms as f64 / 1000.0
                 ));
             }
             EventKind::DataAtRisk { text, .. } => {

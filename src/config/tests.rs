@@ -307,3 +307,38 @@ fn a_key_set_twice_is_refused_where_it_is() {
     assert!(i.problem.contains("redefined attribute"), "{}", i.problem);
     assert_eq!(i.line, Some(5));
 }
+
+/// The exact text operators read for the usual mistakes.
+#[test]
+fn config_errors_read_as_operators_see_them() {
+    let cases = [
+        ("syntax", "pair \"p\" {\n  primary {\n".to_string()),
+        (
+            "several problems",
+            pair_with(
+                "    region = \"nowhere\"\n    file_system_id = \"fs-1\"",
+                "    region = \"us-west-2\"",
+            ),
+        ),
+        (
+            "unknown key",
+            format!("{}gates {{\n  poll = \"5s\"\n}}\n", pair_with(A, B)),
+        ),
+        (
+            "one region",
+            pair_with(
+                A,
+                &A.replace("fs-0123456789abcdef0", "fs-0fedcba9876543210"),
+            ),
+        ),
+        (
+            "bad duration",
+            format!("{}gates {{\n  max_lag = \"soon\"\n}}\n", pair_with(A, B)),
+        ),
+    ];
+    let shown: Vec<String> = cases
+        .iter()
+        .map(|(what, text)| format!("## {what}\n{}", parse(text).unwrap_err()))
+        .collect();
+    insta::assert_snapshot!(shown.join("\n\n"));
+}

@@ -67,7 +67,7 @@ pub enum EventKind {
     },
     GatePassed {
         detail: String,
-        elapsed_ms: u64,
+        waited_ms: u64,
     },
     /// What a failover may lose, as far as AWS tells.
     DataAtRisk {

@@ -439,3 +439,102 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod refusal_texts {
+    use super::super::view::tests::*;
+    use super::super::view::PairView;
+    use super::*;
+
+    /// The refusals and hints the planner gives, as operators read them.
+    #[test]
+    fn refusals_read_as_operators_see_them() {
+        let v = |s| PairView::derive(&pair(), &s);
+        let f = repl(A, B, "ENABLED", Some(10));
+        let mut paused = repl(B, A, "PAUSED", Some(5));
+        paused.status_message = Some("destination throttled".into());
+        let mut foreign = repl(A, B, "ENABLED", None);
+        foreign.destination_id = id("fs-99999999");
+        let mut missing = snap("ENABLED", "ENABLED", vec![], vec![], 20);
+        missing
+            .regions
+            .get_mut("us-west-2")
+            .unwrap()
+            .file_systems
+            .clear();
+        let cases: Vec<(&str, Operation, PairView)> = vec![
+            (
+                "planned failover, A down",
+                Operation::Failover { unplanned: false },
+                v(down(
+                    snap("ENABLED", "REPLICATING", vec![], vec![f.clone()], 20),
+                    "us-east-1",
+                )),
+            ),
+            (
+                "failback, A down",
+                Operation::Failback,
+                v(down(
+                    snap("ENABLED", "ENABLED", vec![], vec![], 20),
+                    "us-east-1",
+                )),
+            ),
+            (
+                "failback, B -> A paused",
+                Operation::Failback,
+                v(snap(
+                    "REPLICATING",
+                    "ENABLED",
+                    vec![paused.clone()],
+                    vec![paused],
+                    20,
+                )),
+            ),
+            (
+                "failback while a failover deletes",
+                Operation::Failback,
+                v(snap(
+                    "ENABLED",
+                    "REPLICATING",
+                    vec![repl(A, B, "DELETING", Some(1))],
+                    vec![repl(A, B, "DELETING", Some(1))],
+                    20,
+                )),
+            ),
+            (
+                "failback, B DISABLED and nothing replicating",
+                Operation::Failback,
+                v(snap("DISABLED", "DISABLED", vec![], vec![], 20)),
+            ),
+            (
+                "init after an unplanned failover",
+                Operation::Init,
+                v(snap(
+                    "ENABLED",
+                    "ENABLED",
+                    vec![repl(A, B, "ERROR", Some(1))],
+                    vec![],
+                    20,
+                )),
+            ),
+            (
+                "a foreign replication",
+                Operation::Init,
+                v(snap("ENABLED", "ENABLED", vec![foreign], vec![], 20)),
+            ),
+            (
+                "a missing file system",
+                Operation::Failover { unplanned: true },
+                v(missing),
+            ),
+        ];
+        let shown: Vec<String> = cases
+            .into_iter()
+            .map(|(what, op, view)| {
+                let e = plan_pair(op, &view).unwrap_err();
+                format!("## {what} (exit {})\n{}", e.exit_code(), e.message())
+            })
+            .collect();
+        insta::assert_snapshot!(shown.join("\n\n"));
+    }
+}

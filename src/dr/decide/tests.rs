@@ -1,1 +1,556 @@
+//! The action lists of every phase, and of every point a run can resume at, from views alone:
+//! no process, no network.
 
+use std::time::Duration;
+
+use super::super::view::tests::*;
+use super::super::view::{PairView, Snapshot};
+use super::*;
+use crate::aws::Protection;
+
+fn settings() -> GateSettings {
+    GateSettings {
+        poll_interval: Duration::from_secs(5),
+        replication_timeout: Duration::from_secs(1800),
+        max_lag: Duration::from_secs(900),
+        quiesce_window: Duration::from_secs(120),
+    }
+}
+
+fn view(s: Snapshot, state_forward: bool, state_reverse: bool) -> PairView {
+    let mut v = PairView::derive(&pair(), &s);
+    v.state_forward = Some(state_forward);
+    v.state_reverse = Some(state_reverse);
+    v
+}
+
+/// The actions of `step`, as short words (the kind of each action).
+fn kinds(step: Step, v: &PairView, flags: RunFlags) -> Vec<&'static str> {
+    let gates = settings();
+    actions(
+        &pair(),
+        step,
+        v,
+        Inputs {
+            gates: &gates,
+            flags,
+        },
+    )
+    .unwrap()
+    .iter()
+    .map(|a| match a {
+        Action::Confirm { .. } => "confirm",
+        Action::Sdk { .. } => "sdk",
+        Action::SetDirection { .. } => "direction",
+        Action::Import { .. } => "import",
+        Action::StateRm { .. } => "state_rm",
+        Action::PlanCheckApply { .. } => "plan_check_apply",
+        Action::Gate { .. } => "gate",
+    })
+    .collect()
+}
+
+fn home() -> PairView {
+    let f = repl(A, B, "ENABLED", Some(10));
+    view(
+        snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
+        true,
+        false,
+    )
+}
+
+fn b_serving() -> PairView {
+    view(snap("ENABLED", "ENABLED", vec![], vec![], 20), false, false)
+}
+
+const FWD: &str = "module.us_east_1__us_west_2.aws_efs_replication_configuration.forward[\"app\"]";
+const REV: &str = "module.us_east_1__us_west_2.aws_efs_replication_configuration.reverse[\"app\"]";
+
+#[test]
+fn every_phase_has_its_actions_in_the_one_order() {
+    let none = RunFlags::default();
+    let cases: Vec<(Step, PairView, Vec<&str>)> = vec![
+        (
+            Step::ImportForward,
+            {
+                let f = repl(A, B, "ENABLED", Some(10));
+                view(
+                    snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
+                    false,
+                    false,
+                )
+            },
+            vec!["confirm", "direction", "import", "plan_check_apply", "gate"],
+        ),
+        (
+            Step::ImportReverse,
+            {
+                let r = repl(B, A, "ENABLED", Some(10));
+                view(
+                    snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20),
+                    false,
+                    false,
+                )
+            },
+            vec!["confirm", "direction", "import", "plan_check_apply", "gate"],
+        ),
+        (Step::CheckRpo, home(), vec!["gate"]),
+        (
+            Step::RemoveForward,
+            home(),
+            vec!["confirm", "direction", "plan_check_apply", "gate"],
+        ),
+        (
+            Step::DeleteForwardFromB,
+            home(),
+            vec!["confirm", "sdk", "gate"],
+        ),
+        (
+            Step::ForgetForward,
+            home(),
+            vec![
+                "confirm",
+                "direction",
+                "state_rm",
+                "plan_check_apply",
+                "gate",
+            ],
+        ),
+        (
+            Step::EnableProtectionB,
+            b_serving(),
+            vec!["confirm", "sdk", "gate"],
+        ),
+        (
+            Step::CleanupStaleOnA,
+            b_serving(),
+            vec!["confirm", "sdk", "gate"],
+        ),
+        (
+            Step::DisableProtectionA,
+            b_serving(),
+            vec!["confirm", "sdk", "gate"],
+        ),
+        (
+            Step::CreateReverse,
+            b_serving(),
+            vec!["confirm", "direction", "plan_check_apply", "gate"],
+        ),
+        (Step::Quiesce, b_serving(), vec!["confirm", "gate"]),
+        (
+            Step::RemoveReverse,
+            b_serving(),
+            vec!["confirm", "direction", "plan_check_apply", "gate"],
+        ),
+        (
+            Step::DisableProtectionB,
+            b_serving(),
+            vec!["confirm", "sdk", "gate"],
+        ),
+        (
+            Step::CreateForward,
+            b_serving(),
+            vec!["confirm", "direction", "plan_check_apply", "gate"],
+        ),
+    ];
+    assert_eq!(
+        cases.len(),
+        super::super::phase::PHASES.len(),
+        "every phase has a case"
+    );
+    for (step, v, expected) in cases {
+        assert_eq!(kinds(step, &v, none), expected, "{step:?}");
+    }
+}
+
+#[test]
+fn plan_check_apply_allows_exactly_the_phase_change() {
+    let gates = settings();
+    let inputs = Inputs {
+        gates: &gates,
+        flags: RunFlags::default(),
+    };
+    let allowed = |step, v: &PairView| {
+        actions(&pair(), step, v, inputs)
+            .unwrap()
+            .into_iter()
+            .find_map(|a| match a {
+                Action::PlanCheckApply { allowed, refresh } => Some((allowed, refresh)),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (a, refresh) = allowed(Step::RemoveForward, &home());
+    assert_eq!(
+        a,
+        vec![AllowedChange {
+            address: FWD.into(),
+            kind: ChangeKind::Delete
+        }]
+    );
+    assert!(refresh);
+    let (a, _) = allowed(Step::CreateReverse, &b_serving());
+    assert_eq!(
+        a,
+        vec![AllowedChange {
+            address: REV.into(),
+            kind: ChangeKind::Create
+        }]
+    );
+    let (a, _) = allowed(Step::RemoveReverse, &b_serving());
+    assert_eq!(
+        a,
+        vec![AllowedChange {
+            address: REV.into(),
+            kind: ChangeKind::Delete
+        }]
+    );
+    let (a, _) = allowed(Step::CreateForward, &b_serving());
+    assert_eq!(
+        a,
+        vec![AllowedChange {
+            address: FWD.into(),
+            kind: ChangeKind::Create
+        }]
+    );
+    // Forgetting plans from the state alone and allows no change at all.
+    let (a, refresh) = allowed(Step::ForgetForward, &home());
+    assert!(a.is_empty());
+    assert!(!refresh);
+    let (a, _) = allowed(Step::ImportForward, &home());
+    assert!(a.is_empty());
+}
+
+#[test]
+fn a_replication_in_aws_but_not_in_the_state_is_imported_never_created_twice() {
+    // Resume point: killed between AWS's answer to the create and the state write.
+    let r = repl(B, A, "ENABLING", None);
+    let v = view(
+        snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20),
+        false,
+        false,
+    );
+    assert_eq!(
+        kinds(Step::CreateReverse, &v, RunFlags::default()),
+        ["confirm", "direction", "import", "plan_check_apply", "gate"]
+    );
+    let gates = settings();
+    let import = actions(
+        &pair(),
+        Step::CreateReverse,
+        &v,
+        Inputs {
+            gates: &gates,
+            flags: RunFlags::default(),
+        },
+    )
+    .unwrap()
+    .into_iter()
+    .find(|a| matches!(a, Action::Import { .. }))
+    .unwrap();
+    assert_eq!(
+        import,
+        Action::Import {
+            address: REV.into(),
+            id: id(B)
+        }
+    );
+    // In the state already: no import, the plan is empty and the gate is waited for.
+    let v = view(
+        snap(
+            "REPLICATING",
+            "ENABLED",
+            vec![repl(B, A, "ENABLING", None)],
+            vec![repl(B, A, "ENABLING", None)],
+            20,
+        ),
+        false,
+        true,
+    );
+    assert_eq!(
+        kinds(Step::CreateReverse, &v, RunFlags::default()),
+        ["confirm", "direction", "plan_check_apply", "gate"]
+    );
+}
+
+#[test]
+fn removing_what_the_state_does_not_hold_is_refused_with_the_fix() {
+    let f = repl(A, B, "ENABLED", Some(10));
+    let v = view(
+        snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
+        false,
+        false,
+    );
+    let gates = settings();
+    let e = actions(
+        &pair(),
+        Step::RemoveForward,
+        &v,
+        Inputs {
+            gates: &gates,
+            flags: RunFlags::default(),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, DrError::Failed(m) if m.contains("efs-dr init")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn the_sdk_deletion_is_local_only_exactly_when_a_does_not_answer() {
+    let gates = settings();
+    let inputs = Inputs {
+        gates: &gates,
+        flags: RunFlags::default(),
+    };
+    let delete = |v: &PairView| {
+        actions(&pair(), Step::DeleteForwardFromB, v, inputs)
+            .unwrap()
+            .into_iter()
+            .find_map(|a| match a {
+                Action::Sdk { change } => Some(change),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let f = repl(A, B, "ENABLED", Some(10));
+    let a_down = view(
+        down(
+            snap("ENABLED", "REPLICATING", vec![], vec![f], 20),
+            "us-east-1",
+        ),
+        true,
+        false,
+    );
+    assert_eq!(
+        delete(&a_down),
+        SdkChange::DeleteReplication {
+            region: crate::ids::Region::from_aws("us-west-2"),
+            source_file_system_id: id(A),
+            local_only: true,
+        }
+    );
+    assert!(matches!(
+        delete(&home()),
+        SdkChange::DeleteReplication {
+            local_only: false,
+            ..
+        }
+    ));
+    // The stale configuration on A is always deleted in A's region alone.
+    let cleanup = actions(&pair(), Step::CleanupStaleOnA, &b_serving(), inputs).unwrap();
+    assert!(cleanup.contains(&Action::Sdk {
+        change: SdkChange::DeleteReplication {
+            region: crate::ids::Region::from_aws("us-east-1"),
+            source_file_system_id: id(A),
+            local_only: true,
+        }
+    }));
+}
+
+#[test]
+fn the_stop_writes_question_is_skipped_only_by_writes_stopped() {
+    let asked = kinds(Step::Quiesce, &b_serving(), RunFlags::default());
+    assert_eq!(asked, ["confirm", "gate"]);
+    let stopped = RunFlags {
+        writes_stopped: true,
+        ..RunFlags::default()
+    };
+    assert_eq!(kinds(Step::Quiesce, &b_serving(), stopped), ["gate"]);
+    let gates = settings();
+    let q = actions(
+        &pair(),
+        Step::Quiesce,
+        &b_serving(),
+        Inputs {
+            gates: &gates,
+            flags: RunFlags::default(),
+        },
+    )
+    .unwrap()
+    .remove(0);
+    assert!(matches!(q, Action::Confirm { question } if question.skip == Skip::WritesStopped));
+    // A change is skipped by --yes, and its question carries the phase's note.
+    let q = actions(
+        &pair(),
+        Step::DisableProtectionB,
+        &b_serving(),
+        Inputs {
+            gates: &gates,
+            flags: stopped,
+        },
+    )
+    .unwrap()
+    .remove(0);
+    assert!(
+        matches!(&q, Action::Confirm { question } if question.skip == Skip::Yes && question.text.contains("replaced by A's")),
+        "{q:?}"
+    );
+}
+
+/// Every point a failover, a failback or an init can stop at, and the phases and first
+/// actions a new run decides from there.
+#[test]
+fn every_resumption_point_decides_the_phases_left() {
+    let gates = settings();
+    let inputs = Inputs {
+        gates: &gates,
+        flags: RunFlags::default(),
+    };
+    let steps = |op, v: &PairView| {
+        decide_pair(op, &pair(), v, inputs)
+            .unwrap()
+            .phases
+            .iter()
+            .map(|p| p.step)
+            .collect::<Vec<_>>()
+    };
+    let failover = Operation::Failover { unplanned: false };
+    let unplanned = Operation::Failover { unplanned: true };
+    use Step::*;
+    // Planned failover: from home; killed while A -> B deletes; done.
+    assert_eq!(steps(failover, &home()), [CheckRpo, RemoveForward]);
+    let deleting = repl(A, B, "DELETING", Some(10));
+    let v = view(
+        snap(
+            "ENABLED",
+            "REPLICATING",
+            vec![deleting.clone()],
+            vec![deleting.clone()],
+            20,
+        ),
+        true,
+        false,
+    );
+    assert_eq!(steps(failover, &v), [RemoveForward]);
+    assert!(steps(failover, &b_serving()).is_empty());
+    // Unplanned failover: from home; killed after the SDK delete (DELETING in B); after the
+    // deletion but before the state rm.
+    let a_down = |s| view(down(s, "us-east-1"), true, false);
+    let f = repl(A, B, "ENABLED", Some(10));
+    assert_eq!(
+        steps(
+            unplanned,
+            &a_down(snap("ENABLED", "REPLICATING", vec![], vec![f], 20))
+        ),
+        [DeleteForwardFromB, ForgetForward]
+    );
+    assert_eq!(
+        steps(
+            unplanned,
+            &a_down(snap("ENABLED", "REPLICATING", vec![], vec![deleting], 20))
+        ),
+        [DeleteForwardFromB, ForgetForward]
+    );
+    let forgotten_not = a_down(snap("ENABLED", "ENABLED", vec![], vec![], 20));
+    assert_eq!(steps(unplanned, &forgotten_not), [ForgetForward]);
+    // The ForgetForward left from there: state rm, then a plan without refresh.
+    let d = decide_pair(unplanned, &pair(), &forgotten_not, inputs).unwrap();
+    assert!(d.phases[0].actions.contains(&Action::StateRm {
+        address: FWD.into()
+    }));
+    // Failback: B serving; A DISABLED; B -> A creating; B -> A deleting; B DISABLED.
+    assert_eq!(
+        steps(Operation::Failback, &b_serving()),
+        [
+            DisableProtectionA,
+            CreateReverse,
+            Quiesce,
+            RemoveReverse,
+            DisableProtectionB,
+            CreateForward
+        ]
+    );
+    let v = view(
+        snap("DISABLED", "ENABLED", vec![], vec![], 20),
+        false,
+        false,
+    );
+    assert_eq!(steps(Operation::Failback, &v)[0], DisableProtectionA);
+    let r = repl(B, A, "ENABLING", None);
+    let v = view(
+        snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20),
+        false,
+        true,
+    );
+    assert_eq!(
+        steps(Operation::Failback, &v),
+        [
+            CreateReverse,
+            Quiesce,
+            RemoveReverse,
+            DisableProtectionB,
+            CreateForward
+        ]
+    );
+    let r = repl(B, A, "DELETING", Some(5));
+    let v = view(
+        snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20),
+        false,
+        true,
+    );
+    assert_eq!(
+        steps(Operation::Failback, &v),
+        [RemoveReverse, DisableProtectionB, CreateForward]
+    );
+    let v = view(
+        snap("ENABLED", "DISABLED", vec![], vec![], 20),
+        false,
+        false,
+    );
+    assert_eq!(
+        steps(Operation::Failback, &v),
+        [DisableProtectionB, CreateForward]
+    );
+    // A -> B created but its first sync not seen yet: resume at its gate.
+    let f = repl(A, B, "ENABLING", None);
+    let v = view(
+        snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
+        true,
+        false,
+    );
+    assert_eq!(steps(Operation::Failback, &v), [CreateForward]);
+    // After an unplanned failover: the stale configuration on A goes first.
+    let stale = repl(A, B, "ERROR", Some(10));
+    let v = view(
+        snap("ENABLED", "ENABLED", vec![stale], vec![], 20),
+        false,
+        false,
+    );
+    assert_eq!(steps(Operation::Failback, &v)[0], CleanupStaleOnA);
+    // Init: nothing; an import; a create into B.
+    let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 20), false, false);
+    assert_eq!(
+        steps(Operation::Init, &v),
+        [DisableProtectionB, CreateForward]
+    );
+    let f = repl(A, B, "ENABLED", Some(10));
+    let v = view(
+        snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
+        false,
+        false,
+    );
+    assert_eq!(steps(Operation::Init, &v), [ImportForward]);
+    assert!(steps(Operation::Init, &home()).is_empty());
+    // Protection already DISABLED on B with the reverse gone: the failback's last two phases.
+    let v = view(
+        snap("ENABLED", "DISABLED", vec![], vec![], 20),
+        false,
+        false,
+    );
+    assert_eq!(
+        decide_pair(Operation::Failback, &pair(), &v, inputs)
+            .unwrap()
+            .phases[0]
+            .actions[1],
+        Action::Sdk {
+            change: SdkChange::SetProtection {
+                region: crate::ids::Region::from_aws("us-west-2"),
+                file_system_id: id(B),
+                status: Protection::Disabled,
+            }
+        }
+    );
+}

@@ -1,1 +1,99 @@
+//! The report from recorded events (the JSON lines of real runs: `efs-dr demo --output json`).
 
+use super::*;
+use crate::dr::events::Event;
+
+fn recorded(name: &str) -> Vec<Event> {
+    let text = match name {
+        "init" => include_str!("fixtures/init.jsonl"),
+        "failover" => include_str!("fixtures/failover.jsonl"),
+        "failback" => include_str!("fixtures/failback.jsonl"),
+        _ => unreachable!(),
+    };
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn a_failover_report_has_its_rto_data_at_risk_and_changes_from_the_events_alone() {
+    let events = recorded("failover");
+    let r = Report::from_events(&events);
+    assert_eq!(r.operation, "failover");
+    assert_eq!(r.outcome, "done");
+    assert_eq!(r.exit_code, 0);
+    let p = &r.pairs[0];
+    assert_eq!(p.name, "demo");
+    assert_eq!(
+        p.phases.iter().map(|x| x.step).collect::<Vec<_>>(),
+        [Step::CheckRpo, Step::RemoveForward]
+    );
+    assert!(p.phases.iter().all(|x| x.ended_s.is_some()));
+    // RTO: from the run's first AWS time to the gate that made B writable.
+    let start = events.iter().find_map(|e| e.aws_time).unwrap();
+    let writable = events
+        .iter()
+        .find(|e| {
+            e.step == Some(Step::RemoveForward) && matches!(e.kind, EventKind::GatePassed { .. })
+        })
+        .unwrap();
+    let rto = p.rto.as_ref().expect("a failover has an RTO");
+    assert_eq!(
+        rto.aws_seconds,
+        writable
+            .aws_time
+            .unwrap()
+            .duration_since(start)
+            .unwrap()
+            .as_secs_f64()
+    );
+    assert_eq!(rto.wall_seconds, writable.elapsed_ms as f64 / 1000.0);
+    assert_eq!(p.data_at_risk_seconds, Some(0.0));
+    assert_eq!(r.terraform_changes.len(), 1);
+    assert_eq!(r.terraform_changes[0].kind, "delete");
+    assert!(r.sdk_changes.is_empty());
+    // The timeline leaves the polls out, and keeps everything else in order.
+    let polled = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::GatePolled { .. }))
+        .count();
+    assert_eq!(r.timeline.len(), events.len() - polled);
+}
+
+#[test]
+fn a_failback_report_lists_its_sdk_changes_and_no_rto() {
+    let r = Report::from_events(&recorded("failback"));
+    assert_eq!(r.operation, "failback");
+    let p = &r.pairs[0];
+    assert!(p.rto.is_none());
+    assert_eq!(p.phases.len(), 6);
+    assert_eq!(
+        r.sdk_changes
+            .iter()
+            .map(|c| c.text.split(' ').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["UpdateFileSystemProtection", "UpdateFileSystemProtection"]
+    );
+    assert!(p.notes.iter().any(|n| n.starts_with("cut-over was safe")));
+    assert_eq!(
+        p.data_at_risk.as_deref(),
+        Some("0s: writes on B stopped and were synced to A before the cut-over")
+    );
+}
+
+#[test]
+fn a_run_cut_short_reads_as_running_not_done() {
+    let mut events = recorded("init");
+    events.truncate(events.len() - 3);
+    let r = Report::from_events(&events);
+    assert_eq!(r.outcome, "running");
+    assert!(r.pairs[0].phases.last().unwrap().ended_s.is_none());
+}
+
+#[test]
+fn the_markdown_reports_read_as_operators_see_them() {
+    for name in ["init", "failover", "failback"] {
+        let md = Report::from_events(&recorded(name)).markdown().unwrap();
+        insta::assert_snapshot!(format!("report_{name}"), md);
+    }
+}

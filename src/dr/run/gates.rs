@@ -157,7 +157,7 @@ impl Runner<'_> {
             now,
             EventKind::GatePassed {
                 detail: detail.to_string(),
-                elapsed_ms: gate_elapsed.as_millis() as u64,
+                waited_ms: gate_elapsed.as_millis() as u64,
             },
         );
         match step {
