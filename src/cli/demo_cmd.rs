@@ -117,6 +117,7 @@ async fn step(
         pairs: ctx.config.pairs.clone(),
         flags,
         dry_run: false,
+        scope: Default::default(),
     };
     let confirm = Terminal { assume_yes: true };
     let mut display = display(output);

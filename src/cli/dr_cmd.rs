@@ -234,6 +234,7 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<(), DrError
         pairs: selected(&ctx.config, inv.pairs)?,
         flags: inv.flags,
         dry_run: inv.dry_run,
+        scope: Default::default(),
     };
     let dir = report_dir(&ctx.config, inv.report_dir);
     // A dry run prints one plan document at its end; its progress stays on stderr.

@@ -13,12 +13,12 @@ use super::confirm::{Answer, Confirm};
 use super::decide::{self, Action, Inputs, Question};
 use super::error::{DrError, Outcome};
 use super::events::{Event, EventKind, EventSink, Recorder};
-use super::gate::fmt_dur;
 use super::observe::{observe, views};
+use super::pending::{pending, sdk_done, Pending, StageStep};
 use super::phase::{RunFlags, Step};
 use super::planner::Operation;
 use super::view::{PairView, Snapshot};
-use crate::aws::{rfc3339, Aws};
+use crate::aws::Aws;
 use crate::config::{Config, Pair};
 use crate::ids::FileSystemId;
 use crate::render;
@@ -40,6 +40,42 @@ pub struct Request {
     pub flags: RunFlags,
     /// Decide and report; change nothing.
     pub dry_run: bool,
+    /// Which of the phases left this run takes.
+    pub scope: Scope,
+}
+
+/// Which phases a run takes: all of them, or one pipeline stage around a `terraform apply`
+/// that the pipeline runs itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every phase left (the interactive commands).
+    #[default]
+    Everything,
+    /// What must hold before the pending Terraform phase is applied: gates, and SDK changes
+    /// when `perform_sdk` (refused otherwise). `proposed`: each pair's phase in the merged
+    /// proposal; a pair whose pending phase differs is refused as stale.
+    BeforeApply {
+        perform_sdk: bool,
+        proposed: Option<BTreeMap<String, Step>>,
+    },
+    /// The gates of the Terraform phases just applied, then the SDK changes that follow them
+    /// before the next Terraform phase (when `perform_sdk`; refused otherwise, because until
+    /// they are made the pair cannot tell where it stands).
+    AfterApply {
+        perform_sdk: bool,
+        proposed: Option<BTreeMap<String, Step>>,
+    },
+}
+
+impl Scope {
+    fn proposed(&self) -> Option<&BTreeMap<String, Step>> {
+        match self {
+            Scope::Everything => None,
+            Scope::BeforeApply { proposed, .. } | Scope::AfterApply { proposed, .. } => {
+                proposed.as_ref()
+            }
+        }
+    }
 }
 
 /// The end of a run, and everything it said.
@@ -196,12 +232,18 @@ impl Runner<'_> {
             Observed { snapshot, views }
         };
         let now = first.snapshot.now();
-        let mut queues: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+        let mut queues: BTreeMap<String, Vec<StageStep>> = BTreeMap::new();
         let mut blocked = Vec::new();
         for (pair, view) in self.req.pairs.iter().zip(&first.views) {
             match decide::decide_pair(self.req.op, pair, view, self.inputs()) {
                 Ok(d) => {
-                    queues.insert(pair.name.clone(), d.phases.iter().map(|p| p.step).collect());
+                    let steps: Vec<Step> = d.phases.iter().map(|p| p.step).collect();
+                    match self.stage(pair, &steps, view) {
+                        Ok(q) => {
+                            queues.insert(pair.name.clone(), q);
+                        }
+                        Err(e) => blocked.push((pair.name.clone(), e)),
+                    }
                     self.out.emit(
                         Some(&pair.name),
                         None,
@@ -258,13 +300,20 @@ impl Runner<'_> {
             ));
         }
         let mut observed = Some(first);
-        while let Some(step) = queues.values().filter_map(|q| q.first()).min().copied() {
-            let names: Vec<String> = self
+        while let Some(step) = queues
+            .values()
+            .filter_map(|q| q.first())
+            .map(|s| s.step)
+            .min()
+        {
+            let names: Vec<(String, bool)> = self
                 .req
                 .pairs
                 .iter()
-                .filter(|p| queues.get(&p.name).and_then(|q| q.first()) == Some(&step))
-                .map(|p| p.name.clone())
+                .filter_map(|p| {
+                    let s = queues.get(&p.name)?.first()?;
+                    (s.step == step).then(|| (p.name.clone(), s.gate_only))
+                })
                 .collect();
             // Each round decides from what AWS says now (the first one from the run's start).
             let seen = match observed.take() {
@@ -272,17 +321,17 @@ impl Runner<'_> {
                 None => self.observe(false, step.spec().terraform.is_some()).await?,
             };
             let mut round = Vec::new();
-            for name in &names {
+            for (name, gate_only) in &names {
                 let view = seen
                     .views
                     .iter()
                     .find(|v| &v.pair == name)
                     .expect("every selected pair is viewed");
                 let actions = decide::actions(self.pair(name), step, view, self.inputs())?;
-                round.push((name.clone(), actions));
+                round.push((name.clone(), self.in_scope(actions, *gate_only)));
             }
             self.carry_out(step, &round, &seen.snapshot).await?;
-            for name in &names {
+            for (name, _) in &names {
                 if let Some(q) = queues.get_mut(name) {
                     q.remove(0);
                 }
@@ -348,6 +397,92 @@ impl Runner<'_> {
         self.gates(step, &gates).await
     }
 
+    /// The steps this run takes for a pair, from the planner's steps and the scope.
+    fn stage(&self, pair: &Pair, steps: &[Step], view: &PairView) -> Result<Vec<StageStep>, DrError> {
+        let whole = |s: &Step| StageStep {
+            step: *s,
+            gate_only: false,
+        };
+        if self.req.scope == Scope::Everything {
+            return Ok(steps.iter().map(whole).collect());
+        }
+        let at = pending(steps, view);
+        if let Some(proposed) = self.req.scope.proposed().and_then(|p| p.get(&pair.name)) {
+            let matches = match self.req.scope {
+                Scope::BeforeApply { .. } => at.apply == Some(*proposed),
+                _ => at.applied.contains(proposed) || (at.apply.is_none() && at.applied.is_empty()),
+            };
+            if !matches {
+                return Err(DrError::Refused(stale(*proposed, &at, view)));
+            }
+        }
+        let (steps, perform_sdk) = match &self.req.scope {
+            Scope::Everything => unreachable!("handled above"),
+            Scope::BeforeApply { perform_sdk, .. } => (at.before.clone(), *perform_sdk),
+            Scope::AfterApply { perform_sdk, .. } => {
+                if at.applied.is_empty() {
+                    if let Some(next) = at.apply {
+                        return Err(DrError::Refused(format!(
+                            "nothing has been applied: the next phase, \"{}\", is not in the Terraform state yet. Run the stage before apply and `terraform apply` first (or this gate belongs to another phase)",
+                            next.title()
+                        )));
+                    }
+                }
+                let last = at.before.iter().rposition(|s| s.gate_only);
+                let mut steps: Vec<StageStep> = at.before[..last.map_or(0, |i| i + 1)]
+                    .iter()
+                    .filter(|s| s.gate_only)
+                    .copied()
+                    .collect();
+                steps.extend(
+                    at.before[last.map_or(0, |i| i + 1)..]
+                        .iter()
+                        .take_while(|s| s.step.spec().sdk.is_some())
+                        .copied(),
+                );
+                (steps, *perform_sdk)
+            }
+        };
+        let mut out = Vec::new();
+        for mut s in steps {
+            let change = decide::actions(pair, s.step, view, self.inputs())?
+                .into_iter()
+                .find_map(|a| match a {
+                    Action::Sdk { change } => Some(change),
+                    _ => None,
+                });
+            if let Some(change) = change.filter(|_| !s.gate_only) {
+                if sdk_done(&change, view) {
+                    s.gate_only = true;
+                } else if !perform_sdk {
+                    return Err(DrError::Refused(format!(
+                        "\"{}\" must be done at this stage: {}. Run the stage with --perform-sdk to make the change (the report records it), or make it yourself and run the stage again",
+                        s.step.title(),
+                        change.describe()
+                    )));
+                }
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    /// The actions a step takes in this run: only its gate when its change is done; no
+    /// confirmation for a stage's SDK change (`--perform-sdk` is the consent).
+    fn in_scope(&self, actions: Vec<Action>, gate_only: bool) -> Vec<Action> {
+        actions
+            .into_iter()
+            .filter(|a| match a {
+                Action::Gate { .. } => true,
+                _ if gate_only => false,
+                Action::Confirm { question } => {
+                    !(self.req.scope != Scope::Everything && question.skip == decide::Skip::Yes)
+                }
+                _ => true,
+            })
+            .collect()
+    }
+
     fn ask(&self, question: Question) -> Result<(), DrError> {
         let flag = question.skip.flag();
         match self.confirm.ask(&question) {
@@ -364,44 +499,31 @@ impl Runner<'_> {
 
     /// What a failover may lose, from one observation of the pair.
     fn data_at_risk(&mut self, view: &PairView) {
-        let Some(r) = view.forward() else { return };
-        let (text, seconds) = match (r.last_replicated, view.a.reachable(), view.a.last_write) {
-            (Some(sync), true, Some(w)) => {
-                let at_risk =
-                    w.at.and_then(|w| w.duration_since(sync).ok())
-                        .unwrap_or_default();
-                (
-                    format!(
-                        "{} (last write on A {}, last completed sync {})",
-                        fmt_dur(at_risk),
-                        w.at.map(rfc3339)
-                            .unwrap_or_else(|| "none in the last 6h".into()),
-                        rfc3339(sync)
-                    ),
-                    Some(at_risk.as_secs_f64()),
-                )
-            }
-            (Some(sync), _, _) => {
-                let bound = view
-                    .now
-                    .and_then(|n| n.duration_since(sync).ok())
-                    .unwrap_or_default();
-                (
-                    format!(
-                        "unknown: A's region does not answer; at most {} (writes since the last completed sync, {})",
-                        fmt_dur(bound),
-                        rfc3339(sync)
-                    ),
-                    None,
-                )
-            }
-            (None, _, _) => ("everything on A: no sync ever completed".into(), None),
+        let Some(risk) = super::risk::failover_risk(view) else {
+            return;
         };
         self.out.emit(
             Some(&view.pair),
             None,
             view.now,
-            EventKind::DataAtRisk { text, seconds },
+            EventKind::DataAtRisk {
+                text: risk.text,
+                seconds: risk.seconds,
+            },
         );
     }
+}
+
+/// Why a proposal no longer matches the live state.
+fn stale(proposed: Step, at: &Pending, view: &PairView) -> String {
+    let now = match (at.apply, at.applied.last()) {
+        (Some(next), _) => format!("the next phase to apply is \"{}\"", next.title()),
+        (None, Some(done)) => format!("\"{}\" is applied and nothing is left to apply", done.title()),
+        (None, None) => "nothing is left to do".to_string(),
+    };
+    format!(
+        "the merged proposal is for \"{}\", but the live state moved on: {now} (live direction: {}). The proposal is stale: run `efs-dr propose` again and merge that instead; nothing was changed",
+        proposed.title(),
+        view.live_direction().as_str()
+    )
 }
