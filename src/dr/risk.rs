@@ -1,14 +1,14 @@
 //! What a failover may lose, from one observation of a pair: the writes on A after the last
 //! completed sync. Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::gate::fmt_dur;
 use super::view::PairView;
 use crate::aws::rfc3339;
 
 /// The data at risk, in words and (when known) in seconds of writes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Risk {
     pub text: String,
     pub seconds: Option<f64>,

@@ -32,6 +32,13 @@ impl Direction {
             Direction::Reverse => "reverse",
         }
     }
+
+    /// The value of the variables file, read back.
+    pub fn parse(s: &str) -> Option<Direction> {
+        [Direction::Forward, Direction::None, Direction::Reverse]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
 }
 
 /// The variables file efs-dr writes for each phase.

@@ -51,6 +51,15 @@ pub fn show_plan(plan_file: &Path) -> Vec<String> {
     ]
 }
 
+/// The saved plan as people read it.
+pub fn show_plan_text(plan_file: &Path) -> Vec<String> {
+    vec![
+        "show".into(),
+        "-no-color".into(),
+        plan_file.display().to_string(),
+    ]
+}
+
 pub fn apply(plan_file: &Path, lock_timeout: Duration) -> Vec<String> {
     vec![
         "apply".into(),

@@ -225,6 +225,14 @@ impl Terraform {
         })
     }
 
+    /// The saved plan as `terraform show` prints it for people.
+    pub async fn show_plan_text(&self, plan_file: &Path) -> Result<String, TfError> {
+        let ran = self
+            .run_ok("show", &commands::show_plan_text(plan_file), true, &[])
+            .await?;
+        Ok(ran.stdout)
+    }
+
     pub async fn apply(&self, plan_file: &Path) -> Result<(), TfError> {
         self.run_ok(
             "apply",

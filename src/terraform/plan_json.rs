@@ -8,7 +8,16 @@ pub struct PlanJson {
     #[serde(default)]
     pub format_version: String,
     #[serde(default)]
+    pub terraform_version: String,
+    #[serde(default)]
     pub resource_changes: Vec<ResourceChange>,
+    /// The root module's input variables, as `{"name": {"value": ...}}`.
+    #[serde(default)]
+    pub variables: Option<Value>,
+    #[serde(default)]
+    pub planned_values: Option<Value>,
+    #[serde(default)]
+    pub prior_state: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +37,9 @@ pub struct Change {
     pub before: Option<Value>,
     #[serde(default)]
     pub after: Option<Value>,
+    /// Set when the plan imports the resource (an `import` block).
+    #[serde(default)]
+    pub importing: Option<Value>,
 }
 
 /// What a resource change does.
