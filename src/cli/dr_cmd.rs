@@ -33,7 +33,7 @@ pub struct PairArgs {
 pub struct ReportArgs {
     /// Where the run report (Markdown and JSON) is written. Default: efs-dr-reports/ beside the
     /// config file.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "EFS_DR_REPORT_DIR")]
     pub report_dir: Option<PathBuf>,
 }
 
@@ -43,7 +43,7 @@ pub struct InitArgs {
     pub pairs: PairArgs,
     /// Do not ask for confirmation (B's content is replaced by A's for a pair with no
     /// replication).
-    #[arg(long)]
+    #[arg(long, env = "EFS_DR_YES")]
     pub yes: bool,
     #[command(flatten)]
     pub report: ReportArgs,
@@ -57,13 +57,13 @@ pub struct FailoverArgs {
     #[arg(long)]
     pub unplanned: bool,
     /// Do not ask for confirmation.
-    #[arg(long)]
+    #[arg(long, env = "EFS_DR_YES")]
     pub yes: bool,
     /// Show the phases that would run; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Writes on A have stopped: also wait until the last sync is later than the last write.
-    #[arg(long)]
+    #[arg(long, env = "EFS_DR_WRITES_STOPPED")]
     pub writes_stopped: bool,
     /// Fail over even when the last sync is older than max_lag or the replication is in ERROR.
     #[arg(long)]
@@ -77,13 +77,13 @@ pub struct FailbackArgs {
     #[command(flatten)]
     pub pairs: PairArgs,
     /// Do not ask for confirmation.
-    #[arg(long)]
+    #[arg(long, env = "EFS_DR_YES")]
     pub yes: bool,
     /// Show the phases that would run; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// The application on B is stopped (the quiesce gate still verifies it).
-    #[arg(long)]
+    #[arg(long, env = "EFS_DR_WRITES_STOPPED")]
     pub writes_stopped: bool,
     #[command(flatten)]
     pub report: ReportArgs,

@@ -6,6 +6,7 @@ mod confirm;
 mod demo_cmd;
 mod display;
 mod dr_cmd;
+mod pipeline_cmd;
 mod render_cmd;
 mod sim_cmd;
 mod status_cmd;
@@ -40,7 +41,7 @@ pub struct Cli {
     pub config: PathBuf,
 
     /// How results are printed.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human, env = "EFS_DR_OUTPUT")]
     pub output: OutputFormat,
 
     /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
@@ -72,6 +73,16 @@ pub enum Command {
     /// The phases a failover or failback would run from the live state; no change made.
     #[command(subcommand)]
     Plan(dr_cmd::PlanCommand),
+    /// Pull requests: write the next Terraform phase into the rendered root, plan and check
+    /// it, and write the pull-request body and a JSON summary. Never applies.
+    Propose(pipeline_cmd::ProposeArgs),
+    /// A pipeline stage around `terraform apply`: the pending phase's preconditions
+    /// (--before-apply) or the applied phase's gate (--after-apply). Exit 0 passed, 2 refused
+    /// (apply nothing), 3 timed out, 1 error.
+    Gate(pipeline_cmd::GateArgs),
+    /// Check a plan made by a pipeline against the pending phase: exit 2 with every change
+    /// beyond what it allows (or when the proposal is stale), 0 otherwise.
+    CheckPlan(pipeline_cmd::CheckPlanArgs),
     /// The main job end to end on an in-process simulator with real Terraform.
     Demo(demo_cmd::DemoArgs),
     /// Write the Terraform root (providers, module calls, direction variables) for the config.
@@ -103,6 +114,11 @@ pub async fn run(cli: Cli) -> Result<(), DrError> {
         Command::Failover(args) => dr_cmd::failover(args, &cli.config, cli.output).await,
         Command::Failback(args) => dr_cmd::failback(args, &cli.config, cli.output).await,
         Command::Plan(cmd) => dr_cmd::plan(cmd, &cli.config, cli.output).await,
+        Command::Propose(args) => pipeline_cmd::propose_cmd(args, &cli.config, cli.output).await,
+        Command::Gate(args) => pipeline_cmd::gate_cmd(args, &cli.config, cli.output).await,
+        Command::CheckPlan(args) => {
+            pipeline_cmd::check_plan_cmd(args, &cli.config, cli.output).await
+        }
         Command::Demo(args) => demo_cmd::run(args, cli.output).await,
         Command::Render(args) => render_cmd::run(args, &cli.config, cli.output),
         Command::Sim(cmd) => sim_cmd::run(*cmd, cli.output).await,

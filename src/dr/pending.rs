@@ -196,9 +196,14 @@ mod tests {
         assert_eq!(p.applied, vec![Step::CreateReverse]);
         assert_eq!(
             p.before.iter().map(|s| s.step).collect::<Vec<_>>(),
-            vec![Step::CreateReverse, Step::Quiesce]
+            vec![Step::CreateReverse, Step::Quiesce, Step::DisableProtectionB]
         );
-        assert!(p.before[0].gate_only && !p.before[1].gate_only);
+        assert!(p.before[0].gate_only && !p.before[1].gate_only && !p.before[2].gate_only);
+        // Applied: B -> A gone, B fenced: what is left is A -> B, never "B serving".
+        let v = view(snap("ENABLED", "DISABLED", vec![], vec![], 30), false, false);
+        let p = at(Operation::Failback, &v);
+        assert_eq!(p.apply, Some(Step::CreateForward));
+        assert!(p.before.is_empty());
         // In AWS but not in the state: still to apply (the proposal imports it).
         let v = view(
             snap(

@@ -27,8 +27,8 @@ pub enum Step {
     DisableProtectionA,
     CreateReverse,
     Quiesce,
-    RemoveReverse,
     DisableProtectionB,
+    RemoveReverse,
     CreateForward,
 }
 
@@ -255,6 +255,17 @@ pub const PHASES: [PhaseSpec; 14] = [
         note: None,
     },
     PhaseSpec {
+        step: Step::DisableProtectionB,
+        title: "set B's overwrite protection to DISABLED (SDK)",
+        direction: None,
+        terraform: None,
+        sdk: Some(SdkWork::Protection(Role::B, Protection::Disabled)),
+        gate: GateWork::Protection(Role::B, Protection::Disabled),
+        expected: Duration::ZERO,
+        confirm: Confirmation::Change,
+        note: Some("fences B before the cut-over: with DISABLED protection no write can land on B after the quiesce, and B may become the destination again; B's content will be replaced by A's"),
+    },
+    PhaseSpec {
         step: Step::RemoveReverse,
         title: "remove B -> A through Terraform",
         direction: Some(Direction::None),
@@ -267,17 +278,6 @@ pub const PHASES: [PhaseSpec; 14] = [
         expected: DELETION,
         confirm: Confirmation::Change,
         note: None,
-    },
-    PhaseSpec {
-        step: Step::DisableProtectionB,
-        title: "set B's overwrite protection to DISABLED (SDK)",
-        direction: None,
-        terraform: None,
-        sdk: Some(SdkWork::Protection(Role::B, Protection::Disabled)),
-        gate: GateWork::Protection(Role::B, Protection::Disabled),
-        expected: Duration::ZERO,
-        confirm: Confirmation::Change,
-        note: Some("B's content will be replaced by A's (B is read-only until failover)"),
     },
     PhaseSpec {
         step: Step::CreateForward,

@@ -79,12 +79,16 @@ fn foreign(view: &PairView) -> Option<DrError> {
     })
 }
 
+/// B is fenced (protection DISABLED) after the quiesce and before the cut-over: no write can
+/// land on B once the gate said writes stopped, and once B -> A is gone, "A ENABLED, B
+/// DISABLED, nothing replicating" can only mean a failback at its last phase, never "B
+/// serving" (a pipeline applies the removal in one job and creates A -> B in a later one).
 const FAILBACK_FROM_START: [Step; 6] = [
     Step::DisableProtectionA,
     Step::CreateReverse,
     Step::Quiesce,
-    Step::RemoveReverse,
     Step::DisableProtectionB,
+    Step::RemoveReverse,
     Step::CreateForward,
 ];
 
@@ -280,14 +284,17 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, DrError> {
     }
     if let Some(r) = view.reverse() {
         if r.status == ReplicationStatus::Deleting {
-            return plan(
+            // B was fenced before the removal; fence it now if a run stopped short of that.
+            let steps: &[Step] = if view.b.protection() == Some(Protection::Disabled) {
+                &[Step::RemoveReverse, Step::CreateForward]
+            } else {
                 &[
-                    Step::RemoveReverse,
                     Step::DisableProtectionB,
+                    Step::RemoveReverse,
                     Step::CreateForward,
-                ],
-                "B -> A is DELETING: resuming at its gate",
-            );
+                ]
+            };
+            return plan(steps, "B -> A is DELETING: resuming at its gate");
         }
         check_status(r, "B -> A")?;
         return plan(
@@ -305,7 +312,7 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, DrError> {
     }
     match (view.a.protection(), view.b.protection()) {
         (Some(Protection::Enabled), Some(Protection::Disabled)) => plan(
-            &FAILBACK_FROM_START[4..],
+            &FAILBACK_FROM_START[5..],
             "B -> A is gone and B's protection is DISABLED: resuming at A -> B",
         ),
         (_, Some(Protection::Disabled)) => Err(DrError::Refused(
@@ -379,13 +386,13 @@ mod tests {
         assert_eq!(p.steps[0], Step::CreateReverse);
         // B -> A deleting.
         let r = repl(B, A, "DELETING", Some(5));
-        let v = view(snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20));
+        let v = view(snap("REPLICATING", "DISABLED", vec![r.clone()], vec![r], 20));
         let p = plan_pair(Operation::Failback, &v).unwrap();
         assert_eq!(p.steps[0], Step::RemoveReverse);
-        // B DISABLED, nothing replicating: create A -> B.
+        // B fenced, nothing replicating: create A -> B.
         let v = view(snap("ENABLED", "DISABLED", vec![], vec![], 20));
         let p = plan_pair(Operation::Failback, &v).unwrap();
-        assert_eq!(p.steps, vec![Step::DisableProtectionB, Step::CreateForward]);
+        assert_eq!(p.steps, vec![Step::CreateForward]);
         // Home and synced: nothing.
         let f = repl(A, B, "ENABLED", Some(10));
         let v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));

@@ -399,8 +399,8 @@ async fn two_pairs_fail_over_and_back_with_writes_on_b() {
         "disable_protection_a",
         "create_reverse",
         "quiesce",
-        "remove_reverse",
         "disable_protection_b",
+        "remove_reverse",
         "create_forward",
     ] {
         assert!(steps.contains(&format!("alpha:{step}")), "{steps:?}");
@@ -620,8 +620,8 @@ async fn a_run_killed_in_each_phase_continues_when_run_again() {
             ("disable_protection_a", "sdk_change"),
             ("create_reverse", "plan_summary"),
             ("quiesce", "gate_polled"),
-            ("remove_reverse", "plan_summary"),
             ("disable_protection_b", "sdk_change"),
+            ("remove_reverse", "plan_summary"),
             ("create_forward", "plan_summary"),
         ],
     )

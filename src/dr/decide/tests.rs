@@ -458,8 +458,8 @@ fn every_resumption_point_decides_the_phases_left() {
             DisableProtectionA,
             CreateReverse,
             Quiesce,
-            RemoveReverse,
             DisableProtectionB,
+            RemoveReverse,
             CreateForward
         ]
     );
@@ -480,12 +480,22 @@ fn every_resumption_point_decides_the_phases_left() {
         [
             CreateReverse,
             Quiesce,
-            RemoveReverse,
             DisableProtectionB,
+            RemoveReverse,
             CreateForward
         ]
     );
+    // B -> A deleting: B was fenced before it (and is fenced now if it was not).
     let r = repl(B, A, "DELETING", Some(5));
+    let v = view(
+        snap("REPLICATING", "DISABLED", vec![r.clone()], vec![r.clone()], 20),
+        false,
+        true,
+    );
+    assert_eq!(
+        steps(Operation::Failback, &v),
+        [RemoveReverse, CreateForward]
+    );
     let v = view(
         snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20),
         false,
@@ -493,17 +503,15 @@ fn every_resumption_point_decides_the_phases_left() {
     );
     assert_eq!(
         steps(Operation::Failback, &v),
-        [RemoveReverse, DisableProtectionB, CreateForward]
+        [DisableProtectionB, RemoveReverse, CreateForward]
     );
+    // B -> A gone, B fenced: only A -> B is left.
     let v = view(
         snap("ENABLED", "DISABLED", vec![], vec![], 20),
         false,
         false,
     );
-    assert_eq!(
-        steps(Operation::Failback, &v),
-        [DisableProtectionB, CreateForward]
-    );
+    assert_eq!(steps(Operation::Failback, &v), [CreateForward]);
     // A -> B created but its first sync not seen yet: resume at its gate.
     let f = repl(A, B, "ENABLING", None);
     let v = view(
@@ -534,23 +542,18 @@ fn every_resumption_point_decides_the_phases_left() {
     );
     assert_eq!(steps(Operation::Init, &v), [ImportForward]);
     assert!(steps(Operation::Init, &home()).is_empty());
-    // Protection already DISABLED on B with the reverse gone: the failback's last two phases.
+    // B fenced with the reverse gone: the failback's last phase creates A -> B.
     let v = view(
         snap("ENABLED", "DISABLED", vec![], vec![], 20),
         false,
         false,
     );
+    let d = decide_pair(Operation::Failback, &pair(), &v, inputs).unwrap();
+    assert_eq!(d.phases.len(), 1);
     assert_eq!(
-        decide_pair(Operation::Failback, &pair(), &v, inputs)
-            .unwrap()
-            .phases[0]
-            .actions[1],
-        Action::Sdk {
-            change: SdkChange::SetProtection {
-                region: crate::ids::Region::from_aws("us-west-2"),
-                file_system_id: id(B),
-                status: Protection::Disabled,
-            }
+        d.phases[0].actions[1],
+        Action::SetDirection {
+            direction: Direction::Forward
         }
     );
 }
