@@ -9,7 +9,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::confirm::Terminal;
-use super::dr_cmd::{context, display, execute, report_dir, selected, Overrides, PairArgs, ReportArgs};
+use super::dr_cmd::{
+    context, display, execute, report_dir, selected, Overrides, PairArgs, ReportArgs,
+};
 use super::OutputFormat;
 use efs_dr::dr::phase::RunFlags;
 use efs_dr::dr::planner::Operation;
@@ -142,7 +144,13 @@ fn append_step_summary(markdown: &str) {
 fn annotate<T>(what: &str, result: Result<T, DrError>) -> Result<T, DrError> {
     if let Err(e) = &result {
         if github() {
-            println!("{}", ci::error(&format!("efs-dr {what}: {}", e.outcome().as_str()), e.message()));
+            println!(
+                "{}",
+                ci::error(
+                    &format!("efs-dr {what}: {}", e.outcome().as_str()),
+                    e.message()
+                )
+            );
         }
     }
     result
@@ -153,8 +161,12 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<(), DrError> {
         print!("{text}");
         return Ok(());
     }
-    std::fs::write(path, text)
-        .map_err(|e| DrError::Failed(format!("cannot write the {what} to {}: {e}", path.display())))
+    std::fs::write(path, text).map_err(|e| {
+        DrError::Failed(format!(
+            "cannot write the {what} to {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn gitlab_report(path: Option<&Path>, counts: PlanCounts) -> Result<(), DrError> {
@@ -163,11 +175,19 @@ fn gitlab_report(path: Option<&Path>, counts: PlanCounts) -> Result<(), DrError>
     write_file(path, &json, "GitLab Terraform report")
 }
 
-pub async fn propose_cmd(args: ProposeArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
+pub async fn propose_cmd(
+    args: ProposeArgs,
+    config: &Path,
+    output: OutputFormat,
+) -> Result<(), DrError> {
     annotate("propose", propose_inner(args, config, output).await)
 }
 
-async fn propose_inner(args: ProposeArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
+async fn propose_inner(
+    args: ProposeArgs,
+    config: &Path,
+    output: OutputFormat,
+) -> Result<(), DrError> {
     if args.unplanned && args.op != Op::Failover {
         return Err(DrError::Failed("--unplanned is for a failover only".into()));
     }
@@ -180,9 +200,8 @@ async fn propose_inner(args: ProposeArgs, config: &Path, output: OutputFormat) -
     };
     let proposed = propose(&ctx, &req, &Git).await?;
     let max_lag = humantime::format_duration(ctx.config.gates.max_lag).to_string();
-    let text = body(&proposed.proposal, &max_lag, &proposed.plan_text).map_err(|e| {
-        DrError::Failed(format!("the pull-request body failed to render: {e}"))
-    })?;
+    let text = body(&proposed.proposal, &max_lag, &proposed.plan_text)
+        .map_err(|e| DrError::Failed(format!("the pull-request body failed to render: {e}")))?;
     let summary = serde_json::json!({
         "proposal": proposed.proposal,
         "written": proposed.written,
@@ -220,8 +239,15 @@ async fn propose_inner(args: ProposeArgs, config: &Path, output: OutputFormat) -
 }
 
 pub async fn gate_cmd(args: GateArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
-    let stage = if args.when.before_apply { "before apply" } else { "after apply" };
-    annotate(&format!("gate ({stage})"), gate_inner(args, config, output).await)
+    let stage = if args.when.before_apply {
+        "before apply"
+    } else {
+        "after apply"
+    };
+    annotate(
+        &format!("gate ({stage})"),
+        gate_inner(args, config, output).await,
+    )
 }
 
 async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
@@ -284,20 +310,27 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
                 append_step_summary(&md);
             }
         } else {
-            append_step_summary(&Report::from_events(&finished.events).markdown().unwrap_or_default());
+            append_step_summary(
+                &Report::from_events(&finished.events)
+                    .markdown()
+                    .unwrap_or_default(),
+            );
         }
     }
     finished.result.map(|_| ())
 }
 
-pub async fn check_plan_cmd(args: CheckPlanArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
+pub async fn check_plan_cmd(
+    args: CheckPlanArgs,
+    config: &Path,
+    output: OutputFormat,
+) -> Result<(), DrError> {
     annotate("check-plan", check_plan_inner(args, config, output).await)
 }
 
 async fn read_plan(ctx: &efs_dr::dr::run::Context, path: &Path) -> Result<PlanJson, DrError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        DrError::Failed(format!("cannot read the plan {}: {e}", path.display()))
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| DrError::Failed(format!("cannot read the plan {}: {e}", path.display())))?;
     let json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if json {
         let text = String::from_utf8_lossy(&bytes);
@@ -308,7 +341,8 @@ async fn read_plan(ctx: &efs_dr::dr::run::Context, path: &Path) -> Result<PlanJs
             ))
         });
     }
-    let abs = std::path::absolute(path).map_err(|e| DrError::Failed(format!("{}: {e}", path.display())))?;
+    let abs = std::path::absolute(path)
+        .map_err(|e| DrError::Failed(format!("{}: {e}", path.display())))?;
     ctx.tf.show_plan(&abs).await.map_err(|e| {
         DrError::Failed(format!(
             "Terraform cannot read the saved plan {} from {}: {e}\nA saved plan must be checked in the directory it was made for (the root {}), with the same Terraform",
@@ -319,7 +353,11 @@ async fn read_plan(ctx: &efs_dr::dr::run::Context, path: &Path) -> Result<PlanJs
     })
 }
 
-async fn check_plan_inner(args: CheckPlanArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
+async fn check_plan_inner(
+    args: CheckPlanArgs,
+    config: &Path,
+    output: OutputFormat,
+) -> Result<(), DrError> {
     let ctx = context(config, &Overrides::default()).await?;
     let proposal = Proposal::load(&ctx.tf.dir)?;
     let op = match (args.operation, &proposal) {
@@ -358,7 +396,14 @@ async fn check_plan_inner(args: CheckPlanArgs, config: &Path, output: OutputForm
         }
     }
     if github() {
-        println!("{}", ci::notice(&format!("efs-dr check-plan: {} ({})", checked.counts.line(), phases.join("; "))));
+        println!(
+            "{}",
+            ci::notice(&format!(
+                "efs-dr check-plan: {} ({})",
+                checked.counts.line(),
+                phases.join("; ")
+            ))
+        );
     }
     Ok(())
 }

@@ -62,11 +62,13 @@ pub fn sdk_done(change: &SdkChange, view: &PairView) -> bool {
             file_system_id,
             status,
             ..
-        } => [&view.a, &view.b]
-            .into_iter()
-            .find(|s| &s.file_system_id == file_system_id)
-            .and_then(|s| s.protection())
-            == Some(*status),
+        } => {
+            [&view.a, &view.b]
+                .into_iter()
+                .find(|s| &s.file_system_id == file_system_id)
+                .and_then(|s| s.protection())
+                == Some(*status)
+        }
         SdkChange::DeleteReplication { region, .. } => {
             if *region == view.a.region && view.a.reachable() {
                 view.forward_in_a.is_none()
@@ -200,7 +202,11 @@ mod tests {
         );
         assert!(p.before[0].gate_only && !p.before[1].gate_only && !p.before[2].gate_only);
         // Applied: B -> A gone, B fenced: what is left is A -> B, never "B serving".
-        let v = view(snap("ENABLED", "DISABLED", vec![], vec![], 30), false, false);
+        let v = view(
+            snap("ENABLED", "DISABLED", vec![], vec![], 30),
+            false,
+            false,
+        );
         let p = at(Operation::Failback, &v);
         assert_eq!(p.apply, Some(Step::CreateForward));
         assert!(p.before.is_empty());
@@ -221,7 +227,11 @@ mod tests {
 
     #[test]
     fn sdk_changes_already_made_are_recognised() {
-        let v = view(snap("DISABLED", "ENABLED", vec![], vec![], 20), false, false);
+        let v = view(
+            snap("DISABLED", "ENABLED", vec![], vec![], 20),
+            false,
+            false,
+        );
         let change = SdkChange::SetProtection {
             region: v.a.region.clone(),
             file_system_id: v.a.file_system_id.clone(),

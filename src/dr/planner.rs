@@ -386,7 +386,13 @@ mod tests {
         assert_eq!(p.steps[0], Step::CreateReverse);
         // B -> A deleting.
         let r = repl(B, A, "DELETING", Some(5));
-        let v = view(snap("REPLICATING", "DISABLED", vec![r.clone()], vec![r], 20));
+        let v = view(snap(
+            "REPLICATING",
+            "DISABLED",
+            vec![r.clone()],
+            vec![r],
+            20,
+        ));
         let p = plan_pair(Operation::Failback, &v).unwrap();
         assert_eq!(p.steps[0], Step::RemoveReverse);
         // B fenced, nothing replicating: create A -> B.

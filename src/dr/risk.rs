@@ -19,10 +19,9 @@ pub fn failover_risk(view: &PairView) -> Option<Risk> {
     let r = view.forward()?;
     let (text, seconds) = match (r.last_replicated, view.a.reachable(), view.a.last_write) {
         (Some(sync), true, Some(w)) => {
-            let at_risk = w
-                .at
-                .and_then(|w| w.duration_since(sync).ok())
-                .unwrap_or_default();
+            let at_risk =
+                w.at.and_then(|w| w.duration_since(sync).ok())
+                    .unwrap_or_default();
             (
                 format!(
                     "{} (last write on A {}, last completed sync {})",

@@ -44,7 +44,10 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-fn groups(p: &Proposal, items: impl Fn(&super::proposal::ProposedPair) -> &Vec<String>) -> Vec<Group> {
+fn groups(
+    p: &Proposal,
+    items: impl Fn(&super::proposal::ProposedPair) -> &Vec<String>,
+) -> Vec<Group> {
     let mut by: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
     for pair in &p.pairs {
         by.entry(items(pair).clone()).or_default().push(&pair.pair);
@@ -54,7 +57,11 @@ fn groups(p: &Proposal, items: impl Fn(&super::proposal::ProposedPair) -> &Vec<S
             pairs: if pairs.len() == p.pairs.len() && pairs.len() > 1 {
                 format!("every pair ({})", pairs.len())
             } else {
-                pairs.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                pairs
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
             items: if items.is_empty() {
                 vec!["nothing".into()]
@@ -65,7 +72,12 @@ fn groups(p: &Proposal, items: impl Fn(&super::proposal::ProposedPair) -> &Vec<S
         .collect()
 }
 
-fn render(p: &Proposal, max_lag: &str, plan_text: &str, plan_note: Option<&str>) -> Result<String, String> {
+fn render(
+    p: &Proposal,
+    max_lag: &str,
+    plan_text: &str,
+    plan_note: Option<&str>,
+) -> Result<String, String> {
     let rows: Vec<Row> = p
         .pairs
         .iter()
@@ -83,11 +95,21 @@ fn render(p: &Proposal, max_lag: &str, plan_text: &str, plan_note: Option<&str>)
                 .map(|s| fmt_dur(std::time::Duration::from_secs(s)))
                 .unwrap_or_else(|| "-".into()),
             last_sync: x.status.last_sync.clone().unwrap_or_else(|| "never".into()),
-            protection_a: x.status.protection_a.clone().unwrap_or_else(|| "unknown".into()),
-            protection_b: x.status.protection_b.clone().unwrap_or_else(|| "unknown".into()),
+            protection_a: x
+                .status
+                .protection_a
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+            protection_b: x
+                .status
+                .protection_b
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
             risk: match (&x.risk, p.operation) {
                 (Some(r), _) => cell(&r.text),
-                (None, Operation::Failback) => "none: the cut-over waits until writes on B stopped and reached A".into(),
+                (None, Operation::Failback) => {
+                    "none: the cut-over waits until writes on B stopped and reached A".into()
+                }
                 (None, _) => "-".into(),
             },
         })

@@ -113,7 +113,9 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
     }
     for a in before.difference(&after) {
         if kind.get(a.as_str()) != Some(&ChangeKind::Delete) {
-            out.push(format!("{a} leaves the planned values but no change deletes it"));
+            out.push(format!(
+                "{a} leaves the planned values but no change deletes it"
+            ));
         }
     }
     for c in &plan.resource_changes {
@@ -135,9 +137,16 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
     }
     if let Some(dirs) = plan_directions(plan) {
         for pair in pairs {
-            let Some(d) = dirs.get(&pair.name) else { continue };
-            for (direction, name) in [(Direction::Forward, "forward"), (Direction::Reverse, "reverse")] {
-                let Some(address) = replication_address(pair, direction) else { continue };
+            let Some(d) = dirs.get(&pair.name) else {
+                continue;
+            };
+            for (direction, name) in [
+                (Direction::Forward, "forward"),
+                (Direction::Reverse, "reverse"),
+            ] {
+                let Some(address) = replication_address(pair, direction) else {
+                    continue;
+                };
                 let wanted = d == name;
                 if after.contains(&address) != wanted && !after.is_empty() {
                     out.push(format!(
@@ -217,10 +226,9 @@ pub async fn check_plan(
             Err(_) => None,
         };
         let settled = settled_direction(view);
-        let expected = next
-            .and_then(|s| s.spec().direction)
-            .unwrap_or(settled);
-        if let Some(proposed) = proposal.and_then(|p| p.pairs.iter().find(|x| x.pair == pair.name)) {
+        let expected = next.and_then(|s| s.spec().direction).unwrap_or(settled);
+        if let Some(proposed) = proposal.and_then(|p| p.pairs.iter().find(|x| x.pair == pair.name))
+        {
             if Some(proposed.step) != next {
                 stale.push(format!(
                     "pair {}: the proposal is \"{}\" but the live state is now at {}",

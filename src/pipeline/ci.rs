@@ -7,7 +7,9 @@ use super::proposal::PlanCounts;
 
 /// A workflow command's message: `%`, CR and LF escaped as GitHub reads them back.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// A workflow command's property value: also `:` and `,`.

@@ -112,7 +112,10 @@ pub struct Commands {
 impl Proposal {
     /// Each pair's proposed phase.
     pub fn steps(&self) -> BTreeMap<String, Step> {
-        self.pairs.iter().map(|p| (p.pair.clone(), p.step)).collect()
+        self.pairs
+            .iter()
+            .map(|p| (p.pair.clone(), p.step))
+            .collect()
     }
 
     pub fn write(&self, dir: &Path) -> Result<(), DrError> {

@@ -59,9 +59,14 @@ fn label(side: &Side) -> String {
 /// The files `propose` may change in the root: anything else changed there is somebody's
 /// unrelated work.
 fn ours(path: &Path) -> bool {
-    [DIRECTIONS_FILE, PROPOSAL_FILE, IMPORTS_FILE, ".terraform.lock.hcl"]
-        .iter()
-        .any(|f| path == Path::new(f))
+    [
+        DIRECTIONS_FILE,
+        PROPOSAL_FILE,
+        IMPORTS_FILE,
+        ".terraform.lock.hcl",
+    ]
+    .iter()
+    .any(|f| path == Path::new(f))
 }
 
 /// Refuses a root that is not what `efs-dr render` makes of the config, or that holds
@@ -84,9 +89,12 @@ fn check_root(ctx: &Context, worktree: &dyn WorkTree) -> Result<(), DrError> {
             if stale.len() == 1 { "s" } else { "" }
         )));
     }
-    let changed = worktree
-        .changed_files(dir)
-        .map_err(|e| DrError::Failed(format!("cannot read the working tree of {}: {e}", dir.display())))?;
+    let changed = worktree.changed_files(dir).map_err(|e| {
+        DrError::Failed(format!(
+            "cannot read the working tree of {}: {e}",
+            dir.display()
+        ))
+    })?;
     let unrelated: Vec<String> = changed
         .unwrap_or_default()
         .into_iter()
@@ -113,7 +121,10 @@ fn status(view: &PairView) -> LiveStatus {
             .map(|r| format!("{} {}", crate::dr::phase::arrow(r.direction), r.status))
             .unwrap_or_else(|| "none".into()),
         lag_seconds: s.replication.as_ref().and_then(|r| r.lag_seconds),
-        last_sync: s.replication.as_ref().and_then(|r| r.last_replicated.clone()),
+        last_sync: s
+            .replication
+            .as_ref()
+            .and_then(|r| r.last_replicated.clone()),
         protection_a: s.a.protection.map(|p| p.to_string()),
         protection_b: s.b.protection.map(|p| p.to_string()),
     }
@@ -130,13 +141,23 @@ pub fn op_args(op: Operation) -> &'static str {
 }
 
 /// What a step asks before `terraform apply`, in words.
-fn stage_item(pair: &Pair, step: Step, gate_only: bool, view: &PairView, inputs: Inputs<'_>) -> Result<Vec<String>, DrError> {
+fn stage_item(
+    pair: &Pair,
+    step: Step,
+    gate_only: bool,
+    view: &PairView,
+    inputs: Inputs<'_>,
+) -> Result<Vec<String>, DrError> {
     let actions = decide::actions(pair, step, view, inputs)?;
     Ok(actions
         .iter()
         .filter_map(|a| match a {
-            Action::Sdk { change } if !gate_only => Some(format!("{}: {}", step.title(), change.describe())),
-            Action::Confirm { question } if !gate_only && question.skip == decide::Skip::WritesStopped => {
+            Action::Sdk { change } if !gate_only => {
+                Some(format!("{}: {}", step.title(), change.describe()))
+            }
+            Action::Confirm { question }
+                if !gate_only && question.skip == decide::Skip::WritesStopped =>
+            {
                 Some(format!("{} ({})", question.text, question.skip.flag()))
             }
             Action::Gate { gate } => Some(format!("gate: {}", gate.describe())),
@@ -188,7 +209,11 @@ pub async fn propose(
     let snapshot = observe(&ctx.aws, &watch).await;
     let state: BTreeSet<String> = ctx.tf.state_list().await?.into_iter().collect();
     let all = views(&ctx.config.pairs, &snapshot, Some(&state));
-    let view_of = |name: &str| all.iter().find(|v| v.pair == name).expect("every pair is viewed");
+    let view_of = |name: &str| {
+        all.iter()
+            .find(|v| v.pair == name)
+            .expect("every pair is viewed")
+    };
 
     let mut proposals = Vec::new();
     let mut unchanged = Vec::new();
@@ -237,7 +262,10 @@ pub async fn propose(
             > 0;
         let more_after = rest.iter().any(|s| s.spec().terraform.is_some());
         let mut after_apply = stage_item(pair, step, true, view, inputs)?;
-        for s in rest.iter().take_while(|s| s.spec().terraform.is_none() && s.spec().sdk.is_some()) {
+        for s in rest
+            .iter()
+            .take_while(|s| s.spec().terraform.is_none() && s.spec().sdk.is_some())
+        {
             after_apply.extend(stage_item(pair, *s, false, view, inputs)?);
         }
         let actions = decide::actions(pair, step, view, inputs)?;
@@ -255,7 +283,10 @@ pub async fn propose(
                 step,
                 title: step.title().to_string(),
                 direction_before: settled_direction(view),
-                direction_after: step.spec().direction.expect("a Terraform phase sets the direction"),
+                direction_after: step
+                    .spec()
+                    .direction
+                    .expect("a Terraform phase sets the direction"),
                 found: decision.found.clone(),
                 status: status(view),
                 risk,
@@ -275,9 +306,15 @@ pub async fn propose(
             .map(|(name, e)| format!("pair {name}: {}", e.message()))
             .collect::<Vec<_>>()
             .join("\n");
-        let refused = problems.iter().any(|(_, e)| matches!(e, DrError::Refused(_)));
+        let refused = problems
+            .iter()
+            .any(|(_, e)| matches!(e, DrError::Refused(_)));
         let text = format!("{text}\nnothing was written");
-        return Err(if refused { DrError::Refused(text) } else { DrError::Failed(text) });
+        return Err(if refused {
+            DrError::Refused(text)
+        } else {
+            DrError::Failed(text)
+        });
     }
     if req.named {
         if let Some(u) = unchanged.first() {
@@ -322,7 +359,10 @@ pub async fn propose(
         directions.insert(p.pair.name.clone(), p.entry.direction_after);
         for a in &p.actions {
             match a {
-                Action::PlanCheckApply { allowed: al, refresh: r } => {
+                Action::PlanCheckApply {
+                    allowed: al,
+                    refresh: r,
+                } => {
                     allowed.extend(al.iter().cloned());
                     refresh &= *r;
                 }
@@ -376,7 +416,15 @@ pub async fn propose(
         }
     };
 
-    let proposal = assemble(ctx, req, proposals, unchanged, super::check::counts(&plan), refresh, snapshot.now().map(rfc3339));
+    let proposal = assemble(
+        ctx,
+        req,
+        proposals,
+        unchanged,
+        super::check::counts(&plan),
+        refresh,
+        snapshot.now().map(rfc3339),
+    );
     proposal.write(&dir)?;
     let mut written = written;
     written.push(PathBuf::from(PROPOSAL_FILE));
@@ -392,7 +440,9 @@ fn imports_hcl(imports: &[(String, FileSystemId)]) -> String {
         "# Written by `efs-dr propose`: the replication exists in AWS but not in the state, so\n# this phase imports it instead of creating it twice. The next proposal removes this file.\n",
     );
     for (address, id) in imports {
-        s.push_str(&format!("\nimport {{\n  to = {address}\n  id = \"{id}\"\n}}\n"));
+        s.push_str(&format!(
+            "\nimport {{\n  to = {address}\n  id = \"{id}\"\n}}\n"
+        ));
     }
     s
 }
@@ -408,7 +458,10 @@ fn assemble(
 ) -> Proposal {
     let op = op_args(req.op);
     let pair_flags: String = if req.named {
-        req.pairs.iter().map(|p| format!(" --pair {}", p.name)).collect()
+        req.pairs
+            .iter()
+            .map(|p| format!(" --pair {}", p.name))
+            .collect()
     } else {
         String::new()
     };
@@ -424,12 +477,7 @@ fn assemble(
     if any(|p| p.sdk_after) {
         after.push_str(" --perform-sdk");
     }
-    let tf_dir = ctx
-        .config
-        .terraform
-        .dir
-        .display()
-        .to_string();
+    let tf_dir = ctx.config.terraform.dir.display().to_string();
     let apply = format!(
         "terraform -chdir={tf_dir} apply{}",
         if refresh { "" } else { " -refresh=false" }

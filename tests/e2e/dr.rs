@@ -11,29 +11,29 @@ use efs_dr_testkit::{efs, file_system, start_with, TestSim};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const SCALE: f64 = 600.0;
-const A_REGION: &str = "us-east-1";
-const B_REGION: &str = "us-west-2";
+pub(crate) const SCALE: f64 = 600.0;
+pub(crate) const A_REGION: &str = "us-east-1";
+pub(crate) const B_REGION: &str = "us-west-2";
 
-struct PairIds {
-    name: String,
-    a: String,
-    b: String,
+pub(crate) struct PairIds {
+    pub(crate) name: String,
+    pub(crate) a: String,
+    pub(crate) b: String,
 }
 
-struct Drill {
-    ts: TestSim,
-    dir: tempfile::TempDir,
-    pairs: Vec<PairIds>,
+pub(crate) struct Drill {
+    pub(crate) ts: TestSim,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) pairs: Vec<PairIds>,
 }
 
 /// What one efs-dr run did.
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    events: Vec<Value>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) events: Vec<Value>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
@@ -112,7 +112,7 @@ async fn drill_with(names: &[&str], opts: SimOptions) -> Drill {
     d
 }
 
-async fn drill(names: &[&str]) -> Drill {
+pub(crate) async fn drill(names: &[&str]) -> Drill {
     drill_with(
         names,
         SimOptions {
@@ -125,23 +125,23 @@ async fn drill(names: &[&str]) -> Drill {
 }
 
 impl Drill {
-    fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.dir.path().join("efs-dr.hcl")
     }
 
-    fn write_config(&self, timeout: &str, binary: &str) {
+    pub(crate) fn write_config(&self, timeout: &str, binary: &str) {
         std::fs::write(self.config(), config_text(&self.pairs, timeout, binary)).unwrap();
     }
 
-    fn tf_dir(&self) -> PathBuf {
+    pub(crate) fn tf_dir(&self) -> PathBuf {
         self.dir.path().join("terraform")
     }
 
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
+    pub(crate) fn command(&self, args: &[&str]) -> tokio::process::Command {
         self.command_with(&self.config(), args)
     }
 
-    fn command_with(&self, config: &Path, args: &[&str]) -> tokio::process::Command {
+    pub(crate) fn command_with(&self, config: &Path, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
         cmd.arg("--config")
             .arg(config)
@@ -155,7 +155,7 @@ impl Drill {
         cmd
     }
 
-    async fn efs_dr(&self, args: &[&str]) -> Run {
+    pub(crate) async fn efs_dr(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().await.expect("efs-dr runs");
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         Run {
@@ -203,7 +203,7 @@ impl Drill {
         }
     }
 
-    async fn ok(&self, args: &[&str]) -> Run {
+    pub(crate) async fn ok(&self, args: &[&str]) -> Run {
         let run = self.efs_dr(args).await;
         assert_eq!(
             run.code, 0,
@@ -213,7 +213,7 @@ impl Drill {
         run
     }
 
-    async fn state(&self) -> Vec<String> {
+    pub(crate) async fn state(&self) -> Vec<String> {
         let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
             .args(["state", "list"])
             .current_dir(self.tf_dir())
@@ -226,7 +226,7 @@ impl Drill {
             .collect()
     }
 
-    async fn protection(&self, region: &str, fs: &str) -> String {
+    pub(crate) async fn protection(&self, region: &str, fs: &str) -> String {
         efs(&self.ts.url, region)
             .describe_file_systems()
             .file_system_id(fs)
@@ -243,7 +243,7 @@ impl Drill {
     }
 
     /// The replications a region reports, as (source, destination, status).
-    async fn replications(&self, region: &str) -> Vec<(String, String, String)> {
+    pub(crate) async fn replications(&self, region: &str) -> Vec<(String, String, String)> {
         match efs(&self.ts.url, region)
             .describe_replication_configurations()
             .send()
@@ -265,7 +265,7 @@ impl Drill {
         }
     }
 
-    async fn write_on_b(&self, tag: &str) {
+    pub(crate) async fn write_on_b(&self, tag: &str) {
         for p in &self.pairs {
             for i in 1..=2 {
                 self.ts
@@ -282,7 +282,7 @@ impl Drill {
     }
 
     /// A holds everything B holds, and every pair is home: A -> B ENABLED into the same ids.
-    async fn assert_home_with_everything(&self, expected_on_b: &[&str]) {
+    pub(crate) async fn assert_home_with_everything(&self, expected_on_b: &[&str]) {
         for p in &self.pairs {
             let on_a = self.ts.control.digest(&p.a).await.unwrap();
             let on_b = self.ts.control.digest(&p.b).await.unwrap();

@@ -2,6 +2,7 @@
 //! through real SDK clients, real Terraform with the stand-in provider, and the efs-dr binary.
 
 mod dr;
+mod pipeline;
 mod sim_cloudwatch;
 mod sim_efs;
 mod sim_server;

@@ -488,7 +488,13 @@ fn every_resumption_point_decides_the_phases_left() {
     // B -> A deleting: B was fenced before it (and is fenced now if it was not).
     let r = repl(B, A, "DELETING", Some(5));
     let v = view(
-        snap("REPLICATING", "DISABLED", vec![r.clone()], vec![r.clone()], 20),
+        snap(
+            "REPLICATING",
+            "DISABLED",
+            vec![r.clone()],
+            vec![r.clone()],
+            20,
+        ),
         false,
         true,
     );

@@ -398,7 +398,12 @@ impl Runner<'_> {
     }
 
     /// The steps this run takes for a pair, from the planner's steps and the scope.
-    fn stage(&self, pair: &Pair, steps: &[Step], view: &PairView) -> Result<Vec<StageStep>, DrError> {
+    fn stage(
+        &self,
+        pair: &Pair,
+        steps: &[Step],
+        view: &PairView,
+    ) -> Result<Vec<StageStep>, DrError> {
         let whole = |s: &Step| StageStep {
             step: *s,
             gate_only: false,
@@ -408,11 +413,7 @@ impl Runner<'_> {
         }
         let at = pending(steps, view);
         if let Some(proposed) = self.req.scope.proposed().and_then(|p| p.get(&pair.name)) {
-            let matches = match self.req.scope {
-                Scope::BeforeApply { .. } => at.apply == Some(*proposed),
-                _ => at.applied.contains(proposed) || (at.apply.is_none() && at.applied.is_empty()),
-            };
-            if !matches {
+            if matches!(self.req.scope, Scope::BeforeApply { .. }) && at.apply != Some(*proposed) {
                 return Err(DrError::Refused(stale(*proposed, &at, view)));
             }
         }
@@ -420,13 +421,35 @@ impl Runner<'_> {
             Scope::Everything => unreachable!("handled above"),
             Scope::BeforeApply { perform_sdk, .. } => (at.before.clone(), *perform_sdk),
             Scope::AfterApply { perform_sdk, .. } => {
-                if at.applied.is_empty() {
-                    if let Some(next) = at.apply {
-                        return Err(DrError::Refused(format!(
-                            "nothing has been applied: the next phase, \"{}\", is not in the Terraform state yet. Run the stage before apply and `terraform apply` first (or this gate belongs to another phase)",
-                            next.title()
-                        )));
+                let proposed = self.req.scope.proposed().and_then(|p| p.get(&pair.name));
+                let not_applied = |next: Step| {
+                    DrError::Refused(format!(
+                        "nothing has been applied: the next phase, \"{}\", is not in the Terraform state yet. Run the stage before apply and `terraform apply` first (or this gate belongs to another phase); nothing was changed",
+                        next.title()
+                    ))
+                };
+                let gate_only = |s: Step| StageStep {
+                    step: s,
+                    gate_only: true,
+                };
+                match proposed {
+                    Some(p) if at.applied.contains(p) => {}
+                    Some(p) if at.apply == Some(*p) => return Err(not_applied(*p)),
+                    // Applied and finished past what the planner still lists: its gate
+                    // confirms it on the live state.
+                    Some(p)
+                        if at.apply.is_none_or(|a| a > *p)
+                            && !at.before.iter().any(|s| s.step == *p) =>
+                    {
+                        return Ok(vec![gate_only(*p)]);
                     }
+                    Some(p) => return Err(DrError::Refused(stale(*p, &at, view))),
+                    None if at.applied.is_empty() => match at.apply {
+                        // Stage steps are pending before the next phase: nothing was applied.
+                        Some(next) if !at.before.is_empty() => return Err(not_applied(next)),
+                        _ => return Ok(Vec::new()),
+                    },
+                    None => {}
                 }
                 let last = at.before.iter().rposition(|s| s.gate_only);
                 let mut steps: Vec<StageStep> = at.before[..last.map_or(0, |i| i + 1)]
@@ -518,7 +541,10 @@ impl Runner<'_> {
 fn stale(proposed: Step, at: &Pending, view: &PairView) -> String {
     let now = match (at.apply, at.applied.last()) {
         (Some(next), _) => format!("the next phase to apply is \"{}\"", next.title()),
-        (None, Some(done)) => format!("\"{}\" is applied and nothing is left to apply", done.title()),
+        (None, Some(done)) => format!(
+            "\"{}\" is applied and nothing is left to apply",
+            done.title()
+        ),
         (None, None) => "nothing is left to do".to_string(),
     };
     format!(

@@ -1,0 +1,314 @@
+//! Pull requests and pipeline stages end to end: a git repository holding the config and the
+//! rendered root; for each phase `efs-dr propose` on a branch, a commit, a merge, then the
+//! pipeline's stages around a plain `terraform apply` (not efs-dr), until a failover and a
+//! failback are done. Checked against the simulator's API and file listing, and the state.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::dr::{drill, Drill, Run, B_REGION};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=efs-dr test",
+            "-c",
+            "user.email=test@example.com",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Plain Terraform, as a pipeline runs it; (exit code, stdout + stderr).
+async fn terraform(d: &Drill, args: &[&str]) -> (i32, String) {
+    let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
+        .args(args)
+        .current_dir(d.dir.path())
+        .envs(efs_dr_testkit::tf_env(&d.ts.url))
+        .output()
+        .await
+        .expect("terraform runs");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// An efs-dr command line as the proposal spells it ("efs-dr gate failback --before-apply").
+async fn run_line(d: &Drill, line: &str) -> Run {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[0], "efs-dr", "{line}");
+    d.efs_dr(&words[1..]).await
+}
+
+fn refused(run: &Run, needle: &str) {
+    assert_eq!(
+        run.code, 2,
+        "expected a refusal:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+}
+
+/// One pull request through the pipeline: propose on a branch, commit, merge, the stage
+/// before apply, plain `terraform apply`, the stage after apply. Returns the proposal.
+async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
+    let repo = d.dir.path();
+    let branch = format!("{op}-{n}");
+    git(repo, &["checkout", "-q", "-b", &branch]);
+    let body = repo.join("pr.md");
+    let summary = repo.join("pr.json");
+    let proposed = d
+        .ok(&[
+            "propose",
+            op,
+            "--body-file",
+            body.to_str().unwrap(),
+            "--summary-file",
+            summary.to_str().unwrap(),
+        ])
+        .await;
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let proposal = summary["proposal"].clone();
+    let body = std::fs::read_to_string(&body).unwrap();
+    assert!(body.starts_with(&format!("# {}", proposal["title"].as_str().unwrap())));
+    assert!(body.contains("<details>"), "{body}");
+    // Only the phase's files changed in the root.
+    let changed = git(repo, &["status", "--porcelain", "--", "terraform"]);
+    for line in changed.lines() {
+        assert!(
+            line.ends_with("efs-dr.auto.tfvars.json")
+                || line.ends_with("efs-dr.proposal.json")
+                || line.ends_with("efs-dr.imports.tf"),
+            "propose changed {line}\n{}",
+            proposed.stderr
+        );
+    }
+    git(repo, &["add", "terraform"]);
+    git(
+        repo,
+        &["commit", "-q", "-m", proposal["title"].as_str().unwrap()],
+    );
+    git(repo, &["checkout", "-q", "main"]);
+    git(repo, &["merge", "-q", "--no-ff", "-m", "merge", &branch]);
+
+    let commands = &proposal["commands"];
+    let before = run_line(d, commands["before_apply"].as_str().unwrap()).await;
+    assert_eq!(before.code, 0, "{}\n{}", before.stdout, before.stderr);
+    let apply: Vec<&str> = commands["apply"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .chain(["-auto-approve", "-input=false", "-no-color"])
+        .collect();
+    let (code, out) = terraform(d, &apply).await;
+    assert_eq!(code, 0, "terraform {apply:?}:\n{out}");
+    let after = run_line(d, commands["after_apply"].as_str().unwrap()).await;
+    assert_eq!(after.code, 0, "{}\n{}", after.stdout, after.stderr);
+    proposal
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failover_and_a_failback_run_as_reviewed_pull_requests_and_pipeline_stages() {
+    let d = drill(&["app", "media"]).await;
+    let repo = d.dir.path();
+    d.ok(&["init", "--yes"]).await;
+    std::fs::write(
+        repo.join(".gitignore"),
+        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\n",
+    )
+    .unwrap();
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+
+    // Bad input first: unrelated changes in the root; a gate for the wrong operation.
+    std::fs::write(d.tf_dir().join("notes.tf"), "# mine\n").unwrap();
+    let dirty = d.efs_dr(&["propose", "failover"]).await;
+    assert_eq!(dirty.code, 1, "{}", dirty.stderr);
+    assert!(dirty.stderr.contains("notes.tf"), "{}", dirty.stderr);
+    std::fs::remove_file(d.tf_dir().join("notes.tf")).unwrap();
+    assert!(git(repo, &["status", "--porcelain"]).is_empty());
+
+    // Failover: one pull request (remove A -> B), gated on the RPO before apply.
+    let p = one_pull_request(&d, "failover", 1).await;
+    assert_eq!(p["pairs"][0]["step"], "remove_forward");
+    assert!(p["commands"]["next"].is_null());
+    for pair in &d.pairs {
+        assert_eq!(d.protection(B_REGION, &pair.b).await, "ENABLED");
+    }
+    assert!(d.replications(B_REGION).await.is_empty());
+    let nothing = d.efs_dr(&["propose", "failover", "--pair", "app"]).await;
+    assert_eq!(nothing.code, 1);
+    assert!(
+        nothing.stderr.contains("nothing to propose for pair app"),
+        "{}",
+        nothing.stderr
+    );
+    let wrong = d.efs_dr(&["gate", "failback", "--after-apply"]).await;
+    refused(&wrong, "another operation");
+    d.write_on_b("failover").await;
+
+    // Failback: a proposal made now and never merged goes stale.
+    git(repo, &["checkout", "-q", "-b", "stale"]);
+    d.ok(&["propose", "failback", "--body-file", "/dev/null"])
+        .await;
+    git(repo, &["add", "terraform"]);
+    git(repo, &["commit", "-q", "-m", "stale proposal"]);
+    git(repo, &["checkout", "-q", "main"]);
+
+    let p = one_pull_request(&d, "failback", 1).await;
+    assert_eq!(p["pairs"][0]["step"], "create_reverse");
+    assert!(p["commands"]["before_apply"]
+        .as_str()
+        .unwrap()
+        .contains("--perform-sdk"));
+    d.write_on_b("during-failback").await;
+
+    // The stale branch: its gate and its plan are refused with what changed.
+    git(repo, &["checkout", "-q", "stale"]);
+    let gate = d
+        .efs_dr(&["gate", "failback", "--before-apply", "--perform-sdk"])
+        .await;
+    refused(&gate, "stale");
+    let (code, out) = terraform(
+        &d,
+        &[
+            "-chdir=terraform",
+            "plan",
+            "-input=false",
+            "-out=stale.tfplan",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let stale = d
+        .efs_dr(&[
+            "check-plan",
+            d.tf_dir().join("stale.tfplan").to_str().unwrap(),
+        ])
+        .await;
+    refused(&stale, "remove B -> A");
+    git(repo, &["checkout", "-q", "main"]);
+
+    // The second pull request: an extra change in the plan is refused by check-plan, as a
+    // saved plan and as JSON; a tampered JSON is refused; the clean plan passes.
+    git(repo, &["checkout", "-q", "-b", "failback-extra"]);
+    d.ok(&["propose", "failback", "--body-file", "/dev/null"])
+        .await;
+    std::fs::write(
+        d.tf_dir().join("extra.tf"),
+        "resource \"terraform_data\" \"extra\" {}\n",
+    )
+    .unwrap();
+    let (code, out) = terraform(
+        &d,
+        &[
+            "-chdir=terraform",
+            "plan",
+            "-input=false",
+            "-out=extra.tfplan",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let extra = d
+        .efs_dr(&[
+            "check-plan",
+            d.tf_dir().join("extra.tfplan").to_str().unwrap(),
+        ])
+        .await;
+    refused(&extra, "terraform_data.extra");
+    let (code, json) = terraform(&d, &["-chdir=terraform", "show", "-json", "extra.tfplan"]).await;
+    assert_eq!(code, 0);
+    let json_path = repo.join("extra.json");
+    std::fs::write(&json_path, &json).unwrap();
+    let extra = d.efs_dr(&["check-plan", json_path.to_str().unwrap()]).await;
+    refused(&extra, "terraform_data.extra");
+    let mut tampered: Value = serde_json::from_str(&json).unwrap();
+    tampered["resource_changes"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|c| c["address"] != "terraform_data.extra");
+    std::fs::write(&json_path, tampered.to_string()).unwrap();
+    let t = d.efs_dr(&["check-plan", json_path.to_str().unwrap()]).await;
+    refused(&t, "does not hold together");
+    std::fs::remove_file(d.tf_dir().join("extra.tf")).unwrap();
+    std::fs::remove_file(&json_path).unwrap();
+    let (code, out) = terraform(
+        &d,
+        &[
+            "-chdir=terraform",
+            "plan",
+            "-input=false",
+            "-out=good.tfplan",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let good = d
+        .efs_dr(&[
+            "check-plan",
+            d.tf_dir().join("good.tfplan").to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(good.code, 0, "{}\n{}", good.stdout, good.stderr);
+    git(repo, &["checkout", "-q", "--", "terraform"]);
+    git(repo, &["checkout", "-q", "main"]);
+    git(repo, &["branch", "-q", "-D", "failback-extra"]);
+
+    // Then every phase left, one pull request each, until nothing is left to propose.
+    let mut n = 2;
+    let mut steps = vec![p["pairs"][0]["step"].as_str().unwrap().to_string()];
+    loop {
+        let p = one_pull_request(&d, "failback", n).await;
+        steps.push(p["pairs"][0]["step"].as_str().unwrap().to_string());
+        if p["commands"]["next"].is_null() {
+            break;
+        }
+        n += 1;
+        assert!(n < 6, "too many pull requests: {steps:?}");
+    }
+    assert_eq!(
+        steps,
+        ["create_reverse", "remove_reverse", "create_forward"]
+    );
+
+    // Nothing lost, ids unchanged, A -> B, and Terraform has nothing left to do.
+    d.assert_home_with_everything(&["failover", "during-failback"])
+        .await;
+    let (code, out) = terraform(
+        &d,
+        &[
+            "-chdir=terraform",
+            "plan",
+            "-input=false",
+            "-detailed-exitcode",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "the plan is not clean:\n{out}");
+    let done = d.efs_dr(&["propose", "failback"]).await;
+    assert_eq!(done.code, 1);
+    assert!(
+        done.stderr.contains("nothing to propose"),
+        "{}",
+        done.stderr
+    );
+}
