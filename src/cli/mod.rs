@@ -6,6 +6,8 @@ mod confirm;
 mod demo_cmd;
 mod display;
 mod dr_cmd;
+#[cfg(test)]
+mod examples_tests;
 mod pipeline_cmd;
 mod render_cmd;
 mod sim_cmd;

@@ -77,8 +77,10 @@ pub struct When {
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
+    /// The operation. Default: the one of the proposal committed in the root (a pipeline
+    /// runs the stage of whatever phase was merged).
     #[arg(value_enum)]
-    pub op: Op,
+    pub op: Option<Op>,
     #[command(flatten)]
     pub pairs: PairArgs,
     #[command(flatten)]
@@ -251,15 +253,24 @@ pub async fn gate_cmd(args: GateArgs, config: &Path, output: OutputFormat) -> Re
 }
 
 async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
-    if args.unplanned && args.op != Op::Failover {
+    if args.unplanned && args.op == Some(Op::Failback) {
         return Err(DrError::Failed("--unplanned is for a failover only".into()));
     }
-    let op = operation(args.op, args.unplanned);
     let mut ctx = context(config, &Overrides::default()).await?;
     if let Some(t) = args.timeout {
         ctx.config.gates.replication_timeout = t;
     }
     let proposal = Proposal::load(&ctx.tf.dir)?;
+    let op = match (args.op, &proposal) {
+        (Some(op), _) => operation(op, args.unplanned),
+        (None, Some(p)) => p.operation,
+        (None, None) => {
+            return Err(DrError::Failed(format!(
+                "no proposal is committed in {}, so this stage does not know its operation: run `efs-dr gate failover|failback ...`",
+                ctx.tf.dir.display()
+            )))
+        }
+    };
     if let Some(p) = &proposal {
         if p.operation != op {
             return Err(DrError::Refused(format!(

@@ -189,3 +189,181 @@ pub fn body(p: &Proposal, max_lag: &str, plan_text: &str) -> Result<String, Stri
     s.push_str(&tail);
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use comrak::nodes::NodeValue;
+    use comrak::{parse_document, Arena, Options};
+
+    use super::super::proposal::*;
+    use super::*;
+    use crate::dr::phase::Step;
+    use crate::dr::risk::Risk;
+    use crate::render::Direction;
+
+    fn proposal(pairs: usize) -> Proposal {
+        Proposal {
+            format: FORMAT,
+            operation: Operation::Failover { unplanned: false },
+            title: format!("efs-dr failover: remove A -> B through Terraform ({pairs} pairs)"),
+            proposed_at: Some("2026-11-22T03:00:00Z".into()),
+            pairs: (0..pairs)
+                .map(|i| ProposedPair {
+                    pair: format!("pair-{i:03}"),
+                    a: format!("fs-{i:017x} (us-east-1)"),
+                    b: format!("fs-{:017x} (us-west-2)", i + 1000),
+                    step: Step::RemoveForward,
+                    title: Step::RemoveForward.title().into(),
+                    direction_before: Direction::Forward,
+                    direction_after: Direction::None,
+                    found: "A -> B is ENABLED".into(),
+                    status: LiveStatus {
+                        replication: "A -> B ENABLED".into(),
+                        lag_seconds: Some(61),
+                        last_sync: Some("2026-11-22T02:59:00Z".into()),
+                        protection_a: Some("ENABLED".into()),
+                        protection_b: Some("REPLICATING".into()),
+                    },
+                    risk: Some(Risk {
+                        text: "1m 1s (last write on A 2026-11-22T03:00:00Z | pipe, last completed sync 2026-11-22T02:59:00Z)".into(),
+                        seconds: Some(61.0),
+                    }),
+                    before_apply: vec!["gate: last sync of A -> B within 15m (AWS time)".into()],
+                    after_apply: vec!["gate: no replication in A's region and B's region and B writable (protection ENABLED)".into()],
+                })
+                .collect(),
+            unchanged: vec![],
+            plan: PlanCounts {
+                import: 0,
+                add: 0,
+                change: 0,
+                destroy: pairs,
+            },
+            commands: Commands {
+                before_apply: "efs-dr gate failover --before-apply".into(),
+                apply: "terraform -chdir=terraform apply".into(),
+                after_apply: "efs-dr gate failover --after-apply".into(),
+                next: None,
+            },
+        }
+    }
+
+    /// A plan as `terraform show` prints one deletion per pair.
+    fn plan_text(pairs: usize) -> String {
+        let mut s = String::from("Terraform will perform the following actions:\n\n");
+        for i in 0..pairs {
+            s.push_str(&format!(
+                "  # module.us_east_1__us_west_2.aws_efs_replication_configuration.forward[\"pair-{i:03}\"] will be destroyed\n  - resource \"aws_efs_replication_configuration\" \"forward\" {{\n"
+            ));
+            for k in 0..30 {
+                s.push_str(&format!(
+                    "      - attribute_{k:02} = \"value of attribute {k} for pair {i}\" -> null\n"
+                ));
+            }
+            s.push_str("    }\n\n");
+        }
+        s.push_str(&format!(
+            "Plan: 0 to add, 0 to change, {pairs} to destroy.\n"
+        ));
+        s
+    }
+
+    struct Parsed {
+        /// (rows including the header, columns) of each table.
+        tables: Vec<(usize, usize)>,
+        html: Vec<String>,
+        code: Vec<String>,
+        /// The text of every paragraph, in order, with the index of the first HTML block.
+        strong: Vec<String>,
+        strong_before_details: bool,
+    }
+
+    fn parse(body: &str) -> Parsed {
+        let arena = Arena::new();
+        let mut options = Options::default();
+        options.extension.table = true;
+        options.extension.strikethrough = true;
+        options.extension.autolink = true;
+        let root = parse_document(&arena, body, &options);
+        let mut p = Parsed {
+            tables: vec![],
+            html: vec![],
+            code: vec![],
+            strong: vec![],
+            strong_before_details: false,
+        };
+        for node in root.descendants() {
+            match &node.data.borrow().value {
+                NodeValue::Table(t) => {
+                    let rows = node.children().count();
+                    p.tables.push((rows, t.num_columns));
+                }
+                NodeValue::HtmlBlock(h) => p.html.push(h.literal.clone()),
+                NodeValue::CodeBlock(c) => p.code.push(c.literal.clone()),
+                NodeValue::Strong => {
+                    let text: String = node
+                        .descendants()
+                        .filter_map(|n| match &n.data.borrow().value {
+                            NodeValue::Text(t) => Some(t.to_string()),
+                            _ => None,
+                        })
+                        .collect();
+                    if text.starts_with("Plan:") && !p.html.iter().any(|h| h.contains("<details>"))
+                    {
+                        p.strong_before_details = true;
+                    }
+                    p.strong.push(text);
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn a_small_body_has_its_tables_its_plan_line_outside_details_and_the_whole_plan_inside() {
+        let text = body(&proposal(2), "15m", &plan_text(2)).unwrap();
+        assert!(text.starts_with("# efs-dr failover: remove A -> B"));
+        let p = parse(&text);
+        // Pairs and live status: a header and one row per pair each (pipes in cells escaped).
+        assert_eq!(p.tables, vec![(3, 5), (3, 7)]);
+        assert!(p
+            .html
+            .iter()
+            .any(|h| h.starts_with("<details>") && h.contains("<summary>")));
+        assert!(p.html.iter().any(|h| h.trim() == "</details>"));
+        assert!(p.strong_before_details, "{:?}", p.strong);
+        assert_eq!(p.code.len(), 1);
+        assert_eq!(p.code[0].trim_end(), plan_text(2).trim_end());
+        assert!(!text.contains("was cut"));
+    }
+
+    #[test]
+    fn a_hundred_pairs_stay_under_githubs_limit_with_the_plan_cut_and_said_so() {
+        let plan = plan_text(100);
+        assert!(plan.len() > 3 * GITHUB_BODY_LIMIT, "the plan must not fit");
+        let text = body(&proposal(100), "15m", &plan).unwrap();
+        let n = text.chars().count();
+        assert!(n <= GITHUB_BODY_LIMIT, "{n} characters");
+        assert!(
+            n > GITHUB_BODY_LIMIT / 2,
+            "the plan was cut more than needed: {n}"
+        );
+        let p = parse(&text);
+        assert_eq!(p.tables, vec![(101, 5), (101, 7)]);
+        assert!(p.strong_before_details);
+        assert_eq!(p.code.len(), 1);
+        let kept = p.code[0].lines().count();
+        assert!(kept > 10 && plan.starts_with(p.code[0].trim_end()));
+        assert!(
+            p.strong
+                .iter()
+                .any(|s| s.contains(&format!("first {kept} of {} lines", plan.lines().count()))),
+            "{:?}",
+            p.strong
+        );
+        // Everything after the plan is still there.
+        assert!(text.contains("### Gates") && text.contains("### Next"));
+        assert!(text.contains("efs-dr gate failover --after-apply"));
+    }
+}

@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::super::view::tests::*;
 use super::super::view::{PairView, Snapshot};
 use super::*;
-use crate::aws::Protection;
 
 fn settings() -> GateSettings {
     GateSettings {
