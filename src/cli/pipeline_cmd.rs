@@ -224,6 +224,17 @@ async fn propose_inner(
     }
     append_step_summary(&text);
     let p = &proposed.proposal;
+    if github() {
+        for u in &p.unchanged {
+            println!(
+                "{}",
+                ci::warning(&format!(
+                    "pair {} is not in this proposal: {}",
+                    u.pair, u.found
+                ))
+            );
+        }
+    }
     eprintln!("proposed: {}", p.title);
     eprintln!(
         "  wrote {} in {}",

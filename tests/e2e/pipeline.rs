@@ -131,7 +131,7 @@ async fn a_failover_and_a_failback_run_as_reviewed_pull_requests_and_pipeline_st
     d.ok(&["init", "--yes"]).await;
     std::fs::write(
         repo.join(".gitignore"),
-        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\n",
+        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\ngitlab-report.json\n",
     )
     .unwrap();
     git(repo, &["init", "-q", "-b", "main"]);
@@ -163,6 +163,40 @@ async fn a_failover_and_a_failback_run_as_reviewed_pull_requests_and_pipeline_st
     );
     let wrong = d.efs_dr(&["gate", "failback", "--after-apply"]).await;
     refused(&wrong, "another operation");
+    // Under GitHub Actions the refusal is an annotation, and the run report goes to the job
+    // summary.
+    let summary_file = repo.join("step-summary.md");
+    let out = d
+        .command(&["gate", "failback", "--after-apply"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("::error title=efs-dr gate (after apply)%3A refused::"),
+        "{stdout}"
+    );
+    let out = d
+        .command(&["gate", "--after-apply"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("::group::efs-dr gate failover") && stdout.contains("::endgroup::"));
+    let job_summary = std::fs::read_to_string(&summary_file).unwrap();
+    assert!(job_summary.contains("failover"), "{job_summary}");
+    std::fs::remove_file(&summary_file).unwrap();
     d.write_on_b("failover").await;
 
     // Failback: a proposal made now and never merged goes stale.
@@ -249,6 +283,16 @@ async fn a_failover_and_a_failback_run_as_reviewed_pull_requests_and_pipeline_st
     std::fs::write(&json_path, tampered.to_string()).unwrap();
     let t = d.efs_dr(&["check-plan", json_path.to_str().unwrap()]).await;
     refused(&t, "does not hold together");
+    // A plan of another root (other pairs): an error, not a verdict.
+    let mut other: Value = serde_json::from_str(&json).unwrap();
+    other["variables"]["directions"]["value"]
+        .as_object_mut()
+        .unwrap()
+        .remove("media");
+    std::fs::write(&json_path, other.to_string()).unwrap();
+    let o = d.efs_dr(&["check-plan", json_path.to_str().unwrap()]).await;
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("another root"), "{}", o.stderr);
     std::fs::remove_file(d.tf_dir().join("extra.tf")).unwrap();
     std::fs::remove_file(&json_path).unwrap();
     let (code, out) = terraform(
