@@ -165,9 +165,12 @@ pub fn actions(
         }),
     }
     if let Some(sdk) = spec.sdk {
-        out.push(Action::Sdk {
-            change: sdk_change(pair, sdk, view),
-        });
+        let change = sdk_change(pair, sdk, view);
+        // A deletion AWS is already carrying out is not asked for again: only its gate is
+        // left (a run stopped between the deletion and its gate).
+        if !already_deleting(&change, view) {
+            out.push(Action::Sdk { change });
+        }
     }
     if let Some(work) = spec.terraform {
         out.extend(terraform_actions(pair, step, work, view)?);
@@ -198,6 +201,18 @@ fn sdk_change(pair: &Pair, work: SdkWork, view: &PairView) -> SdkChange {
             },
         },
     }
+}
+
+fn already_deleting(change: &SdkChange, view: &PairView) -> bool {
+    let SdkChange::DeleteReplication { region, .. } = change else {
+        return false;
+    };
+    let record = if *region == view.a.region {
+        view.forward_in_a.as_ref()
+    } else {
+        view.forward_in_b.as_ref()
+    };
+    record.is_some_and(|r| r.status == crate::aws::ReplicationStatus::Deleting)
 }
 
 fn terraform_actions(
@@ -311,6 +326,17 @@ pub fn decide_pair(
     inputs: Inputs<'_>,
 ) -> Result<PairDecision, DrError> {
     let plan = plan_pair(op, view)?;
+    if op == (Operation::Failover { unplanned: true })
+        && !plan.steps.is_empty()
+        && !inputs.flags.force
+    {
+        if let Some(r) = view.forward().filter(|r| r.last_replicated.is_none()) {
+            return Err(DrError::Refused(format!(
+                "pair {}: A -> B ({}) never completed a sync, so B holds none of A's data: failing over would serve an empty B. Wait for A's region and its first sync (`efs-dr status`), or pass --force to fail over anyway",
+                pair.name, r.status
+            )));
+        }
+    }
     let phases = plan
         .steps
         .iter()

@@ -118,16 +118,38 @@ fn plan_init(view: &PairView) -> Result<PairPlan, DrError> {
         return Err(f);
     }
     if let Some(r) = view.forward() {
-        if view.state_forward == Some(true) {
-            return plan(
-                &[],
-                format!("A -> B is {} and in the Terraform state", r.status),
-            );
+        if r.status == ReplicationStatus::Deleting {
+            return Err(DrError::Refused(
+                "A -> B is DELETING: a failover is running; run `efs-dr failover` to finish it"
+                    .into(),
+            ));
         }
-        return plan(
-            &[Step::ImportForward],
-            "A -> B exists: it is imported, not recreated",
-        );
+        check_status(r, "A -> B")?;
+        let synced = r.status == ReplicationStatus::Enabled && r.last_replicated.is_some();
+        let mut steps = Vec::new();
+        if view.state_forward != Some(true) {
+            steps.push(Step::ImportForward);
+        }
+        // A first sync not seen yet (an init stopped before its gate): wait for it, never
+        // skip it. B holds none of A's data until then.
+        if !synced {
+            steps.push(Step::CreateForward);
+        }
+        let summary = match (steps.first(), synced) {
+            (None, _) => format!("A -> B is {} and in the Terraform state", r.status),
+            (Some(Step::ImportForward), true) => {
+                "A -> B exists: it is imported, not recreated".to_string()
+            }
+            (Some(Step::ImportForward), false) => format!(
+                "A -> B exists ({}, first sync not completed): it is imported, then its first sync is awaited",
+                r.status
+            ),
+            _ => format!(
+                "A -> B is {} but its first sync has not completed: resuming at its gate",
+                r.status
+            ),
+        };
+        return plan(&steps, summary);
     }
     if let Some(r) = view.reverse() {
         if view.state_reverse == Some(true) {
@@ -266,6 +288,16 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, DrError> {
     }
     if let Some(r) = view.forward() {
         if r.status == ReplicationStatus::Deleting {
+            // Only A's region has it, B answers: this failback's own cleanup of the stale
+            // configuration is under way. Resume at its gate.
+            if view.forward_in_b.is_none() && view.b.reachable() {
+                let mut steps = vec![Step::CleanupStaleOnA];
+                steps.extend(FAILBACK_FROM_START);
+                return plan(
+                    &steps,
+                    "the stale A -> B configuration on A is being deleted: resuming at its gate",
+                );
+            }
             return Err(DrError::Refused(
                 "A -> B is DELETING: a failover is still running; run `efs-dr failover` to finish it first".into(),
             ));
@@ -403,6 +435,46 @@ mod tests {
         let f = repl(A, B, "ENABLED", Some(10));
         let v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));
         assert!(plan_pair(Operation::Failback, &v).unwrap().steps.is_empty());
+    }
+
+    #[test]
+    fn an_init_stopped_before_the_first_sync_resumes_at_its_gate() {
+        let mut v = view(snap(
+            "ENABLED",
+            "REPLICATING",
+            vec![repl(A, B, "ENABLED", None)],
+            vec![repl(A, B, "ENABLED", None)],
+            20,
+        ));
+        v.state_forward = Some(true);
+        let p = plan_pair(Operation::Init, &v).unwrap();
+        assert_eq!(p.steps, vec![Step::CreateForward], "{}", p.summary);
+        assert!(p.summary.contains("first sync"));
+        // Not in the state either: imported, then the first sync is awaited.
+        v.state_forward = Some(false);
+        let p = plan_pair(Operation::Init, &v).unwrap();
+        assert_eq!(p.steps, vec![Step::ImportForward, Step::CreateForward]);
+        // Synced and in the state: nothing.
+        let f = repl(A, B, "ENABLED", Some(10));
+        let mut v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));
+        v.state_forward = Some(true);
+        assert!(plan_pair(Operation::Init, &v).unwrap().steps.is_empty());
+    }
+
+    #[test]
+    fn a_failback_stopped_after_its_stale_cleanup_resumes_at_the_cleanups_gate() {
+        let deleting = repl(A, B, "DELETING", Some(10));
+        let v = view(snap("ENABLED", "ENABLED", vec![deleting], vec![], 20));
+        let p = plan_pair(Operation::Failback, &v).unwrap();
+        assert_eq!(p.steps[0], Step::CleanupStaleOnA, "{}", p.summary);
+        assert_eq!(p.steps.len(), 7);
+        // Deleting on both sides: a failover is running, not the failback's cleanup.
+        let d = repl(A, B, "DELETING", Some(10));
+        let v = view(snap("ENABLED", "REPLICATING", vec![d.clone()], vec![d], 20));
+        assert!(matches!(
+            plan_pair(Operation::Failback, &v),
+            Err(DrError::Refused(m)) if m.contains("failover is still running")
+        ));
     }
 
     #[test]

@@ -107,6 +107,12 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
             ));
         }
     }
+    if let Some(r) = v.forward().filter(|r| r.last_replicated.is_none()) {
+        drift.push(format!(
+            "A -> B is {} but its first sync has not completed: B holds none of A's data and is not ready to fail over to",
+            r.status
+        ));
+    }
     let stale = v.stale_forward_in_a().is_some();
     if stale {
         drift.push("A's region holds a stale A -> B configuration (an unplanned failover): `efs-dr failback` removes it".into());

@@ -64,11 +64,29 @@ fn indent(lines: &[String]) -> String {
         .join("\n")
 }
 
-/// The `Error: ...` diagnostics of Terraform's human output (`-no-color`), each with its detail.
+/// A line of a Rust backtrace ("  12: some::function", "at ./src/x.rs:3:5"): a provider
+/// written in Rust may append one to its diagnostics when RUST_BACKTRACE is set. Operators
+/// read the message, never the frames.
+fn is_backtrace_line(line: &str) -> bool {
+    let t = line.trim_start_matches(['│', '╷', '╵', ' ']).trim();
+    let numbered = t
+        .split_once(": ")
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let numbered_alone =
+        t.ends_with(':') && t.len() > 1 && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    numbered
+        || numbered_alone
+        || (t.starts_with("at ") && t.contains(".rs:"))
+        || t.eq_ignore_ascii_case("stack backtrace:")
+        || t.starts_with("note: Some details are omitted")
+}
+
+/// The `Error: ...` diagnostics of Terraform's human output (`-no-color`), each with its detail
+/// (backtrace frames left out).
 pub fn diagnostics(stderr: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut current: Option<Vec<&str>> = None;
-    for line in stderr.lines() {
+    for line in stderr.lines().filter(|l| !is_backtrace_line(l)) {
         let line = line.trim_start_matches(['│', '╷', '╵', ' ']).trim_end();
         if let Some(rest) = line.strip_prefix("Error: ") {
             if let Some(block) = current.take() {
@@ -83,7 +101,10 @@ pub fn diagnostics(stderr: &str) -> Vec<String> {
         out.push(block.join("\n").trim().to_string());
     }
     if out.is_empty() {
-        let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !is_backtrace_line(l))
+            .collect();
         let start = tail.len().saturating_sub(10);
         if !tail.is_empty() {
             out.push(tail[start..].join("\n"));
@@ -203,5 +224,16 @@ mod tests {
             d,
             vec!["Unsupported argument\n\non main.tf line 3".to_string()]
         );
+    }
+
+    #[test]
+    fn backtrace_frames_are_left_out_of_diagnostics() {
+        let stderr = "\n│ Error: creating EFS Replication Configuration\n│ \n│   with module.m.aws_efs_replication_configuration.reverse[\"app\"],\n│ \n│ The destination Region us-east-1 cannot be reached\n│    0: tf_provider::diagnostics::Diagnostic::new\n│              at /root/.cargo/registry/src/tf-provider-0.2.2/src/diagnostics.rs:207:25\n│    1: tf_provider::diagnostics::Diagnostics::root_error\n│   12:\n│ stack backtrace:\n│ note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\n╵\n";
+        let d = diagnostics(stderr);
+        assert_eq!(d.len(), 1);
+        assert!(d[0].contains("cannot be reached"), "{}", d[0]);
+        assert!(!d[0].contains("tf_provider::"), "{}", d[0]);
+        assert!(!d[0].contains(".rs:"), "{}", d[0]);
+        assert!(!d[0].contains("backtrace"), "{}", d[0]);
     }
 }

@@ -37,7 +37,7 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    fn finished_message(&self) -> String {
+    pub(crate) fn finished_message(&self) -> String {
         self.events
             .iter()
             .rev()
@@ -46,7 +46,7 @@ impl Run {
             .unwrap_or_default()
             .to_string()
     }
-    fn steps_started(&self) -> Vec<String> {
+    pub(crate) fn steps_started(&self) -> Vec<String> {
         self.events
             .iter()
             .filter(|e| e["event"] == "phase_started")
@@ -84,7 +84,7 @@ fn config_text(pairs: &[PairIds], timeout: &str, binary: &str) -> String {
     s
 }
 
-async fn drill_with(names: &[&str], opts: SimOptions) -> Drill {
+pub(crate) async fn drill_with(names: &[&str], opts: SimOptions) -> Drill {
     let ts = start_with(opts).await;
     let mut pairs = Vec::new();
     for name in names {
@@ -171,7 +171,11 @@ impl Drill {
 
     /// Runs efs-dr and kills it (SIGKILL) at the first event `stop_at` accepts. True when it
     /// was killed, false when it ended first.
-    async fn efs_dr_killed_at(&self, args: &[&str], stop_at: impl Fn(&Value) -> bool) -> bool {
+    pub(crate) async fn efs_dr_killed_at(
+        &self,
+        args: &[&str],
+        stop_at: impl Fn(&Value) -> bool,
+    ) -> bool {
         let mut child = self
             .command(args)
             .stdout(Stdio::piped())

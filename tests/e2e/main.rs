@@ -3,6 +3,7 @@
 
 mod dr;
 mod pipeline;
+mod resume;
 mod sim_cloudwatch;
 mod sim_efs;
 mod sim_server;

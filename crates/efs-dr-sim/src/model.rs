@@ -1107,9 +1107,10 @@ impl World {
     }
 
     pub fn add_fault(&mut self, operation: &str, error: &str, count: u32) -> Result<(), ApiError> {
-        if !["ThrottlingException", "InternalServerError"].contains(&error) {
+        if !FAULTS.contains(&error) {
             return Err(ApiError::bad_request(format!(
-                "error must be ThrottlingException or InternalServerError, not {error:?}"
+                "error must be one of {}, not {error:?}",
+                FAULTS.join(", ")
             )));
         }
         self.faults.push(Fault {
@@ -1129,12 +1130,28 @@ impl World {
         fault.remaining -= 1;
         let err = match fault.error.as_str() {
             "ThrottlingException" => ApiError::throttling(),
+            "AccessDeniedException" => ApiError::new(
+                403,
+                "AccessDeniedException",
+                format!("User is not authorized to perform: {operation} (injected)"),
+            ),
+            "ValidationException" => {
+                ApiError::validation(format!("{operation} was refused (injected)"))
+            }
             _ => ApiError::internal("We encountered an internal error. Please try again."),
         };
         self.faults.retain(|f| f.remaining > 0);
         Some(err)
     }
 }
+
+/// The errors a fault can inject.
+pub const FAULTS: [&str; 4] = [
+    "ThrottlingException",
+    "InternalServerError",
+    "AccessDeniedException",
+    "ValidationException",
+];
 
 /// The simulator does not model VPCs: a subnet id `subnet-<hex>` is in the availability zone
 /// whose letter is picked by the id's last hex digit (0 and 6 -> a, 1 and 7 -> b, ... 5 and b -> f,

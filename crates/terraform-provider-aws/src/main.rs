@@ -1,7 +1,24 @@
 //! The stand-in hashicorp/aws provider binary that Terraform launches (see src/provider).
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // tf-provider captures a backtrace into every diagnostic's detail when RUST_BACKTRACE is
+    // set; diagnostics are what operators read. RUST_LIB_BACKTRACE=0 turns off those captures
+    // only (a panic still honours RUST_BACKTRACE). Set before any thread exists.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("terraform-provider-aws (efs-dr stand-in): cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve())
+}
+
+async fn serve() -> std::process::ExitCode {
     // Both rustls backends are linked (the AWS SDK's aws-lc-rs, tonic's ring): pick one.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match tf_provider::serve("aws", terraform_provider_aws::AwsProvider::default()).await {

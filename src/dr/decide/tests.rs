@@ -562,3 +562,45 @@ fn every_resumption_point_decides_the_phases_left() {
         }
     );
 }
+
+#[test]
+fn a_deletion_under_way_is_not_asked_again_and_an_unplanned_failover_needs_a_first_sync() {
+    let gates = settings();
+    let inputs = Inputs {
+        gates: &gates,
+        flags: RunFlags::default(),
+    };
+    let deleting = repl(A, B, "DELETING", Some(10));
+    let v = view(
+        snap("ENABLED", "ENABLED", vec![deleting], vec![], 20),
+        false,
+        false,
+    );
+    let a = actions(&pair(), Step::CleanupStaleOnA, &v, inputs).unwrap();
+    assert!(!a.iter().any(|a| matches!(a, Action::Sdk { .. })), "{a:?}");
+    assert!(matches!(a.last(), Some(Action::Gate { .. })));
+
+    let never = repl(A, B, "ENABLED", None);
+    let v = view(
+        down(
+            snap("ENABLED", "REPLICATING", vec![], vec![never], 20),
+            "us-east-1",
+        ),
+        true,
+        false,
+    );
+    let unplanned = Operation::Failover { unplanned: true };
+    let e = decide_pair(unplanned, &pair(), &v, inputs).unwrap_err();
+    assert!(
+        matches!(&e, DrError::Refused(m) if m.contains("B holds none of A's data") && m.contains("--force")),
+        "{e:?}"
+    );
+    let forced = Inputs {
+        gates: &gates,
+        flags: RunFlags {
+            force: true,
+            ..RunFlags::default()
+        },
+    };
+    assert!(decide_pair(unplanned, &pair(), &v, forced).is_ok());
+}
