@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// creating -> available and deleting -> gone for mount targets (simulated time).
     #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
     pub mount_target_delay: Duration,
+    /// AWS Backup: a job's CREATED -> RUNNING time.
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+    pub backup_start_delay: Duration,
+    /// AWS Backup: a job's RUNNING -> COMPLETED time (plus a minute per 100 MiB).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub backup_run_time: Duration,
 
     /// Let clients write to a file system whose overwrite protection is DISABLED (AWS's API
     /// reference says it is read-only; the user guide does not say).
@@ -100,6 +106,8 @@ impl ServeArgs {
                 mount_target_delay: self.mount_target_delay,
                 disabled_protection_read_only: !self.disabled_protection_writable,
                 sync_metric_regions: self.sync_metric_regions,
+                backup_start_delay: self.backup_start_delay,
+                backup_run_time: self.backup_run_time,
             },
         }
     }

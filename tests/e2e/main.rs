@@ -4,6 +4,7 @@
 mod dr;
 mod pipeline;
 mod resume;
+mod sim_backup;
 mod sim_cloudwatch;
 mod sim_efs;
 mod sim_server;

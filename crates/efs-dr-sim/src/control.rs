@@ -34,6 +34,12 @@ pub fn routes() -> Router<Arc<SimState>> {
         )
         .route("/_sim/replications/{source}/status", post(set_status))
         .route("/_sim/faults", post(add_fault).get(list_faults))
+        .route(
+            "/_sim/backup/recovery-point-files",
+            get(recovery_point_files),
+        )
+        .route("/_sim/backup/refused-roles", post(refuse_role))
+        .route("/_sim/backup/fail-next-jobs", post(fail_next_jobs))
 }
 
 fn error(e: ApiError) -> Response {
@@ -239,5 +245,75 @@ async fn list_faults(State(sim): State<Arc<SimState>>) -> Response {
                 .map(|f| json!({ "operation": f.operation, "error": f.error, "remaining": f.remaining }))
                 .collect(),
         ))
+    }))
+}
+
+#[derive(Deserialize)]
+struct RecoveryPointQuery {
+    arn: String,
+}
+
+/// The files a completed recovery point holds, as `list_files` lists a file system's.
+async fn recovery_point_files(
+    State(sim): State<Arc<SimState>>,
+    axum::extract::Query(q): axum::extract::Query<RecoveryPointQuery>,
+) -> Response {
+    respond(sim.read(|w, _| {
+        let job = w.recovery_point(&q.arn).ok_or_else(|| {
+            ApiError::new(
+                404,
+                "ResourceNotFoundException",
+                format!("no completed recovery point {}", q.arn),
+            )
+        })?;
+        Ok(Value::Array(
+            job.files
+                .iter()
+                .map(|(path, content)| {
+                    json!({
+                        "path": path,
+                        "size": content.0.len(),
+                        "sha256": format!("{:x}", Sha256::digest(&content.0)),
+                    })
+                })
+                .collect(),
+        ))
+    }))
+}
+
+#[derive(Deserialize)]
+struct RefuseRole {
+    role_arn: String,
+    refused: bool,
+}
+
+async fn refuse_role(State(sim): State<Arc<SimState>>, body: Bytes) -> Response {
+    respond(sim.locked(|w, _| {
+        let r = parse::<RefuseRole>(&body).map(|r| {
+            if r.refused {
+                w.backup_controls.refused_roles.insert(r.role_arn);
+            } else {
+                w.backup_controls.refused_roles.remove(&r.role_arn);
+            }
+            Value::Null
+        });
+        let changed = r.is_ok();
+        (r, changed)
+    }))
+}
+
+#[derive(Deserialize)]
+struct FailNext {
+    count: u32,
+}
+
+async fn fail_next_jobs(State(sim): State<Arc<SimState>>, body: Bytes) -> Response {
+    respond(sim.locked(|w, _| {
+        let r = parse::<FailNext>(&body).map(|f| {
+            w.backup_controls.fail_next = f.count;
+            Value::Null
+        });
+        let changed = r.is_ok();
+        (r, changed)
     }))
 }

@@ -277,6 +277,52 @@ impl ControlClient {
         .map(|_| ())
     }
 
+    /// path -> sha256 of every file a completed recovery point holds.
+    pub async fn recovery_point_digest(
+        &self,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, ControlError> {
+        let files: Vec<FileEntry> = self
+            .call_json(
+                Method::GET,
+                &format!(
+                    "/_sim/backup/recovery-point-files?arn={}",
+                    arn.replace(':', "%3A").replace('/', "%2F")
+                ),
+                json!(null),
+            )
+            .await?;
+        Ok(files.into_iter().map(|f| (f.path, f.sha256)).collect())
+    }
+
+    /// Makes AWS Backup refuse (AccessDeniedException) or accept the role.
+    pub async fn refuse_backup_role(
+        &self,
+        role_arn: &str,
+        refused: bool,
+    ) -> Result<(), ControlError> {
+        self.call(
+            Method::POST,
+            "/_sim/backup/refused-roles",
+            json!({ "role_arn": role_arn, "refused": refused })
+                .to_string()
+                .into_bytes(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The next `count` backup jobs fail when they would complete.
+    pub async fn fail_next_backup_jobs(&self, count: u32) -> Result<(), ControlError> {
+        self.call(
+            Method::POST,
+            "/_sim/backup/fail-next-jobs",
+            json!({ "count": count }).to_string().into_bytes(),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Faults not yet used: (operation, error, remaining).
     pub async fn pending_faults(&self) -> Result<Vec<(String, String, u32)>, ControlError> {
         #[derive(Deserialize)]

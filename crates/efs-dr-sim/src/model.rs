@@ -264,6 +264,12 @@ pub struct World {
     pub outages: BTreeSet<String>,
     pub faults: Vec<Fault>,
     pub log: ActivityLog,
+    #[serde(default)]
+    pub backup_vaults: BTreeSet<(String, String)>,
+    #[serde(default)]
+    pub backup_jobs: Vec<BackupJob>,
+    #[serde(default)]
+    pub backup_controls: BackupControls,
 }
 
 /// Input of CreateFileSystem.
@@ -368,10 +374,14 @@ impl World {
                 consider(c.started + s.sync_interval_ms());
             }
         }
+        if let Some(t) = self.next_backup_due() {
+            consider(t);
+        }
         next
     }
 
     fn process_due(&mut self, t: Millis, s: &SimSettings) {
+        self.process_backups(t, s);
         let mut gone_fs = Vec::new();
         for fs in self.file_systems.values_mut() {
             match fs.lifecycle {
@@ -1177,6 +1187,9 @@ fn check_tags(tags: &[Tag]) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+mod backup;
+pub use backup::{BackupControls, BackupJob, JobState, NewBackupJob, DEFAULT_VAULT};
 
 #[cfg(test)]
 mod tests;

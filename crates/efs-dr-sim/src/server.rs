@@ -214,6 +214,7 @@ impl Simulator {
 fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .merge(efs::routes())
+        .merge(super::backup::routes())
         .merge(cloudwatch::routes())
         .merge(control::routes())
         .fallback(unknown_operation)

@@ -31,6 +31,10 @@ pub struct SimSettings {
     /// reference says read-only; the user guide does not say).
     pub disabled_protection_read_only: bool,
     pub sync_metric_regions: SyncMetricRegions,
+    /// StartBackupJob: CREATED -> RUNNING.
+    pub backup_start_delay: Duration,
+    /// RUNNING -> COMPLETED (plus a minute per 100 MiB).
+    pub backup_run_time: Duration,
 }
 
 impl Default for SimSettings {
@@ -45,6 +49,8 @@ impl Default for SimSettings {
             mount_target_delay: Duration::from_secs(90),
             disabled_protection_read_only: true,
             sync_metric_regions: SyncMetricRegions::Both,
+            backup_start_delay: Duration::from_secs(60),
+            backup_run_time: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -52,6 +58,12 @@ impl Default for SimSettings {
 impl SimSettings {
     pub fn replication_enable_delay_ms(&self) -> Millis {
         millis(self.replication_enable_delay)
+    }
+    pub fn backup_start_delay_ms(&self) -> Millis {
+        millis(self.backup_start_delay)
+    }
+    pub fn backup_run_ms(&self) -> Millis {
+        millis(self.backup_run_time).max(1)
     }
     pub fn replication_delete_delay_ms(&self) -> Millis {
         millis(self.replication_delete_delay)

@@ -55,6 +55,19 @@ pub fn efs(url: &str, region: &str) -> aws_sdk_efs::Client {
     aws_sdk_efs::Client::from_conf(conf)
 }
 
+pub fn backup(url: &str, region: &str) -> aws_sdk_backup::Client {
+    let conf = aws_sdk_backup::Config::builder()
+        .behavior_version(aws_sdk_backup::config::BehaviorVersion::latest())
+        .region(aws_sdk_backup::config::Region::new(region.to_string()))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_backup::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .retry_config(retry())
+        .build();
+    aws_sdk_backup::Client::from_conf(conf)
+}
+
 pub fn cloudwatch(url: &str, region: &str) -> aws_sdk_cloudwatch::Client {
     let conf = aws_sdk_cloudwatch::Config::builder()
         .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
