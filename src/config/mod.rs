@@ -50,7 +50,20 @@ pub struct Pair {
     pub name: String,
     pub primary: Side,
     pub secondary: Side,
+    /// Where a failback keeps a recovery point of A before it overwrites writes only A has:
+    /// the pair's own `backup` block, or the top-level one.
+    pub backup: Option<BackupSettings>,
 }
+
+/// An AWS Backup vault in A's region and the IAM role AWS Backup assumes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BackupSettings {
+    pub vault: String,
+    pub role_arn: String,
+}
+
+/// The block to add, for an error message.
+pub const BACKUP_EXAMPLE: &str = "backup {\n  vault    = \"efs-dr\"\n  role_arn = \"arn:aws:iam::123456789012:role/efs-dr-backup\"\n}";
 
 /// One file system of a pair.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -128,8 +141,11 @@ impl Config {
         let mut top = BodyReader::new(&body, "", None);
         let terraform = read_terraform(&mut top, &mut issues);
         let gates = read_gates(&mut top, &mut issues);
+        let backup = top
+            .single_block("backup", &mut issues)
+            .and_then(|b| read_backup(b, "backup", &mut issues));
         let pair_blocks = top.blocks("pair");
-        top.finish(&["terraform", "pair", "gates"], &mut issues);
+        top.finish(&["terraform", "pair", "gates", "backup"], &mut issues);
 
         let mut pairs = Vec::new();
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
@@ -173,7 +189,8 @@ impl Config {
                 .map(|r| source.line_col(r.start).0)
                 .unwrap_or(0);
             names.insert(name.clone(), line);
-            if let Some(pair) = read_pair(&name, block, &mut issues) {
+            if let Some(mut pair) = read_pair(&name, block, &mut issues) {
+                pair.backup = pair.backup.or_else(|| backup.clone());
                 pairs.push(pair);
             }
         }
@@ -378,7 +395,10 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
         "fs-0fedcba9876543210",
         issues,
     );
-    r.finish(&["primary", "secondary"], issues);
+    let backup = r
+        .single_block("backup", issues)
+        .and_then(|b| read_backup(b, &format!("{path} > backup"), issues));
+    r.finish(&["primary", "secondary", "backup"], issues);
     let (primary, secondary) = (primary?, secondary?);
     if primary.region == secondary.region {
         issues.push(
@@ -408,6 +428,56 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
         name: name.to_string(),
         primary,
         secondary,
+        backup,
+    })
+}
+
+fn read_backup(
+    block: &hcl_edit::structure::Block,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<BackupSettings> {
+    let mut r = BodyReader::new(&block.body, path, block.span());
+    let vault = r.required_string("vault", "vault = \"efs-dr\"", issues);
+    let role = r.required_string(
+        "role_arn",
+        "role_arn = \"arn:aws:iam::123456789012:role/efs-dr-backup\"",
+        issues,
+    );
+    r.finish(&["vault", "role_arn"], issues);
+    let (vault, role) = (vault?, role?);
+    let vault_ok = (2..=50).contains(&vault.value.len())
+        && vault
+            .value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !vault_ok {
+        issues.push(
+            vault.span.clone(),
+            &join(path, "vault"),
+            format!(
+                "{:?} is not a backup vault name (2-50 letters, digits, '-' or '_')",
+                vault.value
+            ),
+            Some("vault = \"efs-dr\"".to_string()),
+        );
+        return None;
+    }
+    if !(role.value.starts_with("arn:aws")
+        && role.value.contains(":iam::")
+        && role.value.contains(":role/"))
+    {
+        issues.push(
+            role.span.clone(),
+            &join(path, "role_arn"),
+            format!("{:?} is not an IAM role ARN", role.value),
+            Some("role_arn = \"arn:aws:iam::123456789012:role/efs-dr-backup\"".to_string()),
+        );
+        return None;
+    }
+    Some(BackupSettings {
+        vault: vault.value,
+        role_arn: role.value,
     })
 }
 

@@ -342,3 +342,40 @@ fn config_errors_read_as_operators_see_them() {
         .collect();
     insta::assert_snapshot!(shown.join("\n\n"));
 }
+
+#[test]
+fn a_backup_block_applies_to_every_pair_unless_a_pair_has_its_own() {
+    let text = format!(
+        "{GOOD}\nbackup {{\n  vault = \"efs-dr\"\n  role_arn = \"arn:aws:iam::123456789012:role/efs-dr-backup\"\n}}\n"
+    )
+    .replace(
+        "pair \"media\" {\n",
+        "pair \"media\" {\n  backup {\n    vault = \"media-vault\"\n    role_arn = \"arn:aws:iam::123456789012:role/media\"\n  }\n",
+    );
+    let c = Config::parse(&text, Path::new("efs-dr.hcl")).unwrap();
+    let backup = |name: &str| {
+        c.pairs
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .backup
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(backup("shared-home").vault, "efs-dr");
+    assert_eq!(backup("media").vault, "media-vault");
+    assert!(
+        Config::parse(GOOD, Path::new("efs-dr.hcl")).unwrap().pairs[0]
+            .backup
+            .is_none()
+    );
+    let bad =
+        format!("{GOOD}\nbackup {{\n  vault = \"efs-dr\"\n  role_arn = \"efs-dr-backup\"\n}}\n");
+    let e = Config::parse(&bad, Path::new("efs-dr.hcl")).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("backup > role_arn") || text.contains("role_arn"),
+        "{text}"
+    );
+    assert!(text.contains("not an IAM role ARN"), "{text}");
+}
