@@ -117,9 +117,9 @@ fn unknown_keys_and_blocks_are_named_with_their_place() {
     assert_eq!(i.line, Some(5));
     assert_eq!(i.column, Some(5));
 
-    let i = only_issue(&format!("{}\nbackup {{}}\n", pair_with(A, B)));
+    let i = only_issue(&format!("{}\nrestore {{}}\n", pair_with(A, B)));
     assert!(
-        i.problem.contains("unknown block \"backup\""),
+        i.problem.contains("unknown block \"restore\""),
         "{}",
         i.problem
     );
