@@ -3,7 +3,9 @@
 //! SDK. AWS's own clock (the `Date` header of every answer) is recorded per region, so that gates
 //! compare AWS timestamps with AWS time.
 
+mod backup;
 mod error;
+mod evidence;
 mod types;
 
 use std::collections::BTreeMap;
@@ -15,7 +17,9 @@ use aws_sdk_efs::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_efs::types::{DeletionMode, ReplicationOverwriteProtection};
 use serde::{Deserialize, Serialize};
 
+pub use backup::BackupJobInfo;
 pub use error::{AwsError, AwsErrorKind};
+pub use evidence::SYNC_HISTORY;
 pub use types::{Protection, ReplicationStatus};
 
 use crate::ids::{FileSystemId, Region};
@@ -79,6 +83,7 @@ pub struct RegionClients {
     /// not answer must not hold up the poll of the others.
     pub efs_read: aws_sdk_efs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub backup: aws_sdk_backup::Client,
     clock: AwsClock,
 }
 
@@ -142,6 +147,7 @@ impl Aws {
                     .retry_config(read_retry)
                     .build(),
             );
+            let backup = aws_sdk_backup::Client::new(&shared);
             map.insert(
                 region.as_str().to_string(),
                 RegionClients {
@@ -149,6 +155,7 @@ impl Aws {
                     efs,
                     efs_read,
                     cloudwatch,
+                    backup,
                     clock,
                 },
             );
@@ -217,6 +224,8 @@ pub struct FileSystemInfo {
     pub life_cycle_state: String,
     pub protection: Protection,
     pub name: Option<String>,
+    /// What AWS Backup calls it (the account id is in there).
+    pub arn: Option<String>,
 }
 
 /// An optional AWS time as RFC 3339, both ways.
@@ -333,6 +342,7 @@ impl RegionClients {
                             .map(|p| Protection::from_aws(p.as_str()))
                             .unwrap_or(Protection::Enabled),
                         name: fs.name().map(str::to_string),
+                        arn: fs.file_system_arn().map(str::to_string),
                     },
                 );
             }

@@ -269,6 +269,9 @@ pub(crate) mod tests {
 
     pub fn fs(fs_id: &str, protection: &str) -> FileSystemInfo {
         FileSystemInfo {
+            arn: Some(format!(
+                "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/{fs_id}"
+            )),
             id: id(fs_id),
             life_cycle_state: "available".into(),
             protection: Protection::from_aws(protection),

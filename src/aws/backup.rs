@@ -1,0 +1,87 @@
+//! AWS Backup, for a recovery point of A before a failback overwrites it: StartBackupJob
+//! (idempotent by token) and ListBackupJobs of one file system.
+
+use serde::{Deserialize, Serialize};
+
+use super::{opt_time, AwsError, AwsTime, RegionClients};
+
+/// One backup job as AWS Backup reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupJobInfo {
+    pub id: String,
+    /// CREATED, PENDING, RUNNING, ABORTING, ABORTED, COMPLETED, FAILED, EXPIRED or PARTIAL.
+    pub state: String,
+    #[serde(with = "opt_time")]
+    pub created: Option<AwsTime>,
+    pub recovery_point_arn: Option<String>,
+    pub vault: Option<String>,
+    pub status_message: Option<String>,
+}
+
+impl BackupJobInfo {
+    /// Ended without a recovery point.
+    pub fn failed(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "FAILED" | "ABORTED" | "ABORTING" | "EXPIRED" | "PARTIAL"
+        )
+    }
+}
+
+fn time(t: Option<&aws_sdk_backup::primitives::DateTime>) -> Option<AwsTime> {
+    t.and_then(|t| std::time::SystemTime::try_from(*t).ok())
+}
+
+impl RegionClients {
+    /// StartBackupJob of `resource_arn` into `vault`, as `role_arn`. The same token returns
+    /// the same job: a run stopped after this call starts no second one.
+    pub async fn start_backup_job(
+        &self,
+        resource_arn: &str,
+        vault: &str,
+        role_arn: &str,
+        token: &str,
+    ) -> Result<(String, Option<String>), AwsError> {
+        let out = self
+            .backup
+            .start_backup_job()
+            .resource_arn(resource_arn)
+            .backup_vault_name(vault)
+            .iam_role_arn(role_arn)
+            .idempotency_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(self.region.as_str(), "StartBackupJob", e))?;
+        Ok((
+            out.backup_job_id().unwrap_or_default().to_string(),
+            out.recovery_point_arn().map(str::to_string),
+        ))
+    }
+
+    /// The backup jobs of one resource, newest first.
+    pub async fn backup_jobs(&self, resource_arn: &str) -> Result<Vec<BackupJobInfo>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .backup
+            .list_backup_jobs()
+            .by_resource_arn(resource_arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::from_sdk(self.region.as_str(), "ListBackupJobs", e))?;
+            for j in page.backup_jobs() {
+                out.push(BackupJobInfo {
+                    id: j.backup_job_id().unwrap_or_default().to_string(),
+                    state: j.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    created: time(j.creation_date()),
+                    recovery_point_arn: j.recovery_point_arn().map(str::to_string),
+                    vault: j.backup_vault_name().map(str::to_string),
+                    status_message: j.status_message().map(str::to_string),
+                });
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+}
