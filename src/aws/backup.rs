@@ -73,7 +73,10 @@ impl RegionClients {
             for j in page.backup_jobs() {
                 out.push(BackupJobInfo {
                     id: j.backup_job_id().unwrap_or_default().to_string(),
-                    state: j.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    state: j
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
                     created: time(j.creation_date()),
                     recovery_point_arn: j.recovery_point_arn().map(str::to_string),
                     vault: j.backup_vault_name().map(str::to_string),

@@ -53,7 +53,9 @@ impl RegionClients {
             let page =
                 page.map_err(|e| AwsError::from_sdk(self.region.as_str(), "GetMetricData", e))?;
             for r in page.metric_data_results() {
-                let entry = out.entry(r.id().unwrap_or_default().to_string()).or_default();
+                let entry = out
+                    .entry(r.id().unwrap_or_default().to_string())
+                    .or_default();
                 for (t, v) in r.timestamps().iter().zip(r.values()) {
                     if let Ok(t) = std::time::SystemTime::try_from(*t) {
                         entry.push((t, *v));

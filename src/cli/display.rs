@@ -136,6 +136,21 @@ impl EventSink for Human {
             EventKind::DataAtRisk { text, .. } => {
                 self.say(&format!("[{pair}]   data at risk: {text}"))
             }
+            EventKind::WritesOnA {
+                assessment,
+                discarded,
+            } => self.say(&format!(
+                "[{pair}]   writes only A has: {}{}",
+                assessment.describe(),
+                if *discarded {
+                    " (--discard-writes-on-a: they will be destroyed)"
+                } else {
+                    ""
+                }
+            )),
+            EventKind::RecoveryPoint { arn, .. } => {
+                self.say(&format!("[{pair}]   recovery point of A: {arn}"))
+            }
             EventKind::Note { text } => self.say(&format!("[{pair}]   note: {text}")),
             EventKind::Refused { message } => {
                 self.clear_bars();

@@ -85,6 +85,10 @@ pub struct FailbackArgs {
     /// The application on B is stopped (the quiesce gate still verifies it).
     #[arg(long, env = "EFS_DR_WRITES_STOPPED")]
     pub writes_stopped: bool,
+    /// A has writes B does not (or nobody can tell) and no backup block keeps them: destroy
+    /// them anyway. Recorded in the report.
+    #[arg(long, env = "EFS_DR_DISCARD_WRITES_ON_A")]
+    pub discard_writes_on_a: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -306,6 +310,7 @@ pub async fn failback(
         op: Operation::Failback,
         flags: RunFlags {
             writes_stopped: args.writes_stopped,
+            discard_writes_on_a: args.discard_writes_on_a,
             ..RunFlags::default()
         },
         dry_run: args.dry_run,

@@ -60,6 +60,10 @@ pub struct ProposeArgs {
     /// Write GitLab's Terraform report ({"create","update","delete"}) of the plan here.
     #[arg(long, value_name = "PATH", env = "EFS_DR_GITLAB_REPORT")]
     pub gitlab_report: Option<PathBuf>,
+    /// Propose the failback even though A has writes B does not and no backup block keeps
+    /// them; its stages need the same flag.
+    #[arg(long, env = "EFS_DR_DISCARD_WRITES_ON_A")]
+    pub discard_writes_on_a: bool,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +105,10 @@ pub struct GateArgs {
     /// Fail over even when the last sync is older than max_lag.
     #[arg(long, env = "EFS_DR_FORCE")]
     pub force: bool,
+    /// Fail back even though A has writes B does not and no backup block keeps them
+    /// (recorded in the report).
+    #[arg(long, env = "EFS_DR_DISCARD_WRITES_ON_A")]
+    pub discard_writes_on_a: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -198,7 +206,10 @@ async fn propose_inner(
         op: operation(args.op, args.unplanned),
         pairs: selected(&ctx.config, &args.pairs)?,
         named: !args.pairs.pairs.is_empty(),
-        flags: RunFlags::default(),
+        flags: RunFlags {
+            discard_writes_on_a: args.discard_writes_on_a,
+            ..RunFlags::default()
+        },
     };
     let proposed = propose(&ctx, &req, &Git).await?;
     let max_lag = humantime::format_duration(ctx.config.gates.max_lag).to_string();
@@ -311,6 +322,7 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
         flags: RunFlags {
             force: args.force,
             writes_stopped: args.writes_stopped,
+            discard_writes_on_a: args.discard_writes_on_a,
             ..RunFlags::default()
         },
         dry_run: false,

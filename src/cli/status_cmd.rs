@@ -80,6 +80,12 @@ pub fn print(statuses: &[PairStatus], output: OutputFormat) {
                         _ => "(state not read)",
                     }
                 );
+                if let Some(w) = &s.writes_only_on_a {
+                    eprintln!(
+                        "  writes only A has (a failback overwrites A): {}",
+                        w.describe()
+                    );
+                }
                 if s.drift.is_empty() {
                     eprintln!("  drift: none");
                 } else {

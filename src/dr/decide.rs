@@ -11,7 +11,7 @@ use super::phase::{
 };
 use super::planner::{plan_pair, Operation};
 use super::view::{PairView, Role};
-use crate::config::{GateSettings, Pair, Side};
+use crate::config::{GateSettings, Pair, Side, BACKUP_EXAMPLE};
 use crate::ids::FileSystemId;
 use crate::render::{replication_address, Direction};
 use crate::terraform::{AllowedChange, ChangeKind};
@@ -147,15 +147,27 @@ pub fn actions(
     let mut out = Vec::new();
     match spec.confirm {
         Confirmation::None => {}
-        Confirmation::Change => out.push(Action::Confirm {
-            question: Question {
-                text: match spec.note {
-                    Some(note) => format!("{} ({note})", spec.title),
-                    None => spec.title.to_string(),
+        Confirmation::Change => {
+            let mut text = match spec.note {
+                Some(note) => format!("{} ({note})", spec.title),
+                None => spec.title.to_string(),
+            };
+            // Before A is overwritten, the question says what A alone holds.
+            if matches!(step, Step::DisableProtectionA | Step::CreateReverse) {
+                if let Some(w) = &view.a_only_writes {
+                    text.push_str(&format!(
+                        ". A's content will be replaced by B's; writes only A has: {}",
+                        w.describe()
+                    ));
+                }
+            }
+            out.push(Action::Confirm {
+                question: Question {
+                    text,
+                    skip: Skip::Yes,
                 },
-                skip: Skip::Yes,
-            },
-        }),
+            })
+        }
         Confirmation::StopWritesOnB if inputs.flags.writes_stopped => {}
         Confirmation::StopWritesOnB => out.push(Action::Confirm {
             question: Question {
@@ -165,6 +177,12 @@ pub fn actions(
         }),
     }
     if let Some(sdk) = spec.sdk {
+        if sdk == SdkWork::BackupA && pair.backup.is_none() {
+            return Err(DrError::Failed(format!(
+                "pair {}: a recovery point of A needs a backup block in the config:\n{BACKUP_EXAMPLE}",
+                pair.name
+            )));
+        }
         let change = sdk_change(pair, sdk, view);
         // A deletion AWS is already carrying out is not asked for again: only its gate is
         // left (a run stopped between the deletion and its gate).
@@ -175,14 +193,62 @@ pub fn actions(
     if let Some(work) = spec.terraform {
         out.extend(terraform_actions(pair, step, work, view)?);
     }
-    out.push(Action::Gate {
-        gate: gate(spec.gate, inputs),
-    });
+    let mut g = gate(spec.gate, inputs);
+    if let Gate::RecoveryPoint { after } = &mut g {
+        *after = recovery_point_anchor(view);
+    }
+    out.push(Action::Gate { gate: g });
     Ok(out)
+}
+
+/// Where a recovery point of A must start (after A's last write only A has) and the
+/// StartBackupJob token derived from it: the same for every run of the same failback.
+pub fn recovery_point_anchor(view: &PairView) -> Option<std::time::SystemTime> {
+    use std::time::{Duration, UNIX_EPOCH};
+    match &view.a_only_writes {
+        Some(w) if w.last_write().is_some() => w.last_write(),
+        // Nothing says when A was last written: a job of this hour or the last one.
+        _ => view.now.map(|n| {
+            let hours = n.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / 3600;
+            UNIX_EPOCH + Duration::from_secs(hours.saturating_sub(1) * 3600)
+        }),
+    }
 }
 
 fn sdk_change(pair: &Pair, work: SdkWork, view: &PairView) -> SdkChange {
     match work {
+        SdkWork::BackupA => {
+            let backup = pair.backup.clone().expect("checked by the caller");
+            let after = recovery_point_anchor(view)
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            SdkChange::StartBackup {
+                region: pair.primary.region.clone(),
+                file_system_id: pair.primary.file_system_id.clone(),
+                resource_arn: view
+                    .a
+                    .file_system
+                    .as_ref()
+                    .and_then(|f| f.arn.clone())
+                    .unwrap_or_else(|| {
+                        format!(
+                            "arn:aws:elasticfilesystem:{}:{}:file-system/{}",
+                            pair.primary.region,
+                            backup.role_arn.split(':').nth(4).unwrap_or_default(),
+                            pair.primary.file_system_id
+                        )
+                    }),
+                vault: backup.vault,
+                role_arn: backup.role_arn,
+                // A job that failed is not returned again: the next attempt has its own token.
+                token: format!(
+                    "efs-dr-{}-{after}-{}",
+                    pair.primary.file_system_id,
+                    view.a_backup_jobs.iter().filter(|j| j.failed()).count()
+                ),
+            }
+        }
         SdkWork::Protection(role, status) => {
             let s = side(pair, role);
             SdkChange::SetProtection {
@@ -305,6 +371,7 @@ fn gate(work: GateWork, inputs: Inputs<'_>) -> Gate {
         GateWork::Quiesced => Gate::Quiesced {
             window: inputs.gates.quiesce_window,
         },
+        GateWork::RecoveryPoint => Gate::RecoveryPoint { after: None },
     }
 }
 
@@ -318,6 +385,43 @@ pub struct PairDecision {
     pub phases: Vec<PlannedPhase>,
 }
 
+/// A failback about to replicate B -> A into A, while A has writes B does not (or nobody can
+/// tell): a recovery point of A first when the config names a vault, the operator's explicit
+/// `--discard-writes-on-a`, or a refusal before any change.
+fn guard_writes_on_a(
+    op: Operation,
+    pair: &Pair,
+    view: &PairView,
+    inputs: Inputs<'_>,
+    steps: &mut Vec<Step>,
+) -> Result<(), DrError> {
+    if op != Operation::Failback || view.reverse().is_some() {
+        return Ok(());
+    }
+    let Some(at) = steps.iter().position(|s| *s == Step::CreateReverse) else {
+        return Ok(());
+    };
+    let Some(writes) = &view.a_only_writes else {
+        return Ok(());
+    };
+    if writes.is_none() {
+        return Ok(());
+    }
+    if pair.backup.is_some() {
+        steps.insert(at, Step::BackupA);
+        return Ok(());
+    }
+    if inputs.flags.discard_writes_on_a {
+        return Ok(());
+    }
+    Err(DrError::Refused(format!(
+        "pair {}: writes only A has: {}. Failing back replicates B -> A into A and would destroy them. Either keep a recovery point of A first: add to {}\n{BACKUP_EXAMPLE}\n(an AWS Backup vault in A's region, and a role AWS Backup can assume), or pass --discard-writes-on-a to destroy them (recorded in the report). Nothing was changed",
+        pair.name,
+        writes.describe(),
+        "efs-dr.hcl"
+    )))
+}
+
 /// Decides `op` for one pair: the planner's steps, each with its actions.
 pub fn decide_pair(
     op: Operation,
@@ -325,7 +429,8 @@ pub fn decide_pair(
     view: &PairView,
     inputs: Inputs<'_>,
 ) -> Result<PairDecision, DrError> {
-    let plan = plan_pair(op, view)?;
+    let mut plan = plan_pair(op, view)?;
+    guard_writes_on_a(op, pair, view, inputs, &mut plan.steps)?;
     if op == (Operation::Failover { unplanned: true })
         && !plan.steps.is_empty()
         && !inputs.flags.force

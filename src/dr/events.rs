@@ -74,6 +74,17 @@ pub enum EventKind {
         text: String,
         seconds: Option<f64>,
     },
+    /// What a failback would destroy on A, assessed before it changes anything; `discarded`
+    /// when the operator passed --discard-writes-on-a.
+    WritesOnA {
+        assessment: crate::dr::writes::AOnlyWrites,
+        discarded: bool,
+    },
+    /// A's recovery point, kept before B's content replaced A's.
+    RecoveryPoint {
+        arn: String,
+        job: String,
+    },
     /// Something the operator must know about the pair afterwards.
     Note {
         text: String,

@@ -8,6 +8,7 @@ pub mod confirm;
 pub mod decide;
 pub mod error;
 pub mod events;
+pub mod evidence;
 pub mod gate;
 pub mod observe;
 pub mod pending;
@@ -18,5 +19,6 @@ pub mod risk;
 pub mod run;
 pub mod status;
 pub mod view;
+pub mod writes;
 
 pub use error::DrError;

@@ -69,6 +69,8 @@ pub fn sdk_done(change: &SdkChange, view: &PairView) -> bool {
                 .and_then(|s| s.protection())
                 == Some(*status)
         }
+        // Idempotent by its token: always asked, AWS returns the job already started.
+        SdkChange::StartBackup { .. } => false,
         SdkChange::DeleteReplication { region, .. } => {
             if *region == view.a.region && view.a.reachable() {
                 view.forward_in_a.is_none()

@@ -25,6 +25,7 @@ pub enum Step {
     EnableProtectionB,
     CleanupStaleOnA,
     DisableProtectionA,
+    BackupA,
     CreateReverse,
     Quiesce,
     DisableProtectionB,
@@ -62,6 +63,8 @@ pub enum SdkWork {
     Protection(Role, Protection),
     /// DeleteReplicationConfiguration of A -> B, asked in a side's region.
     DeleteForward { asked_in: Role, mode: DeleteMode },
+    /// StartBackupJob of A into the pair's backup vault.
+    BackupA,
 }
 
 /// What must hold, as AWS says, before the next phase.
@@ -76,6 +79,7 @@ pub enum GateWork {
     Protection(Role, Protection),
     Replicating(Direction),
     Quiesced,
+    RecoveryPoint,
 }
 
 /// What the operator is asked before the phase.
@@ -109,12 +113,13 @@ pub struct PhaseSpec {
 const MIN: u64 = 60;
 const DELETION: Duration = Duration::from_secs(8 * MIN);
 const CREATION: Duration = Duration::from_secs(16 * MIN);
+const BACKUP: Duration = Duration::from_secs(6 * MIN);
 const BOTH: &[Role] = &[Role::A, Role::B];
 const ONLY_A: &[Role] = &[Role::A];
 const ONLY_B: &[Role] = &[Role::B];
 
 /// Every phase, in run order (`Step as usize` indexes it).
-pub const PHASES: [PhaseSpec; 14] = [
+pub const PHASES: [PhaseSpec; 15] = [
     PhaseSpec {
         step: Step::ImportForward,
         title: "import the existing A -> B replication into the state",
@@ -233,6 +238,17 @@ pub const PHASES: [PhaseSpec; 14] = [
         note: Some("the one change made outside Terraform: the module does not manage protection"),
     },
     PhaseSpec {
+        step: Step::BackupA,
+        title: "keep a recovery point of A (AWS Backup) before B's content replaces it",
+        direction: None,
+        terraform: None,
+        sdk: Some(SdkWork::BackupA),
+        gate: GateWork::RecoveryPoint,
+        expected: BACKUP,
+        confirm: Confirmation::Change,
+        note: Some("A has writes B does not have, or nobody can tell; A is fenced (read-only) first, so the recovery point holds all of them"),
+    },
+    PhaseSpec {
         step: Step::CreateReverse,
         title: "create B -> A into the existing A through Terraform",
         direction: Some(Direction::Reverse),
@@ -328,6 +344,15 @@ pub enum SdkChange {
         source_file_system_id: FileSystemId,
         local_only: bool,
     },
+    /// StartBackupJob (the same token returns the same job).
+    StartBackup {
+        region: Region,
+        file_system_id: FileSystemId,
+        resource_arn: String,
+        vault: String,
+        role_arn: String,
+        token: String,
+    },
 }
 
 impl SdkChange {
@@ -350,6 +375,15 @@ impl SdkChange {
                 } else {
                     "ALL_CONFIGURATIONS"
                 }
+            ),
+            SdkChange::StartBackup {
+                region,
+                file_system_id,
+                vault,
+                role_arn,
+                ..
+            } => format!(
+                "StartBackupJob of {file_system_id} ({region}) into vault {vault} as {role_arn}"
             ),
         }
     }
@@ -381,6 +415,11 @@ pub enum Gate {
     Quiesced {
         #[serde(with = "secs")]
         window: Duration,
+    },
+    /// A backup job of A created after `after` (A's last write only A has) COMPLETED.
+    RecoveryPoint {
+        #[serde(with = "crate::aws::opt_time")]
+        after: Option<SystemTime>,
     },
 }
 
@@ -443,6 +482,12 @@ impl Gate {
                 "no write on B for {} (AWS time) and B -> A synced past the last write",
                 humantime::format_duration(*window)
             ),
+            Gate::RecoveryPoint { after } => format!(
+                "a backup job of A{} COMPLETED (its recovery point holds A's writes)",
+                after
+                    .map(|t| format!(" started after {}", rfc3339(t)))
+                    .unwrap_or_default()
+            ),
         }
     }
 
@@ -458,6 +503,7 @@ impl Gate {
                 r
             }
             Gate::Protection { role, .. } => vec![*role],
+            Gate::RecoveryPoint { .. } => vec![Role::A],
             Gate::Rpo { .. } | Gate::Replicating { .. } | Gate::Quiesced { .. } => {
                 vec![Role::A, Role::B]
             }
@@ -492,6 +538,8 @@ pub struct RunFlags {
     pub writes_stopped: bool,
     /// Set by the runner: AWS time at the start of a run with `writes_stopped`.
     pub writes_stopped_at: Option<SystemTime>,
+    /// The operator accepts that a failback destroys writes only A has (recorded).
+    pub discard_writes_on_a: bool,
 }
 
 #[cfg(test)]

@@ -42,7 +42,44 @@ pub struct PairReport {
     pub rto: Option<Rto>,
     pub data_at_risk: Option<String>,
     pub data_at_risk_seconds: Option<f64>,
+    /// Every write accounted for, and on what basis.
+    pub data: DataAccount,
     pub notes: Vec<String>,
+}
+
+/// Whether every write survives the operation: the old primary's writes after its last sync
+/// (a failover's loss, or a failback's overwrite of A) and, for a failback, B's writes before
+/// the cut-over.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DataAccount {
+    /// None: the run did not get far enough to tell.
+    pub all_writes_accounted_for: Option<bool>,
+    /// Seconds of writes that are not (None: unknown).
+    pub seconds: Option<f64>,
+    /// Bytes written only on A that a failback overwrote or kept (None: unknown).
+    pub bytes: Option<f64>,
+    /// What says so: metrics, sync timestamps, a recovery point, the operator's word.
+    pub basis: Vec<String>,
+    pub recovery_point: Option<String>,
+    #[serde(skip)]
+    a_side: Option<bool>,
+    #[serde(skip)]
+    b_side: Option<bool>,
+}
+
+impl DataAccount {
+    fn because(&mut self, basis: String) {
+        if !self.basis.contains(&basis) {
+            self.basis.push(basis);
+        }
+    }
+
+    fn settle(&mut self) {
+        self.all_writes_accounted_for = match (self.a_side, self.b_side) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(true) && b.unwrap_or(true)),
+        };
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -126,6 +163,7 @@ impl Report {
                     rto: None,
                     data_at_risk: None,
                     data_at_risk_seconds: None,
+                    data: DataAccount::default(),
                     notes: Vec::new(),
                 }),
                 EventKind::PhaseStarted { title, gate } => {
@@ -167,9 +205,51 @@ impl Report {
                     }
                 }
                 EventKind::DataAtRisk { text, seconds } => {
+                    let failover = matches!(operation, Some(Operation::Failover { .. }));
                     if let Some(p) = r.pair_mut(&pair) {
                         p.data_at_risk = Some(text.clone());
                         p.data_at_risk_seconds = *seconds;
+                        let ok = *seconds == Some(0.0);
+                        if failover {
+                            p.data.a_side = Some(ok);
+                            p.data.seconds = *seconds;
+                            p.data.because(
+                                "last write on A (CloudWatch) against the last completed sync (LastReplicatedTimestamp)".into(),
+                            );
+                        } else {
+                            p.data.b_side = Some(ok);
+                            p.data.because(
+                                "writes on B stopped and reached A before the cut-over (quiesce gate)".into(),
+                            );
+                        }
+                        p.data.settle();
+                    }
+                }
+                EventKind::WritesOnA {
+                    assessment,
+                    discarded,
+                } => {
+                    if let Some(p) = r.pair_mut(&pair) {
+                        p.data.a_side = Some(assessment.is_none());
+                        p.data.seconds = assessment.seconds();
+                        p.data.bytes = assessment.bytes();
+                        p.data
+                            .because(format!("writes only A has: {}", assessment.describe()));
+                        if *discarded && !assessment.is_none() {
+                            p.data.because(
+                                "operator acknowledgement: --discard-writes-on-a (A's writes were destroyed)".into(),
+                            );
+                        }
+                        p.data.settle();
+                    }
+                }
+                EventKind::RecoveryPoint { arn, .. } => {
+                    if let Some(p) = r.pair_mut(&pair) {
+                        p.data.a_side = Some(true);
+                        p.data.recovery_point = Some(arn.clone());
+                        p.data
+                            .because(format!("A's writes are kept in recovery point {arn}"));
+                        p.data.settle();
                     }
                 }
                 EventKind::Note { text } => {
@@ -277,6 +357,21 @@ fn describe(kind: &EventKind) -> Option<String> {
         EventKind::SdkChange { change } => format!("SDK: {}", change.describe()),
         EventKind::GatePassed { detail, .. } => format!("gate passed: {detail}"),
         EventKind::DataAtRisk { text, .. } => format!("data at risk: {text}"),
+        EventKind::WritesOnA {
+            assessment,
+            discarded,
+        } => format!(
+            "writes only A has: {}{}",
+            assessment.describe(),
+            if *discarded {
+                " (--discard-writes-on-a)"
+            } else {
+                ""
+            }
+        ),
+        EventKind::RecoveryPoint { arn, job } => {
+            format!("recovery point of A: {arn} (backup job {job})")
+        }
         EventKind::Note { text } => text.clone(),
         EventKind::Refused { message } => format!("refused: {message}"),
         EventKind::Finished { message, .. } => format!("finished: {message}"),

@@ -49,6 +49,9 @@ pub struct PairStatus {
     /// What the Terraform state holds (None: the state could not be read).
     pub state_forward: Option<bool>,
     pub state_reverse: Option<bool>,
+    /// While B serves (nothing replicates into A): writes only A has, which a failback would
+    /// overwrite.
+    pub writes_only_on_a: Option<crate::dr::writes::AOnlyWrites>,
     pub drift: Vec<String>,
 }
 
@@ -133,6 +136,7 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
         desired_direction: desired,
         state_forward: v.state_forward,
         state_reverse: v.state_reverse,
+        writes_only_on_a: v.a_only_writes.clone(),
         drift,
     }
 }
@@ -169,7 +173,15 @@ pub async fn collect(
         _ => None,
     };
     let desired = desired_directions(&dir);
-    views(pairs, &snapshot, state.as_ref())
+    let mut views = views(pairs, &snapshot, state.as_ref());
+    for (pair, v) in pairs.iter().zip(views.iter_mut()) {
+        // B serving: what would a failback overwrite on A?
+        let b_serving = v.forward().is_none() && v.reverse().is_none() && v.b.writable();
+        if b_serving && v.a.file_system.is_some() {
+            v.a_only_writes = Some(super::evidence::a_only_writes(aws, pair, v).await);
+        }
+    }
+    views
         .iter()
         .map(|v| pair_status(v, desired.get(&v.pair).copied()))
         .collect()

@@ -1,6 +1,8 @@
 //! A pair as AWS and the Terraform state see it, derived from one observation of its two
 //! regions. Pure: everything the planner and the gates decide starts here.
 
+use super::writes::AOnlyWrites;
+use crate::aws::BackupJobInfo;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -104,6 +106,10 @@ pub struct PairView {
     pub state_reverse: Option<bool>,
     #[serde(skip)]
     pub now: Option<AwsTime>,
+    /// Writes only A has (assessed once per failback run; None: not assessed).
+    pub a_only_writes: Option<AOnlyWrites>,
+    /// A's backup jobs, newest first (read while a recovery-point gate waits).
+    pub a_backup_jobs: Vec<BackupJobInfo>,
 }
 
 impl PairView {
@@ -164,6 +170,8 @@ impl PairView {
             state_forward: None,
             state_reverse: None,
             now: snapshot.now(),
+            a_only_writes: None,
+            a_backup_jobs: Vec::new(),
         }
     }
 

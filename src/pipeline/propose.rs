@@ -13,6 +13,7 @@ use super::worktree::WorkTree;
 use crate::aws::rfc3339;
 use crate::config::{Pair, Side};
 use crate::dr::decide::{self, Action, Inputs};
+use crate::dr::evidence::{a_backup_jobs, a_only_writes};
 use crate::dr::observe::{observe, views};
 use crate::dr::pending::{pending, settled_direction};
 use crate::dr::phase::{RunFlags, Step};
@@ -208,7 +209,19 @@ pub async fn propose(
         .collect();
     let snapshot = observe(&ctx.aws, &watch).await;
     let state: BTreeSet<String> = ctx.tf.state_list().await?.into_iter().collect();
-    let all = views(&ctx.config.pairs, &snapshot, Some(&state));
+    let mut all = views(&ctx.config.pairs, &snapshot, Some(&state));
+    if req.op == Operation::Failback {
+        for v in all.iter_mut() {
+            let Some(pair) = req.pairs.iter().find(|p| p.name == v.pair) else {
+                continue;
+            };
+            if v.reverse().is_none() && v.a.file_system.is_some() {
+                v.a_only_writes = Some(a_only_writes(&ctx.aws, pair, v).await);
+                v.a_backup_jobs = a_backup_jobs(&ctx.aws, pair, v).await;
+            }
+        }
+    }
+    let all = all;
     let view_of = |name: &str| {
         all.iter()
             .find(|v| v.pair == name)
@@ -269,8 +282,22 @@ pub async fn propose(
             after_apply.extend(stage_item(pair, *s, false, view, inputs)?);
         }
         let actions = decide::actions(pair, step, view, inputs)?;
-        let risk = match req.op {
-            Operation::Failover { .. } => failover_risk(view),
+        let risk = match (req.op, &view.a_only_writes) {
+            (Operation::Failover { .. }, _) => failover_risk(view),
+            (_, Some(w)) => Some(crate::dr::risk::Risk {
+                text: format!(
+                    "writes only A has: {}{}",
+                    w.describe(),
+                    if w.is_none() {
+                        ""
+                    } else if pair.backup.is_some() {
+                        " (a recovery point of A is kept first)"
+                    } else {
+                        " (--discard-writes-on-a: they will be destroyed)"
+                    }
+                ),
+                seconds: w.seconds(),
+            }),
             _ => None,
         };
         proposals.push(PairProposal {
@@ -472,6 +499,9 @@ fn assemble(
     }
     if any(|p| p.writes_stopped) {
         before.push_str(" --writes-stopped");
+    }
+    if req.flags.discard_writes_on_a {
+        before.push_str(" --discard-writes-on-a");
     }
     let mut after = format!("efs-dr gate {op}{pair_flags} --after-apply");
     if any(|p| p.sdk_after) {

@@ -157,8 +157,9 @@ fn every_phase_has_its_actions_in_the_one_order() {
             vec!["confirm", "direction", "plan_check_apply", "gate"],
         ),
     ];
+    // BackupA needs a pair with a backup block: its own test below.
     assert_eq!(
-        cases.len(),
+        cases.len() + 1,
         super::super::phase::PHASES.len(),
         "every phase has a case"
     );
@@ -603,4 +604,106 @@ fn a_deletion_under_way_is_not_asked_again_and_an_unplanned_failover_needs_a_fir
         },
     };
     assert!(decide_pair(unplanned, &pair(), &v, forced).is_ok());
+}
+
+fn with_backup() -> Pair {
+    let mut p = pair();
+    p.backup = Some(crate::config::BackupSettings {
+        vault: "efs-dr".into(),
+        role_arn: "arn:aws:iam::123456789012:role/efs-dr-backup".into(),
+    });
+    p
+}
+
+#[test]
+fn a_failback_over_writes_only_a_has_keeps_a_recovery_point_or_refuses() {
+    use crate::dr::writes::AOnlyWrites;
+    let gates = settings();
+    let inputs = |flags| Inputs {
+        gates: &gates,
+        flags,
+    };
+    let some = AOnlyWrites::Some {
+        first: Some(t(100)),
+        last: Some(t(160)),
+        bytes: 42.0,
+        last_sync: Some(t(50)),
+        basis: "test".into(),
+    };
+    let mut v = b_serving();
+    v.a_only_writes = Some(some.clone());
+    // No backup block: refused, with the block to add and the flag that overrides.
+    let e = decide_pair(
+        Operation::Failback,
+        &pair(),
+        &v,
+        inputs(RunFlags::default()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, DrError::Refused(m) if m.contains("backup {") && m.contains("--discard-writes-on-a") && m.contains("42 bytes")),
+        "{e:?}"
+    );
+    // --discard-writes-on-a: the failback goes on without a recovery point.
+    let d = decide_pair(
+        Operation::Failback,
+        &pair(),
+        &v,
+        inputs(RunFlags {
+            discard_writes_on_a: true,
+            ..RunFlags::default()
+        }),
+    )
+    .unwrap();
+    assert!(!d.phases.iter().any(|p| p.step == Step::BackupA));
+    // A backup block: a recovery point between fencing A and overwriting it.
+    let d = decide_pair(
+        Operation::Failback,
+        &with_backup(),
+        &v,
+        inputs(RunFlags::default()),
+    )
+    .unwrap();
+    let steps: Vec<Step> = d.phases.iter().map(|p| p.step).collect();
+    let at = steps.iter().position(|s| *s == Step::BackupA).unwrap();
+    assert_eq!(steps[at - 1], Step::DisableProtectionA);
+    assert_eq!(steps[at + 1], Step::CreateReverse);
+    let backup = &d.phases[at].actions;
+    let token = match &backup[1] {
+        Action::Sdk {
+            change: SdkChange::StartBackup { token, vault, .. },
+        } => {
+            assert_eq!(vault, "efs-dr");
+            token.clone()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(
+        backup.last(),
+        Some(Action::Gate { gate: crate::dr::phase::Gate::RecoveryPoint { after: Some(a) } }) if *a == t(160)
+    ));
+    // The same failback asks with the same token: AWS returns the job already started.
+    let again = actions(
+        &with_backup(),
+        Step::BackupA,
+        &v,
+        inputs(RunFlags::default()),
+    )
+    .unwrap();
+    assert!(again.iter().any(|a| matches!(a, Action::Sdk { change: SdkChange::StartBackup { token: t2, .. } } if *t2 == token)));
+    // Nothing only on A: no recovery point, no refusal.
+    v.a_only_writes = Some(AOnlyWrites::None {
+        last_sync: Some(t(50)),
+        basis: "test".into(),
+    });
+    let d = decide_pair(
+        Operation::Failback,
+        &pair(),
+        &v,
+        inputs(RunFlags::default()),
+    )
+    .unwrap();
+    assert!(!d.phases.iter().any(|p| p.step == Step::BackupA));
+    // Without a backup block, BackupA cannot be decided at all.
+    assert!(actions(&pair(), Step::BackupA, &v, inputs(RunFlags::default())).is_err());
 }

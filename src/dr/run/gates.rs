@@ -69,7 +69,8 @@ impl Runner<'_> {
                 .iter()
                 .map(|(name, _)| self.pair(name).clone())
                 .collect();
-            let views = views(&selected, &snapshot, state.as_ref());
+            let mut views = views(&selected, &snapshot, state.as_ref());
+            self.attach(&mut views).await;
             let aws_elapsed = match (aws_start, now) {
                 (Some(s), Some(n)) => n.duration_since(s).unwrap_or_default(),
                 _ => Duration::ZERO,
@@ -161,6 +162,24 @@ impl Runner<'_> {
             },
         );
         match step {
+            Step::BackupA => {
+                if let Some(j) = view
+                    .a_backup_jobs
+                    .iter()
+                    .filter(|j| j.state == "COMPLETED")
+                    .max_by_key(|j| j.created)
+                {
+                    self.out.emit(
+                        Some(name),
+                        Some(step),
+                        now,
+                        EventKind::RecoveryPoint {
+                            arn: j.recovery_point_arn.clone().unwrap_or_default(),
+                            job: j.id.clone(),
+                        },
+                    );
+                }
+            }
             Step::CheckRpo => self.data_at_risk(view),
             Step::Quiesce => {
                 self.out.emit(

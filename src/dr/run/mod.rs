@@ -18,6 +18,7 @@ use super::pending::{pending, sdk_done, Pending, StageStep};
 use super::phase::{RunFlags, Step};
 use super::planner::Operation;
 use super::view::{PairView, Snapshot};
+use super::writes::AOnlyWrites;
 use crate::aws::Aws;
 use crate::config::{Config, Pair};
 use crate::ids::FileSystemId;
@@ -98,6 +99,7 @@ pub async fn run(
         confirm,
         out: Recorder::new(sink),
         flags: req.flags,
+        writes_on_a: BTreeMap::new(),
     };
     runner.out.emit(
         None,
@@ -137,6 +139,8 @@ struct Runner<'a> {
     out: Recorder<'a>,
     /// The request's flags, with what the run learns at its start.
     flags: RunFlags,
+    /// A failback's assessment of writes only A has, per pair, made once at its start.
+    writes_on_a: BTreeMap<String, AOnlyWrites>,
 }
 
 /// One observation with what the state holds, as a round decides from it.
@@ -186,8 +190,50 @@ impl Runner<'_> {
         } else {
             None
         };
-        let views = views(&self.req.pairs, &snapshot, state.as_ref());
+        let mut views = views(&self.req.pairs, &snapshot, state.as_ref());
+        self.attach(&mut views).await;
         Ok(Observed { snapshot, views })
+    }
+
+    /// What the run knows beyond one observation: the assessment of A's writes, and A's
+    /// backup jobs where a recovery point is on the way.
+    async fn attach(&self, views: &mut [PairView]) {
+        for v in views.iter_mut() {
+            if let Some(w) = self.writes_on_a.get(&v.pair) {
+                v.a_only_writes = Some(w.clone());
+                let pair = self.pair(&v.pair);
+                if !w.is_none() && pair.backup.is_some() {
+                    v.a_backup_jobs = super::evidence::a_backup_jobs(&self.ctx.aws, pair, v).await;
+                }
+            }
+        }
+    }
+
+    /// A failback's first look at A: writes only A has, before anything overwrites A.
+    async fn assess_writes_on_a(&mut self, views: &mut [PairView]) {
+        if self.req.op != Operation::Failback {
+            return;
+        }
+        for v in views.iter() {
+            // Already replicating into A (a resumed run): the question was settled before.
+            if v.reverse().is_some() || v.a.file_system.is_none() {
+                continue;
+            }
+            let pair = self.pair(&v.pair).clone();
+            let assessment = super::evidence::a_only_writes(&self.ctx.aws, &pair, v).await;
+            let discarded = self.flags.discard_writes_on_a && !assessment.is_none();
+            self.out.emit(
+                Some(&v.pair),
+                None,
+                v.now,
+                EventKind::WritesOnA {
+                    assessment: assessment.clone(),
+                    discarded,
+                },
+            );
+            self.writes_on_a.insert(v.pair.clone(), assessment);
+        }
+        self.attach(views).await;
     }
 
     /// Renders the root for the live directions and runs `terraform init` when the directory
@@ -228,7 +274,8 @@ impl Runner<'_> {
                 }
                 Err(e) => return Err(e),
             };
-            let views = views(&self.req.pairs, &snapshot, state.as_ref());
+            let mut views = views(&self.req.pairs, &snapshot, state.as_ref());
+            self.assess_writes_on_a(&mut views).await;
             Observed { snapshot, views }
         };
         let now = first.snapshot.now();

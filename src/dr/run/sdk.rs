@@ -23,7 +23,30 @@ impl Runner<'_> {
                         step.title()
                     ))
                 };
+                let mut started = None;
                 match change {
+                    SdkChange::StartBackup {
+                        region,
+                        resource_arn,
+                        vault,
+                        role_arn,
+                        token,
+                        ..
+                    } => {
+                        started = Some(
+                            self.ctx
+                                .aws
+                                .region(region)
+                                .start_backup_job(resource_arn, vault, role_arn, token)
+                                .await
+                                .map_err(|e| {
+                                    DrError::Failed(format!(
+                                        "pair {name}, phase \"{}\": AWS Backup refused the job as role {role_arn} into vault {vault}: {e}. Check that the vault exists in {region} and that AWS Backup can assume the role (its trust policy names backup.amazonaws.com). Nothing was overwritten; run the same command again once it is fixed",
+                                        step.title()
+                                    ))
+                                })?,
+                        );
+                    }
                     SdkChange::SetProtection {
                         region,
                         file_system_id,
@@ -56,6 +79,19 @@ impl Runner<'_> {
                         change: change.clone(),
                     },
                 );
+                if let Some((job, point)) = started {
+                    self.out.emit(
+                        Some(name),
+                        Some(step),
+                        now,
+                        EventKind::Note {
+                            text: format!(
+                                "backup job {job} of A started; its recovery point will be {}",
+                                point.as_deref().unwrap_or("named when it completes")
+                            ),
+                        },
+                    );
+                }
                 if let SdkChange::DeleteReplication {
                     local_only: true, ..
                 } = change
