@@ -360,10 +360,19 @@ fn print_plan(finished: &Finished, output: OutputFormat) {
     let decisions = decisions(&finished.events);
     match output {
         OutputFormat::Json => {
+            let writes_on_a = |name: &str| {
+                finished.events.iter().find_map(|e| match &e.kind {
+                    EventKind::WritesOnA { assessment, .. } if e.pair.as_deref() == Some(name) => {
+                        serde_json::to_value(assessment).ok()
+                    }
+                    _ => None,
+                })
+            };
             let doc = serde_json::json!({
                 "pairs": decisions.iter().map(|(pair, found, phases)| serde_json::json!({
                     "pair": pair,
                     "found": found,
+                    "writes_only_on_a": writes_on_a(pair),
                     "phases": phases,
                 })).collect::<Vec<_>>(),
                 "result": match &finished.result { Ok(m) => m.clone(), Err(e) => e.message().to_string() },

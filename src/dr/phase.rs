@@ -514,10 +514,8 @@ impl Gate {
     pub fn watches_writes_on(&self) -> Option<Role> {
         match self {
             Gate::Quiesced { .. } => Some(Role::B),
-            Gate::Rpo {
-                writes_stopped: true,
-                ..
-            } => Some(Role::A),
+            // Also without --writes-stopped: the data at risk it reports needs A's last write.
+            Gate::Rpo { .. } => Some(Role::A),
             _ => None,
         }
     }

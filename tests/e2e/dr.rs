@@ -59,7 +59,7 @@ impl Run {
             })
             .collect()
     }
-    fn report(&self) -> Value {
+    pub(crate) fn report(&self) -> Value {
         let path = self
             .events
             .iter()

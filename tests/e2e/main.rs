@@ -9,3 +9,4 @@ mod sim_cloudwatch;
 mod sim_efs;
 mod sim_server;
 mod terraform;
+mod writes_on_a;

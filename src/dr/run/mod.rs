@@ -221,16 +221,6 @@ impl Runner<'_> {
             }
             let pair = self.pair(&v.pair).clone();
             let assessment = super::evidence::a_only_writes(&self.ctx.aws, &pair, v).await;
-            let discarded = self.flags.discard_writes_on_a && !assessment.is_none();
-            self.out.emit(
-                Some(&v.pair),
-                None,
-                v.now,
-                EventKind::WritesOnA {
-                    assessment: assessment.clone(),
-                    discarded,
-                },
-            );
             self.writes_on_a.insert(v.pair.clone(), assessment);
         }
         self.attach(views).await;
@@ -305,6 +295,19 @@ impl Runner<'_> {
                 }
                 Err(e) => blocked.push((pair.name.clone(), e)),
             }
+        }
+        // After each pair's plan, so that the report has the pair to put it under.
+        for (name, assessment) in self.writes_on_a.clone() {
+            let discarded = self.flags.discard_writes_on_a && !assessment.is_none();
+            self.out.emit(
+                Some(&name),
+                None,
+                now,
+                EventKind::WritesOnA {
+                    assessment,
+                    discarded,
+                },
+            );
         }
         if !blocked.is_empty() {
             for (name, e) in &blocked {
