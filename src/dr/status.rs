@@ -177,7 +177,7 @@ pub async fn collect(
     for (pair, v) in pairs.iter().zip(views.iter_mut()) {
         // B serving: what would a failback overwrite on A?
         let b_serving = v.forward().is_none() && v.reverse().is_none() && v.b.writable();
-        if b_serving && v.a.file_system.is_some() {
+        if b_serving && (v.a.file_system.is_some() || !v.a.reachable()) {
             v.a_only_writes = Some(super::evidence::a_only_writes(aws, pair, v).await);
         }
     }
