@@ -11,8 +11,27 @@ use tracing_subscriber::EnvFilter;
 use cli::Cli;
 use efs_dr::dr::DrError;
 
+/// A closed stdout or stderr (`efs-dr plan failback | head -1`) ends the process quietly
+/// instead of a panic: the reader is gone, there is nobody to tell.
+fn quiet_on_closed_output() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    quiet_on_closed_output();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -31,12 +50,18 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(cli.color())
         .with_target(false)
         .init();
     match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+            let _ = match &e {
+                // --detailed-exitcode's "there is something to do": not an error.
+                DrError::Pending(m) => writeln!(std::io::stderr(), "{m}"),
+                DrError::Refused(m) => writeln!(std::io::stderr(), "refused: {m}"),
+                _ => writeln!(std::io::stderr(), "error: {e}"),
+            };
             ExitCode::from(e.exit_code())
         }
     }

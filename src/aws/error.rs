@@ -59,6 +59,29 @@ impl AwsError {
             _ => None,
         }
     }
+
+    /// Why the answer is missing, in the operator's words: "unreachable", "no valid
+    /// credentials", "access denied", or "error".
+    pub fn category(&self) -> &'static str {
+        match &self.kind {
+            AwsErrorKind::Unreachable(_) => "unreachable",
+            AwsErrorKind::Service { code, .. } => match code.as_str() {
+                "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+                | "InvalidSignatureException"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "ExpiredTokenException"
+                | "MissingAuthenticationTokenException" => "no valid credentials",
+                "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+                    "access denied"
+                }
+                _ => "error",
+            },
+            AwsErrorKind::Other(why) if why.contains("credentials") => "no valid credentials",
+            AwsErrorKind::Other(_) => "error",
+        }
+    }
 }
 
 /// An error and its causes, one line: "what: why: why".

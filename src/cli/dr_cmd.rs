@@ -101,11 +101,17 @@ pub enum PlanCommand {
         unplanned: bool,
         #[command(flatten)]
         pairs: PairArgs,
+        /// Exit 0 when nothing is left to do, 2 when phases are pending, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// The phases a failback would run now.
     Failback {
         #[command(flatten)]
         pairs: PairArgs,
+        /// Exit 0 when nothing is left to do, 2 when phases are pending, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
 }
 
@@ -231,7 +237,7 @@ struct Invocation<'a> {
 }
 
 /// Builds the context, runs the operation, prints the plan of a dry run, returns its end.
-async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<(), DrError> {
+async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrError> {
     let ctx = context(inv.config, &Overrides::default()).await?;
     let req = Request {
         op: inv.op,
@@ -258,7 +264,7 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<(), DrError
     if inv.dry_run {
         print_plan(&finished, output);
     }
-    finished.result.map(|_| ())
+    finished.result
 }
 
 pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {
@@ -271,7 +277,7 @@ pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result
         flags: RunFlags::default(),
         dry_run: false,
     };
-    invoke(inv, output).await
+    invoke(inv, output).await.map(|_| ())
 }
 
 pub async fn failover(
@@ -294,7 +300,7 @@ pub async fn failover(
         },
         dry_run: args.dry_run,
     };
-    invoke(inv, output).await
+    invoke(inv, output).await.map(|_| ())
 }
 
 pub async fn failback(
@@ -315,19 +321,27 @@ pub async fn failback(
         },
         dry_run: args.dry_run,
     };
-    invoke(inv, output).await
+    invoke(inv, output).await.map(|_| ())
 }
 
 /// `efs-dr plan`: the phases and their actions from the current live state; no change made.
 pub async fn plan(cmd: PlanCommand, config: &Path, output: OutputFormat) -> Result<(), DrError> {
-    let (op, pairs) = match &cmd {
-        PlanCommand::Failover { unplanned, pairs } => (
+    let (op, pairs, detailed) = match &cmd {
+        PlanCommand::Failover {
+            unplanned,
+            pairs,
+            detailed_exitcode,
+        } => (
             Operation::Failover {
                 unplanned: *unplanned,
             },
             pairs,
+            *detailed_exitcode,
         ),
-        PlanCommand::Failback { pairs } => (Operation::Failback, pairs),
+        PlanCommand::Failback {
+            pairs,
+            detailed_exitcode,
+        } => (Operation::Failback, pairs, *detailed_exitcode),
     };
     let inv = Invocation {
         config,
@@ -338,7 +352,11 @@ pub async fn plan(cmd: PlanCommand, config: &Path, output: OutputFormat) -> Resu
         flags: RunFlags::default(),
         dry_run: true,
     };
-    invoke(inv, output).await
+    let message = invoke(inv, output).await?;
+    if detailed && !message.starts_with("nothing to do") {
+        return Err(DrError::Pending(message));
+    }
+    Ok(())
 }
 
 /// Each pair's decision, as the run's events carry it.

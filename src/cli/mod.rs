@@ -1,6 +1,7 @@
 //! The command line: argument definitions, presentation (human on stderr, JSON on stdout), the
 //! terminal's confirmations, and the commands that call into the library.
 
+mod completions_cmd;
 mod config_cmd;
 mod confirm;
 mod demo_cmd;
@@ -54,6 +55,10 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
     pub quiet: u8,
 
+    /// No colour in log lines (also: NO_COLOR set, or stderr not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -89,12 +94,24 @@ pub enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Write the Terraform root (providers, module calls, direction variables) for the config.
     Render(render_cmd::RenderArgs),
+    /// Shell completions on stdout: `efs-dr completions bash > /etc/bash_completion.d/efs-dr`.
+    Completions(completions_cmd::CompletionsArgs),
+    /// The man page (roff) on stdout: `efs-dr man > efs-dr.1`.
+    Man,
     /// The local EFS + CloudWatch simulator.
     #[command(subcommand)]
     Sim(Box<sim_cmd::SimCommand>),
 }
 
 impl Cli {
+    /// Colour only for a person at a terminal who did not ask for none.
+    pub fn color(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stderr().is_terminal()
+    }
+
     /// The tracing filter the flags ask for (RUST_LOG wins when set).
     pub fn log_filter(&self) -> &'static str {
         match (self.quiet, self.verbose) {
@@ -124,5 +141,18 @@ pub async fn run(cli: Cli) -> Result<(), DrError> {
         Command::Demo(args) => demo_cmd::run(args, cli.output).await,
         Command::Render(args) => render_cmd::run(args, &cli.config, cli.output),
         Command::Sim(cmd) => sim_cmd::run(*cmd, cli.output).await,
+        Command::Completions(args) => completions_cmd::completions(args),
+        Command::Man => completions_cmd::man(),
+    }
+}
+
+/// Writes to stdout; a reader that went away (`efs-dr ... | head -1`) ends the output quietly.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), DrError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(DrError::Failed(format!("cannot write to stdout: {e}"))),
     }
 }

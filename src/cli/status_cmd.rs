@@ -15,6 +15,10 @@ use efs_dr::render::Direction;
 pub struct StatusArgs {
     #[command(flatten)]
     pub pairs: PairArgs,
+    /// Exit 0 when every pair is in sync, 2 when there is drift, 1 on error (as
+    /// `terraform plan -detailed-exitcode`). Without it: 0 unless something could not be read.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 pub fn print(statuses: &[PairStatus], output: OutputFormat) {
@@ -30,7 +34,7 @@ pub fn print(statuses: &[PairStatus], output: OutputFormat) {
                 for (role, side) in [("A", &s.a), ("B", &s.b)] {
                     match &side.error {
                         Some(e) => eprintln!(
-                            "  {role} {} {}: UNREACHABLE ({e})",
+                            "  {role} {} {}: UNKNOWN ({e})",
                             side.file_system_id, side.region
                         ),
                         None => eprintln!(
@@ -66,7 +70,10 @@ pub fn print(statuses: &[PairStatus], output: OutputFormat) {
                             .map(|l| format!(" ({l} s ago)"))
                             .unwrap_or_default()
                     ),
-                    None => eprintln!("  replication: none"),
+                    None => match &s.replication_unknown {
+                        Some(why) => eprintln!("  replication: unknown ({why})"),
+                        None => eprintln!("  replication: none"),
+                    },
                 }
                 eprintln!(
                     "  terraform: desired direction {}, state holds {}",
@@ -112,5 +119,24 @@ pub async fn run(args: StatusArgs, config: &Path, output: OutputFormat) -> Resul
     let pairs = selected(&config, &args.pairs)?;
     let statuses = collect(&config, &aws, tf.as_ref(), &pairs).await;
     print(&statuses, output);
+    let problems: Vec<String> = statuses.iter().flat_map(|s| s.problems()).collect();
+    if !problems.is_empty() {
+        return Err(DrError::Failed(format!(
+            "the status is incomplete, so it says \"unknown\" where it could not read:\n{}",
+            problems.join("\n")
+        )));
+    }
+    let drifting: Vec<&str> = statuses
+        .iter()
+        .filter(|s| !s.drift.is_empty())
+        .map(|s| s.pair.as_str())
+        .collect();
+    if args.detailed_exitcode && !drifting.is_empty() {
+        return Err(DrError::Pending(format!(
+            "drift in {} pair(s): {}",
+            drifting.len(),
+            drifting.join(", ")
+        )));
+    }
     Ok(())
 }

@@ -15,6 +15,9 @@ pub enum DrError {
     /// A gate did not pass in time (exit 3).
     #[error("{0}")]
     GateTimeout(String),
+    /// Not an error: `--detailed-exitcode` says there is drift or work pending (exit 2).
+    #[error("{0}")]
+    Pending(String),
 }
 
 /// How a run ended, as the events and the report say it.
@@ -51,7 +54,7 @@ impl DrError {
     pub fn outcome(&self) -> Outcome {
         match self {
             DrError::Failed(_) => Outcome::Error,
-            DrError::Refused(_) => Outcome::Refused,
+            DrError::Refused(_) | DrError::Pending(_) => Outcome::Refused,
             DrError::GateTimeout(_) => Outcome::GateTimeout,
         }
     }
@@ -62,7 +65,10 @@ impl DrError {
 
     pub fn message(&self) -> &str {
         match self {
-            DrError::Failed(m) | DrError::Refused(m) | DrError::GateTimeout(m) => m,
+            DrError::Failed(m)
+            | DrError::Refused(m)
+            | DrError::GateTimeout(m)
+            | DrError::Pending(m) => m,
         }
     }
 
@@ -73,6 +79,7 @@ impl DrError {
             DrError::Failed(m) => DrError::Failed(wrap(m)),
             DrError::Refused(m) => DrError::Refused(wrap(m)),
             DrError::GateTimeout(m) => DrError::GateTimeout(wrap(m)),
+            DrError::Pending(m) => DrError::Pending(wrap(m)),
         }
     }
 }

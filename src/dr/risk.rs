@@ -94,19 +94,77 @@ mod tests {
     #[test]
     fn every_combination_gets_its_sentence() {
         let now = Some(t(1000));
-        let cases: Vec<(Option<AwsTime>, bool, Option<Option<AwsTime>>, &str, Option<f64>)> = vec![
-            (Some(t(100)), true, Some(Some(t(160))), "1m (last write on A", Some(60.0)),
-            (Some(t(100)), true, Some(Some(t(50))), "0s (last write on A", Some(0.0)),
-            (Some(t(100)), true, Some(None), "0s (no write on A in the last 6h", Some(0.0)),
-            (Some(t(100)), true, None, "unknown: A's writes were not read; at most 15m", None),
-            (Some(t(100)), false, Some(Some(t(160))), "unknown: A's region does not answer; at most 15m", None),
-            (Some(t(100)), false, None, "unknown: A's region does not answer", None),
-            (None, true, Some(Some(t(160))), "everything on A: no sync ever completed", None),
-            (None, false, None, "everything on A: no sync ever completed", None),
+        let cases: Vec<(
+            Option<AwsTime>,
+            bool,
+            Option<Option<AwsTime>>,
+            &str,
+            Option<f64>,
+        )> = vec![
+            (
+                Some(t(100)),
+                true,
+                Some(Some(t(160))),
+                "1m (last write on A",
+                Some(60.0),
+            ),
+            (
+                Some(t(100)),
+                true,
+                Some(Some(t(50))),
+                "0s (last write on A",
+                Some(0.0),
+            ),
+            (
+                Some(t(100)),
+                true,
+                Some(None),
+                "0s (no write on A in the last 6h",
+                Some(0.0),
+            ),
+            (
+                Some(t(100)),
+                true,
+                None,
+                "unknown: A's writes were not read; at most 15m",
+                None,
+            ),
+            (
+                Some(t(100)),
+                false,
+                Some(Some(t(160))),
+                "unknown: A's region does not answer; at most 15m",
+                None,
+            ),
+            (
+                Some(t(100)),
+                false,
+                None,
+                "unknown: A's region does not answer",
+                None,
+            ),
+            (
+                None,
+                true,
+                Some(Some(t(160))),
+                "everything on A: no sync ever completed",
+                None,
+            ),
+            (
+                None,
+                false,
+                None,
+                "everything on A: no sync ever completed",
+                None,
+            ),
         ];
         for (sync, answers, write, text, seconds) in cases {
             let r = risk(sync, answers, write, now);
-            assert!(r.text.starts_with(text), "{sync:?} {answers} {write:?}: {}", r.text);
+            assert!(
+                r.text.starts_with(text),
+                "{sync:?} {answers} {write:?}: {}",
+                r.text
+            );
             assert_eq!(r.seconds, seconds, "{}", r.text);
         }
     }

@@ -42,6 +42,9 @@ pub struct PairStatus {
     pub a: SideStatus,
     pub b: SideStatus,
     pub replication: Option<LiveReplication>,
+    /// Set when the replication cannot be known (a region did not answer): why. Then
+    /// `replication` is None and no drift is computed from it.
+    pub replication_unknown: Option<String>,
     pub stale_configuration_on_a: bool,
     pub live_direction: Direction,
     /// The direction in the rendered variables (None: not rendered yet).
@@ -70,6 +73,20 @@ fn side(s: &SideView) -> SideStatus {
 /// The pair's status and its drift, from its view and the rendered variables. Pure.
 pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
     let live = v.live_direction();
+    // Only what both regions said is known: a missing answer is not "no replication".
+    let unknown: Option<String> = if v.forward().is_none() && v.reverse().is_none() {
+        let why: Vec<String> = [("A", &v.a), ("B", &v.b)]
+            .iter()
+            .filter_map(|(role, s)| {
+                s.error
+                    .as_ref()
+                    .map(|e| format!("{role}'s region {}: {}", s.region, e.category()))
+            })
+            .collect();
+        (!why.is_empty()).then(|| why.join("; "))
+    } else {
+        None
+    };
     let replication = v
         .forward()
         .map(|r| (Direction::Forward, r))
@@ -84,7 +101,7 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
             lag_seconds: v.lag().map(|l| l.as_secs()),
         });
     let mut drift = Vec::new();
-    if let Some(d) = desired {
+    if let (Some(d), None) = (desired, &unknown) {
         if d != live {
             drift.push(format!(
                 "the rendered variables say \"{}\" but AWS has \"{}\"",
@@ -97,7 +114,9 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
         (Direction::Forward, v.state_forward),
         (Direction::Reverse, v.state_reverse),
     ] {
-        let Some(in_state) = in_state else { continue };
+        let Some(in_state) = in_state.filter(|_| unknown.is_none()) else {
+            continue;
+        };
         let arrow = super::phase::arrow(dir);
         if in_state && live != dir {
             drift.push(format!(
@@ -131,6 +150,7 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
         a: side(&v.a),
         b: side(&v.b),
         replication,
+        replication_unknown: unknown,
         stale_configuration_on_a: stale,
         live_direction: live,
         desired_direction: desired,
@@ -185,4 +205,26 @@ pub async fn collect(
         .iter()
         .map(|v| pair_status(v, desired.get(&v.pair).copied()))
         .collect()
+}
+
+impl PairStatus {
+    /// What keeps this status from being the whole truth: a region that did not answer, a
+    /// file system that does not exist.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (role, side) in [("A", &self.a), ("B", &self.b)] {
+            if let Some(e) = &side.error {
+                out.push(format!(
+                    "pair {}: {role}'s region {}: {e}",
+                    self.pair, side.region
+                ));
+            } else if side.exists == Some(false) {
+                out.push(format!(
+                    "pair {}: {role}'s file system {} does not exist in {}",
+                    self.pair, side.file_system_id, side.region
+                ));
+            }
+        }
+        out
+    }
 }

@@ -1,6 +1,8 @@
 //! The end-to-end suites in one test binary (one link on a 2-core machine): the simulator
 //! through real SDK clients, real Terraform with the stand-in provider, and the efs-dr binary.
 
+mod cli;
+mod contract;
 mod dr;
 mod pipeline;
 mod resume;

@@ -1,0 +1,55 @@
+//! The command line as operators and pipelines meet it, without AWS: completions, the man page,
+//! and output to a reader that went away.
+
+use std::process::Stdio;
+
+fn efs_dr() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
+    c.env("RUST_BACKTRACE", "1");
+    c
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_cli_itself() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = efs_dr().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for sub in ["propose", "check-plan", "failback"] {
+            assert!(text.contains(sub), "{shell} completions lack {sub}");
+        }
+    }
+    let man = efs_dr().arg("man").output().unwrap();
+    assert!(man.status.success());
+    let text = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        text.starts_with(".ie") || text.contains(".TH efs-dr 1"),
+        "{text}"
+    );
+    assert!(text.contains("failover"));
+}
+
+/// `efs-dr ... | head -1`: the reader closes the pipe; efs-dr ends quietly, not with a panic.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let config = efs_dr_testkit::project_root().join("efs-dr.hcl");
+    let config = config.to_str().unwrap();
+    for args in [
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec!["--config", config, "--output", "json", "config", "validate"],
+    ] {
+        let mut child = efs_dr()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before efs-dr writes.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}

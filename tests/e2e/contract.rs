@@ -1,0 +1,89 @@
+//! The 3 a.m. contract: status that never guesses, exit codes a pipeline can trust, output a
+//! machine can read. Against the simulator with real Terraform.
+
+use crate::dr::{drill, A_REGION};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_says_unknown_and_exits_non_zero_when_aws_cannot_be_read() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    d.ok(&["status", "--detailed-exitcode"]).await;
+
+    // A region down: unknown, why, no drift invented from missing data, exit 1.
+    d.ts.control.set_outage(A_REGION, true).await.unwrap();
+    let human = d
+        .command_with(&d.config(), &["status"])
+        .args(["--output", "human"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert_eq!(human.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("UNKNOWN"), "{stderr}");
+    assert!(
+        !stderr.contains("DRIFT"),
+        "no drift from missing data: {stderr}"
+    );
+    // B's region still tells the replication: known.
+    assert!(stderr.contains("ENABLED, last sync"), "{stderr}");
+    d.ts.control.set_outage(A_REGION, false).await.unwrap();
+
+    // Nothing answers at all: replication unknown, and why.
+    let closed = d
+        .command(&["status"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(["--output", "human"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert_eq!(closed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("replication: unknown"), "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(!stderr.contains("DRIFT"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes off a terminal: {stderr:?}"
+    );
+
+    // A pair whose file system does not exist: exit 1, named.
+    let mut text = std::fs::read_to_string(d.config()).unwrap();
+    text = text.replace(&d.pairs[0].b, "fs-0123456789abcdef9");
+    let other = d.dir.path().join("missing.hcl");
+    std::fs::write(&other, text).unwrap();
+    let missing = d.command_with(&other, &["status"]).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn detailed_exit_codes_say_in_sync_drift_or_pending() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    let home = d.efs_dr(&["plan", "failback", "--detailed-exitcode"]).await;
+    assert_eq!(home.code, 0, "{}", home.stderr);
+    let pending = d.efs_dr(&["plan", "failover", "--detailed-exitcode"]).await;
+    assert_eq!(pending.code, 2, "{}", pending.stderr);
+    assert!(!pending.stderr.contains("error:") && !pending.stderr.contains("refused"));
+    // Without the flag, pending phases are not an error.
+    assert_eq!(d.efs_dr(&["plan", "failover"]).await.code, 0);
+
+    // Drift: the rendered variables say something AWS does not.
+    let vars = d.tf_dir().join("efs-dr.auto.tfvars.json");
+    let text = std::fs::read_to_string(&vars).unwrap();
+    std::fs::write(&vars, text.replace("\"forward\"", "\"none\"")).unwrap();
+    let drift = d.efs_dr(&["status", "--detailed-exitcode"]).await;
+    assert_eq!(drift.code, 2, "{}", drift.stderr);
+    assert!(
+        drift.stderr.contains("drift in 1 pair(s): app"),
+        "{}",
+        drift.stderr
+    );
+    assert!(!drift.stderr.contains("error:"));
+    assert_eq!(
+        d.efs_dr(&["status"]).await.code,
+        0,
+        "drift alone is exit 0 without the flag"
+    );
+}
