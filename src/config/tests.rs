@@ -210,10 +210,17 @@ fn bad_regions_are_refused() {
     let i = only_issue(&text);
     assert_eq!(i.field, "pair \"p\" > secondary > region");
     assert!(
-        i.problem.contains("not an AWS region name"),
+        i.problem.contains("did you mean \"us-west-2\""),
         "{}",
         i.problem
     );
+    // A typo the shape check let through: the real list of regions catches it.
+    let text = pair_with(
+        A,
+        "    region = \"us-wset-2\"\n    file_system_id = \"fs-0fedcba9876543210\"",
+    );
+    let i = only_issue(&text);
+    assert!(i.problem.contains("did you mean \"us-west-2\""), "{}", i.problem);
 }
 
 #[test]

@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+mod regions;
+pub use regions::REGIONS;
+
 use serde::{Deserialize, Serialize};
 
 /// An AWS region name such as `us-east-1`, `eu-central-1` or `us-gov-west-1`.
@@ -27,11 +30,32 @@ impl Region {
                 let last = parts[parts.len() - 1];
                 !last.is_empty() && last.len() <= 2 && last.bytes().all(|b| b.is_ascii_digit())
             };
-        if ok {
-            Ok(Region(s.to_string()))
-        } else {
-            Err(format!("{s:?} is not an AWS region name"))
+        let known = REGIONS.iter().any(|(_, r)| *r == s);
+        if known {
+            return Ok(Region(s.to_string()));
         }
+        let nearest = REGIONS
+            .iter()
+            .map(|(_, r)| (strsim::levenshtein(r, s), *r))
+            .min()
+            .filter(|(d, _)| *d <= 3);
+        match (ok, nearest) {
+            (_, Some((_, r))) => Err(format!(
+                "{s:?} is not an AWS region; did you mean {r:?}?"
+            )),
+            (true, None) => Err(format!(
+                "{s:?} is not a region of any AWS partition (aws, aws-cn, aws-us-gov, ...); `efs-dr config validate` lists the regions it knows when in doubt"
+            )),
+            (false, None) => Err(format!("{s:?} is not an AWS region name")),
+        }
+    }
+
+    /// The partition a known region belongs to ("aws", "aws-cn", "aws-us-gov", ...).
+    pub fn partition(&self) -> Option<&'static str> {
+        REGIONS
+            .iter()
+            .find(|(_, r)| *r == self.0)
+            .map(|(p, _)| *p)
     }
 
     /// A region name as AWS reported it (not checked: AWS is the authority on its names).
@@ -120,9 +144,42 @@ mod tests {
             "u-east-1",
             "us--1",
             "us-east-123",
+            "xx-east-1",
         ] {
             assert!(Region::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            Region::parse("us-wset-2").unwrap_err(),
+            "\"us-wset-2\" is not an AWS region; did you mean \"us-west-2\"?"
+        );
+        assert_eq!(Region::parse("cn-north-1").unwrap().partition(), Some("aws-cn"));
+        assert_eq!(
+            Region::parse("us-gov-west-1").unwrap().partition(),
+            Some("aws-us-gov")
+        );
+    }
+
+    /// The embedded list is botocore's: every partition's regions, no more, no less.
+    #[test]
+    fn the_region_list_is_botocores() {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import botocore, json, os\nd = json.load(open(os.path.join(os.path.dirname(botocore.__file__), 'data', 'partitions.json')))\nfor p in d['partitions']:\n    for r in sorted(p['regions']):\n        if not r.endswith('-global'): print(p['id'], r)",
+            ])
+            .output()
+            .expect("python3 runs (make test installs botocore)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let theirs: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(p, r)| (p.to_string(), r.to_string()))
+            .collect();
+        let ours: Vec<(String, String)> = REGIONS
+            .iter()
+            .map(|(p, r)| (p.to_string(), r.to_string()))
+            .collect();
+        assert_eq!(ours, theirs, "update src/regions.rs from botocore's partitions.json");
     }
 
     #[test]
