@@ -46,7 +46,14 @@ impl fmt::Display for ConfigError {
                 write!(f, "  {place}: {}: {}", issue.field, issue.problem)?;
             }
             if let Some(example) = &issue.example {
-                write!(f, "\n      for example: {example}")?;
+                if example.contains('\n') {
+                    write!(f, "\n      for example:")?;
+                    for line in example.lines() {
+                        write!(f, "\n        {line}")?;
+                    }
+                } else {
+                    write!(f, "\n      for example: {example}")?;
+                }
             }
             if i + 1 < n {
                 writeln!(f)?;

@@ -62,6 +62,9 @@ pub struct BackupSettings {
     pub role_arn: String,
 }
 
+/// A whole pair, as error messages show it (valid HCL: a test parses every example).
+pub const PAIR_EXAMPLE: &str = "pair \"shared-home\" {\n  primary {\n    region         = \"us-east-1\"\n    file_system_id = \"fs-0123456789abcdef0\"\n  }\n  secondary {\n    region         = \"us-west-2\"\n    file_system_id = \"fs-0fedcba9876543210\"\n  }\n}";
+
 /// The block to add, for an error message.
 pub const BACKUP_EXAMPLE: &str = "backup {\n  vault    = \"efs-dr\"\n  role_arn = \"arn:aws:iam::123456789012:role/efs-dr-backup\"\n}";
 
@@ -160,7 +163,7 @@ impl Config {
                             "a pair block takes exactly one name, found {}",
                             block.labels.len()
                         ),
-                        Some("pair \"shared-home\" { ... }".to_string()),
+                        Some(PAIR_EXAMPLE.to_string()),
                     );
                     None
                 }
@@ -171,7 +174,7 @@ impl Config {
                     block.span(),
                     &format!("pair {name:?}"),
                     problem,
-                    Some("pair \"shared-home\" { ... }".to_string()),
+                    Some(PAIR_EXAMPLE.to_string()),
                 );
                 continue;
             }
@@ -199,10 +202,7 @@ impl Config {
                 None,
                 "pair",
                 "no pair is configured; efs-dr needs at least one replicated pair",
-                Some(
-                    "pair \"shared-home\" {\n        primary   { region = \"us-east-1\" file_system_id = \"fs-0123456789abcdef0\" }\n        secondary { region = \"us-west-2\" file_system_id = \"fs-0fedcba9876543210\" }\n      }"
-                        .to_string(),
-                ),
+                Some(PAIR_EXAMPLE.to_string()),
             );
         }
         check_file_systems_unique(&pairs, &pair_blocks, &mut issues);
@@ -311,7 +311,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
                 b.span(),
                 "terraform > backend",
                 "a backend block takes exactly one label, its type",
-                Some("backend \"s3\" { bucket = \"tf-state\" key = \"efs-dr\" region = \"us-east-1\" }".to_string()),
+                Some("backend \"s3\" {\n  bucket = \"tf-state\"\n  key    = \"efs-dr\"\n  region = \"us-east-1\"\n}".to_string()),
             );
             return None;
         }
@@ -408,7 +408,7 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
                 "primary and secondary are both in {}; a disaster-recovery pair needs two regions",
                 primary.region
             ),
-            Some("secondary { region = \"us-west-2\" ... }".to_string()),
+            Some("secondary {\n  region         = \"us-west-2\"\n  file_system_id = \"fs-0fedcba9876543210\"\n}".to_string()),
         );
         return None;
     }
@@ -489,8 +489,9 @@ fn read_side(
     issues: &mut Issues,
 ) -> Option<Side> {
     let path = join(pair.path(), ident);
-    let example_block =
-        format!("{ident} {{ region = \"{example_region}\" file_system_id = \"{example_fs}\" }}");
+    let example_block = format!(
+        "{ident} {{\n  region         = \"{example_region}\"\n  file_system_id = \"{example_fs}\"\n}}"
+    );
     let Some(block) = pair.single_block(ident, issues) else {
         issues.push(
             pair.owner_span(),

@@ -220,7 +220,11 @@ fn bad_regions_are_refused() {
         "    region = \"us-wset-2\"\n    file_system_id = \"fs-0fedcba9876543210\"",
     );
     let i = only_issue(&text);
-    assert!(i.problem.contains("did you mean \"us-west-2\""), "{}", i.problem);
+    assert!(
+        i.problem.contains("did you mean \"us-west-2\""),
+        "{}",
+        i.problem
+    );
 }
 
 #[test]
@@ -385,4 +389,41 @@ fn a_backup_block_applies_to_every_pair_unless_a_pair_has_its_own() {
         "{text}"
     );
     assert!(text.contains("not an IAM role ARN"), "{text}");
+}
+
+/// Every example an error prints is valid HCL: fed back through the parser, it parses.
+#[test]
+fn every_example_in_an_error_parses() {
+    let bad = [
+        String::new(),
+        "pair {}\n".to_string(),
+        "pair \"a\" \"b\" {}\n".to_string(),
+        "pair \"x y\" {}\n".to_string(),
+        "pair \"p\" {}\n".to_string(),
+        pair_with(A, "    region = \"us-wset-2\"\n    file_system_id = \"fs-12\""),
+        pair_with(A, "    region = \"us-east-1\"\n    file_system_id = \"fs-0fedcba9876543210\""),
+        format!("{}\ngates {{\n  poll_interval = \"1h\"\n  replication_timeout = \"5m\"\n  max_lag = \"soon\"\n}}\n", pair_with(A, B)),
+        format!("terraform {{\n  dir = 3\n  binary = \"\"\n  backend {{}}\n}}\n{}", pair_with(A, B)),
+        format!("{}\nbackup {{\n  vault = \"x\"\n  role_arn = \"nope\"\n}}\n", pair_with(A, B)),
+        format!("{}\nbackup {{}}\n", pair_with(A, B)),
+        "pair \"p\" {\n  primary \"x\" {}\n  secondary {}\n}\n".to_string(),
+    ];
+    let mut seen = 0;
+    for text in &bad {
+        let Err(e) = Config::parse(text, Path::new("efs-dr.hcl")) else {
+            panic!("expected problems in:\n{text}");
+        };
+        for issue in &e.issues {
+            let Some(example) = &issue.example else {
+                continue;
+            };
+            seen += 1;
+            assert!(
+                hcl_edit::parser::parse_body(example).is_ok(),
+                "the example of \"{}\" is not valid HCL:\n{example}",
+                issue.problem
+            );
+        }
+    }
+    assert!(seen >= 12, "only {seen} examples were checked");
 }

@@ -52,10 +52,7 @@ impl Region {
 
     /// The partition a known region belongs to ("aws", "aws-cn", "aws-us-gov", ...).
     pub fn partition(&self) -> Option<&'static str> {
-        REGIONS
-            .iter()
-            .find(|(_, r)| *r == self.0)
-            .map(|(p, _)| *p)
+        REGIONS.iter().find(|(_, r)| *r == self.0).map(|(p, _)| *p)
     }
 
     /// A region name as AWS reported it (not checked: AWS is the authority on its names).
@@ -152,7 +149,10 @@ mod tests {
             Region::parse("us-wset-2").unwrap_err(),
             "\"us-wset-2\" is not an AWS region; did you mean \"us-west-2\"?"
         );
-        assert_eq!(Region::parse("cn-north-1").unwrap().partition(), Some("aws-cn"));
+        assert_eq!(
+            Region::parse("cn-north-1").unwrap().partition(),
+            Some("aws-cn")
+        );
         assert_eq!(
             Region::parse("us-gov-west-1").unwrap().partition(),
             Some("aws-us-gov")
@@ -169,7 +169,11 @@ mod tests {
             ])
             .output()
             .expect("python3 runs (make test installs botocore)");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let theirs: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.split_once(' '))
@@ -179,7 +183,10 @@ mod tests {
             .iter()
             .map(|(p, r)| (p.to_string(), r.to_string()))
             .collect();
-        assert_eq!(ours, theirs, "update src/regions.rs from botocore's partitions.json");
+        assert_eq!(
+            ours, theirs,
+            "update src/regions.rs from botocore's partitions.json"
+        );
     }
 
     #[test]
