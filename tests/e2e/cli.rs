@@ -53,3 +53,31 @@ fn a_closed_stdout_is_not_a_panic() {
         assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
     }
 }
+
+/// A stand-in provider whose Terraform died does not live on (re-parented to init).
+#[test]
+fn the_provider_ends_when_its_parent_dies() {
+    let provider = efs_dr_testkit::provider_binary();
+    // The shell starts the provider in the background and exits a second later: its parent is
+    // gone.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} >/dev/null 2>&1 & echo $!; sleep 1",
+            provider.display()
+        ))
+        .output()
+        .unwrap();
+    let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let alive = |pid: i32| {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+    let started = std::time::Instant::now();
+    while alive(pid) && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!alive(pid), "the provider {pid} outlived its parent");
+}

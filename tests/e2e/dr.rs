@@ -952,6 +952,8 @@ async fn a_plan_that_changes_more_than_the_phase_allows_is_refused() {
         "resource \"terraform_data\" \"surprise\" {\n  input = \"x\"\n}\n",
     )
     .unwrap();
+    let vars = d.tf_dir().join("efs-dr.auto.tfvars.json");
+    let before = std::fs::read_to_string(&vars).unwrap();
     let run = d.efs_dr(&["failover", "--yes"]).await;
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     let msg = run.finished_message();
@@ -959,6 +961,9 @@ async fn a_plan_that_changes_more_than_the_phase_allows_is_refused() {
         msg.contains("terraform_data.surprise") && msg.contains("nothing was applied"),
         "{msg}"
     );
+    // The root does not ask for the refused change: a plain `terraform apply` by anyone would
+    // delete the replication without a gate.
+    assert_eq!(std::fs::read_to_string(&vars).unwrap(), before);
     assert_eq!(
         d.replications(B_REGION).await.len(),
         1,

@@ -5,6 +5,7 @@ fn main() -> std::process::ExitCode {
     // set; diagnostics are what operators read. RUST_LIB_BACKTRACE=0 turns off those captures
     // only (a panic still honours RUST_BACKTRACE). Set before any thread exists.
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    exit_with_parent();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,4 +30,17 @@ async fn serve() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Terraform starts the provider and stops it when done; when Terraform itself is killed, the
+/// provider would live on, re-parented. It ends as soon as its parent is gone.
+fn exit_with_parent() {
+    use std::os::unix::process::parent_id;
+    let parent = parent_id();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        if parent_id() != parent {
+            std::process::exit(0);
+        }
+    });
 }

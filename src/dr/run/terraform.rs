@@ -45,10 +45,38 @@ impl Runner<'_> {
                 }
             }
         }
+        // The variables ask for the phase's change only while its plan is checked and applied:
+        // on any failure they are put back, so that no plain `terraform apply` makes it ungated.
+        let vars = tf.dir.join(render::DIRECTIONS_FILE);
+        let previous = std::fs::read(&vars).ok();
         render::write(
             &tf.dir,
             &render::render_root(&self.ctx.config, &directions)?,
         )?;
+        let result = self
+            .plan_and_apply(step, round, snapshot, allowed, refresh)
+            .await;
+        if result.is_err() {
+            let restored = match &previous {
+                Some(content) => std::fs::write(&vars, content),
+                None => std::fs::remove_file(&vars),
+            };
+            if let Err(e) = restored {
+                tracing::error!("{} could not be put back: {e}", vars.display());
+            }
+        }
+        result
+    }
+
+    async fn plan_and_apply(
+        &mut self,
+        step: Step,
+        round: &[(String, Vec<Action>)],
+        snapshot: &Snapshot,
+        allowed: Vec<AllowedChange>,
+        refresh: bool,
+    ) -> Result<(), DrError> {
+        let tf = &self.ctx.tf;
         for (name, actions) in round {
             for action in actions {
                 let (command, address) = match action {
