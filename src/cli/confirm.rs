@@ -11,6 +11,11 @@ pub struct Terminal {
 }
 
 impl Confirm for Terminal {
+    fn can_answer(&self, question: &Question) -> bool {
+        (self.assume_yes && question.skip == Skip::Yes)
+            || (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
+    }
+
     fn ask(&self, question: &Question) -> Answer {
         if self.assume_yes && question.skip == Skip::Yes {
             return Answer::Yes;

@@ -14,6 +14,12 @@ pub enum Answer {
 
 pub trait Confirm: Send + Sync {
     fn ask(&self, question: &Question) -> Answer;
+
+    /// Whether `ask` could get an answer (a flag, or somebody to ask): a run checks every
+    /// question it will have before its first change.
+    fn can_answer(&self, _question: &Question) -> bool {
+        true
+    }
 }
 
 /// Never asks: every question is answered "cannot ask" (dry runs, pipelines without flags).
@@ -22,5 +28,9 @@ pub struct Never;
 impl Confirm for Never {
     fn ask(&self, _: &Question) -> Answer {
         Answer::CannotAsk
+    }
+
+    fn can_answer(&self, _: &Question) -> bool {
+        false
     }
 }

@@ -87,3 +87,20 @@ async fn detailed_exit_codes_say_in_sync_drift_or_pending() {
         "drift alone is exit 0 without the flag"
     );
 }
+
+/// A run that will need an answer it cannot get refuses before its first change.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_nobody_can_answer_is_refused_before_the_first_change() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    d.ok(&["failover", "--yes"]).await;
+    let protection = d.protection(A_REGION, &d.pairs[0].a).await;
+    // --yes, but no --writes-stopped and no terminal: the quiesce would ask.
+    let run = d.efs_dr(&["failback", "--yes"]).await;
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.finished_message().contains("--writes-stopped"));
+    assert!(run.steps_started().is_empty(), "{:?}", run.steps_started());
+    assert!(!run.events.iter().any(|e| e["event"] == "sdk_change"));
+    assert_eq!(d.protection(A_REGION, &d.pairs[0].a).await, protection);
+    assert!(d.replications(crate::dr::B_REGION).await.is_empty());
+}

@@ -343,6 +343,9 @@ impl Runner<'_> {
                 self.data_at_risk(view);
             }
         }
+        if !self.req.dry_run && self.req.scope == Scope::Everything {
+            self.every_question_can_be_answered(&first)?;
+        }
         if self.req.dry_run {
             let n: usize = queues.values().map(Vec::len).sum();
             return Ok(format!(
@@ -554,6 +557,33 @@ impl Runner<'_> {
                 _ => true,
             })
             .collect()
+    }
+
+    /// Refuses before the first change when a later phase would ask a question nobody can
+    /// answer (no terminal, and not the flag that skips it): better than stopping half-way.
+    fn every_question_can_be_answered(&self, first: &Observed) -> Result<(), DrError> {
+        for (pair, view) in self.req.pairs.iter().zip(&first.views) {
+            let Ok(d) = decide::decide_pair(self.req.op, pair, view, self.inputs()) else {
+                continue;
+            };
+            for phase in &d.phases {
+                for action in self.in_scope(phase.actions.clone(), false) {
+                    let Action::Confirm { question } = action else {
+                        continue;
+                    };
+                    if !self.confirm.can_answer(&question) {
+                        return Err(DrError::Refused(format!(
+                            "pair {}, phase \"{}\" will ask: {}\nthere is no terminal to ask on: pass {} (or run on a terminal). Nothing was changed",
+                            pair.name,
+                            phase.title,
+                            question.text,
+                            question.skip.flag()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn ask(&self, question: Question) -> Result<(), DrError> {
