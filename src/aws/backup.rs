@@ -33,15 +33,17 @@ fn time(t: Option<&aws_sdk_backup::primitives::DateTime>) -> Option<AwsTime> {
 }
 
 impl RegionClients {
-    /// StartBackupJob of `resource_arn` into `vault`, as `role_arn`. The same token returns
-    /// the same job: a run stopped after this call starts no second one.
+    /// StartBackupJob of `resource_arn` into `vault`, as `role_arn`: (job id, recovery point,
+    /// request id). The same token returns the same job: a run stopped after this call starts
+    /// no second one.
     pub async fn start_backup_job(
         &self,
         resource_arn: &str,
         vault: &str,
         role_arn: &str,
         token: &str,
-    ) -> Result<(String, Option<String>), AwsError> {
+    ) -> Result<(String, Option<String>, Option<String>), AwsError> {
+        use aws_sdk_backup::operation::RequestId;
         let out = self
             .backup
             .start_backup_job()
@@ -55,6 +57,7 @@ impl RegionClients {
         Ok((
             out.backup_job_id().unwrap_or_default().to_string(),
             out.recovery_point_arn().map(str::to_string),
+            out.request_id().map(str::to_string),
         ))
     }
 

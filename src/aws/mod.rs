@@ -457,14 +457,15 @@ impl RegionClients {
         &self,
         file_system: &FileSystemId,
         status: Protection,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Option<String>, AwsError> {
+        use aws_sdk_efs::operation::RequestId;
         self.efs
             .update_file_system_protection()
             .file_system_id(file_system.as_str())
             .replication_overwrite_protection(ReplicationOverwriteProtection::from(status.as_str()))
             .send()
             .await
-            .map(|_| ())
+            .map(|out| out.request_id().map(str::to_string))
             .map_err(|e| AwsError::from_sdk(self.region.as_str(), "UpdateFileSystemProtection", e))
     }
 
@@ -474,7 +475,8 @@ impl RegionClients {
         &self,
         source_fs: &FileSystemId,
         local_only: bool,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Option<String>, AwsError> {
+        use aws_sdk_efs::operation::RequestId;
         let mode = if local_only {
             DeletionMode::LocalConfigurationOnly
         } else {
@@ -488,12 +490,13 @@ impl RegionClients {
             .send()
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(out) => Ok(out.request_id().map(str::to_string)),
             Err(e) => {
+                let id = e.request_id().map(str::to_string);
                 let err =
                     AwsError::from_sdk(self.region.as_str(), "DeleteReplicationConfiguration", e);
                 if err.code() == Some("ReplicationNotFound") {
-                    Ok(())
+                    Ok(id)
                 } else {
                     Err(err)
                 }

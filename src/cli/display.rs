@@ -108,7 +108,7 @@ impl EventSink for Human {
             EventKind::StateChanged { command, address } => {
                 self.say(&format!("[{pair}]   terraform {command} {address}"))
             }
-            EventKind::SdkChange { change } => {
+            EventKind::SdkChange { change, .. } => {
                 self.say(&format!("[{pair}]   SDK: {}", change.describe()))
             }
             EventKind::GatePolled { verdict, .. } => {

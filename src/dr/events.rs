@@ -50,6 +50,9 @@ pub enum EventKind {
     },
     SdkChange {
         change: SdkChange,
+        /// AWS's `x-amzn-RequestId` of the call, for a support case.
+        #[serde(default)]
+        request_id: Option<String>,
     },
     StateChanged {
         command: String,

@@ -94,6 +94,8 @@ pub struct SdkRecord {
     pub pair: String,
     pub text: String,
     pub change: serde_json::Value,
+    /// AWS's request id of the call.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -266,10 +268,11 @@ impl Report {
                         });
                     }
                 }
-                EventKind::SdkChange { change } => r.sdk_changes.push(SdkRecord {
+                EventKind::SdkChange { change, request_id } => r.sdk_changes.push(SdkRecord {
                     pair: pair.clone(),
                     text: change.describe(),
                     change: serde_json::to_value(change).unwrap_or_default(),
+                    request_id: request_id.clone(),
                 }),
                 EventKind::Finished {
                     outcome,
@@ -354,7 +357,7 @@ fn describe(kind: &EventKind) -> Option<String> {
         EventKind::PlanSummary { changes: c } => format!("terraform plan: {}", changes(c)),
         EventKind::Applied { changes } => format!("terraform apply: {} change(s)", changes.len()),
         EventKind::StateChanged { command, address } => format!("terraform {command} {address}"),
-        EventKind::SdkChange { change } => format!("SDK: {}", change.describe()),
+        EventKind::SdkChange { change, .. } => format!("SDK: {}", change.describe()),
         EventKind::GatePassed { detail, .. } => format!("gate passed: {detail}"),
         EventKind::DataAtRisk { text, .. } => format!("data at risk: {text}"),
         EventKind::WritesOnA {

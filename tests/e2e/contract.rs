@@ -104,3 +104,29 @@ async fn a_question_nobody_can_answer_is_refused_before_the_first_change() {
     assert_eq!(d.protection(A_REGION, &d.pairs[0].a).await, protection);
     assert!(d.replications(crate::dr::B_REGION).await.is_empty());
 }
+
+/// Every change efs-dr makes through the SDK carries AWS's request id into the report, and the
+/// simulator answers every call with one, as AWS does.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_ids_of_changes_are_in_the_report() {
+    use aws_sdk_efs::operation::RequestId;
+    let d = drill(&["app"]).await;
+    let init = d.ok(&["init", "--yes"]).await;
+    let report = init.report();
+    let changes = report["sdk_changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    for c in changes {
+        let id = c["request_id"].as_str().unwrap_or_default();
+        assert!(id.len() >= 32, "no request id: {c}");
+    }
+    let efs = efs_dr_testkit::efs(&d.ts.url, A_REGION);
+    let ok = efs.describe_file_systems().send().await.unwrap();
+    assert!(ok.request_id().is_some());
+    let err = efs
+        .describe_file_systems()
+        .file_system_id("fs-0123456789abcdef9")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.request_id().is_some(), "errors carry one too");
+}

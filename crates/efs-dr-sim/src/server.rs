@@ -218,7 +218,29 @@ fn router(state: Arc<SimState>) -> Router {
         .merge(cloudwatch::routes())
         .merge(control::routes())
         .fallback(unknown_operation)
+        .layer(axum::middleware::map_response(with_request_id))
         .with_state(state)
+}
+
+/// Every answer carries a request id, as AWS's do (`x-amzn-RequestId`): SDKs surface it, and
+/// operators quote it in support cases.
+async fn with_request_id(mut response: Response) -> Response {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    let id = format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        pid,
+        (n >> 48) & 0xffff,
+        (n >> 36) & 0xfff,
+        (n >> 24) & 0xfff,
+        n & 0xffff_ffff_ffff
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    response
 }
 
 async fn unknown_operation(req: Request<axum::body::Body>) -> Response {

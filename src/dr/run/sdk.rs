@@ -24,7 +24,7 @@ impl Runner<'_> {
                     ))
                 };
                 let mut started = None;
-                match change {
+                let request_id = match change {
                     SdkChange::StartBackup {
                         region,
                         resource_arn,
@@ -33,19 +33,20 @@ impl Runner<'_> {
                         token,
                         ..
                     } => {
-                        started = Some(
-                            self.ctx
-                                .aws
-                                .region(region)
-                                .start_backup_job(resource_arn, vault, role_arn, token)
-                                .await
-                                .map_err(|e| {
+                        let (job, point, id) = self
+                            .ctx
+                            .aws
+                            .region(region)
+                            .start_backup_job(resource_arn, vault, role_arn, token)
+                            .await
+                            .map_err(|e| {
                                     DrError::Failed(format!(
                                         "pair {name}, phase \"{}\": AWS Backup refused the job as role {role_arn} into vault {vault}: {e}. Check that the vault exists in {region} and that AWS Backup can assume the role (its trust policy names backup.amazonaws.com). Nothing was overwritten; run the same command again once it is fixed",
                                         step.title()
                                     ))
-                                })?,
-                        );
+                                })?;
+                        started = Some((job, point));
+                        id
                     }
                     SdkChange::SetProtection {
                         region,
@@ -69,7 +70,7 @@ impl Runner<'_> {
                         .delete_replication(source_file_system_id, *local_only)
                         .await
                         .map_err(context)?,
-                }
+                };
                 let now = self.ctx.aws.now();
                 self.out.emit(
                     Some(name),
@@ -77,6 +78,7 @@ impl Runner<'_> {
                     now,
                     EventKind::SdkChange {
                         change: change.clone(),
+                        request_id,
                     },
                 );
                 if let Some((job, point)) = started {
