@@ -781,7 +781,7 @@ async fn bad_inputs_are_refused_with_clear_messages() {
     // After a failover, a replication in ERROR on the way back refuses.
     d.ok(&["failover", "--yes"]).await;
     let killed = d
-        .efs_dr_killed_at(&["failback", "--yes"], |e| {
+        .efs_dr_killed_at(&["failback", "--yes", "--writes-stopped"], |e| {
             e["event"] == "gate_passed" && e["step"] == "create_reverse"
         })
         .await;
