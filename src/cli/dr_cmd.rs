@@ -239,6 +239,14 @@ struct Invocation<'a> {
 /// Builds the context, runs the operation, prints the plan of a dry run, returns its end.
 async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrError> {
     let ctx = context(inv.config, &Overrides::default()).await?;
+    let _lock = if inv.dry_run {
+        None
+    } else {
+        Some(efs_dr::dr::lock::acquire(
+            &ctx.tf.dir,
+            &format!("efs-dr {}", inv.op.name()),
+        )?)
+    };
     let req = Request {
         op: inv.op,
         pairs: selected(&ctx.config, inv.pairs)?,

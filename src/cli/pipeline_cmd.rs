@@ -202,6 +202,7 @@ async fn propose_inner(
         return Err(DrError::Failed("--unplanned is for a failover only".into()));
     }
     let ctx = context(config, &Overrides::default()).await?;
+    let _lock = efs_dr::dr::lock::acquire(&ctx.tf.dir, "efs-dr propose")?;
     let req = ProposeRequest {
         op: operation(args.op, args.unplanned),
         pairs: selected(&ctx.config, &args.pairs)?,
@@ -304,6 +305,7 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
             )));
         }
     }
+    let _lock = efs_dr::dr::lock::acquire(&ctx.tf.dir, &format!("efs-dr gate {}", op_args(op)))?;
     let proposed = proposal.as_ref().map(Proposal::steps);
     let scope = if args.when.before_apply {
         Scope::BeforeApply {

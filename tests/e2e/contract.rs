@@ -130,3 +130,53 @@ async fn request_ids_of_changes_are_in_the_report() {
         .unwrap_err();
     assert!(err.request_id().is_some(), "errors carry one too");
 }
+
+/// Two runs at once in one directory: the second is told who holds it, and since when.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_at_once_is_told_who_holds_the_root() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let d = crate::dr::drill_with(
+        &["app"],
+        efs_dr_sim::SimOptions {
+            time_scale: 600.0,
+            seed: Some(31),
+            settings: efs_dr_sim::SimSettings {
+                replication_delete_delay: std::time::Duration::from_secs(40 * 60),
+                ..efs_dr_sim::SimSettings::default()
+            },
+            ..efs_dr_sim::SimOptions::default()
+        },
+    )
+    .await;
+    d.write_config("120m", "terraform");
+    d.ok(&["init", "--yes"]).await;
+    // The first run waits for a 40-minute deletion (4 s here).
+    let mut first = d
+        .command(&["failover", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("\"phase_started\"") {
+            break;
+        }
+    }
+    let second = d.efs_dr(&["failover", "--yes"]).await;
+    assert_eq!(second.code, 1, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("another efs-dr run holds")
+            && second.stderr.contains("`efs-dr failover`")
+            && second
+                .stderr
+                .contains(&format!("pid {}", first.id().unwrap())),
+        "{}",
+        second.stderr
+    );
+    while let Ok(Some(_)) = lines.next_line().await {}
+    assert!(first.wait().await.unwrap().success());
+    // Released with the first run: the next one finds nothing to do.
+    let after = d.ok(&["failover", "--yes"]).await;
+    assert!(after.finished_message().contains("nothing to do"));
+}
