@@ -123,13 +123,25 @@ impl EventSink for Human {
                 }
                 self.last_waiting.insert(pair, text);
             }
-            EventKind::GatePassed { detail, waited_ms } => {
+            EventKind::GatePassed {
+                detail,
+                waited_ms,
+                waited_aws_ms,
+            } => {
                 if let Some(bar) = self.bars.remove(&pair) {
                     bar.finish_and_clear();
                     self.progress.remove(&bar);
                 }
+                let aws = waited_aws_ms
+                    .map(|ms| {
+                        format!(
+                            " ({} AWS)",
+                            humantime::format_duration(std::time::Duration::from_secs(ms / 1000))
+                        )
+                    })
+                    .unwrap_or_default();
                 self.say(&format!(
-                    "[{pair}]   passed after {:.1}s: {detail}",
+                    "[{pair}]   passed after {:.1} s wall{aws}: {detail}",
                     *waited_ms as f64 / 1000.0
                 ));
             }

@@ -70,7 +70,11 @@ pub enum EventKind {
     },
     GatePassed {
         detail: String,
+        /// How long the gate waited, in wall time.
         waited_ms: u64,
+        /// The same wait in AWS time (a simulator runs faster).
+        #[serde(default)]
+        waited_aws_ms: Option<u64>,
     },
     /// What a failover may lose, as far as AWS tells.
     DataAtRisk {
@@ -167,6 +171,15 @@ impl<'a> Recorder<'a> {
             started: Instant::now(),
             events: Vec::new(),
         }
+    }
+
+    /// AWS seconds per wall second so far in this run (a simulator runs faster than the wall
+    /// clock), once the run has lasted long enough to tell.
+    pub fn aws_rate(&self, aws_now: Option<std::time::SystemTime>) -> Option<f64> {
+        let first = self.events.iter().find(|e| e.aws_time.is_some())?;
+        let aws = aws_now?.duration_since(first.aws_time?).ok()?.as_secs_f64();
+        let wall = self.elapsed().as_secs_f64() - first.elapsed_ms as f64 / 1000.0;
+        (wall > 0.05 && aws >= 1.0).then(|| (aws / wall).max(0.01))
     }
 
     pub fn elapsed(&self) -> Duration {

@@ -180,3 +180,35 @@ async fn a_second_run_at_once_is_told_who_holds_the_root() {
     let after = d.ok(&["failover", "--yes"]).await;
     assert!(after.finished_message().contains("nothing to do"));
 }
+
+/// poll_interval is AWS time: at 600x a "5s" gate polls every few milliseconds of wall time
+/// instead of sleeping seconds after AWS was done; a passed gate says both clocks.
+#[tokio::test(flavor = "multi_thread")]
+async fn gates_poll_in_aws_time() {
+    let d = drill(&["app"]).await;
+    let text = std::fs::read_to_string(d.config()).unwrap();
+    std::fs::write(
+        d.config(),
+        text.replace("poll_interval = \"20ms\"", "poll_interval = \"5s\""),
+    )
+    .unwrap();
+    let init = d.ok(&["init", "--yes"]).await;
+    let polls: Vec<u64> = init
+        .events
+        .iter()
+        .filter(|e| e["event"] == "gate_polled")
+        .filter_map(|e| e["next_poll_ms"].as_u64())
+        .collect();
+    assert!(!polls.is_empty());
+    let longest = polls.iter().max().unwrap();
+    assert!(
+        *longest <= 500,
+        "a poll slept {longest} ms of wall time: {polls:?}"
+    );
+    for passed in init.events.iter().filter(|e| e["event"] == "gate_passed") {
+        assert!(
+            passed["waited_ms"].is_u64() && passed["waited_aws_ms"].is_u64(),
+            "{passed}"
+        );
+    }
+}

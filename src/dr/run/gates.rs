@@ -80,6 +80,7 @@ impl Runner<'_> {
                 aws_elapsed,
                 step.spec().expected,
                 wall_start.elapsed(),
+                self.out.aws_rate(now),
                 &mut overdue_polls,
             );
             let mut still = Vec::new();
@@ -98,7 +99,14 @@ impl Runner<'_> {
                 );
                 match verdict {
                     Verdict::Passed(detail) => {
-                        self.passed(name, step, view, &detail, now, wall_start.elapsed());
+                        self.passed(
+                            name,
+                            step,
+                            view,
+                            &detail,
+                            now,
+                            (wall_start.elapsed(), aws_elapsed),
+                        );
                     }
                     Verdict::Refused(why) => {
                         return Err(DrError::Refused(format!(
@@ -150,7 +158,7 @@ impl Runner<'_> {
         view: &PairView,
         detail: &str,
         now: Option<SystemTime>,
-        gate_elapsed: Duration,
+        (wall, aws): (Duration, Duration),
     ) {
         self.out.emit(
             Some(name),
@@ -158,7 +166,8 @@ impl Runner<'_> {
             now,
             EventKind::GatePassed {
                 detail: detail.to_string(),
-                waited_ms: gate_elapsed.as_millis() as u64,
+                waited_ms: wall.as_millis() as u64,
+                waited_aws_ms: Some(aws.as_millis() as u64),
             },
         );
         match step {
@@ -206,22 +215,28 @@ impl Runner<'_> {
     }
 }
 
-/// The next poll: fast near the expected completion, backing off before it and once it is
-/// long overdue. `expected` and `aws_elapsed` are AWS time; the ratio of AWS to wall time so far
-/// converts between them (a simulator runs faster than the wall clock).
+/// The next poll (wall time to sleep): fast near the expected completion, backing off before it
+/// and once it is long overdue. `base`, `expected` and `aws_elapsed` are AWS time: the ratio of
+/// AWS to wall time (this gate's so far, else the run's `rate_hint`) converts them, so that a
+/// simulator at 600x is polled every `base` of its time, not every `base` of ours.
 pub fn next_interval(
     base: Duration,
     aws_elapsed: Duration,
     expected: Duration,
     wall_elapsed: Duration,
+    rate_hint: Option<f64>,
     overdue_polls: &mut u32,
 ) -> Duration {
+    let own = (wall_elapsed > Duration::from_millis(500) && aws_elapsed > Duration::ZERO)
+        .then(|| (aws_elapsed.as_secs_f64() / wall_elapsed.as_secs_f64()).max(0.01));
+    let rate = own.or(rate_hint);
+    let mut base = Duration::from_secs_f64((base.as_secs_f64() / rate.unwrap_or(1.0)).max(0.005));
+    if rate.is_none() {
+        // How fast AWS's clock runs is not known yet: look again within a second.
+        base = base.min(Duration::from_secs(1));
+    }
+    let rate = rate.unwrap_or(1.0);
     let max = base * 8;
-    let rate = if wall_elapsed > Duration::from_millis(500) && aws_elapsed > Duration::ZERO {
-        (aws_elapsed.as_secs_f64() / wall_elapsed.as_secs_f64()).max(0.01)
-    } else {
-        1.0
-    };
     if aws_elapsed < expected {
         *overdue_polls = 0;
         let remaining_wall = (expected - aws_elapsed).as_secs_f64() / rate;
@@ -241,31 +256,35 @@ mod tests {
     fn polls_back_off_far_from_the_expected_completion_and_speed_up_near_it() {
         let base = Duration::from_secs(5);
         let mut n = 0;
+        // Real AWS: its clock runs at the wall clock's pace.
         let far = next_interval(
             base,
             Duration::ZERO,
             Duration::from_secs(480),
             Duration::ZERO,
+            Some(1.0),
             &mut n,
         );
         assert_eq!(far, base * 8);
+        // The pace not known yet: look again within seconds, not 40 s.
+        let unknown = next_interval(
+            base,
+            Duration::ZERO,
+            Duration::from_secs(480),
+            Duration::ZERO,
+            None,
+            &mut n,
+        );
+        assert!(unknown <= Duration::from_secs(8), "{unknown:?}");
         let near = next_interval(
             base,
             Duration::from_secs(470),
             Duration::from_secs(480),
             Duration::from_secs(470),
+            None,
             &mut n,
         );
         assert_eq!(near, base);
-        // At a simulator's 600x, 8 minutes of AWS time are 0.8 s of wall time.
-        let fast = next_interval(
-            Duration::from_millis(20),
-            Duration::from_secs(60),
-            Duration::from_secs(480),
-            Duration::from_secs(1),
-            &mut n,
-        );
-        assert!(fast < Duration::from_millis(161), "{fast:?}");
         // Long overdue: back off again, never past 8x.
         let mut over = 0;
         let mut last = Duration::ZERO;
@@ -275,9 +294,51 @@ mod tests {
                 Duration::from_secs(900),
                 Duration::from_secs(480),
                 Duration::from_secs(900),
+                None,
                 &mut over,
             );
         }
         assert!(last > base && last <= base * 8, "{last:?}");
+    }
+
+    /// poll_interval is AWS time: at a simulator's 600x, "5s" is polled every 8 ms of wall
+    /// time, from the first poll of a gate on (the run's rate) to its end (the gate's own).
+    #[test]
+    fn polling_follows_aws_time() {
+        let base = Duration::from_secs(5);
+        let mut n = 0;
+        // First poll of a gate: only the run's rate is known.
+        let first = next_interval(
+            base,
+            Duration::ZERO,
+            Duration::from_secs(480),
+            Duration::ZERO,
+            Some(600.0),
+            &mut n,
+        );
+        assert!(first <= Duration::from_millis(67), "{first:?}");
+        // Later: the gate's own rate (8 minutes of AWS time in 0.8 s).
+        let later = next_interval(
+            base,
+            Duration::from_secs(470),
+            Duration::from_secs(480),
+            Duration::from_millis(783),
+            None,
+            &mut n,
+        );
+        assert!(later <= Duration::from_millis(10), "{later:?}");
+        // Overdue at 600x: still milliseconds, not seconds.
+        let mut over = 0;
+        for _ in 0..40 {
+            let late = next_interval(
+                base,
+                Duration::from_secs(1200),
+                Duration::from_secs(480),
+                Duration::from_secs(2),
+                None,
+                &mut over,
+            );
+            assert!(late <= Duration::from_millis(67), "{late:?}");
+        }
     }
 }
