@@ -100,6 +100,9 @@ pub enum EventKind {
         outcome: Outcome,
         exit_code: u8,
         message: String,
+        /// Each pair's RTO, write outage and data at risk, as numbers.
+        #[serde(default)]
+        figures: Vec<Figures>,
     },
     /// Written by the command after the run: where the report is.
     ReportWritten {
@@ -143,6 +146,20 @@ mod wall_time {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         humantime::parse_rfc3339_weak(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
+}
+
+/// A pair's figures at the end of a run (seconds; None: not measured in this run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub pair: String,
+    /// Failover: start -> B writable.
+    pub rto_aws_seconds: Option<f64>,
+    pub rto_wall_seconds: Option<f64>,
+    /// Failback: writes stopped -> A writable.
+    pub write_outage_aws_seconds: Option<f64>,
+    pub write_outage_wall_seconds: Option<f64>,
+    pub data_at_risk_seconds: Option<f64>,
+    pub all_writes_accounted_for: Option<bool>,
 }
 
 /// Where events go while a run runs.
@@ -203,6 +220,10 @@ impl<'a> Recorder<'a> {
         };
         self.sink.emit(&event);
         self.events.push(event);
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.events
     }
 
     pub fn into_events(self) -> Vec<Event> {

@@ -40,6 +40,9 @@ pub struct PairReport {
     pub found: String,
     pub phases: Vec<PhaseRecord>,
     pub rto: Option<Rto>,
+    /// A failback's outage for writers: from when writes had to stop (the quiesce) to A
+    /// writable (B -> A removed).
+    pub write_outage: Option<Rto>,
     pub data_at_risk: Option<String>,
     pub data_at_risk_seconds: Option<f64>,
     /// Every write accounted for, and on what basis.
@@ -65,6 +68,24 @@ pub struct DataAccount {
     a_side: Option<bool>,
     #[serde(skip)]
     b_side: Option<bool>,
+}
+
+impl Report {
+    /// Each pair's figures, as numbers.
+    pub fn figures(&self) -> Vec<super::events::Figures> {
+        self.pairs
+            .iter()
+            .map(|p| super::events::Figures {
+                pair: p.name.clone(),
+                rto_aws_seconds: p.rto.as_ref().map(|r| r.aws_seconds),
+                rto_wall_seconds: p.rto.as_ref().map(|r| r.wall_seconds),
+                write_outage_aws_seconds: p.write_outage.as_ref().map(|r| r.aws_seconds),
+                write_outage_wall_seconds: p.write_outage.as_ref().map(|r| r.wall_seconds),
+                data_at_risk_seconds: p.data.seconds.or(p.data_at_risk_seconds),
+                all_writes_accounted_for: p.data.all_writes_accounted_for,
+            })
+            .collect()
+    }
 }
 
 impl DataAccount {
@@ -163,6 +184,7 @@ impl Report {
                     found: found.clone(),
                     phases: Vec::new(),
                     rto: None,
+                    write_outage: None,
                     data_at_risk: None,
                     data_at_risk_seconds: None,
                     data: DataAccount::default(),
@@ -184,6 +206,27 @@ impl Report {
                 }
                 EventKind::GatePassed { detail, .. } => {
                     let failover = matches!(operation, Some(Operation::Failover { .. }));
+                    if e.step == Some(Step::RemoveReverse) {
+                        if let Some(p) = r.pair_mut(&pair) {
+                            if let Some(q) = p.phases.iter().find(|x| x.step == Step::Quiesce) {
+                                let aws = match (
+                                    q.aws_started
+                                        .as_deref()
+                                        .and_then(|t| humantime::parse_rfc3339_weak(t).ok()),
+                                    e.aws_time,
+                                ) {
+                                    (Some(s), Some(n)) => {
+                                        n.duration_since(s).unwrap_or_default().as_secs_f64()
+                                    }
+                                    _ => 0.0,
+                                };
+                                p.write_outage = Some(Rto {
+                                    aws_seconds: aws,
+                                    wall_seconds: secs(e.elapsed_ms) - q.started_s,
+                                });
+                            }
+                        }
+                    }
                     if let Some(p) = r.pair_mut(&pair) {
                         if let Some(rec) =
                             p.phases.iter_mut().rev().find(|x| Some(x.step) == e.step)
@@ -278,6 +321,7 @@ impl Report {
                     outcome,
                     exit_code,
                     message,
+                    ..
                 } => {
                     r.outcome = outcome.as_str().to_string();
                     r.exit_code = *exit_code;

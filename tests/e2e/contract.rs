@@ -212,3 +212,29 @@ async fn gates_poll_in_aws_time() {
         );
     }
 }
+
+/// A failback's cut-over is an outage for writers: reported in both clocks; every run's
+/// `finished` event carries its figures as numbers.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_failback_reports_its_write_outage_and_finished_carries_the_figures() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    let over = d.ok(&["failover", "--yes"]).await;
+    let finished = |run: &crate::dr::Run| {
+        run.events
+            .iter()
+            .find(|e| e["event"] == "finished")
+            .cloned()
+            .unwrap()
+    };
+    let f = &finished(&over)["figures"][0];
+    assert!(f["rto_aws_seconds"].as_f64().unwrap() > 0.0, "{f}");
+    assert!(f["data_at_risk_seconds"].is_f64(), "{f}");
+    let back = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    let outage = &back.report()["pairs"][0]["write_outage"];
+    assert!(outage["aws_seconds"].as_f64().unwrap() > 0.0, "{outage}");
+    assert!(outage["wall_seconds"].as_f64().unwrap() > 0.0, "{outage}");
+    let f = &finished(&back)["figures"][0];
+    assert_eq!(f["write_outage_aws_seconds"], outage["aws_seconds"]);
+    assert_eq!(f["all_writes_accounted_for"], true, "{f}");
+}

@@ -124,6 +124,7 @@ pub async fn run(
             outcome,
             exit_code: outcome.exit_code(),
             message,
+            figures: super::report::Report::from_events(runner.out.events()).figures(),
         },
     );
     Finished {
