@@ -97,3 +97,14 @@ fn the_markdown_reports_read_as_operators_see_them() {
         insta::assert_snapshot!(format!("report_{name}"), md);
     }
 }
+
+#[test]
+fn a_failback_report_has_its_write_outage() {
+    let r = Report::from_events(&recorded("failback"));
+    let outage = r.pairs[0].write_outage.as_ref().expect("a write outage");
+    assert!(
+        outage.aws_seconds > 0.0 && outage.wall_seconds > 0.0,
+        "{outage:?}"
+    );
+    assert!(r.markdown().unwrap().contains("Write outage"));
+}
