@@ -238,7 +238,8 @@ struct Invocation<'a> {
 
 /// Builds the context, runs the operation, prints the plan of a dry run, returns its end.
 async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrError> {
-    let ctx = context(inv.config, &Overrides::default()).await?;
+    let mut ctx = context(inv.config, &Overrides::default()).await?;
+    ctx.tf.interrupt = super::signals::listen();
     let _lock = if inv.dry_run {
         None
     } else {

@@ -11,6 +11,7 @@ mod dr_cmd;
 mod examples_tests;
 mod pipeline_cmd;
 mod render_cmd;
+mod signals;
 mod sim_cmd;
 mod status_cmd;
 

@@ -280,6 +280,7 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
         return Err(DrError::Failed("--unplanned is for a failover only".into()));
     }
     let mut ctx = context(config, &Overrides::default()).await?;
+    ctx.tf.interrupt = super::signals::listen();
     if let Some(t) = args.timeout {
         ctx.config.gates.replication_timeout = t;
     }

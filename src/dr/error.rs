@@ -18,6 +18,9 @@ pub enum DrError {
     /// Not an error: `--detailed-exitcode` says there is drift or work pending (exit 2).
     #[error("{0}")]
     Pending(String),
+    /// Stopped by a signal at a safe point (exit 128 + the signal: 130, 143).
+    #[error("{0}")]
+    Interrupted(String, i32),
 }
 
 /// How a run ended, as the events and the report say it.
@@ -28,6 +31,7 @@ pub enum Outcome {
     Error,
     Refused,
     GateTimeout,
+    Interrupted,
 }
 
 impl Outcome {
@@ -37,6 +41,7 @@ impl Outcome {
             Outcome::Error => 1,
             Outcome::Refused => 2,
             Outcome::GateTimeout => 3,
+            Outcome::Interrupted => 130,
         }
     }
 
@@ -46,6 +51,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::Refused => "refused",
             Outcome::GateTimeout => "gate timeout",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -56,11 +62,15 @@ impl DrError {
             DrError::Failed(_) => Outcome::Error,
             DrError::Refused(_) | DrError::Pending(_) => Outcome::Refused,
             DrError::GateTimeout(_) => Outcome::GateTimeout,
+            DrError::Interrupted(..) => Outcome::Interrupted,
         }
     }
 
     pub fn exit_code(&self) -> u8 {
-        self.outcome().exit_code()
+        match self {
+            DrError::Interrupted(_, signal) => (128 + signal).clamp(0, 255) as u8,
+            _ => self.outcome().exit_code(),
+        }
     }
 
     pub fn message(&self) -> &str {
@@ -68,7 +78,8 @@ impl DrError {
             DrError::Failed(m)
             | DrError::Refused(m)
             | DrError::GateTimeout(m)
-            | DrError::Pending(m) => m,
+            | DrError::Pending(m)
+            | DrError::Interrupted(m, _) => m,
         }
     }
 
@@ -80,13 +91,19 @@ impl DrError {
             DrError::Refused(m) => DrError::Refused(wrap(m)),
             DrError::GateTimeout(m) => DrError::GateTimeout(wrap(m)),
             DrError::Pending(m) => DrError::Pending(wrap(m)),
+            DrError::Interrupted(m, s) => DrError::Interrupted(wrap(m), s),
         }
     }
 }
 
 impl From<crate::terraform::TfError> for DrError {
     fn from(e: crate::terraform::TfError) -> Self {
-        DrError::Failed(e.to_string())
+        match e {
+            crate::terraform::TfError::Interrupted { signal, .. } => {
+                DrError::Interrupted(e.to_string(), signal)
+            }
+            e => DrError::Failed(e.to_string()),
+        }
     }
 }
 

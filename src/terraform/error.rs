@@ -14,6 +14,9 @@ pub struct LockInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TfError {
+    #[error("`terraform {command}` was stopped by {}: it was asked to stop and to release the state lock", crate::interrupt::name(*signal))]
+    Interrupted { command: String, signal: i32 },
+
     #[error("Terraform binary {name:?} was not found ({why})\n  hint: install Terraform >= {min} or OpenTofu, set `binary` in the terraform block of the config, or run `make setup` for the project's own", min = super::version::MINIMUM)]
     BinaryNotFound { name: String, why: String },
 

@@ -28,6 +28,9 @@ pub struct Terraform {
     pub lock_timeout: Duration,
     /// Extra environment (endpoint overrides, the toolchain's CLI config).
     pub env: Vec<(OsString, OsString)>,
+    /// When fired, a running command is asked to stop (one SIGINT: Terraform stops gracefully
+    /// and releases the state lock) and is waited for.
+    pub interrupt: crate::interrupt::Interrupt,
 }
 
 /// What a command printed.
@@ -70,6 +73,7 @@ impl Terraform {
             version: Version(0, 0, 0),
             lock_timeout,
             env,
+            interrupt: Default::default(),
         };
         let ran = tf.exec(&version::args(), false).await?;
         let found = version::parse_output(&ran.stdout).ok_or_else(|| TfError::BinaryNotFound {
@@ -105,6 +109,9 @@ impl Terraform {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group: a Ctrl-C on the terminal reaches efs-dr only, which asks
+            // Terraform to stop exactly once (a second interrupt makes Terraform quit at once).
+            .process_group(0)
             .kill_on_drop(true);
         let mut child = cmd.spawn().map_err(|source| TfError::Spawn {
             binary: self.binary.clone(),
@@ -139,15 +146,43 @@ impl Terraform {
             }
             all
         };
-        let (stdout, stderr, status) = tokio::join!(out, err, child.wait());
-        let status = status.map_err(|source| TfError::Spawn {
-            binary: self.binary.clone(),
-            source,
-        })?;
-        Ok(Ran {
-            code: status.code().unwrap_or(-1),
-            stdout,
-            stderr,
+        let pid = child.id();
+        let done = async move { tokio::join!(out, err, child.wait()) };
+        tokio::pin!(done);
+        let interrupted = tokio::select! {
+            finished = &mut done => {
+                let (stdout, stderr, status) = finished;
+                let status = status.map_err(|source| TfError::Spawn {
+                    binary: self.binary.clone(),
+                    source,
+                })?;
+                return Ok(Ran {
+                    code: status.code().unwrap_or(-1),
+                    stdout,
+                    stderr,
+                });
+            }
+            signal = self.interrupt.fired() => signal,
+        };
+        if let Some(pid) = pid {
+            // SAFETY: kill(2) with a pid this process started and has not reaped.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGINT);
+            }
+        }
+        tracing::warn!(
+            "{} received: asked `terraform {}` to stop; waiting for it to release the state lock",
+            crate::interrupt::name(interrupted),
+            args.first().map(String::as_str).unwrap_or_default()
+        );
+        // Bounded: Terraform finishes the call in flight, writes the state, releases the lock.
+        let bound = self.lock_timeout + Duration::from_secs(120);
+        if tokio::time::timeout(bound, &mut done).await.is_err() {
+            tracing::error!("terraform did not stop within {bound:?}: killed");
+        }
+        Err(TfError::Interrupted {
+            command: args.first().cloned().unwrap_or_default(),
+            signal: interrupted,
         })
     }
 

@@ -238,3 +238,102 @@ async fn the_failback_reports_its_write_outage_and_finished_carries_the_figures(
     assert_eq!(f["write_outage_aws_seconds"], outage["aws_seconds"]);
     assert_eq!(f["all_writes_accounted_for"], true, "{f}");
 }
+
+/// SIGINT during `terraform apply`: efs-dr asks Terraform to stop, waits for it to release the
+/// state lock, writes the report as interrupted, exits 130; the same command then finishes.
+/// A second SIGINT quits at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_run_stops_terraform_cleanly_and_continues_when_run_again() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let d = crate::dr::drill_with(
+        &["app"],
+        efs_dr_sim::SimOptions {
+            time_scale: 600.0,
+            seed: Some(41),
+            settings: efs_dr_sim::SimSettings {
+                replication_delete_delay: std::time::Duration::from_secs(30 * 60),
+                ..efs_dr_sim::SimSettings::default()
+            },
+            ..efs_dr_sim::SimOptions::default()
+        },
+    )
+    .await;
+    d.write_config("120m", "terraform");
+    d.ok(&["init", "--yes"]).await;
+    let mut run = d
+        .command(&["failover", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = run.id().unwrap() as i32;
+    let mut lines = BufReader::new(run.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let applying = e["event"] == "plan_summary" && e["step"] == "remove_forward";
+        events.push(e);
+        if applying {
+            break;
+        }
+    }
+    // terraform apply is deleting the replication (3 s here): interrupt it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    while let Ok(Some(line)) = lines.next_line().await {
+        events.push(serde_json::from_str(&line).unwrap_or_default());
+    }
+    let status = run.wait().await.unwrap();
+    assert_eq!(status.code(), Some(130));
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "finished")
+        .expect("a finished event");
+    assert_eq!(finished["outcome"], "interrupted", "{finished}");
+    assert_eq!(finished["exit_code"], 130);
+    let report = events
+        .iter()
+        .find_map(|e| e["report"].as_str())
+        .expect("the report is written");
+    let md = std::fs::read_to_string(report).unwrap();
+    assert!(md.contains("interrupted") && md.contains("SIGINT"), "{md}");
+    assert!(
+        !d.tf_dir().join(".terraform.tfstate.lock.info").exists(),
+        "Terraform released the state lock"
+    );
+    // The same command finishes the job (the drill's lock_timeout is 2 s: the lock is free).
+    let again = d.ok(&["failover", "--yes"]).await;
+    let m = again.finished_message();
+    assert!(m.contains("done") || m.contains("nothing to do"), "{m}");
+    assert!(d.replications(crate::dr::B_REGION).await.is_empty());
+
+    // A second SIGINT: out at once.
+    d.write_on_b("x").await;
+    let mut run = d
+        .command(&["failback", "--yes", "--writes-stopped"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = run.id().unwrap() as i32;
+    let mut lines = BufReader::new(run.stdout.take().unwrap()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("\"plan_summary\"") {
+            break;
+        }
+    }
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let status = tokio::time::timeout(std::time::Duration::from_secs(2), run.wait())
+        .await
+        .expect("out at once")
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+}

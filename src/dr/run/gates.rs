@@ -147,7 +147,12 @@ impl Runner<'_> {
                     fmt_dur(timeout)
                 )));
             }
-            tokio::time::sleep(interval).await;
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                signal = self.ctx.tf.interrupt.fired() => {
+                    return Err(super::interrupted(signal, step));
+                }
+            }
         }
     }
 

@@ -122,7 +122,7 @@ pub async fn run(
         ctx.aws.now(),
         EventKind::Finished {
             outcome,
-            exit_code: outcome.exit_code(),
+            exit_code: result.as_ref().err().map_or(0, DrError::exit_code),
             message,
             figures: super::report::Report::from_events(runner.out.events()).figures(),
         },
@@ -369,6 +369,9 @@ impl Runner<'_> {
                     (s.step == step).then(|| (p.name.clone(), s.gate_only))
                 })
                 .collect();
+            if let Some(signal) = self.ctx.tf.interrupt.signalled() {
+                return Err(interrupted(signal, step));
+            }
             // Each round decides from what AWS says now (the first one from the run's start).
             let seen = match observed.take() {
                 Some(o) => o,
@@ -632,5 +635,17 @@ fn stale(proposed: Step, at: &Pending, view: &PairView) -> String {
         "the merged proposal is for \"{}\", but the live state moved on: {now} (live direction: {}). The proposal is stale: run `efs-dr propose` again and merge that instead; nothing was changed",
         proposed.title(),
         view.live_direction().as_str()
+    )
+}
+
+/// A run stopped by a signal at a safe point, before `step`'s next action.
+pub(super) fn interrupted(signal: i32, step: Step) -> DrError {
+    DrError::Interrupted(
+        format!(
+            "interrupted by {} during phase \"{}\": stopped at a safe point (Terraform, if it was running, was asked to stop and released the state lock). Run the same command again to continue from the live state",
+            crate::interrupt::name(signal),
+            step.title()
+        ),
+        signal,
     )
 }
