@@ -87,7 +87,7 @@ impl RegionClients {
                 });
             }
         }
-        out.sort_by(|a, b| b.created.cmp(&a.created));
+        out.sort_by_key(|j| std::cmp::Reverse(j.created));
         Ok(out)
     }
 }

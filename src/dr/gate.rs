@@ -238,6 +238,36 @@ fn quiesced(view: &PairView, window: Duration) -> Verdict {
     }
 }
 
+fn recovery_point(view: &PairView, after: Option<std::time::SystemTime>) -> Verdict {
+    let job = view
+        .a_backup_jobs
+        .iter()
+        .filter(|j| match (after, j.created) {
+            (Some(a), Some(c)) => c >= a,
+            (Some(_), None) => false,
+            (None, _) => true,
+        })
+        .max_by_key(|j| j.created);
+    match job {
+        None => Verdict::Waiting("no backup job of A has started yet".into()),
+        Some(j) if j.state == "COMPLETED" => Verdict::Passed(format!(
+            "recovery point {} (backup job {}) holds A",
+            j.recovery_point_arn.as_deref().unwrap_or("?"),
+            j.id
+        )),
+        Some(j) if j.failed() => Verdict::Refused(format!(
+            "backup job {} of A is {}{}: there is no recovery point, so A was not overwritten. Find out why in AWS Backup, then run the failback again (a new job is started)",
+            j.id,
+            j.state,
+            j.status_message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        )),
+        Some(j) => Verdict::Waiting(format!("backup job {} of A is {}", j.id, j.state)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::view::tests::*;
@@ -357,35 +387,5 @@ mod tests {
             &snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 10),
         );
         assert!(matches!(evaluate(&gate, &v), Verdict::Refused(m) if m.contains("PAUSED")));
-    }
-}
-
-fn recovery_point(view: &PairView, after: Option<std::time::SystemTime>) -> Verdict {
-    let job = view
-        .a_backup_jobs
-        .iter()
-        .filter(|j| match (after, j.created) {
-            (Some(a), Some(c)) => c >= a,
-            (Some(_), None) => false,
-            (None, _) => true,
-        })
-        .max_by_key(|j| j.created);
-    match job {
-        None => Verdict::Waiting("no backup job of A has started yet".into()),
-        Some(j) if j.state == "COMPLETED" => Verdict::Passed(format!(
-            "recovery point {} (backup job {}) holds A",
-            j.recovery_point_arn.as_deref().unwrap_or("?"),
-            j.id
-        )),
-        Some(j) if j.failed() => Verdict::Refused(format!(
-            "backup job {} of A is {}{}: there is no recovery point, so A was not overwritten. Find out why in AWS Backup, then run the failback again (a new job is started)",
-            j.id,
-            j.state,
-            j.status_message
-                .as_deref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        )),
-        Some(j) => Verdict::Waiting(format!("backup job {} of A is {}", j.id, j.state)),
     }
 }

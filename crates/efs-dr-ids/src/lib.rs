@@ -117,6 +117,18 @@ impl fmt::Display for FileSystemId {
     }
 }
 
+impl PartialEq<str> for FileSystemId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<str> for Region {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,17 +213,5 @@ mod tests {
         assert!(e.contains("fs-"), "{e}");
         let e = FileSystemId::parse("fs-0123456z").unwrap_err();
         assert!(e.contains("hexadecimal"), "{e}");
-    }
-}
-
-impl PartialEq<str> for FileSystemId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<str> for Region {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
     }
 }
