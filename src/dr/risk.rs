@@ -90,17 +90,19 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s)
     }
 
+    type Case = (
+        Option<AwsTime>,
+        bool,
+        Option<Option<AwsTime>>,
+        &'static str,
+        Option<f64>,
+    );
+
     /// Every combination of (last sync known, A reachable, last write known) has its sentence.
     #[test]
     fn every_combination_gets_its_sentence() {
         let now = Some(t(1000));
-        let cases: Vec<(
-            Option<AwsTime>,
-            bool,
-            Option<Option<AwsTime>>,
-            &str,
-            Option<f64>,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 Some(t(100)),
                 true,

@@ -12,7 +12,7 @@ use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::dr::{drill_with, Drill, Run, A_REGION, B_REGION};
+use crate::dr::{drill_with, Drill, A_REGION, B_REGION};
 
 /// Minutes of AWS time are tenths of a second of wall time.
 fn slow_aws() -> SimOptions {
@@ -26,13 +26,6 @@ fn slow_aws() -> SimOptions {
         },
         ..SimOptions::default()
     }
-}
-
-fn of_step<'a>(run: &'a Run, step: &str, event: &str) -> Vec<&'a Value> {
-    run.events
-        .iter()
-        .filter(|e| e["step"] == step && e["event"] == event)
-        .collect()
 }
 
 /// How a rerun must meet the killed phase's gate.
