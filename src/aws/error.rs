@@ -152,4 +152,33 @@ mod tests {
             "{creds}"
         );
     }
+
+    #[test]
+    fn why_an_answer_is_missing_is_told_apart() {
+        let service = |code: &str| AwsError {
+            region: "us-east-1".into(),
+            operation: "DescribeFileSystems",
+            kind: AwsErrorKind::Service {
+                code: code.into(),
+                message: String::new(),
+            },
+        };
+        assert_eq!(
+            service("UnrecognizedClientException").category(),
+            "no valid credentials"
+        );
+        assert_eq!(
+            service("ExpiredTokenException").category(),
+            "no valid credentials"
+        );
+        assert_eq!(service("AccessDeniedException").category(), "access denied");
+        assert_eq!(service("InternalServerError").category(), "error");
+        let refused = dispatch(ConnectorError::io("connection refused".into()));
+        assert_eq!(refused.category(), "unreachable");
+        let creds = dispatch(ConnectorError::other(
+            "an error occurred while loading credentials".into(),
+            None,
+        ));
+        assert_eq!(creds.category(), "no valid credentials");
+    }
 }
