@@ -153,6 +153,10 @@ pub async fn terraform(config: &Config, overrides: &Overrides) -> Result<Terrafo
         overrides.terraform_env.clone(),
     )
     .await
+    .map(|mut tf| {
+        tf.parallelism = config.terraform.parallelism_for(config.pairs.len());
+        tf
+    })
     .map_err(|e| DrError::Failed(e.to_string()))
 }
 

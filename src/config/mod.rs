@@ -42,6 +42,18 @@ pub struct TerraformSettings {
     pub module_source: Option<String>,
     /// A `backend "TYPE" { ... }` block, passed through to the rendered root as written.
     pub backend: Option<String>,
+    /// Terraform's `-parallelism` for plan and apply. None: one per pair, at least 10
+    /// (Terraform's own default): each pair's phase changes one resource, and the provider
+    /// waits on AWS for each (8 minutes for a deletion), so a fleet must not go in waves.
+    pub parallelism: Option<u32>,
+}
+
+impl TerraformSettings {
+    /// The parallelism for `pairs` pairs.
+    pub fn parallelism_for(&self, pairs: usize) -> u32 {
+        self.parallelism
+            .unwrap_or_else(|| (pairs as u32).clamp(10, 256))
+    }
 }
 
 /// One replicated pair: A (primary, home) and B (secondary).
@@ -292,6 +304,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         lock_timeout: Duration::from_secs(60),
         module_source: None,
         backend: None,
+        parallelism: None,
     };
     let Some(block) = top.single_block("terraform", issues) else {
         return Some(default);
@@ -300,6 +313,9 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
     let dir = r.string("dir", "dir = \"terraform\"", issues);
     let binary = r.string("binary", "binary = \"terraform\"", issues);
     let lock_timeout = r.duration("lock_timeout", default.lock_timeout, issues);
+    let parallelism = r
+        .count("parallelism", 1..=1024, "parallelism = 100", issues)
+        .map(|n| n as u32);
     let module_source = r.string(
         "module_source",
         "module_source = \"../modules/efs_replication\"",
@@ -338,7 +354,14 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         }
     }
     r.finish(
-        &["dir", "binary", "lock_timeout", "module_source", "backend"],
+        &[
+            "dir",
+            "binary",
+            "lock_timeout",
+            "module_source",
+            "backend",
+            "parallelism",
+        ],
         issues,
     );
     Some(TerraformSettings {
@@ -347,6 +370,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         lock_timeout: lock_timeout?,
         module_source: module_source.map(|m| m.value),
         backend,
+        parallelism,
     })
 }
 

@@ -112,6 +112,37 @@ impl<'b> BodyReader<'b> {
         self.owner_span.clone()
     }
 
+    /// A whole number in `range` (a count); None when absent or wrong (reported).
+    pub fn count(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        example: &str,
+        issues: &mut Issues,
+    ) -> Option<u64> {
+        let attr = self.attrs.remove(key)?;
+        let n = match &attr.value {
+            Expression::Number(n) => n.value().as_u64(),
+            _ => None,
+        };
+        match n {
+            Some(n) if range.contains(&n) => Some(n),
+            _ => {
+                issues.push(
+                    attr.value.span(),
+                    &join(&self.path, key),
+                    format!(
+                        "must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                    Some(example.to_string()),
+                );
+                None
+            }
+        }
+    }
+
     /// A string attribute. `example` is how a right value is written, for messages.
     pub fn string(
         &mut self,

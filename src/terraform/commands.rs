@@ -19,20 +19,25 @@ pub fn init(lock_timeout: Duration) -> Vec<String> {
 }
 
 /// `plan -detailed-exitcode`: exit 0 no changes, 2 changes, 1 error.
-pub fn plan(plan_file: &Path, lock_timeout: Duration) -> Vec<String> {
+pub fn plan(plan_file: &Path, lock_timeout: Duration, parallelism: u32) -> Vec<String> {
     vec![
         "plan".into(),
         "-input=false".into(),
         "-no-color".into(),
         "-detailed-exitcode".into(),
         lock(lock_timeout),
+        format!("-parallelism={parallelism}"),
         format!("-out={}", plan_file.display()),
     ]
 }
 
 /// The same plan without refreshing: nothing is read from AWS (a region may be down).
-pub fn plan_without_refresh(plan_file: &Path, lock_timeout: Duration) -> Vec<String> {
-    let mut v = plan(plan_file, lock_timeout);
+pub fn plan_without_refresh(
+    plan_file: &Path,
+    lock_timeout: Duration,
+    parallelism: u32,
+) -> Vec<String> {
+    let mut v = plan(plan_file, lock_timeout, parallelism);
     v.insert(4, "-refresh=false".into());
     v
 }
@@ -60,13 +65,14 @@ pub fn show_plan_text(plan_file: &Path) -> Vec<String> {
     ]
 }
 
-pub fn apply(plan_file: &Path, lock_timeout: Duration) -> Vec<String> {
+pub fn apply(plan_file: &Path, lock_timeout: Duration, parallelism: u32) -> Vec<String> {
     vec![
         "apply".into(),
         "-input=false".into(),
         "-no-color".into(),
         "-auto-approve".into(),
         lock(lock_timeout),
+        format!("-parallelism={parallelism}"),
         plan_file.display().to_string(),
     ]
 }
@@ -104,18 +110,19 @@ mod tests {
             ["init", "-input=false", "-no-color", "-lock-timeout=60s"]
         );
         assert_eq!(
-            plan(Path::new("p.tfplan"), t),
+            plan(Path::new("p.tfplan"), t, 40),
             [
                 "plan",
                 "-input=false",
                 "-no-color",
                 "-detailed-exitcode",
                 "-lock-timeout=60s",
+                "-parallelism=40",
                 "-out=p.tfplan"
             ]
         );
         assert_eq!(
-            plan_without_refresh(Path::new("p"), t),
+            plan_without_refresh(Path::new("p"), t, 10),
             [
                 "plan",
                 "-input=false",
@@ -123,6 +130,7 @@ mod tests {
                 "-detailed-exitcode",
                 "-refresh=false",
                 "-lock-timeout=60s",
+                "-parallelism=10",
                 "-out=p"
             ]
         );
@@ -132,13 +140,14 @@ mod tests {
             ["show", "-json", "-no-color", "p.tfplan"]
         );
         assert_eq!(
-            apply(Path::new("p.tfplan"), t),
+            apply(Path::new("p.tfplan"), t, 100),
             [
                 "apply",
                 "-input=false",
                 "-no-color",
                 "-auto-approve",
                 "-lock-timeout=60s",
+                "-parallelism=100",
                 "p.tfplan"
             ]
         );

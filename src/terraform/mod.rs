@@ -31,6 +31,8 @@ pub struct Terraform {
     /// When fired, a running command is asked to stop (one SIGINT: Terraform stops gracefully
     /// and releases the state lock) and is waited for.
     pub interrupt: crate::interrupt::Interrupt,
+    /// `-parallelism` of plan and apply.
+    pub parallelism: u32,
 }
 
 /// What a command printed.
@@ -74,6 +76,7 @@ impl Terraform {
             lock_timeout,
             env,
             interrupt: Default::default(),
+            parallelism: 10,
         };
         let ran = tf.exec(&version::args(), false).await?;
         let found = version::parse_output(&ran.stdout).ok_or_else(|| TfError::BinaryNotFound {
@@ -221,9 +224,9 @@ impl Terraform {
     /// Plans into `plan_file`, refreshing from AWS or not; true when the plan has changes.
     pub async fn plan_with(&self, plan_file: &Path, refresh: bool) -> Result<bool, TfError> {
         let args = if refresh {
-            commands::plan(plan_file, self.lock_timeout)
+            commands::plan(plan_file, self.lock_timeout, self.parallelism)
         } else {
-            commands::plan_without_refresh(plan_file, self.lock_timeout)
+            commands::plan_without_refresh(plan_file, self.lock_timeout, self.parallelism)
         };
         let ran = self.run_ok("plan", &args, false, &[2]).await?;
         Ok(ran.code == 2)
@@ -273,7 +276,7 @@ impl Terraform {
     pub async fn apply(&self, plan_file: &Path) -> Result<(), TfError> {
         self.run_ok(
             "apply",
-            &commands::apply(plan_file, self.lock_timeout),
+            &commands::apply(plan_file, self.lock_timeout, self.parallelism),
             false,
             &[],
         )

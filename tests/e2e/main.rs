@@ -4,6 +4,7 @@
 mod cli;
 mod contract;
 mod dr;
+mod fleet;
 mod pipeline;
 mod resume;
 mod sim_backup;

@@ -23,11 +23,14 @@ fn side(pair: &Pair, role: Role) -> &crate::config::Side {
 }
 
 impl Runner<'_> {
+    /// Every pair's gate; the pairs whose gate refused or timed out come back with their
+    /// reason, and the others are done.
     pub(super) async fn gates(
         &mut self,
         step: Step,
         gates: &[(String, Gate)],
-    ) -> Result<(), DrError> {
+    ) -> Result<Vec<(String, DrError)>, DrError> {
+        let mut failures: Vec<(String, DrError)> = Vec::new();
         let settings = &self.ctx.config.gates;
         let base = settings.poll_interval;
         let timeout = settings.replication_timeout;
@@ -109,10 +112,13 @@ impl Runner<'_> {
                         );
                     }
                     Verdict::Refused(why) => {
-                        return Err(DrError::Refused(format!(
-                            "pair {name}, phase \"{}\": {why}. Nothing more was changed",
-                            step.title()
-                        )));
+                        failures.push((
+                            name.clone(),
+                            DrError::Refused(format!(
+                                "pair {name}, phase \"{}\": {why}. Nothing more was changed for this pair",
+                                step.title()
+                            )),
+                        ));
                     }
                     Verdict::Waiting(w) => {
                         last.insert(name.clone(), w);
@@ -122,30 +128,27 @@ impl Runner<'_> {
             }
             pending = still;
             if pending.is_empty() {
-                return Ok(());
+                return Ok(failures);
             }
             if aws_elapsed >= timeout || wall_start.elapsed() >= timeout {
-                let what = pending
-                    .iter()
-                    .map(|(name, gate)| {
-                        format!(
-                            "pair {name}: \"{}\" still not true: {}",
-                            gate.describe(),
-                            last.get(name).map(String::as_str).unwrap_or("unknown")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n");
                 let advice = if step == Step::Quiesce {
                     "nothing was cut over: B keeps serving and B -> A keeps replicating, so no data is lost. Stop the application on B, then run `efs-dr failback --writes-stopped` again"
                 } else {
                     "nothing further was changed. Find out why (`efs-dr status`, the EFS console), then run the same command again: it continues from this phase"
                 };
-                return Err(DrError::GateTimeout(format!(
-                    "gate of phase \"{}\" did not pass within {} (AWS time):\n{what}\n{advice}",
-                    step.title(),
-                    fmt_dur(timeout)
-                )));
+                for (name, gate) in &pending {
+                    failures.push((
+                        name.clone(),
+                        DrError::GateTimeout(format!(
+                            "gate of phase \"{}\" did not pass within {} (AWS time):\npair {name}: \"{}\" still not true: {}\n{advice}",
+                            step.title(),
+                            fmt_dur(timeout),
+                            gate.describe(),
+                            last.get(name).map(String::as_str).unwrap_or("unknown")
+                        )),
+                    ));
+                }
+                return Ok(failures);
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}

@@ -100,6 +100,7 @@ pub async fn run(
         out: Recorder::new(sink),
         flags: req.flags,
         writes_on_a: BTreeMap::new(),
+        failed: Vec::new(),
     };
     runner.out.emit(
         None,
@@ -142,6 +143,8 @@ struct Runner<'a> {
     flags: RunFlags,
     /// A failback's assessment of writes only A has, per pair, made once at its start.
     writes_on_a: BTreeMap<String, AOnlyWrites>,
+    /// Pairs that stopped (refused, timed out) while the others went on.
+    failed: Vec<(String, DrError)>,
 }
 
 /// One observation with what the state holds, as a round decides from it.
@@ -310,6 +313,25 @@ impl Runner<'_> {
                 },
             );
         }
+        // A pair that cannot go does not hold the others back (a whole run of the CLI); a
+        // pipeline stage moves all its pairs or none.
+        let others_can_go = self.req.scope == Scope::Everything
+            && blocked.len() < self.req.pairs.len()
+            && !self.req.dry_run;
+        if others_can_go && !blocked.is_empty() {
+            for (name, e) in blocked.drain(..) {
+                self.out.emit(
+                    Some(&name),
+                    None,
+                    now,
+                    EventKind::Refused {
+                        message: e.message().to_string(),
+                    },
+                );
+                queues.remove(&name);
+                self.failed.push((name, e));
+            }
+        }
         if !blocked.is_empty() {
             for (name, e) in &blocked {
                 self.out.emit(
@@ -337,7 +359,7 @@ impl Runner<'_> {
             });
         }
         if queues.values().all(Vec::is_empty) {
-            return Ok(format!("nothing to do: {}", self.req.op.name()));
+            return self.ended(format!("nothing to do: {}", self.req.op.name()));
         }
         if matches!(self.req.op, Operation::Failover { .. }) {
             for view in &first.views {
@@ -387,14 +409,68 @@ impl Runner<'_> {
                 let actions = decide::actions(self.pair(name), step, view, self.inputs())?;
                 round.push((name.clone(), self.in_scope(actions, *gate_only)));
             }
-            self.carry_out(step, &round, &seen.snapshot).await?;
+            let failures = self.carry_out(step, &round, &seen.snapshot).await?;
             for (name, _) in &names {
                 if let Some(q) = queues.get_mut(name) {
                     q.remove(0);
                 }
             }
+            for (name, e) in failures {
+                self.out.emit(
+                    Some(&name),
+                    Some(step),
+                    self.ctx.aws.now(),
+                    EventKind::Refused {
+                        message: e.message().to_string(),
+                    },
+                );
+                queues.remove(&name);
+                self.failed.push((name, e));
+            }
         }
-        Ok(format!("{} done", self.req.op.name()))
+        self.ended(format!("{} done", self.req.op.name()))
+    }
+
+    /// The end of a run whose pairs may not all have completed: the pairs that stopped, each
+    /// with its reason, and the gravest exit (a timeout, then a refusal, then an error).
+    fn ended(&mut self, done: String) -> Result<String, DrError> {
+        if self.failed.is_empty() {
+            return Ok(done);
+        }
+        let failed: Vec<&str> = self.failed.iter().map(|(n, _)| n.as_str()).collect();
+        let completed: Vec<&str> = self
+            .req
+            .pairs
+            .iter()
+            .map(|p| p.name.as_str())
+            .filter(|n| !failed.contains(n))
+            .collect();
+        let mut text = self
+            .failed
+            .iter()
+            .map(|(name, e)| {
+                if e.message().contains(&format!("pair {name}")) {
+                    e.message().to_string()
+                } else {
+                    format!("pair {name}: {}", e.message())
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !completed.is_empty() {
+            text.push_str(&format!(
+                "\nthe other pair(s) completed: {}. Run the same command again to finish only what is left",
+                completed.join(", ")
+            ));
+        }
+        let worst = |pick: fn(&DrError) -> bool| self.failed.iter().any(|(_, e)| pick(e));
+        Err(if worst(|e| matches!(e, DrError::GateTimeout(_))) {
+            DrError::GateTimeout(text)
+        } else if worst(|e| matches!(e, DrError::Refused(_))) {
+            DrError::Refused(text)
+        } else {
+            DrError::Failed(text)
+        })
     }
 
     /// One step for every pair at it: confirm, SDK changes, Terraform, gate, in that order.
@@ -403,7 +479,7 @@ impl Runner<'_> {
         step: Step,
         round: &[(String, Vec<Action>)],
         snapshot: &Snapshot,
-    ) -> Result<(), DrError> {
+    ) -> Result<Vec<(String, DrError)>, DrError> {
         let names = round
             .iter()
             .map(|(n, _)| n.as_str())
