@@ -125,7 +125,14 @@ def run(binary, cfg, args, env):
         parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))
         aws_s = (parse(aws[-1]) - parse(aws[0])).total_seconds()
     polls = len({(e.get("step"), e["elapsed_ms"]) for e in events if e.get("event") == "gate_polled"})
-    return wall, aws_s, polls, overheads(events)
+    rtos = [
+        f.get("rto_aws_seconds")
+        for e in events
+        if e.get("event") == "finished"
+        for f in e.get("figures", [])
+        if f.get("rto_aws_seconds") is not None
+    ]
+    return wall, aws_s, polls, overheads(events), max(rtos) if rtos else None
 
 
 def bench(binary, size, scale, env_base):
@@ -163,7 +170,13 @@ def bench(binary, size, scale, env_base):
             env=env,
             capture_output=True,
         )
-        rows["status"] = (time.monotonic() - t0, 0.0, 0, [])
+        rows["status"] = (time.monotonic() - t0, 0.0, 0, [], None)
+        # A's region down: every B writable within AWS's deletion time (+ seconds).
+        req = urllib.request.Request(f"{url}/_sim/regions/{A}/outage", data=b"", method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+        rows["unplanned failover"] = run(
+            binary, cfg, ["failover", "--unplanned", "--yes"], env
+        )
         return rows
     finally:
         sim.terminate()
@@ -190,15 +203,15 @@ def main():
     results = {s: bench(args.bin, s, args.time_scale, env) for s in sizes}
     base = results[sizes[0]]
     print(f"\nefs-dr fleet benchmark, simulator time scale {args.time_scale:g}x\n")
-    print("| pairs | operation | wall (s) | AWS (s) | ratio to 1 pair (wall) | gate polls | max overhead per phase (s) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| pairs | operation | wall (s) | AWS (s) | ratio to 1 pair (wall) | gate polls | max overhead per phase (s) | RTO, slowest pair (AWS s) |")
+    print("|---|---|---|---|---|---|---|---|")
     for s in sizes:
-        for op in ["init", "failover", "failback", "status"]:
-            wall, aws, polls, over = results[s][op]
+        for op in ["init", "failover", "failback", "status", "unplanned failover"]:
+            wall, aws, polls, over, rto = results[s][op]
             ratio = wall / base[op][0] if base[op][0] else 0
             print(
                 f"| {s} | {op} | {wall:.1f} | {aws:.0f} | {ratio:.2f} | {polls} | "
-                f"{max(over) if over else 0:.2f} |"
+                f"{max(over) if over else 0:.2f} | {'' if rto is None else f'{rto:.0f}'} |"
             )
 
 

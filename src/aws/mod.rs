@@ -273,6 +273,9 @@ pub struct LastWrite {
 pub const WRITE_LOOKBACK: Duration = Duration::from_secs(6 * 3600);
 pub const WRITE_PERIOD_SECS: i32 = 60;
 
+/// GetMetricData's limit of queries per call.
+pub const MAX_METRIC_QUERIES: usize = 500;
+
 impl RegionClients {
     /// AWS's clock as last seen in this region.
     pub fn now(&self) -> Option<AwsTime> {
@@ -366,62 +369,67 @@ impl RegionClients {
         if file_systems.is_empty() {
             return Ok(out);
         }
-        let mut req = self
-            .cloudwatch
-            .get_metric_data()
-            .start_time(since.into())
-            .end_time((now + Duration::from_secs(WRITE_PERIOD_SECS as u64)).into());
-        for (i, fs) in file_systems.iter().enumerate() {
-            req = req.metric_data_queries(
-                MetricDataQuery::builder()
-                    .id(format!("w{i}"))
-                    .metric_stat(
-                        MetricStat::builder()
-                            .metric(
-                                Metric::builder()
-                                    .namespace("AWS/EFS")
-                                    .metric_name("DataWriteIOBytes")
-                                    .dimensions(
-                                        Dimension::builder()
-                                            .name("FileSystemId")
-                                            .value(fs.as_str())
-                                            .build(),
-                                    )
-                                    .build(),
-                            )
-                            .period(WRITE_PERIOD_SECS)
-                            .stat("Sum")
-                            .build(),
-                    )
-                    .build(),
-            );
-        }
-        let mut pages = req.into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk(region, "GetMetricData", e))?;
-            for result in page.metric_data_results() {
-                let Some(i) = result
-                    .id()
-                    .and_then(|id| id.strip_prefix('w'))
-                    .and_then(|i| i.parse::<usize>().ok())
-                else {
-                    continue;
-                };
-                let Some(fs) = file_systems.get(i) else {
-                    continue;
-                };
-                for (t, v) in result.timestamps().iter().zip(result.values()) {
-                    if *v <= 0.0 {
-                        continue;
-                    }
-                    let Ok(start) = SystemTime::try_from(*t) else {
+        // GetMetricData takes at most 500 queries: one call per 500 file systems.
+        for (chunk_no, chunk) in file_systems.chunks(MAX_METRIC_QUERIES).enumerate() {
+            let offset = chunk_no * MAX_METRIC_QUERIES;
+            let mut req = self
+                .cloudwatch
+                .get_metric_data()
+                .start_time(since.into())
+                .end_time((now + Duration::from_secs(WRITE_PERIOD_SECS as u64)).into());
+            for (i, fs) in chunk.iter().enumerate() {
+                let i = offset + i;
+                req = req.metric_data_queries(
+                    MetricDataQuery::builder()
+                        .id(format!("w{i}"))
+                        .metric_stat(
+                            MetricStat::builder()
+                                .metric(
+                                    Metric::builder()
+                                        .namespace("AWS/EFS")
+                                        .metric_name("DataWriteIOBytes")
+                                        .dimensions(
+                                            Dimension::builder()
+                                                .name("FileSystemId")
+                                                .value(fs.as_str())
+                                                .build(),
+                                        )
+                                        .build(),
+                                )
+                                .period(WRITE_PERIOD_SECS)
+                                .stat("Sum")
+                                .build(),
+                        )
+                        .build(),
+                );
+            }
+            let mut pages = req.into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk(region, "GetMetricData", e))?;
+                for result in page.metric_data_results() {
+                    let Some(i) = result
+                        .id()
+                        .and_then(|id| id.strip_prefix('w'))
+                        .and_then(|i| i.parse::<usize>().ok())
+                    else {
                         continue;
                     };
-                    // The write happened somewhere in the period: count its end.
-                    let end = start + Duration::from_secs(WRITE_PERIOD_SECS as u64);
-                    let entry = out.get_mut(fs).expect("inserted above");
-                    if entry.at.is_none_or(|at| at < end) {
-                        entry.at = Some(end);
+                    let Some(fs) = file_systems.get(i) else {
+                        continue;
+                    };
+                    for (t, v) in result.timestamps().iter().zip(result.values()) {
+                        if *v <= 0.0 {
+                            continue;
+                        }
+                        let Ok(start) = SystemTime::try_from(*t) else {
+                            continue;
+                        };
+                        // The write happened somewhere in the period: count its end.
+                        let end = start + Duration::from_secs(WRITE_PERIOD_SECS as u64);
+                        let entry = out.get_mut(fs).expect("inserted above");
+                        if entry.at.is_none_or(|at| at < end) {
+                            entry.at = Some(end);
+                        }
                     }
                 }
             }

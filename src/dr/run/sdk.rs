@@ -1,10 +1,71 @@
-//! A step's changes made through the SDK, outside Terraform.
+//! A step's changes made through the SDK, outside Terraform: every pair's at once (a fleet's
+//! 100 deletions are 100 concurrent calls, not 100 in a row), then their events in pair order.
+
+use futures::future::join_all;
 
 use super::Runner;
+use crate::aws::Aws;
 use crate::dr::decide::Action;
 use crate::dr::error::DrError;
 use crate::dr::events::EventKind;
 use crate::dr::phase::{SdkChange, Step};
+
+/// What one call returned: AWS's request id, and a backup job (id, recovery point) if it
+/// started one.
+type Made = (Option<String>, Option<(String, Option<String>)>);
+
+async fn make(aws: &Aws, name: &str, step: Step, change: &SdkChange) -> Result<Made, DrError> {
+    let context = |e: crate::aws::AwsError| {
+        DrError::Failed(format!(
+            "pair {name}, phase \"{}\": {e}. Nothing else was changed; run the same command again to continue",
+            step.title()
+        ))
+    };
+    match change {
+        SdkChange::StartBackup {
+            region,
+            resource_arn,
+            vault,
+            role_arn,
+            token,
+            ..
+        } => {
+            let (job, point, id) = aws
+                .region(region)
+                .start_backup_job(resource_arn, vault, role_arn, token)
+                .await
+                .map_err(|e| {
+                    DrError::Failed(format!(
+                        "pair {name}, phase \"{}\": AWS Backup refused the job as role {role_arn} into vault {vault}: {e}. Check that the vault exists in {region} and that AWS Backup can assume the role (its trust policy names backup.amazonaws.com). Nothing was overwritten; run the same command again once it is fixed",
+                        step.title()
+                    ))
+                })?;
+            Ok((id, Some((job, point))))
+        }
+        SdkChange::SetProtection {
+            region,
+            file_system_id,
+            status,
+        } => Ok((
+            aws.region(region)
+                .set_protection(file_system_id, *status)
+                .await
+                .map_err(context)?,
+            None,
+        )),
+        SdkChange::DeleteReplication {
+            region,
+            source_file_system_id,
+            local_only,
+        } => Ok((
+            aws.region(region)
+                .delete_replication(source_file_system_id, *local_only)
+                .await
+                .map_err(context)?,
+            None,
+        )),
+    }
+}
 
 impl Runner<'_> {
     pub(super) async fn sdk_changes(
@@ -12,108 +73,76 @@ impl Runner<'_> {
         step: Step,
         round: &[(String, Vec<Action>)],
     ) -> Result<(), DrError> {
-        for (name, actions) in round {
-            for action in actions {
-                let Action::Sdk { change } = action else {
+        let changes: Vec<(&String, &SdkChange)> = round
+            .iter()
+            .flat_map(|(name, actions)| {
+                actions.iter().filter_map(move |a| match a {
+                    Action::Sdk { change } => Some((name, change)),
+                    _ => None,
+                })
+            })
+            .collect();
+        let aws = &self.ctx.aws;
+        let results = join_all(
+            changes
+                .iter()
+                .map(|(name, change)| make(aws, name, step, change)),
+        )
+        .await;
+        let mut first_error = None;
+        for ((name, change), result) in changes.into_iter().zip(results) {
+            let (request_id, started) = match result {
+                Ok(made) => made,
+                Err(e) => {
+                    first_error.get_or_insert(e);
                     continue;
-                };
-                let context = |e: crate::aws::AwsError| {
-                    DrError::Failed(format!(
-                        "pair {name}, phase \"{}\": {e}. Nothing else was changed; run the same command again to continue",
-                        step.title()
-                    ))
-                };
-                let mut started = None;
-                let request_id = match change {
-                    SdkChange::StartBackup {
-                        region,
-                        resource_arn,
-                        vault,
-                        role_arn,
-                        token,
-                        ..
-                    } => {
-                        let (job, point, id) = self
-                            .ctx
-                            .aws
-                            .region(region)
-                            .start_backup_job(resource_arn, vault, role_arn, token)
-                            .await
-                            .map_err(|e| {
-                                    DrError::Failed(format!(
-                                        "pair {name}, phase \"{}\": AWS Backup refused the job as role {role_arn} into vault {vault}: {e}. Check that the vault exists in {region} and that AWS Backup can assume the role (its trust policy names backup.amazonaws.com). Nothing was overwritten; run the same command again once it is fixed",
-                                        step.title()
-                                    ))
-                                })?;
-                        started = Some((job, point));
-                        id
-                    }
-                    SdkChange::SetProtection {
-                        region,
-                        file_system_id,
-                        status,
-                    } => self
-                        .ctx
-                        .aws
-                        .region(region)
-                        .set_protection(file_system_id, *status)
-                        .await
-                        .map_err(context)?,
-                    SdkChange::DeleteReplication {
-                        region,
-                        source_file_system_id,
-                        local_only,
-                    } => self
-                        .ctx
-                        .aws
-                        .region(region)
-                        .delete_replication(source_file_system_id, *local_only)
-                        .await
-                        .map_err(context)?,
-                };
-                let now = self.ctx.aws.now();
+                }
+            };
+            let now = self.ctx.aws.now();
+            self.out.emit(
+                Some(name),
+                Some(step),
+                now,
+                EventKind::SdkChange {
+                    change: change.clone(),
+                    request_id,
+                },
+            );
+            if let Some((job, point)) = started {
                 self.out.emit(
                     Some(name),
                     Some(step),
                     now,
-                    EventKind::SdkChange {
-                        change: change.clone(),
-                        request_id,
+                    EventKind::Note {
+                        text: format!(
+                            "backup job {job} of A started; its recovery point will be {}",
+                            point.as_deref().unwrap_or("named when it completes")
+                        ),
                     },
                 );
-                if let Some((job, point)) = started {
+            }
+            if let SdkChange::DeleteReplication {
+                local_only: true, ..
+            } = change
+            {
+                if step == Step::DeleteForwardFromB {
+                    let a_region = &self.pair(name).primary.region;
                     self.out.emit(
                         Some(name),
                         Some(step),
                         now,
                         EventKind::Note {
                             text: format!(
-                                "backup job {job} of A started; its recovery point will be {}",
-                                point.as_deref().unwrap_or("named when it completes")
+                                "A's region {a_region} did not answer: the replication was deleted in B's region only (LOCAL_CONFIGURATION_ONLY). A still holds a stale configuration; `efs-dr failback` removes it"
                             ),
                         },
                     );
                 }
-                if let SdkChange::DeleteReplication {
-                    local_only: true, ..
-                } = change
-                {
-                    if step == Step::DeleteForwardFromB {
-                        let a_region = &self.pair(name).primary.region;
-                        self.out.emit(
-                            Some(name),
-                            Some(step),
-                            now,
-                            EventKind::Note {
-                                text: format!(
-                                    "A's region {a_region} did not answer: the replication was deleted in B's region only (LOCAL_CONFIGURATION_ONLY). A still holds a stale configuration; `efs-dr failback` removes it"
-                                ),
-                            },
-                        );
-                    }
-                }
             }
         }
-        Ok(())
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
