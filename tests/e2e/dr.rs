@@ -169,13 +169,14 @@ impl Drill {
         }
     }
 
-    /// Runs efs-dr and kills it (SIGKILL) at the first event `stop_at` accepts. True when it
-    /// was killed, false when it ended first.
-    pub(crate) async fn efs_dr_killed_at(
+    /// Runs efs-dr, killing it (SIGKILL) at the first event `stop_at` accepts; whether it was
+    /// killed, and every event it printed. A run that ends by itself must succeed unless it was
+    /// meant to be killed.
+    pub(crate) async fn efs_dr_until(
         &self,
         args: &[&str],
-        stop_at: impl Fn(&Value) -> bool,
-    ) -> bool {
+        stop_at: Option<&dyn Fn(&Value) -> bool>,
+    ) -> (bool, Vec<Value>) {
         let mut child = self
             .command(args)
             .stdout(Stdio::piped())
@@ -183,17 +184,34 @@ impl Drill {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut events = Vec::new();
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(event) = serde_json::from_str::<Value>(&line) {
-                if stop_at(&event) {
+            if let Ok(e) = serde_json::from_str::<Value>(&line) {
+                let stop = stop_at.is_some_and(|f| f(&e));
+                events.push(e);
+                if stop {
                     child.start_kill().unwrap();
                     child.wait().await.unwrap();
-                    return true;
+                    return (true, events);
                 }
             }
         }
-        child.wait().await.unwrap();
-        false
+        let status = child.wait().await.unwrap();
+        assert!(
+            status.success() || stop_at.is_some(),
+            "efs-dr {args:?} failed: {events:?}"
+        );
+        (false, events)
+    }
+
+    /// Runs efs-dr and kills it (SIGKILL) at the first event `stop_at` accepts. True when it
+    /// was killed, false when it ended first.
+    pub(crate) async fn efs_dr_killed_at(
+        &self,
+        args: &[&str],
+        stop_at: impl Fn(&Value) -> bool,
+    ) -> bool {
+        self.efs_dr_until(args, Some(&stop_at)).await.0
     }
 
     /// Runs `args` once per (step, event), killing each run at that event of that step: each run

@@ -8,10 +8,6 @@ use std::time::Duration;
 use efs_dr_sim::{SimOptions, SimSettings};
 use serde_json::Value;
 
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt, BufReader};
-
 use crate::dr::{drill_with, Drill, A_REGION, B_REGION};
 
 /// Minutes of AWS time are tenths of a second of wall time.
@@ -41,35 +37,15 @@ enum Expect {
     Complete,
 }
 
-/// Runs efs-dr, killing it (SIGKILL) at the first event `stop_at` accepts (never when None);
-/// every event it printed.
+/// Runs `args`, killed at (step, event) when given.
 async fn run_until(d: &Drill, args: &[&str], stop_at: Option<(&str, &str)>) -> (bool, Vec<Value>) {
-    let mut child = d
-        .command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut events = Vec::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Ok(e) = serde_json::from_str::<Value>(&line) {
-            let stop =
-                stop_at.is_some_and(|(step, event)| e["step"] == step && e["event"] == event);
-            events.push(e);
-            if stop {
-                child.start_kill().unwrap();
-                child.wait().await.unwrap();
-                return (true, events);
-            }
+    match stop_at {
+        Some((step, event)) => {
+            let at = |e: &Value| e["step"] == step && e["event"] == event;
+            d.efs_dr_until(args, Some(&at)).await
         }
+        None => d.efs_dr_until(args, None).await,
     }
-    let status = child.wait().await.unwrap();
-    assert!(
-        status.success() || stop_at.is_some(),
-        "efs-dr {args:?} failed: {events:?}"
-    );
-    (false, events)
 }
 
 fn events_of<'a>(events: &'a [Value], step: &str, event: &str) -> Vec<&'a Value> {

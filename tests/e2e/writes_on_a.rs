@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use efs_dr_sim::{SimOptions, SimSettings};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::dr::{drill_with, Drill, Run, A_REGION, B_REGION};
 
@@ -135,26 +134,13 @@ async fn a_recovery_point_keeps_every_write_only_a_had_before_the_failback_overw
     assert_eq!(on_a(&d).await, before, "A untouched");
 
     // Killed while the backup job runs, then run again: one more job, not two.
-    let mut child = d
-        .command(&FAILBACK)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut killed = false;
-    while let Ok(Some(line)) = lines.next_line().await {
-        let e: Value = serde_json::from_str(&line).unwrap_or_default();
-        if e["step"] == "backup_a"
-            && e["event"] == "gate_polled"
-            && e["verdict"]["outcome"] == "waiting"
-        {
-            child.start_kill().unwrap();
-            killed = true;
-            break;
-        }
-    }
-    child.wait().await.unwrap();
+    let killed = d
+        .efs_dr_killed_at(&FAILBACK, |e| {
+            e["step"] == "backup_a"
+                && e["event"] == "gate_polled"
+                && e["verdict"]["outcome"] == "waiting"
+        })
+        .await;
     assert!(
         killed,
         "the failback was not killed while its backup job ran"

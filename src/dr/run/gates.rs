@@ -47,6 +47,9 @@ impl Runner<'_> {
             })
             .collect();
         let needs_state = gates.iter().any(|(_, g)| matches!(g, Gate::InState { .. }));
+        let needs_jobs = gates
+            .iter()
+            .any(|(_, g)| matches!(g, Gate::RecoveryPoint { .. }));
         let regions: BTreeSet<String> = gates
             .iter()
             .flat_map(|(name, gate)| {
@@ -73,7 +76,7 @@ impl Runner<'_> {
                 .map(|(name, _)| self.pair(name).clone())
                 .collect();
             let mut views = views(&selected, &snapshot, state.as_ref());
-            self.attach(&mut views).await;
+            self.attach(&mut views, needs_jobs).await;
             let aws_elapsed = match (aws_start, now) {
                 (Some(s), Some(n)) => n.duration_since(s).unwrap_or_default(),
                 _ => Duration::ZERO,

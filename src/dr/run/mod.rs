@@ -179,7 +179,12 @@ impl Runner<'_> {
 
     /// Every region (with the last writes of the selected pairs' file systems when
     /// `with_writes`: the data at risk), and the state when `with_state`.
-    async fn observe(&self, with_writes: bool, with_state: bool) -> Result<Observed, DrError> {
+    async fn observe(
+        &self,
+        with_writes: bool,
+        with_state: bool,
+        with_jobs: bool,
+    ) -> Result<Observed, DrError> {
         let watch: BTreeSet<(String, FileSystemId)> = self
             .req
             .pairs
@@ -195,18 +200,18 @@ impl Runner<'_> {
             None
         };
         let mut views = views(&self.req.pairs, &snapshot, state.as_ref());
-        self.attach(&mut views).await;
+        self.attach(&mut views, with_jobs).await;
         Ok(Observed { snapshot, views })
     }
 
-    /// What the run knows beyond one observation: the assessment of A's writes, and A's
-    /// backup jobs where a recovery point is on the way.
-    async fn attach(&self, views: &mut [PairView]) {
+    /// What the run knows beyond one observation: the assessment of A's writes, and (when
+    /// `with_jobs`: a recovery point is being decided or waited for) A's backup jobs.
+    async fn attach(&self, views: &mut [PairView], with_jobs: bool) {
         for v in views.iter_mut() {
             if let Some(w) = self.writes_on_a.get(&v.pair) {
                 v.a_only_writes = Some(w.clone());
                 let pair = self.pair(&v.pair);
-                if !w.is_none() && pair.backup.is_some() {
+                if with_jobs && !w.is_none() && pair.backup.is_some() {
                     v.a_backup_jobs = super::evidence::a_backup_jobs(&self.ctx.aws, pair, v).await;
                 }
             }
@@ -227,7 +232,7 @@ impl Runner<'_> {
             let assessment = super::evidence::a_only_writes(&self.ctx.aws, &pair, v).await;
             self.writes_on_a.insert(v.pair.clone(), assessment);
         }
-        self.attach(views).await;
+        self.attach(views, true).await;
     }
 
     /// Renders the root for the live directions and runs `terraform init` when the directory
@@ -253,7 +258,7 @@ impl Runner<'_> {
 
     async fn execute(&mut self) -> Result<String, DrError> {
         let first = {
-            let snapshot = self.observe(true, false).await?.snapshot;
+            let snapshot = self.observe(true, false, false).await?.snapshot;
             if self.flags.writes_stopped {
                 self.flags.writes_stopped_at = snapshot.now();
             }
@@ -397,7 +402,14 @@ impl Runner<'_> {
             // Each round decides from what AWS says now (the first one from the run's start).
             let seen = match observed.take() {
                 Some(o) => o,
-                None => self.observe(false, step.spec().terraform.is_some()).await?,
+                None => {
+                    self.observe(
+                        false,
+                        step.spec().terraform.is_some(),
+                        step == Step::BackupA,
+                    )
+                    .await?
+                }
             };
             let mut round = Vec::new();
             for (name, gate_only) in &names {
