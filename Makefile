@@ -41,9 +41,12 @@ tf-check:
 	  && TF_DATA_DIR=$(CURDIR)/target/tf-check terraform -chdir=terraform validate -no-color
 
 # boto3/botocore >= 1.42.7 speak Smithy RPC v2 CBOR to CloudWatch, as current AWS SDKs do.
+# moto[server] >= 5.2 is the S3 (conditional writes) behind Terraform's S3 backend in the tests.
 python-deps:
 	@$(PYTHON) -c 'import botocore, sys; v = tuple(int(x) for x in botocore.__version__.split(".")[:3]); sys.exit(0 if v >= (1, 42, 7) else 1)' 2>/dev/null \
 	  || $(PYTHON) -m pip install --quiet 'boto3>=1.42.7' 'botocore>=1.42.7'
+	@$(PYTHON) -c 'import moto, moto.server, flask_cors, sys; v = tuple(int(x) for x in moto.__version__.split(".")[:2]); sys.exit(0 if v >= (5, 2) else 1)' 2>/dev/null \
+	  || $(PYTHON) -m pip install --quiet 'moto[server]>=5.2'
 
 # The product binary carries no test double: no tonic, prost or tf-provider in efs-dr's tree.
 deps-check:

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod config;
 pub mod dr;
 pub mod interrupt;
+pub mod lease;
 pub mod pipeline;
 pub mod render;
 pub mod terraform;

@@ -70,6 +70,7 @@ impl AwsError {
                 | "InvalidClientTokenId"
                 | "InvalidSignatureException"
                 | "SignatureDoesNotMatch"
+                | "InvalidAccessKeyId"
                 | "ExpiredToken"
                 | "ExpiredTokenException"
                 | "MissingAuthenticationTokenException" => "no valid credentials",

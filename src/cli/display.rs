@@ -82,6 +82,9 @@ impl EventSink for Human {
                 pairs.join(", ")
             )),
             EventKind::RootInitialised { dir } => self.say(&format!("terraform init in {dir}")),
+            EventKind::LeaseTaken { lease, taken_over } => {
+                self.say(&efs_dr::dr::events::lease_text(lease, taken_over.as_ref()))
+            }
             EventKind::PairPlanned { found, .. } => self.say(&format!("[{pair}] {found}")),
             EventKind::PhaseStarted { title, gate } => {
                 self.say(&format!("[{pair}] > {title}\n[{pair}]   gate: {gate}"));

@@ -20,6 +20,7 @@ use efs_dr::dr::planner::Operation;
 use efs_dr::dr::report::Report;
 use efs_dr::dr::run::{self, Context, Finished, Request};
 use efs_dr::dr::DrError;
+use efs_dr::lease::{Claim, Holder, Lease};
 use efs_dr::terraform::Terraform;
 
 #[derive(Debug, Clone, Args)]
@@ -27,6 +28,14 @@ pub struct PairArgs {
     /// A pair to act on (repeat for several). None: every pair in the config.
     #[arg(long = "pair", value_name = "NAME")]
     pub pairs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LeaseArgs {
+    /// Take over the run lease of a run that died: allowed only once its last heartbeat is
+    /// older than the config's lease.stale_after (recorded in the report).
+    #[arg(long, env = "EFS_DR_TAKE_OVER")]
+    pub take_over: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -45,6 +54,8 @@ pub struct InitArgs {
     /// replication).
     #[arg(long, env = "EFS_DR_YES")]
     pub yes: bool,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -69,6 +80,8 @@ pub struct FailoverArgs {
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
+    pub lease: LeaseArgs,
+    #[command(flatten)]
     pub report: ReportArgs,
 }
 
@@ -89,6 +102,8 @@ pub struct FailbackArgs {
     /// them anyway. Recorded in the report.
     #[arg(long, env = "EFS_DR_DISCARD_WRITES_ON_A")]
     pub discard_writes_on_a: bool,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -164,7 +179,31 @@ pub async fn terraform(config: &Config, overrides: &Overrides) -> Result<Terrafo
 pub async fn context(config_path: &Path, overrides: &Overrides) -> Result<Context, DrError> {
     let (config, aws) = connect(config_path, overrides).await?;
     let tf = terraform(&config, overrides).await?;
-    Ok(Context { config, aws, tf })
+    Ok(Context {
+        config,
+        aws,
+        tf,
+        lease: Default::default(),
+    })
+}
+
+/// Takes the run lease for `command` on `pairs` (one run at a time, from any machine).
+pub async fn take_lease(
+    config: &Config,
+    command: &str,
+    op: Operation,
+    pairs: &[Pair],
+    lease: &LeaseArgs,
+) -> Result<Lease, DrError> {
+    let names: Vec<String> = pairs.iter().map(|p| p.name.clone()).collect();
+    Lease::acquire(
+        config,
+        Claim {
+            holder: Holder::this_run(command, op.name(), &names),
+            take_over: lease.take_over,
+        },
+    )
+    .await
 }
 
 /// Where reports go: `--report-dir`, or efs-dr-reports/ beside the config file.
@@ -238,20 +277,13 @@ struct Invocation<'a> {
     op: Operation,
     flags: RunFlags,
     dry_run: bool,
+    lease: Option<&'a LeaseArgs>,
 }
 
 /// Builds the context, runs the operation, prints the plan of a dry run, returns its end.
 async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrError> {
     let mut ctx = context(inv.config, &Overrides::default()).await?;
     ctx.tf.interrupt = super::signals::listen();
-    let _lock = if inv.dry_run {
-        None
-    } else {
-        Some(efs_dr::dr::lock::acquire(
-            &ctx.tf.dir,
-            &format!("efs-dr {}", inv.op.name()),
-        )?)
-    };
     let req = Request {
         op: inv.op,
         pairs: selected(&ctx.config, inv.pairs)?,
@@ -259,6 +291,10 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrE
         dry_run: inv.dry_run,
         scope: Default::default(),
     };
+    if let (false, Some(lease)) = (inv.dry_run, inv.lease) {
+        let command = format!("efs-dr {}", inv.op.name());
+        ctx.lease = take_lease(&ctx.config, &command, inv.op, &req.pairs, lease).await?;
+    }
     let dir = report_dir(&ctx.config, inv.report_dir);
     // A dry run prints one plan document at its end; its progress stays on stderr.
     let mut display = display(if inv.dry_run {
@@ -274,6 +310,7 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrE
         })
     };
     let (finished, _) = execute(&ctx, req, confirm.as_ref(), display.as_mut(), &dir).await;
+    std::mem::take(&mut ctx.lease).release().await;
     if inv.dry_run {
         print_plan(&finished, output);
     }
@@ -289,6 +326,7 @@ pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result
         op: Operation::Init,
         flags: RunFlags::default(),
         dry_run: false,
+        lease: Some(&args.lease),
     };
     invoke(inv, output).await.map(|_| ())
 }
@@ -312,6 +350,7 @@ pub async fn failover(
             ..RunFlags::default()
         },
         dry_run: args.dry_run,
+        lease: Some(&args.lease),
     };
     invoke(inv, output).await.map(|_| ())
 }
@@ -333,6 +372,7 @@ pub async fn failback(
             ..RunFlags::default()
         },
         dry_run: args.dry_run,
+        lease: Some(&args.lease),
     };
     invoke(inv, output).await.map(|_| ())
 }
@@ -364,6 +404,7 @@ pub async fn plan(cmd: PlanCommand, config: &Path, output: OutputFormat) -> Resu
         op,
         flags: RunFlags::default(),
         dry_run: true,
+        lease: None,
     };
     let message = invoke(inv, output).await?;
     if detailed && !message.starts_with("nothing to do") {

@@ -10,7 +10,8 @@ use clap::{Args, ValueEnum};
 
 use super::confirm::Terminal;
 use super::dr_cmd::{
-    context, display, execute, report_dir, selected, Overrides, PairArgs, ReportArgs,
+    context, display, execute, report_dir, selected, take_lease, LeaseArgs, Overrides, PairArgs,
+    ReportArgs,
 };
 use super::OutputFormat;
 use efs_dr::dr::phase::RunFlags;
@@ -64,6 +65,8 @@ pub struct ProposeArgs {
     /// them; its stages need the same flag.
     #[arg(long, env = "EFS_DR_DISCARD_WRITES_ON_A")]
     pub discard_writes_on_a: bool,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +114,8 @@ pub struct GateArgs {
     pub discard_writes_on_a: bool,
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -201,8 +206,7 @@ async fn propose_inner(
     if args.unplanned && args.op != Op::Failover {
         return Err(DrError::Failed("--unplanned is for a failover only".into()));
     }
-    let ctx = context(config, &Overrides::default()).await?;
-    let _lock = efs_dr::dr::lock::acquire(&ctx.tf.dir, "efs-dr propose")?;
+    let mut ctx = context(config, &Overrides::default()).await?;
     let req = ProposeRequest {
         op: operation(args.op, args.unplanned),
         pairs: selected(&ctx.config, &args.pairs)?,
@@ -212,7 +216,17 @@ async fn propose_inner(
             ..RunFlags::default()
         },
     };
-    let proposed = propose(&ctx, &req, &Git).await?;
+    ctx.lease = take_lease(
+        &ctx.config,
+        "efs-dr propose",
+        req.op,
+        &req.pairs,
+        &args.lease,
+    )
+    .await?;
+    let proposed = propose(&ctx, &req, &Git).await;
+    std::mem::take(&mut ctx.lease).release().await;
+    let proposed = proposed?;
     let max_lag = humantime::format_duration(ctx.config.gates.max_lag).to_string();
     let text = body(&proposed.proposal, &max_lag, &proposed.plan_text)
         .map_err(|e| DrError::Failed(format!("the pull-request body failed to render: {e}")))?;
@@ -306,7 +320,6 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
             )));
         }
     }
-    let _lock = efs_dr::dr::lock::acquire(&ctx.tf.dir, &format!("efs-dr gate {}", op_args(op)))?;
     let proposed = proposal.as_ref().map(Proposal::steps);
     let scope = if args.when.before_apply {
         Scope::BeforeApply {
@@ -331,6 +344,8 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
         dry_run: false,
         scope,
     };
+    let command = format!("efs-dr gate {}", op_args(op));
+    ctx.lease = take_lease(&ctx.config, &command, op, &req.pairs, &args.lease).await?;
     let dir = report_dir(&ctx.config, args.report.report_dir);
     let mut display = display(output);
     let gh = github();
@@ -340,6 +355,7 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
     // A pipeline has no terminal: a question is answered only by the stage's flags.
     let confirm = Terminal { assume_yes: false };
     let (finished, report) = execute(&ctx, req, &confirm, display.as_mut(), &dir).await;
+    std::mem::take(&mut ctx.lease).release().await;
     if gh {
         println!("{}", ci::END_GROUP);
         if let Some(path) = report {

@@ -1,6 +1,7 @@
 //! The configuration file `efs-dr.hcl`: the replicated pairs, how to drive Terraform, and the
 //! gates' timings. Parsed with hcl-edit (which keeps source positions) into a typed model.
 
+mod backend;
 mod error;
 mod reader;
 
@@ -12,6 +13,7 @@ use hcl_edit::structure::BlockLabel;
 use hcl_edit::Span;
 use serde::Serialize;
 
+pub use backend::S3Backend;
 pub use error::{ConfigError, ConfigIssue, LoadError};
 use reader::{join, BodyReader, Issues, SourceText};
 
@@ -25,6 +27,31 @@ pub struct Config {
     pub terraform: TerraformSettings,
     pub pairs: Vec<Pair>,
     pub gates: GateSettings,
+    pub lease: LeaseSettings,
+}
+
+/// The run lease: one run at a time, from any machine, for the whole run (Terraform's own lock
+/// covers one Terraform command, not the gate waits between them). Wall-clock durations, read on
+/// the lease store's clock (S3's `Date` and `Last-Modified`), never a machine's own.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaseSettings {
+    /// How often a run renews its lease.
+    #[serde(with = "humantime_serde_compat")]
+    pub heartbeat: Duration,
+    /// A lease whose last heartbeat is older than this may be taken over (`--take-over`):
+    /// its holder died or lost the backend, and a holder that lost the backend makes no
+    /// further change.
+    #[serde(with = "humantime_serde_compat")]
+    pub stale_after: Duration,
+}
+
+impl Default for LeaseSettings {
+    fn default() -> Self {
+        LeaseSettings {
+            heartbeat: Duration::from_secs(10),
+            stale_after: Duration::from_secs(120),
+        }
+    }
 }
 
 /// How efs-dr finds and drives Terraform.
@@ -42,6 +69,9 @@ pub struct TerraformSettings {
     pub module_source: Option<String>,
     /// A `backend "TYPE" { ... }` block, passed through to the rendered root as written.
     pub backend: Option<String>,
+    /// The backend's S3 settings when it is `backend "s3"`: the run lease is kept beside the
+    /// state, in the same bucket.
+    pub s3_backend: Option<S3Backend>,
     /// Terraform's `-parallelism` for plan and apply. None: one per pair, at least 10
     /// (Terraform's own default): each pair's phase changes one resource, and the provider
     /// waits on AWS for each (8 minutes for a deletion), so a fleet must not go in waves.
@@ -156,11 +186,15 @@ impl Config {
         let mut top = BodyReader::new(&body, "", None);
         let terraform = read_terraform(&mut top, &mut issues);
         let gates = read_gates(&mut top, &mut issues);
+        let lease = read_lease(&mut top, &mut issues);
         let backup = top
             .single_block("backup", &mut issues)
             .and_then(|b| read_backup(b, "backup", &mut issues));
         let pair_blocks = top.blocks("pair");
-        top.finish(&["terraform", "pair", "gates", "backup"], &mut issues);
+        top.finish(
+            &["terraform", "pair", "gates", "backup", "lease"],
+            &mut issues,
+        );
 
         let mut pairs = Vec::new();
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
@@ -245,6 +279,7 @@ impl Config {
             terraform: terraform.expect("no issues means terraform settings were read"),
             pairs,
             gates: gates.expect("no issues means gate settings were read"),
+            lease: lease.expect("no issues means lease settings were read"),
         })
     }
 
@@ -304,6 +339,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         lock_timeout: Duration::from_secs(60),
         module_source: None,
         backend: None,
+        s3_backend: None,
         parallelism: None,
     };
     let Some(block) = top.single_block("terraform", issues) else {
@@ -321,6 +357,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         "module_source = \"../modules/efs_replication\"",
         issues,
     );
+    let mut s3_backend = None;
     let backend = r.single_block("backend", issues).and_then(|b| {
         if b.labels.len() != 1 {
             issues.push(
@@ -330,6 +367,9 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
                 Some("backend \"s3\" {\n  bucket = \"tf-state\"\n  key    = \"efs-dr\"\n  region = \"us-east-1\"\n}".to_string()),
             );
             return None;
+        }
+        if b.labels[0].as_str() == "s3" {
+            s3_backend = backend::read_s3(b, issues);
         }
         b.span().map(|span| issues.source.slice(span).to_string())
     });
@@ -370,6 +410,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         lock_timeout: lock_timeout?,
         module_source: module_source.map(|m| m.value),
         backend,
+        s3_backend,
         parallelism,
     })
 }
@@ -399,6 +440,35 @@ fn read_gates(top: &mut BodyReader, issues: &mut Issues) -> Option<GateSettings>
         replication_timeout: replication_timeout?,
         max_lag: max_lag?,
         quiesce_window: quiesce_window?,
+    })
+}
+
+fn read_lease(top: &mut BodyReader, issues: &mut Issues) -> Option<LeaseSettings> {
+    let default = LeaseSettings::default();
+    let Some(block) = top.single_block("lease", issues) else {
+        return Some(default);
+    };
+    let mut r = BodyReader::new(&block.body, "lease", block.span());
+    let heartbeat = r.duration("heartbeat", default.heartbeat, issues);
+    let stale_after = r.duration("stale_after", default.stale_after, issues);
+    r.finish(&["heartbeat", "stale_after"], issues);
+    let (heartbeat, stale_after) = (heartbeat?, stale_after?);
+    if stale_after < heartbeat * 3 {
+        issues.push(
+            block.span(),
+            "lease > stale_after",
+            format!(
+                "stale_after ({}) must be at least three heartbeats ({}): a live run that misses one heartbeat must not look dead",
+                humantime::format_duration(stale_after),
+                humantime::format_duration(heartbeat * 3)
+            ),
+            Some("lease {\n  heartbeat   = \"10s\"\n  stale_after = \"2m\"\n}".to_string()),
+        );
+        return None;
+    }
+    Some(LeaseSettings {
+        heartbeat,
+        stale_after,
     })
 }
 

@@ -406,6 +406,9 @@ fn every_example_in_an_error_parses() {
         format!("terraform {{\n  dir = 3\n  binary = \"\"\n  backend {{}}\n}}\n{}", pair_with(A, B)),
         format!("{}\nbackup {{\n  vault = \"x\"\n  role_arn = \"nope\"\n}}\n", pair_with(A, B)),
         format!("{}\nbackup {{}}\n", pair_with(A, B)),
+        format!("terraform {{\n  backend \"s3\" {{\n    region = \"us-east-1\"\n  }}\n}}\n{}", pair_with(A, B)),
+        format!("terraform {{\n  backend \"s3\" {{\n    bucket = \"b\"\n    key = \"k\"\n  }}\n}}\n{}", pair_with(A, B)),
+        format!("{}\nlease {{\n  heartbeat = \"1m\"\n  stale_after = \"1m\"\n}}\n", pair_with(A, B)),
         "pair \"p\" {\n  primary \"x\" {}\n  secondary {}\n}\n".to_string(),
     ];
     let mut seen = 0;
@@ -426,4 +429,87 @@ fn every_example_in_an_error_parses() {
         }
     }
     assert!(seen >= 12, "only {seen} examples were checked");
+}
+
+#[test]
+fn an_s3_backend_gives_the_lease_its_bucket_and_endpoint() {
+    let text = format!(
+        "terraform {{\n  backend \"s3\" {{\n    bucket = \"tf-state\"\n    key = \"dr/terraform.tfstate\"\n    region = \"eu-west-1\"\n    use_lockfile = true\n    use_path_style = true\n    endpoints = {{\n      s3 = \"http://127.0.0.1:9000\"\n    }}\n    skip_credentials_validation = true\n  }}\n}}\n{}",
+        pair_with(A, B)
+    );
+    let c = parse(&text).unwrap();
+    let s3 = c.terraform.s3_backend.expect("an S3 backend");
+    assert_eq!(s3.bucket, "tf-state");
+    assert_eq!(s3.key, "dr/terraform.tfstate");
+    assert_eq!(s3.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    assert!(s3.path_style && s3.locks_state);
+    // The block itself still goes to the root as written (Terraform validates the rest).
+    assert!(c
+        .terraform
+        .backend
+        .unwrap()
+        .contains("skip_credentials_validation = true"));
+    assert_eq!(c.lease.heartbeat, Duration::from_secs(10));
+    assert_eq!(c.lease.stale_after, Duration::from_secs(120));
+
+    // Other backends are passed through and give no S3 lease.
+    let gcs = format!(
+        "terraform {{\n  backend \"gcs\" {{\n    bucket = \"x\"\n  }}\n}}\n{}",
+        pair_with(A, B)
+    );
+    assert!(parse(&gcs).unwrap().terraform.s3_backend.is_none());
+}
+
+#[test]
+fn an_s3_backend_must_lock_and_name_its_state() {
+    let unlocked = format!(
+        "terraform {{\n  backend \"s3\" {{\n    bucket = \"b\"\n    key = \"k\"\n  }}\n}}\n{}",
+        pair_with(A, B)
+    );
+    let issue = only_issue(&unlocked);
+    assert_eq!(issue.field, "terraform > backend \"s3\"");
+    assert!(
+        issue.problem.contains("add use_lockfile = true"),
+        "{}",
+        issue.problem
+    );
+
+    let nameless = format!(
+        "terraform {{\n  backend \"s3\" {{\n    region = \"us-east-1\"\n    use_lockfile = true\n  }}\n}}\n{}",
+        pair_with(A, B)
+    );
+    let issue = only_issue(&nameless);
+    assert_eq!(issue.field, "terraform > backend \"s3\" > bucket");
+
+    let expression = format!(
+        "terraform {{\n  backend \"s3\" {{\n    bucket = var.bucket\n    key = \"k\"\n    use_lockfile = true\n  }}\n}}\n{}",
+        pair_with(A, B)
+    );
+    let issue = only_issue(&expression);
+    assert_eq!(issue.field, "terraform > backend \"s3\" > bucket");
+    assert!(issue.problem.contains("literal value"), "{}", issue.problem);
+}
+
+#[test]
+fn the_lease_block_sets_its_timings_and_keeps_them_apart() {
+    let text = format!(
+        "{}\nlease {{\n  heartbeat = \"2s\"\n  stale_after = \"10s\"\n}}\n",
+        pair_with(A, B)
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(c.lease.heartbeat, Duration::from_secs(2));
+    assert_eq!(c.lease.stale_after, Duration::from_secs(10));
+
+    let close = format!(
+        "{}\nlease {{\n  heartbeat = \"30s\"\n  stale_after = \"1m\"\n}}\n",
+        pair_with(A, B)
+    );
+    let issue = only_issue(&close);
+    assert_eq!(issue.field, "lease > stale_after");
+    assert!(
+        issue.problem.contains("at least three heartbeats (1m 30s)"),
+        "{}",
+        issue.problem
+    );
 }

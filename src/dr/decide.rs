@@ -108,6 +108,12 @@ impl Action {
                 | Action::PlanCheckApply { .. }
         )
     }
+
+    /// Whether carrying it out changes AWS or the Terraform state (what the run lease must
+    /// cover at that moment).
+    pub fn changes_something(&self) -> bool {
+        matches!(self, Action::Sdk { .. }) || self.is_terraform()
+    }
 }
 
 /// One phase of one pair: its step and what to do.

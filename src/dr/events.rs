@@ -28,6 +28,12 @@ pub enum EventKind {
         pairs: Vec<String>,
         dry_run: bool,
     },
+    /// The run holds the run lease (one run at a time), taken over from a dead run or not.
+    LeaseTaken {
+        lease: String,
+        #[serde(default)]
+        taken_over: Option<crate::lease::TakeOver>,
+    },
     /// The Terraform root was rendered for the live directions and initialised.
     RootInitialised {
         dir: String,
@@ -228,5 +234,13 @@ impl<'a> Recorder<'a> {
 
     pub fn into_events(self) -> Vec<Event> {
         self.events
+    }
+}
+
+/// The lease line of a run, for people: "run lease X taken" or "... taken over from ...".
+pub fn lease_text(lease: &str, taken_over: Option<&crate::lease::TakeOver>) -> String {
+    match taken_over {
+        Some(t) => format!("run lease {lease} {}", t.describe()),
+        None => format!("run lease {lease} taken"),
     }
 }

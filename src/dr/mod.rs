@@ -10,7 +10,6 @@ pub mod error;
 pub mod events;
 pub mod evidence;
 pub mod gate;
-pub mod lock;
 pub mod observe;
 pub mod pending;
 pub mod phase;

@@ -138,6 +138,9 @@ pub struct Report {
     pub aws_started_at: Option<String>,
     pub aws_finished_at: Option<String>,
     pub wall_seconds: f64,
+    /// The run lease this run held (one run at a time), and from whom it was taken over.
+    pub lease: Option<String>,
+    pub lease_taken_over: Option<crate::lease::TakeOver>,
     pub pairs: Vec<PairReport>,
     pub terraform_changes: Vec<ChangeRecord>,
     pub sdk_changes: Vec<SdkRecord>,
@@ -160,6 +163,8 @@ impl Report {
             aws_started_at: None,
             aws_finished_at: None,
             wall_seconds: 0.0,
+            lease: None,
+            lease_taken_over: None,
             pairs: Vec::new(),
             terraform_changes: Vec::new(),
             sdk_changes: Vec::new(),
@@ -176,6 +181,10 @@ impl Report {
                     operation = Some(*op);
                     r.operation = op.name().to_string();
                     r.started_at = humantime::format_rfc3339_seconds(e.at).to_string();
+                }
+                EventKind::LeaseTaken { lease, taken_over } => {
+                    r.lease = Some(lease.clone());
+                    r.lease_taken_over = taken_over.clone();
                 }
                 EventKind::PairPlanned { a, b, found, .. } => r.pairs.push(PairReport {
                     name: pair,
@@ -396,6 +405,9 @@ fn describe(kind: &EventKind) -> Option<String> {
             operation, pairs, ..
         } => format!("{} started for {}", operation.name(), pairs.join(", ")),
         EventKind::RootInitialised { dir } => format!("terraform init in {dir}"),
+        EventKind::LeaseTaken { lease, taken_over } => {
+            super::events::lease_text(lease, taken_over.as_ref())
+        }
         EventKind::PairPlanned { found, .. } => format!("found: {found}"),
         EventKind::PhaseStarted { title, .. } => format!("phase: {title}"),
         EventKind::PlanSummary { changes: c } => format!("terraform plan: {}", changes(c)),

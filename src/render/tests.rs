@@ -62,7 +62,7 @@ fn pairs_are_grouped_by_region_pair_and_directions_rendered() {
 
 #[test]
 fn without_module_source_the_module_is_written_beside_the_root() {
-    let text = "pair \"p\" {\n  primary {\n    region = \"us-east-1\"\n    file_system_id = \"fs-01234567\"\n  }\n  secondary {\n    region = \"us-west-2\"\n    file_system_id = \"fs-89abcdef\"\n  }\n}\nterraform {\n  backend \"s3\" {\n    bucket = \"state\"\n    key    = \"efs-dr\"\n  }\n}\n";
+    let text = "pair \"p\" {\n  primary {\n    region = \"us-east-1\"\n    file_system_id = \"fs-01234567\"\n  }\n  secondary {\n    region = \"us-west-2\"\n    file_system_id = \"fs-89abcdef\"\n  }\n}\nterraform {\n  backend \"s3\" {\n    bucket = \"state\"\n    key    = \"efs-dr\"\n    use_lockfile = true\n  }\n}\n";
     let c = Config::parse(text, Path::new("efs-dr.hcl")).unwrap();
     let files = render_root(&c, &BTreeMap::new()).unwrap();
     assert!(files
@@ -81,7 +81,7 @@ fn without_module_source_the_module_is_written_beside_the_root() {
         .content;
     assert!(
         versions
-            .contains("  backend \"s3\" {\n    bucket = \"state\"\n    key    = \"efs-dr\"\n  }"),
+            .contains("  backend \"s3\" {\n    bucket = \"state\"\n    key    = \"efs-dr\"\n    use_lockfile = true\n  }"),
         "{versions}"
     );
     let dir = tempfile::tempdir().unwrap();

@@ -2,9 +2,11 @@
 //! it, the offline Terraform toolchain's environment (`make setup` installs it under `.tools/`),
 //! and temporary work directories.
 
+mod moto;
 mod sim;
 mod toolchain;
 
+pub use moto::Moto;
 pub use sim::*;
 pub use toolchain::*;
 

@@ -30,6 +30,9 @@ pub struct Context {
     pub config: Config,
     pub aws: Aws,
     pub tf: Terraform,
+    /// The run lease: renewed before every change, so that no change is made by a run that
+    /// lost it or cannot write the state's store.
+    pub lease: crate::lease::Lease,
 }
 
 /// What to run.
@@ -112,6 +115,17 @@ pub async fn run(
             dry_run: req.dry_run,
         },
     );
+    if ctx.lease.is_held() {
+        runner.out.emit(
+            None,
+            None,
+            None,
+            EventKind::LeaseTaken {
+                lease: ctx.lease.name().to_string(),
+                taken_over: ctx.lease.taken_over().cloned(),
+            },
+        );
+    }
     let result = runner.execute().await;
     let (outcome, message) = match &result {
         Ok(m) => (Outcome::Done, m.clone()),
@@ -522,6 +536,15 @@ impl Runner<'_> {
                     gate: gate.unwrap_or_default(),
                 },
             );
+        }
+        if round
+            .iter()
+            .any(|(_, actions)| actions.iter().any(Action::changes_something))
+        {
+            self.ctx
+                .lease
+                .ensure_held(&format!("\"{}\" (pairs {names})", step.title()))
+                .await?;
         }
         self.sdk_changes(step, round).await?;
         if round

@@ -1,0 +1,494 @@
+//! The run lease in an S3 state backend: `<key>.efs-dr-lease` beside the state, taken with a
+//! conditional write (`If-None-Match: *`), renewed with `If-Match` on its ETag (so a lease taken
+//! over is noticed at the next renewal), released with a conditional delete. Ages are read on
+//! S3's clock (its `Date` header against the object's `Last-Modified`), never a machine's own.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::{may_take_over, Claim, Holder, TakeOver};
+use crate::aws::AwsError;
+use crate::config::{LeaseSettings, S3Backend};
+use crate::dr::DrError;
+
+/// The latest `Date` S3 answered with.
+#[derive(Debug, Clone, Default)]
+struct S3Clock(Arc<Mutex<Option<SystemTime>>>);
+
+impl S3Clock {
+    fn now(&self) -> SystemTime {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(SystemTime::now)
+    }
+}
+
+impl Intercept for S3Clock {
+    fn name(&self) -> &'static str {
+        "S3Clock"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        if let Some(date) = context.response().headers().get("date") {
+            if let Ok(t) = httpdate::parse_http_date(date) {
+                *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a call to S3 met, as the lease needs to tell it apart.
+#[derive(Debug)]
+enum Met {
+    /// A conditional write or delete lost: somebody else's object is there (or is not).
+    Precondition,
+    NoSuchKey,
+    /// Anything else, for the operator.
+    Failure(AwsError),
+}
+
+fn met<E>(
+    operation: &'static str,
+    bucket: &str,
+    err: aws_sdk_s3::error::SdkError<E, HttpResponse>,
+) -> Met
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = match &err {
+        aws_sdk_s3::error::SdkError::ServiceError(s) => s.raw().status().as_u16() == 412,
+        _ => false,
+    };
+    let e = AwsError::from_sdk(&format!("S3 bucket {bucket}"), operation, err);
+    match e.code() {
+        Some("PreconditionFailed" | "ConditionalRequestConflict") => Met::Precondition,
+        Some("NoSuchKey") => Met::NoSuchKey,
+        _ if status => Met::Precondition,
+        _ => Met::Failure(e),
+    }
+}
+
+/// The operator's words for a failure to reach the lease, with the next step.
+fn explain(backend: &S3Backend, e: &AwsError) -> String {
+    let place = format!("s3://{}", backend.bucket);
+    match (e.code(), e.category()) {
+        (Some("NoSuchBucket"), _) => format!(
+            "the S3 bucket {place} of efs-dr.hcl's backend \"s3\" does not exist ({e}). Create it (with versioning on, as Terraform recommends for state), or correct backend \"s3\" {{ bucket }}; nothing was changed"
+        ),
+        (_, "no valid credentials") => format!(
+            "S3 refused efs-dr's credentials for {place} ({e}). Give this machine credentials for the state bucket (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or profile/access_key in backend \"s3\"); nothing was changed"
+        ),
+        (_, "access denied") => format!(
+            "S3 denied access to {place} ({e}). The role needs s3:GetObject, s3:PutObject and s3:DeleteObject on the state's key and its .tflock and .efs-dr-lease objects; nothing was changed"
+        ),
+        (_, "unreachable") => format!(
+            "the state's S3 bucket {place} does not answer ({e}). Check the network and backend \"s3\" {{ endpoints }}; nothing was changed"
+        ),
+        _ => format!("the run lease in {place} could not be read or written: {e}; nothing was changed"),
+    }
+}
+
+struct Shared {
+    client: aws_sdk_s3::Client,
+    backend: S3Backend,
+    key: String,
+    clock: S3Clock,
+    holder: Mutex<Holder>,
+    /// The ETag of this run's lease object; Err once it is no longer this run's (why).
+    /// The async mutex also keeps renewals in order.
+    etag: tokio::sync::Mutex<Result<String, String>>,
+}
+
+/// The lease, renewed in the background until released.
+pub struct S3Lease {
+    shared: Arc<Shared>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Shared {
+    fn body(&self) -> Vec<u8> {
+        let mut holder = self.holder.lock().unwrap_or_else(|p| p.into_inner());
+        holder.heartbeat = super::rfc3339(SystemTime::now());
+        serde_json::to_vec_pretty(&*holder).expect("a holder serialises")
+    }
+
+    fn name(&self) -> String {
+        format!("s3://{}/{}", self.backend.bucket, self.key)
+    }
+
+    /// Writes the lease again over this run's own version of it.
+    async fn renew(&self) -> Result<(), Result<String, AwsError>> {
+        let mut etag = self.etag.lock().await;
+        let current = match &*etag {
+            Ok(tag) => tag.clone(),
+            Err(lost) => return Err(Ok(lost.clone())),
+        };
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.backend.bucket)
+            .key(&self.key)
+            .if_match(&current)
+            .content_type("application/json")
+            .body(ByteStream::from(self.body()))
+            .send()
+            .await;
+        match put {
+            Ok(out) => {
+                *etag = Ok(out.e_tag().unwrap_or_default().to_string());
+                Ok(())
+            }
+            Err(e) => match met("PutObject", &self.backend.bucket, e) {
+                Met::Precondition | Met::NoSuchKey => {
+                    let who = match self.read().await {
+                        Ok(Some((h, _, _))) => format!("it is now held by {}", h.describe()),
+                        _ => "it was removed".to_string(),
+                    };
+                    let why = format!(
+                        "the run lease {} is no longer this run's: {who}",
+                        self.name()
+                    );
+                    *etag = Err(why.clone());
+                    Err(Ok(why))
+                }
+                Met::Failure(e) => Err(Err(e)),
+            },
+        }
+    }
+
+    /// The lease as it is in S3: its holder, ETag and the age of its last write (S3's clock).
+    async fn read(&self) -> Result<Option<(Holder, String, Duration)>, AwsError> {
+        read_object(&self.client, &self.backend.bucket, &self.key, &self.clock)
+            .await
+            .map(|found| {
+                found.map(|(body, etag, age)| {
+                    let holder =
+                        serde_json::from_slice::<Holder>(&body).unwrap_or_else(|_| Holder {
+                            id: String::new(),
+                            pid: 0,
+                            host: "an unreadable lease".into(),
+                            command: "unknown".into(),
+                            operation: String::new(),
+                            pairs: Vec::new(),
+                            since: "unknown".into(),
+                            heartbeat: String::new(),
+                        });
+                    (holder, etag, age)
+                })
+            })
+    }
+}
+
+/// An object's body, ETag and age on S3's clock; None when there is none.
+async fn read_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    clock: &S3Clock,
+) -> Result<Option<(Vec<u8>, String, Duration)>, AwsError> {
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let etag = out.e_tag().unwrap_or_default().to_string();
+            let modified = out
+                .last_modified()
+                .and_then(|t| SystemTime::try_from(*t).ok());
+            let body = out.body.collect().await.map_err(|e| AwsError {
+                region: format!("S3 bucket {bucket}"),
+                operation: "GetObject",
+                kind: crate::aws::AwsErrorKind::Unreachable(e.to_string()),
+            })?;
+            let age = modified
+                .and_then(|m| clock.now().duration_since(m).ok())
+                .unwrap_or_default();
+            Ok(Some((body.into_bytes().to_vec(), etag, age)))
+        }
+        Err(e) => match met("GetObject", bucket, e) {
+            Met::NoSuchKey => Ok(None),
+            Met::Precondition => Ok(None),
+            Met::Failure(e) => Err(e),
+        },
+    }
+}
+
+/// A client of the state's bucket. A renewal must end within about a heartbeat per attempt
+/// (three at most), so that a run learns soon that S3 does not answer.
+async fn client(backend: &S3Backend, heartbeat: Duration, clock: &S3Clock) -> aws_sdk_s3::Client {
+    let attempt = heartbeat.max(Duration::from_secs(1));
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(2));
+    let timeout = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(attempt.min(Duration::from_secs(5)))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * 3)
+        .build();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeout);
+    if let Some(region) = &backend.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &backend.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let (Some(access), Some(secret)) = (&backend.access_key, &backend.secret_key) {
+        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+            access,
+            secret,
+            None,
+            None,
+            "efs-dr.hcl backend \"s3\"",
+        ));
+    }
+    let shared = loader.load().await;
+    let mut conf = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(backend.path_style)
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+        .interceptor(clock.clone());
+    if let Some(endpoint) = &backend.endpoint {
+        conf = conf.endpoint_url(endpoint);
+    }
+    aws_sdk_s3::Client::from_conf(conf.build())
+}
+
+impl S3Lease {
+    pub fn name(&self) -> String {
+        self.shared.name()
+    }
+
+    /// Takes the lease, or takes it over (`claim.take_over`, heartbeat older than the limit).
+    pub async fn acquire(
+        backend: &S3Backend,
+        settings: &LeaseSettings,
+        claim: Claim,
+    ) -> Result<(S3Lease, Option<TakeOver>), DrError> {
+        let clock = S3Clock::default();
+        let shared = Arc::new(Shared {
+            client: client(backend, settings.heartbeat, &clock).await,
+            backend: backend.clone(),
+            key: format!("{}.efs-dr-lease", backend.key),
+            clock,
+            holder: Mutex::new(claim.holder.clone()),
+            etag: tokio::sync::Mutex::new(Err("not taken yet".into())),
+        });
+        let name = shared.name();
+        let fail = |e: AwsError| DrError::Failed(explain(backend, &e));
+        let mut taken_over = None;
+        let mut etag = None;
+        // A lease released or taken between two of these calls: look again (a few times).
+        for _ in 0..5 {
+            let put = shared
+                .client
+                .put_object()
+                .bucket(&backend.bucket)
+                .key(&shared.key)
+                .if_none_match("*")
+                .content_type("application/json")
+                .body(ByteStream::from(shared.body()))
+                .send()
+                .await;
+            match put {
+                Ok(out) => {
+                    etag = Some(out.e_tag().unwrap_or_default().to_string());
+                    break;
+                }
+                Err(e) => match met("PutObject", &backend.bucket, e) {
+                    Met::Precondition => {}
+                    Met::NoSuchKey => continue,
+                    Met::Failure(e) => return Err(fail(e)),
+                },
+            }
+            let Some((holder, old_etag, age)) = shared.read().await.map_err(fail)? else {
+                continue;
+            };
+            let gone_here = holder.is_gone_from_this_host();
+            may_take_over(
+                &holder,
+                age,
+                settings.stale_after,
+                claim.take_over,
+                gone_here,
+                &name,
+            )?;
+            let put = shared
+                .client
+                .put_object()
+                .bucket(&backend.bucket)
+                .key(&shared.key)
+                .if_match(&old_etag)
+                .content_type("application/json")
+                .body(ByteStream::from(shared.body()))
+                .send()
+                .await;
+            match put {
+                Ok(out) => {
+                    etag = Some(out.e_tag().unwrap_or_default().to_string());
+                    let released =
+                        release_dead_terraform_lock(&shared, &holder, age, settings).await;
+                    taken_over = Some(TakeOver {
+                        previous: holder,
+                        heartbeat_age_s: age.as_secs(),
+                        limit_s: settings.stale_after.as_secs(),
+                        terraform_lock_released: released,
+                    });
+                    break;
+                }
+                Err(e) => match met("PutObject", &backend.bucket, e) {
+                    // Another run took it over first: look at who holds it now.
+                    Met::Precondition | Met::NoSuchKey => continue,
+                    Met::Failure(e) => return Err(fail(e)),
+                },
+            }
+        }
+        let Some(etag) = etag else {
+            return Err(DrError::Failed(format!(
+                "the run lease {name} changed hands on every attempt: other runs are starting at the same moment. Wait a minute and run `efs-dr status` to see where things stand"
+            )));
+        };
+        *shared.etag.lock().await = Ok(etag);
+        tracing::info!("run lease {name} taken");
+        let heartbeat = tokio::spawn(beat(shared.clone(), settings.heartbeat));
+        Ok((S3Lease { shared, heartbeat }, taken_over))
+    }
+
+    /// Renews now: before a change, the lease must still be this run's and S3 writable.
+    pub async fn renew_now(&self, before: &str) -> Result<(), DrError> {
+        match self.shared.renew().await {
+            Ok(()) => Ok(()),
+            Err(Ok(lost)) => Err(DrError::Failed(format!(
+                "{lost}. This run stops before {before} and changes nothing more; the holder continues the operation"
+            ))),
+            Err(Err(e)) => Err(DrError::Failed(format!(
+                "the state's S3 bucket s3://{} cannot be written ({e}): this run stops before {before}, because nothing may change while the state cannot be written. Run the same command again when S3 answers: it continues where this one stopped",
+                self.shared.backend.bucket
+            ))),
+        }
+    }
+
+    /// Gives the lease back, if it is still this run's.
+    pub async fn release(self) {
+        self.heartbeat.abort();
+        let etag = self.shared.etag.lock().await;
+        let Ok(tag) = &*etag else {
+            return;
+        };
+        let name = self.shared.name();
+        let deleted = self
+            .shared
+            .client
+            .delete_object()
+            .bucket(&self.shared.backend.bucket)
+            .key(&self.shared.key)
+            .if_match(tag)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => tracing::info!("run lease {name} released"),
+            Err(e) => match met("DeleteObject", &self.shared.backend.bucket, e) {
+                Met::Precondition | Met::NoSuchKey => {
+                    tracing::warn!("run lease {name} was no longer this run's; left as it is")
+                }
+                Met::Failure(e) => tracing::warn!(
+                    "run lease {name} was not released ({e}): the next run can take it over with --take-over once its heartbeat is older than the lease's stale_after"
+                ),
+            },
+        }
+    }
+}
+
+/// Renews every `every` until the lease is lost or released; a failed renewal is retried at
+/// the next beat (a change is never made without a renewal just before it).
+async fn beat(shared: Arc<Shared>, every: Duration) {
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(every).await;
+        match shared.renew().await {
+            Ok(()) => {
+                if failing {
+                    tracing::info!("run lease {}: S3 answers again", shared.name());
+                }
+                failing = false;
+            }
+            Err(Ok(lost)) => {
+                tracing::warn!("{lost}: this run makes no further change");
+                return;
+            }
+            Err(Err(e)) => {
+                if !failing {
+                    tracing::warn!(
+                        "run lease {}: the heartbeat failed ({e}); the run goes on waiting, and makes no change until S3 answers",
+                        shared.name()
+                    );
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
+/// Terraform's lock in the bucket (`<key>.tflock`, `use_lockfile`), left by the run whose lease
+/// was taken over: released when it was written by that run's host no later than a heartbeat
+/// after its last one. Returns the lock's ID when it was.
+async fn release_dead_terraform_lock(
+    shared: &Shared,
+    dead: &Holder,
+    dead_age: Duration,
+    settings: &LeaseSettings,
+) -> Option<String> {
+    let key = format!("{}.tflock", shared.backend.key);
+    let bucket = &shared.backend.bucket;
+    let (body, etag, age) = match read_object(&shared.client, bucket, &key, &shared.clock).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!("Terraform's lock s3://{bucket}/{key} was not read: {e}");
+            return None;
+        }
+    };
+    let info: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let id = info["ID"].as_str().unwrap_or_default().to_string();
+    let who = info["Who"].as_str().unwrap_or_default();
+    let same_host = who.rsplit('@').next() == Some(dead.host.as_str());
+    // Written while the dead run still beat (or within a beat after its last one).
+    let in_its_time = age + settings.heartbeat >= dead_age;
+    if id.is_empty() || !same_host || !in_its_time {
+        tracing::warn!(
+            "Terraform's state lock {id} (by {who}) is not the taken-over run's: left as it is"
+        );
+        return None;
+    }
+    let deleted = shared
+        .client
+        .delete_object()
+        .bucket(bucket)
+        .key(&key)
+        .if_match(&etag)
+        .send()
+        .await;
+    match deleted {
+        Ok(_) => Some(id),
+        Err(e) => {
+            tracing::warn!(
+                "Terraform's state lock {id} left by the taken-over run was not released ({}); run `terraform force-unlock {id}` in the root",
+                match met("DeleteObject", bucket, e) {
+                    Met::Failure(e) => e.to_string(),
+                    other => format!("{other:?}"),
+                }
+            );
+            None
+        }
+    }
+}
