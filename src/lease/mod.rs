@@ -31,7 +31,11 @@ pub struct Holder {
     #[serde(default)]
     pub id: String,
     pub pid: u32,
+    /// The name the machine goes by (`EFS_DR_HOST`, else its host name).
     pub host: String,
+    /// The machine's own host name, as Terraform writes it in its lock (`Who: user@host`).
+    #[serde(default)]
+    pub hostname: String,
     pub command: String,
     #[serde(default)]
     pub operation: String,
@@ -56,6 +60,7 @@ impl Holder {
             id: format!("{host}/{}/{nanos}", std::process::id()),
             pid: std::process::id(),
             host,
+            hostname: hostname(),
             command: command.to_string(),
             operation: operation.to_string(),
             pairs: pairs.to_vec(),
@@ -87,6 +92,11 @@ fn host() -> String {
     {
         return name;
     }
+    hostname()
+}
+
+/// The machine's host name.
+fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()
@@ -142,7 +152,10 @@ impl Holder {
     /// The holder ran on this machine and its process is gone: it died (or stopped without
     /// giving the lease back, e.g. while S3 did not answer), whatever its heartbeat's age.
     pub fn is_gone_from_this_host(&self) -> bool {
-        self.host == host() && self.pid != 0 && !Path::new(&format!("/proc/{}", self.pid)).exists()
+        self.host == host()
+            && (self.hostname.is_empty() || self.hostname == hostname())
+            && self.pid != 0
+            && !Path::new(&format!("/proc/{}", self.pid)).exists()
     }
 }
 

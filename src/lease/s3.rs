@@ -128,30 +128,56 @@ impl Shared {
         format!("s3://{}/{}", self.backend.bucket, self.key)
     }
 
+    fn id(&self) -> String {
+        self.holder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .id
+            .clone()
+    }
+
+    /// The ETag of the lease when it still holds this run's id: a write of ours that S3 carried
+    /// out after the client gave up on it (a late answer) changed the ETag, not the holder.
+    async fn still_ours(&self) -> Option<String> {
+        match self.read().await {
+            Ok(Some((h, etag, _))) if h.id == self.id() => Some(etag),
+            _ => None,
+        }
+    }
+
     /// Writes the lease again over this run's own version of it.
     async fn renew(&self) -> Result<(), Result<String, AwsError>> {
         let mut etag = self.etag.lock().await;
-        let current = match &*etag {
+        let mut current = match &*etag {
             Ok(tag) => tag.clone(),
             Err(lost) => return Err(Ok(lost.clone())),
         };
-        let put = self
-            .client
-            .put_object()
-            .bucket(&self.backend.bucket)
-            .key(&self.key)
-            .if_match(&current)
-            .content_type("application/json")
-            .body(ByteStream::from(self.body()))
-            .send()
-            .await;
-        match put {
-            Ok(out) => {
-                *etag = Ok(out.e_tag().unwrap_or_default().to_string());
-                Ok(())
-            }
-            Err(e) => match met("PutObject", &self.backend.bucket, e) {
+        for attempt in 0..2 {
+            let put = self
+                .client
+                .put_object()
+                .bucket(&self.backend.bucket)
+                .key(&self.key)
+                .if_match(&current)
+                .content_type("application/json")
+                .body(ByteStream::from(self.body()))
+                .send()
+                .await;
+            let e = match put {
+                Ok(out) => {
+                    *etag = Ok(out.e_tag().unwrap_or_default().to_string());
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            match met("PutObject", &self.backend.bucket, e) {
                 Met::Precondition | Met::NoSuchKey => {
+                    if attempt == 0 {
+                        if let Some(tag) = self.still_ours().await {
+                            current = tag;
+                            continue;
+                        }
+                    }
                     let who = match self.read().await {
                         Ok(Some((h, _, _))) => format!("it is now held by {}", h.describe()),
                         _ => "it was removed".to_string(),
@@ -161,11 +187,12 @@ impl Shared {
                         self.name()
                     );
                     *etag = Err(why.clone());
-                    Err(Ok(why))
+                    return Err(Ok(why));
                 }
-                Met::Failure(e) => Err(Err(e)),
-            },
+                Met::Failure(e) => return Err(Err(e)),
+            }
         }
+        unreachable!("the loop returns on its second attempt")
     }
 
     /// The lease as it is in S3: its holder, ETag and the age of its last write (S3's clock).
@@ -179,6 +206,7 @@ impl Shared {
                             id: String::new(),
                             pid: 0,
                             host: "an unreadable lease".into(),
+                            hostname: String::new(),
                             command: "unknown".into(),
                             operation: String::new(),
                             pairs: Vec::new(),
@@ -386,26 +414,38 @@ impl S3Lease {
             return;
         };
         let name = self.shared.name();
-        let deleted = self
-            .shared
-            .client
-            .delete_object()
-            .bucket(&self.shared.backend.bucket)
-            .key(&self.shared.key)
-            .if_match(tag)
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => tracing::info!("run lease {name} released"),
-            Err(e) => match met("DeleteObject", &self.shared.backend.bucket, e) {
-                Met::Precondition | Met::NoSuchKey => {
-                    tracing::warn!("run lease {name} was no longer this run's; left as it is")
+        let mut tag = tag.clone();
+        for attempt in 0..2 {
+            let deleted = self
+                .shared
+                .client
+                .delete_object()
+                .bucket(&self.shared.backend.bucket)
+                .key(&self.shared.key)
+                .if_match(&tag)
+                .send()
+                .await;
+            match deleted {
+                Ok(_) => {
+                    tracing::info!("run lease {name} released");
+                    return;
                 }
-                Met::Failure(e) => tracing::warn!(
-                    "run lease {name} was not released ({e}): the next run can take it over with --take-over once its heartbeat is older than the lease's stale_after"
-                ),
-            },
+                Err(e) => match met("DeleteObject", &self.shared.backend.bucket, e) {
+                    Met::Precondition if attempt == 0 => match self.shared.still_ours().await {
+                        Some(now) => tag = now,
+                        None => break,
+                    },
+                    Met::Precondition | Met::NoSuchKey => break,
+                    Met::Failure(e) => {
+                        tracing::warn!(
+                            "run lease {name} was not released ({e}): the next run can take it over with --take-over once its heartbeat is older than the lease's stale_after"
+                        );
+                        return;
+                    }
+                },
+            }
         }
+        tracing::warn!("run lease {name} was no longer this run's; left as it is");
     }
 }
 
@@ -461,7 +501,8 @@ async fn release_dead_terraform_lock(
     let info: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let id = info["ID"].as_str().unwrap_or_default().to_string();
     let who = info["Who"].as_str().unwrap_or_default();
-    let same_host = who.rsplit('@').next() == Some(dead.host.as_str());
+    let host = who.rsplit('@').next().unwrap_or_default();
+    let same_host = host == dead.hostname || host == dead.host;
     // Written while the dead run still beat (or within a beat after its last one).
     let in_its_time = age + settings.heartbeat >= dead_age;
     if id.is_empty() || !same_host || !in_its_time {

@@ -7,6 +7,7 @@ fn holder() -> Holder {
         id: "runner-1/42/1".into(),
         pid: 42,
         host: "runner-1".into(),
+        hostname: "ip-10-0-0-1".into(),
         command: "efs-dr failback".into(),
         operation: "failback".into(),
         pairs: vec!["home".into(), "media".into()],

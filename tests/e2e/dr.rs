@@ -37,6 +37,20 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// What an ended efs-dr process printed.
+    pub(crate) fn of(out: std::process::Output) -> Run {
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            events: stdout
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect(),
+            stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+
     pub(crate) fn finished_message(&self) -> String {
         self.events
             .iter()
@@ -71,7 +85,7 @@ impl Run {
     }
 }
 
-fn config_text(pairs: &[PairIds], timeout: &str, binary: &str) -> String {
+pub(crate) fn config_text(pairs: &[PairIds], timeout: &str, binary: &str) -> String {
     let mut s = format!(
         "terraform {{\n  dir = \"terraform\"\n  binary = \"{binary}\"\n  lock_timeout = \"2s\"\n}}\n\ngates {{\n  poll_interval = \"20ms\"\n  replication_timeout = \"{timeout}\"\n  max_lag = \"15m\"\n  quiesce_window = \"2m\"\n}}\n"
     );
@@ -156,17 +170,7 @@ impl Drill {
     }
 
     pub(crate) async fn efs_dr(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().await.expect("efs-dr runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            events: stdout
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect(),
-            stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        }
+        Run::of(self.command(args).output().await.expect("efs-dr runs"))
     }
 
     /// Runs efs-dr, killing it (SIGKILL) at the first event `stop_at` accepts; whether it was

@@ -7,6 +7,7 @@ mod dr;
 mod fleet;
 mod pipeline;
 mod resume;
+mod shared_state;
 mod sim_backup;
 mod sim_cloudwatch;
 mod sim_efs;

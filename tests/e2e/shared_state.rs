@@ -1,0 +1,573 @@
+//! Remote state and teams: Terraform's own S3 backend with native locking (`use_lockfile`) on a
+//! real S3 (moto's server mode, started here on loopback), efs-dr's run lease beside the state,
+//! and runs on two "machines": two checkouts holding only efs-dr.hcl, each with its own name
+//! (`EFS_DR_HOST`). Checks read AWS (the simulator), S3 and the Terraform state.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use efs_dr_testkit::Moto;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::dr::{config_text, drill, Drill, Run, A_REGION, B_REGION};
+
+const BUCKET: &str = "efs-dr-state";
+const STATE_KEY: &str = "dr/terraform.tfstate";
+const LEASE_KEY: &str = "dr/terraform.tfstate.efs-dr-lease";
+const TF_LOCK_KEY: &str = "dr/terraform.tfstate.tflock";
+const STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// A checkout of the team's repository on one machine: only efs-dr.hcl.
+struct Machine {
+    dir: tempfile::TempDir,
+    name: &'static str,
+}
+
+impl Machine {
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("efs-dr.hcl")
+    }
+}
+
+/// The drill's config with the state in `bucket` on `s3` and a short lease.
+fn shared_config(d: &Drill, s3: &str, bucket: &str, timeout: &str) -> String {
+    let backend = format!(
+        "  backend \"s3\" {{\n    bucket = \"{bucket}\"\n    key = \"{STATE_KEY}\"\n    region = \"us-east-1\"\n    use_lockfile = true\n    use_path_style = true\n    endpoints = {{\n      s3 = \"{s3}\"\n    }}\n    skip_credentials_validation = true\n    skip_requesting_account_id = true\n    skip_metadata_api_check = true\n    skip_region_validation = true\n  }}\n"
+    );
+    let base = config_text(&d.pairs, timeout, "terraform");
+    let marker = "  lock_timeout = \"2s\"\n}";
+    assert!(base.contains(marker), "the drill's terraform block changed");
+    let text = base.replacen(marker, &format!("  lock_timeout = \"2s\"\n{backend}}}"), 1);
+    format!(
+        "{text}\nlease {{\n  heartbeat = \"1s\"\n  stale_after = \"{}s\"\n}}\n",
+        STALE_AFTER.as_secs()
+    )
+}
+
+/// Two machines with the same config (the state on moto).
+fn machines(text: &str) -> (Machine, Machine) {
+    let m = |name| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("efs-dr.hcl"), text).unwrap();
+        Machine { dir, name }
+    };
+    (m("machine-1"), m("machine-2"))
+}
+
+fn command(d: &Drill, m: &Machine, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = d.command_with(&m.config(), args);
+    cmd.env("EFS_DR_HOST", m.name);
+    cmd
+}
+
+async fn run(d: &Drill, m: &Machine, args: &[&str]) -> Run {
+    Run::of(command(d, m, args).output().await.expect("efs-dr runs"))
+}
+
+async fn ok(d: &Drill, m: &Machine, args: &[&str]) -> Run {
+    let r = run(d, m, args).await;
+    assert_eq!(
+        r.code, 0,
+        "{} efs-dr {args:?} failed:\n{}\n{}",
+        m.name, r.stdout, r.stderr
+    );
+    r
+}
+
+/// `terraform state list` in a machine's root (the state is in S3).
+async fn state_on(d: &Drill, m: &Machine) -> Vec<String> {
+    let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
+        .args(["state", "list"])
+        .current_dir(m.dir.path().join("terraform"))
+        .envs(efs_dr_testkit::tf_env(&d.ts.url))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The object at `key` in the state bucket, if any: its body and when it was last written.
+async fn object(moto: &Moto, key: &str) -> Option<(Value, SystemTime)> {
+    let out = moto
+        .s3()
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    let modified = SystemTime::try_from(*out.last_modified().unwrap()).unwrap();
+    let body = out.body.collect().await.unwrap().into_bytes();
+    Some((
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+        modified,
+    ))
+}
+
+/// Every process below `root` (and `root`), from /proc.
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": the command may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        for (pid, ppid) in &parent_of {
+            if *ppid == parent && !tree.contains(pid) {
+                tree.push(*pid);
+            }
+        }
+        i += 1;
+    }
+    tree
+}
+
+/// The machine dies: efs-dr, its Terraform (in a process group of its own) and the provider,
+/// all at once with SIGKILL.
+fn kill_machine(root: u32) -> usize {
+    let tree = process_tree(root);
+    for pid in &tree {
+        // SAFETY: kill(2) on processes this test started (and their children).
+        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+    }
+    tree.len()
+}
+
+/// When B -> A was created, as B's region reports it.
+async fn reverse_created(d: &Drill) -> Option<aws_sdk_efs::primitives::DateTime> {
+    let p = &d.pairs[0];
+    let out = efs_dr_testkit::efs(&d.ts.url, B_REGION)
+        .describe_replication_configurations()
+        .file_system_id(&p.b)
+        .send()
+        .await
+        .ok()?;
+    out.replications()
+        .iter()
+        .find(|r| r.source_file_system_id() == p.b)
+        .map(|r| *r.creation_time())
+}
+
+/// Remote state through a machine's death: a failback killed (with its Terraform) on machine 1
+/// while AWS creates B -> A is finished from machine 2's fresh checkout. The lease the dead run
+/// left is refused to everyone until its heartbeat is older than the limit, and then only to
+/// `--take-over`, which also releases the Terraform lock the dead run left in S3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_killed_on_one_machine_is_finished_from_another() {
+    let moto = Moto::start().await;
+    moto.create_bucket(BUCKET).await;
+    let d = drill(&["home"]).await;
+    let p = &d.pairs[0];
+    let (m1, m2) = machines(&shared_config(&d, &moto.url, BUCKET, "40m"));
+
+    ok(&d, &m1, &["init", "--yes"]).await;
+    let state = object(&moto, STATE_KEY).await.expect("the state is in S3");
+    assert!(
+        state.0["resources"]
+            .to_string()
+            .contains("aws_efs_replication_configuration"),
+        "the S3 state holds the replication: {}",
+        state.0
+    );
+    assert!(
+        object(&moto, LEASE_KEY).await.is_none(),
+        "init gave its lease back"
+    );
+    ok(&d, &m1, &["failover", "--yes", "--writes-stopped"]).await;
+    d.write_on_b("outage").await;
+
+    // Machine 1's failback, until AWS is creating B -> A; then the machine dies.
+    let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut planned = false;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if e["event"] == "plan_summary" && e["step"] == "create_reverse" {
+            planned = true;
+            break;
+        }
+    }
+    assert!(planned, "machine 1's failback reached the reverse create");
+    let waited = Instant::now();
+    let created = loop {
+        if let Some(t) = reverse_created(&d).await {
+            break t;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "B -> A never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let killed = kill_machine(child.id().unwrap());
+    assert!(
+        killed >= 2,
+        "efs-dr and its Terraform were killed ({killed} processes)"
+    );
+    child.wait().await.unwrap();
+    let (lease, _) = object(&moto, LEASE_KEY)
+        .await
+        .expect("the dead run's lease is left");
+    assert_eq!(lease["host"], "machine-1");
+    assert_eq!(lease["command"], "efs-dr failback");
+    assert!(
+        object(&moto, TF_LOCK_KEY).await.is_some(),
+        "the killed Terraform left its state lock in S3"
+    );
+
+    // Machine 2, a fresh checkout: refused while the lease is fresh, with or without the flag.
+    let refused = run(&d, &m2, &["init", "--yes"]).await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!(
+            "another efs-dr run holds the run lease s3://{BUCKET}/{LEASE_KEY}"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("`efs-dr failback` (pid ")
+            && refused.stderr.contains("on machine-1, pairs home"),
+        "the holder is named: {}",
+        refused.stderr
+    );
+    let early = run(&d, &m2, &["init", "--yes", "--take-over"]).await;
+    assert_eq!(early.code, 1, "{}", early.stderr);
+    assert!(
+        early
+            .stderr
+            .contains("it may still be running, so it is not taken over"),
+        "{}",
+        early.stderr
+    );
+    assert_eq!(reverse_created(&d).await, Some(created), "nothing changed");
+
+    // The heartbeat limit passes (read on S3's clock, as efs-dr reads it).
+    let stale = Instant::now();
+    loop {
+        let (_, beat) = object(&moto, LEASE_KEY).await.unwrap();
+        if SystemTime::now().duration_since(beat).unwrap_or_default()
+            > STALE_AFTER + Duration::from_secs(1)
+        {
+            break;
+        }
+        assert!(
+            stale.elapsed() < STALE_AFTER * 3,
+            "the lease never went stale"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let asked = run(&d, &m2, &["init", "--yes"]).await;
+    assert_eq!(asked.code, 1);
+    assert!(
+        asked.stderr.contains("run this again with --take-over"),
+        "{}",
+        asked.stderr
+    );
+
+    let init = ok(&d, &m2, &["init", "--yes", "--take-over"]).await;
+    let report = init.report();
+    let taken = &report["lease_taken_over"];
+    assert_eq!(taken["previous"]["host"], "machine-1", "{report}");
+    assert_eq!(taken["previous"]["command"], "efs-dr failback");
+    assert!(taken["heartbeat_age_s"].as_u64().unwrap() >= STALE_AFTER.as_secs());
+    assert!(
+        taken["terraform_lock_released"].is_string(),
+        "the dead run's Terraform lock was released: {taken}"
+    );
+    assert!(object(&moto, TF_LOCK_KEY).await.is_none());
+    let md = std::fs::read_to_string(
+        init.events
+            .iter()
+            .find_map(|e| e["report"].as_str())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(md.contains("**taken over** from `efs-dr failback`"), "{md}");
+    // B -> A that machine 1's Terraform created is imported, never created again.
+    assert!(
+        init.steps_started()
+            .contains(&"home:import_reverse".to_string()),
+        "{:?}",
+        init.steps_started()
+    );
+    assert_eq!(
+        reverse_created(&d).await,
+        Some(created),
+        "one B -> A ever created"
+    );
+
+    let failback = ok(&d, &m2, &["failback", "--yes", "--writes-stopped"]).await;
+    assert!(
+        !failback.events.iter().any(|e| e["event"] == "applied"
+            && e["step"] == "create_reverse"
+            && e["changes"].to_string().contains("create")),
+        "B -> A was not created again"
+    );
+    d.assert_home_with_everything(&["outage"]).await;
+    assert!(
+        object(&moto, LEASE_KEY).await.is_none(),
+        "the lease was given back"
+    );
+    // Machine 1's checkout reads the same state as machine 2's: one A -> B.
+    let on_m1 = state_on(&d, &m1).await;
+    assert_eq!(on_m1, state_on(&d, &m2).await);
+    assert_eq!(on_m1.len(), 1, "{on_m1:?}");
+    assert_eq!(d.protection(A_REGION, &p.a).await, "ENABLED");
+}
+
+/// Two operators start a failover at the same moment from two machines: exactly one runs, the
+/// other is refused (exit 1) with the holder named, and is told there is nothing left after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_failovers_at_once_from_two_machines_one_runs_the_other_is_refused() {
+    let moto = Moto::start().await;
+    moto.create_bucket(BUCKET).await;
+    let d = drill(&["home"]).await;
+    let p = &d.pairs[0];
+    let (m1, m2) = machines(&shared_config(&d, &moto.url, BUCKET, "40m"));
+    ok(&d, &m1, &["init", "--yes"]).await;
+
+    let args = ["failover", "--yes", "--writes-stopped"];
+    let (r1, r2) = tokio::join!(run(&d, &m1, &args), run(&d, &m2, &args));
+    let mut codes = [r1.code, r2.code];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [0, 1],
+        "one ran, one was refused:\n{}\n{}",
+        r1.stderr,
+        r2.stderr
+    );
+    let (winner, loser, loser_machine) = if r1.code == 0 {
+        ("machine-1", r2, &m2)
+    } else {
+        ("machine-2", r1, &m1)
+    };
+    assert!(
+        loser
+            .stderr
+            .contains("another efs-dr run holds the run lease")
+            && loser.stderr.contains(&format!("`efs-dr failover` (pid "))
+            && loser.stderr.contains(&format!("on {winner}, pairs home")),
+        "the refusal names the holder: {}",
+        loser.stderr
+    );
+    assert!(
+        !loser.events.iter().any(|e| e["event"] == "phase_started"),
+        "the refused run started nothing"
+    );
+    assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED", "B writable");
+    assert!(d.replications(B_REGION).await.is_empty());
+    let again = ok(&d, loser_machine, &args).await;
+    assert!(
+        again.finished_message().contains("nothing to do"),
+        "{}",
+        again.stdout
+    );
+}
+
+/// S3 stops answering while a run waits at a gate. If it is back before the next change, the run
+/// goes on; if not, the run stops before the change (exit 1, nothing changed) and the same
+/// command finishes later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded() {
+    let moto = Moto::start().await;
+    moto.create_bucket(BUCKET).await;
+    let d = drill(&["home"]).await;
+    let p = &d.pairs[0];
+    // A long gate timeout (48 s of wall time at 600x): the gate outlasts S3's outage.
+    let (m1, _) = machines(&shared_config(&d, &moto.url, BUCKET, "8h"));
+    ok(&d, &m1, &["init", "--yes"]).await;
+    ok(&d, &m1, &["failover", "--yes", "--writes-stopped"]).await;
+    d.write_on_b("outage").await;
+
+    // The application keeps writing on B, so the failback's quiesce gate waits.
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = |tag: &'static str| {
+        let writing = writing.clone();
+        let control = d.ts.control.clone();
+        let (fs, name) = (p.b.clone(), p.name.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while writing.load(Ordering::SeqCst) {
+                n += 1;
+                control
+                    .write_file(&fs, &format!("{name}/{tag}-{n}.txt"), b"live")
+                    .await
+                    .expect("B is writable until it is fenced");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+
+    // 1. S3 still stopped when the quiesce has passed: the run stops before fencing B.
+    let w = writer("first");
+    let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut finished = Value::Null;
+    let mut paused = false;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if !paused
+            && e["event"] == "gate_polled"
+            && e["step"] == "quiesce"
+            && e["verdict"]["outcome"] == "waiting"
+        {
+            moto.pause();
+            paused = true;
+            writing.store(false, Ordering::SeqCst);
+        }
+        if e["event"] == "finished" {
+            finished = e;
+            moto.resume();
+            break;
+        }
+    }
+    assert!(paused, "the quiesce gate waited");
+    w.await.unwrap();
+    while lines.next_line().await.unwrap().is_some() {}
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(1), "{finished}");
+    let message = finished["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "the state's S3 bucket s3://{BUCKET} cannot be written"
+        )) && message.contains(
+            "this run stops before \"set B's overwrite protection to DISABLED (SDK)\" (pairs home)"
+        ) && message.contains("Run the same command again when S3 answers"),
+        "{message}"
+    );
+    // Nothing changed after the gate: B not fenced, B -> A still replicating into A.
+    assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED");
+    assert!(d
+        .replications(B_REGION)
+        .await
+        .iter()
+        .any(|r| r.0 == p.b && r.1 == p.a && r.2 == "ENABLED"));
+    assert!(
+        object(&moto, LEASE_KEY).await.is_none(),
+        "the lease was given back once S3 answered"
+    );
+
+    // 2. S3 stops during the gate wait and comes back before the next change: the run goes on.
+    writing.store(true, Ordering::SeqCst);
+    let w = writer("second");
+    let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut events = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut logs = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = events
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the run waits at the quiesce gate");
+        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if e["event"] == "gate_polled"
+            && e["step"] == "quiesce"
+            && e["verdict"]["outcome"] == "waiting"
+        {
+            break;
+        }
+    }
+    moto.pause();
+    // Until the run has noticed: its heartbeat fails.
+    loop {
+        let line = logs
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the run logs its failed heartbeat");
+        if line.contains("the heartbeat failed") {
+            break;
+        }
+    }
+    moto.resume();
+    writing.store(false, Ordering::SeqCst);
+    w.await.unwrap();
+    let rest =
+        tokio::spawn(async move { while logs.next_line().await.ok().flatten().is_some() {} });
+    let mut ended = Value::Null;
+    while let Some(line) = events.next_line().await.unwrap() {
+        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if e["event"] == "finished" {
+            ended = e;
+        }
+    }
+    let status = child.wait().await.unwrap();
+    rest.await.unwrap();
+    assert_eq!(status.code(), Some(0), "{ended}");
+    d.assert_home_with_everything(&["outage"]).await;
+    assert!(object(&moto, LEASE_KEY).await.is_none());
+}
+
+/// A state bucket that cannot be used stops the run before it changes anything, and says what
+/// to do: a missing bucket, credentials S3 refuses, an S3 that does not answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_bucket_that_cannot_be_used_stops_the_run_before_any_change() {
+    let moto = Moto::start().await;
+    let strict = Moto::start_checking_credentials().await;
+    let d = drill(&["home"]).await;
+    let p = &d.pairs[0];
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let cases = [
+        (moto.url.as_str(), "no-such-bucket", "does not exist"),
+        (
+            strict.url.as_str(),
+            BUCKET,
+            "S3 refused efs-dr's credentials",
+        ),
+        (closed.as_str(), BUCKET, "does not answer"),
+    ];
+    for (url, bucket, says) in cases {
+        let (m, _) = machines(&shared_config(&d, url, bucket, "40m"));
+        let r = run(&d, &m, &["init", "--yes"]).await;
+        assert_eq!(r.code, 1, "{url} {bucket}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{url} {bucket}: {}", r.stderr);
+        assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        // Nothing changed in AWS: no replication, B's protection as it was.
+        assert!(d.replications(B_REGION).await.is_empty());
+        assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED");
+    }
+}
