@@ -9,6 +9,7 @@ use super::dr_cmd::{connect, selected, terraform, Overrides, PairArgs};
 use super::OutputFormat;
 use efs_dr::dr::status::{collect, PairStatus};
 use efs_dr::dr::DrError;
+use efs_dr::lease::{Lease, LeaseStatus};
 use efs_dr::render::Direction;
 
 #[derive(Debug, Args)]
@@ -21,14 +22,30 @@ pub struct StatusArgs {
     pub detailed_exitcode: bool,
 }
 
-pub fn print(statuses: &[PairStatus], output: OutputFormat) {
+/// Who holds the run lease, as status shows it: Ok(None) when no run holds it.
+pub type LeaseSeen = Result<Option<LeaseStatus>, String>;
+
+pub fn print(statuses: &[PairStatus], lease: &LeaseSeen, output: OutputFormat) {
     match output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "pairs": statuses }))
+        OutputFormat::Json => {
+            let lease = match lease {
+                Ok(held) => serde_json::json!({ "held": held.is_some(), "by": held }),
+                Err(e) => serde_json::json!({ "held": null, "unknown": e }),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "pairs": statuses, "run_lease": lease })
+                )
                 .unwrap_or_default()
-        ),
+            )
+        }
         OutputFormat::Human => {
+            match lease {
+                Ok(Some(held)) => eprintln!("run lease: {}", held.describe()),
+                Ok(None) => eprintln!("run lease: free (no efs-dr run in progress)"),
+                Err(e) => eprintln!("run lease: unknown ({e})"),
+            }
             for s in statuses {
                 eprintln!("pair {}", s.pair);
                 for (role, side) in [("A", &s.a), ("B", &s.b)] {
@@ -118,7 +135,8 @@ pub async fn run(args: StatusArgs, config: &Path, output: OutputFormat) -> Resul
     };
     let pairs = selected(&config, &args.pairs)?;
     let statuses = collect(&config, &aws, tf.as_ref(), &pairs).await;
-    print(&statuses, output);
+    let lease = Lease::peek(&config).await;
+    print(&statuses, &lease, output);
     let problems: Vec<String> = statuses.iter().flat_map(|s| s.problems()).collect();
     if !problems.is_empty() {
         return Err(DrError::Failed(format!(

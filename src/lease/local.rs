@@ -58,3 +58,26 @@ pub fn acquire(dir: &Path, holder: &Holder, take_over: bool) -> Result<LocalLock
     let _ = file.flush();
     Ok(LocalLock { _file: file, path })
 }
+
+/// Who holds the lock of the root in `dir`, without taking it.
+pub fn peek(dir: &Path) -> Option<super::LeaseStatus> {
+    let path = dir.join(".terraform").join("efs-dr.lock");
+    let mut file = std::fs::File::open(&path).ok()?;
+    match FileExt::try_lock_shared(&file) {
+        Ok(()) => {
+            let _ = FileExt::unlock(&file);
+            None
+        }
+        Err(_) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = serde_json::from_str::<Holder>(&text).ok()?;
+            Some(super::LeaseStatus {
+                lease: path.display().to_string(),
+                holder,
+                heartbeat_age_s: None,
+                stale: false,
+            })
+        }
+    }
+}

@@ -159,6 +159,35 @@ impl Holder {
     }
 }
 
+/// The lease as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeaseStatus {
+    pub lease: String,
+    pub holder: Holder,
+    /// Age of the holder's last heartbeat on the store's clock; None for a local lock.
+    pub heartbeat_age_s: Option<u64>,
+    /// Older than `lease.stale_after`: its holder is likely dead (`--take-over`).
+    pub stale: bool,
+}
+
+impl LeaseStatus {
+    pub fn describe(&self) -> String {
+        let age = match self.heartbeat_age_s {
+            Some(s) => format!(
+                ", last heartbeat {} ago{}",
+                human(Duration::from_secs(s)),
+                if self.stale {
+                    " (stale: its run looks dead; --take-over applies)"
+                } else {
+                    ""
+                }
+            ),
+            None => String::new(),
+        };
+        format!("held by {}{age}", self.holder.describe())
+    }
+}
+
 /// Whether a lease held by another run may be taken: the pure rule behind `--take-over`.
 /// `gone_here`: the holder ran on this machine and its process no longer exists.
 pub fn may_take_over(
@@ -260,6 +289,16 @@ impl Lease {
                     taken_over: None,
                 })))
             }
+        }
+    }
+
+    /// Who holds the config's lease now, without taking it (for `status`): the holder and the
+    /// age of its last heartbeat (None for a local lock, which cannot go stale). Err: it could
+    /// not be read.
+    pub async fn peek(config: &Config) -> Result<Option<LeaseStatus>, String> {
+        match &config.terraform.s3_backend {
+            Some(backend) => s3::peek(backend, &config.lease).await,
+            None => Ok(local::peek(&config.terraform_dir())),
         }
     }
 

@@ -219,6 +219,21 @@ impl Shared {
     }
 }
 
+/// The holder a lease object names (a lease that is not ours to read still blocks).
+fn holder_of(body: &[u8]) -> Holder {
+    serde_json::from_slice(body).unwrap_or_else(|_| Holder {
+        id: String::new(),
+        pid: 0,
+        host: "an unreadable lease".into(),
+        hostname: String::new(),
+        command: "unknown".into(),
+        operation: String::new(),
+        pairs: Vec::new(),
+        since: "unknown".into(),
+        heartbeat: String::new(),
+    })
+}
+
 /// An object's body, ETag and age on S3's clock; None when there is none.
 async fn read_object(
     client: &aws_sdk_s3::Client,
@@ -532,4 +547,23 @@ async fn release_dead_terraform_lock(
             None
         }
     }
+}
+
+/// Who holds the lease now, without taking it.
+pub async fn peek(
+    backend: &S3Backend,
+    settings: &LeaseSettings,
+) -> Result<Option<super::LeaseStatus>, String> {
+    let clock = S3Clock::default();
+    let client = client(backend, settings.heartbeat, &clock).await;
+    let key = format!("{}.efs-dr-lease", backend.key);
+    let found = read_object(&client, &backend.bucket, &key, &clock)
+        .await
+        .map_err(|e| explain(backend, &e))?;
+    Ok(found.map(|(body, _, age)| super::LeaseStatus {
+        lease: format!("s3://{}/{key}", backend.bucket),
+        holder: holder_of(&body),
+        heartbeat_age_s: Some(age.as_secs()),
+        stale: age >= settings.stale_after,
+    }))
 }

@@ -245,6 +245,13 @@ async fn a_failback_killed_on_one_machine_is_finished_from_another() {
         "the killed Terraform left its state lock in S3"
     );
 
+    // Read-only commands need no lease, and status says who holds it.
+    let status = run(&d, &m2, &["status"]).await;
+    let doc: Value = serde_json::from_str(&status.stdout).expect("status prints one document");
+    assert_eq!(doc["run_lease"]["held"], true, "{doc}");
+    assert_eq!(doc["run_lease"]["by"]["holder"]["host"], "machine-1");
+    assert_eq!(doc["run_lease"]["by"]["holder"]["operation"], "failback");
+
     // Machine 2, a fresh checkout: refused while the lease is fresh, with or without the flag.
     let refused = run(&d, &m2, &["init", "--yes"]).await;
     assert_eq!(refused.code, 1, "{}", refused.stderr);
@@ -377,7 +384,7 @@ async fn two_failovers_at_once_from_two_machines_one_runs_the_other_is_refused()
         loser
             .stderr
             .contains("another efs-dr run holds the run lease")
-            && loser.stderr.contains(&format!("`efs-dr failover` (pid "))
+            && loser.stderr.contains("`efs-dr failover` (pid ")
             && loser.stderr.contains(&format!("on {winner}, pairs home")),
         "the refusal names the holder: {}",
         loser.stderr
