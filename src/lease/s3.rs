@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::{may_take_over, Claim, Holder, TakeOver};
@@ -128,6 +129,27 @@ impl Shared {
         format!("s3://{}/{}", self.backend.bucket, self.key)
     }
 
+    /// Writes the lease with this run as holder: over the version with ETag `over`, or only
+    /// where there is none (`If-None-Match: *`). The new ETag.
+    async fn put(
+        &self,
+        over: Option<&str>,
+    ) -> Result<String, aws_sdk_s3::error::SdkError<PutObjectError, HttpResponse>> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.backend.bucket)
+            .key(&self.key)
+            .content_type("application/json")
+            .body(ByteStream::from(self.body()));
+        let request = match over {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        let out = request.send().await?;
+        Ok(out.e_tag().unwrap_or_default().to_string())
+    }
+
     fn id(&self) -> String {
         self.holder
             .lock()
@@ -153,19 +175,9 @@ impl Shared {
             Err(lost) => return Err(Ok(lost.clone())),
         };
         for attempt in 0..2 {
-            let put = self
-                .client
-                .put_object()
-                .bucket(&self.backend.bucket)
-                .key(&self.key)
-                .if_match(&current)
-                .content_type("application/json")
-                .body(ByteStream::from(self.body()))
-                .send()
-                .await;
-            let e = match put {
-                Ok(out) => {
-                    *etag = Ok(out.e_tag().unwrap_or_default().to_string());
+            let e = match self.put(Some(&current)).await {
+                Ok(tag) => {
+                    *etag = Ok(tag);
                     return Ok(());
                 }
                 Err(e) => e,
@@ -201,18 +213,7 @@ impl Shared {
             .await
             .map(|found| {
                 found.map(|(body, etag, age)| {
-                    let holder =
-                        serde_json::from_slice::<Holder>(&body).unwrap_or_else(|_| Holder {
-                            id: String::new(),
-                            pid: 0,
-                            host: "an unreadable lease".into(),
-                            hostname: String::new(),
-                            command: "unknown".into(),
-                            operation: String::new(),
-                            pairs: Vec::new(),
-                            since: "unknown".into(),
-                            heartbeat: String::new(),
-                        });
+                    let holder = holder_of(&body);
                     (holder, etag, age)
                 })
             })
@@ -333,19 +334,9 @@ impl S3Lease {
         let mut etag = None;
         // A lease released or taken between two of these calls: look again (a few times).
         for _ in 0..5 {
-            let put = shared
-                .client
-                .put_object()
-                .bucket(&backend.bucket)
-                .key(&shared.key)
-                .if_none_match("*")
-                .content_type("application/json")
-                .body(ByteStream::from(shared.body()))
-                .send()
-                .await;
-            match put {
-                Ok(out) => {
-                    etag = Some(out.e_tag().unwrap_or_default().to_string());
+            match shared.put(None).await {
+                Ok(tag) => {
+                    etag = Some(tag);
                     break;
                 }
                 Err(e) => match met("PutObject", &backend.bucket, e) {
@@ -366,19 +357,9 @@ impl S3Lease {
                 gone_here,
                 &name,
             )?;
-            let put = shared
-                .client
-                .put_object()
-                .bucket(&backend.bucket)
-                .key(&shared.key)
-                .if_match(&old_etag)
-                .content_type("application/json")
-                .body(ByteStream::from(shared.body()))
-                .send()
-                .await;
-            match put {
-                Ok(out) => {
-                    etag = Some(out.e_tag().unwrap_or_default().to_string());
+            match shared.put(Some(&old_etag)).await {
+                Ok(tag) => {
+                    etag = Some(tag);
                     let released =
                         release_dead_terraform_lock(&shared, &holder, age, settings).await;
                     taken_over = Some(TakeOver {

@@ -48,6 +48,13 @@ fn shared_config(d: &Drill, s3: &str, bucket: &str, timeout: &str) -> String {
     )
 }
 
+/// A pair on the simulator and a state bucket on a new moto.
+async fn shared() -> (Moto, Drill) {
+    let moto = Moto::start().await;
+    moto.create_bucket(BUCKET).await;
+    (moto, drill(&["home"]).await)
+}
+
 /// Two machines with the same config (the state on moto).
 fn machines(text: &str) -> (Machine, Machine) {
     let m = |name| {
@@ -180,9 +187,7 @@ async fn reverse_created(d: &Drill) -> Option<aws_sdk_efs::primitives::DateTime>
 /// `--take-over`, which also releases the Terraform lock the dead run left in S3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failback_killed_on_one_machine_is_finished_from_another() {
-    let moto = Moto::start().await;
-    moto.create_bucket(BUCKET).await;
-    let d = drill(&["home"]).await;
+    let (moto, d) = shared().await;
     let p = &d.pairs[0];
     let (m1, m2) = machines(&shared_config(&d, &moto.url, BUCKET, "40m"));
 
@@ -357,9 +362,7 @@ async fn a_failback_killed_on_one_machine_is_finished_from_another() {
 /// other is refused (exit 1) with the holder named, and is told there is nothing left after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_failovers_at_once_from_two_machines_one_runs_the_other_is_refused() {
-    let moto = Moto::start().await;
-    moto.create_bucket(BUCKET).await;
-    let d = drill(&["home"]).await;
+    let (moto, d) = shared().await;
     let p = &d.pairs[0];
     let (m1, m2) = machines(&shared_config(&d, &moto.url, BUCKET, "40m"));
     ok(&d, &m1, &["init", "--yes"]).await;
@@ -408,9 +411,7 @@ async fn two_failovers_at_once_from_two_machines_one_runs_the_other_is_refused()
 /// command finishes later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded() {
-    let moto = Moto::start().await;
-    moto.create_bucket(BUCKET).await;
-    let d = drill(&["home"]).await;
+    let (moto, d) = shared().await;
     let p = &d.pairs[0];
     // A long gate timeout (48 s of wall time at 600x): the gate outlasts S3's outage.
     let (m1, _) = machines(&shared_config(&d, &moto.url, BUCKET, "8h"));
