@@ -48,6 +48,45 @@ fn shared_config(d: &Drill, s3: &str, bucket: &str, timeout: &str) -> String {
     )
 }
 
+/// The application writing on B until stopped (so a failback's quiesce gate waits).
+struct Writer {
+    writing: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(d: &Drill, tag: &'static str) -> Writer {
+        let writing = Arc::new(AtomicBool::new(true));
+        let control = d.ts.control.clone();
+        let (fs, name) = (d.pairs[0].b.clone(), d.pairs[0].name.clone());
+        let task = tokio::spawn({
+            let writing = writing.clone();
+            async move {
+                let mut n = 0;
+                while writing.load(Ordering::SeqCst) {
+                    n += 1;
+                    control
+                        .write_file(&fs, &format!("{name}/{tag}-{n}.txt"), b"live")
+                        .await
+                        .expect("B is writable until it is fenced");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        });
+        Writer { writing, task }
+    }
+
+    /// Stops writing now (the task ends at its next write).
+    fn stop(&self) {
+        self.writing.store(false, Ordering::SeqCst);
+    }
+
+    async fn stopped(self) {
+        self.stop();
+        self.task.await.unwrap();
+    }
+}
+
 /// A pair on the simulator and a state bucket on a new moto.
 async fn shared() -> (Moto, Drill) {
     let moto = Moto::start().await;
@@ -419,27 +458,8 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
     ok(&d, &m1, &["failover", "--yes", "--writes-stopped"]).await;
     d.write_on_b("outage").await;
 
-    // The application keeps writing on B, so the failback's quiesce gate waits.
-    let writing = Arc::new(AtomicBool::new(true));
-    let writer = |tag: &'static str| {
-        let writing = writing.clone();
-        let control = d.ts.control.clone();
-        let (fs, name) = (p.b.clone(), p.name.clone());
-        tokio::spawn(async move {
-            let mut n = 0;
-            while writing.load(Ordering::SeqCst) {
-                n += 1;
-                control
-                    .write_file(&fs, &format!("{name}/{tag}-{n}.txt"), b"live")
-                    .await
-                    .expect("B is writable until it is fenced");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
-
     // 1. S3 still stopped when the quiesce has passed: the run stops before fencing B.
-    let w = writer("first");
+    let w = Writer::start(&d, "first");
     let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -457,7 +477,7 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
         {
             moto.pause();
             paused = true;
-            writing.store(false, Ordering::SeqCst);
+            w.stop();
         }
         if e["event"] == "finished" {
             finished = e;
@@ -466,7 +486,7 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
         }
     }
     assert!(paused, "the quiesce gate waited");
-    w.await.unwrap();
+    w.stopped().await;
     while lines.next_line().await.unwrap().is_some() {}
     let status = child.wait().await.unwrap();
     assert_eq!(status.code(), Some(1), "{finished}");
@@ -492,8 +512,7 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
     );
 
     // 2. S3 stops during the gate wait and comes back before the next change: the run goes on.
-    writing.store(true, Ordering::SeqCst);
-    let w = writer("second");
+    let w = Writer::start(&d, "second");
     let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -528,8 +547,7 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
         }
     }
     moto.resume();
-    writing.store(false, Ordering::SeqCst);
-    w.await.unwrap();
+    w.stopped().await;
     let rest =
         tokio::spawn(async move { while logs.next_line().await.ok().flatten().is_some() {} });
     let mut ended = Value::Null;
@@ -544,6 +562,47 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
     assert_eq!(status.code(), Some(0), "{ended}");
     d.assert_home_with_everything(&["outage"]).await;
     assert!(object(&moto, LEASE_KEY).await.is_none());
+}
+
+/// SIGINT stops a run at a safe point and gives its lease back: the next run, from any machine,
+/// needs no take-over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_gives_its_lease_back() {
+    let (moto, d) = shared().await;
+    let (m1, m2) = machines(&shared_config(&d, &moto.url, BUCKET, "8h"));
+    ok(&d, &m1, &["init", "--yes"]).await;
+    ok(&d, &m1, &["failover", "--yes", "--writes-stopped"]).await;
+    d.write_on_b("outage").await;
+    // B keeps being written, so the failback waits at its quiesce gate.
+    let w = Writer::start(&d, "live");
+    let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if e["event"] == "gate_polled" && e["step"] == "quiesce" {
+            assert!(
+                object(&moto, LEASE_KEY).await.is_some(),
+                "held while waiting"
+            );
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(child.id().unwrap() as libc::pid_t, libc::SIGINT) };
+            break;
+        }
+    }
+    while lines.next_line().await.unwrap().is_some() {}
+    assert_eq!(child.wait().await.unwrap().code(), Some(130));
+    assert!(
+        object(&moto, LEASE_KEY).await.is_none(),
+        "the lease was given back"
+    );
+    w.stopped().await;
+    // Machine 2 finishes it without --take-over.
+    ok(&d, &m2, &["failback", "--yes", "--writes-stopped"]).await;
+    d.assert_home_with_everything(&["outage"]).await;
 }
 
 /// A state bucket that cannot be used stops the run before it changes anything, and says what
