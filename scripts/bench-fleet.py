@@ -125,6 +125,8 @@ def run(binary, cfg, args, env):
         parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))
         aws_s = (parse(aws[-1]) - parse(aws[0])).total_seconds()
     polls = len({(e.get("step"), e["elapsed_ms"]) for e in events if e.get("event") == "gate_polled"})
+    # Requests one poll sends to AWS, for every pair at the gate together (the most of any poll).
+    calls = max((e.get("sdk_calls", 0) for e in events if e.get("event") == "gate_polled"), default=0)
     rtos = [
         f.get("rto_aws_seconds")
         for e in events
@@ -132,7 +134,7 @@ def run(binary, cfg, args, env):
         for f in e.get("figures", [])
         if f.get("rto_aws_seconds") is not None
     ]
-    return wall, aws_s, polls, overheads(events), max(rtos) if rtos else None
+    return wall, aws_s, polls, calls, overheads(events), max(rtos) if rtos else None
 
 
 def bench(binary, size, scale, env_base):
@@ -170,7 +172,7 @@ def bench(binary, size, scale, env_base):
             env=env,
             capture_output=True,
         )
-        rows["status"] = (time.monotonic() - t0, 0.0, 0, [], None)
+        rows["status"] = (time.monotonic() - t0, 0.0, 0, 0, [], None)
         # A's region down: every B writable within AWS's deletion time (+ seconds).
         req = urllib.request.Request(f"{url}/_sim/regions/{A}/outage", data=b"", method="POST")
         urllib.request.urlopen(req, timeout=10).read()
@@ -187,7 +189,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="1,10,40,100")
     ap.add_argument("--time-scale", type=float, default=60.0)
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "debug", "efs-dr"))
+    # What users run: a release build (`make bench` builds it), with the stand-in provider's
+    # release build beside it.
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    ap.add_argument("--bin", default=os.path.join(target, "release", "efs-dr"))
     args = ap.parse_args()
     env = dict(
         os.environ,
@@ -198,19 +203,20 @@ def main():
         AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
         TF_DISABLE_PLUGIN_TLS="1",
         EFS_DR_PROVIDER_MAX_POLL=os.environ.get("EFS_DR_PROVIDER_MAX_POLL", "100ms"),
+        EFS_DR_PROVIDER_BIN=os.path.join(os.path.dirname(args.bin), "terraform-provider-aws"),
     )
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {s: bench(args.bin, s, args.time_scale, env) for s in sizes}
     base = results[sizes[0]]
     print(f"\nefs-dr fleet benchmark, simulator time scale {args.time_scale:g}x\n")
-    print("| pairs | operation | wall (s) | AWS (s) | ratio to 1 pair (wall) | gate polls | max overhead per phase (s) | RTO, slowest pair (AWS s) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| pairs | operation | wall (s) | AWS (s) | ratio to 1 pair (wall) | gate polls | SDK calls per gate poll | max overhead per phase (s) | RTO, slowest pair (AWS s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for s in sizes:
         for op in ["init", "failover", "failback", "status", "unplanned failover"]:
-            wall, aws, polls, over, rto = results[s][op]
+            wall, aws, polls, calls, over, rto = results[s][op]
             ratio = wall / base[op][0] if base[op][0] else 0
             print(
-                f"| {s} | {op} | {wall:.1f} | {aws:.0f} | {ratio:.2f} | {polls} | "
+                f"| {s} | {op} | {wall:.1f} | {aws:.0f} | {ratio:.2f} | {polls} | {calls} | "
                 f"{max(over) if over else 0:.2f} | {'' if rto is None else f'{rto:.0f}'} |"
             )
 

@@ -32,19 +32,37 @@ pub fn rfc3339(t: AwsTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// The latest `Date` header seen in a region's answers.
+/// The latest `Date` header seen in a region's answers, and how many requests were sent there
+/// (every attempt, retries included).
 #[derive(Debug, Clone, Default)]
-struct AwsClock(Arc<Mutex<Option<AwsTime>>>);
+struct AwsClock(
+    Arc<Mutex<Option<AwsTime>>>,
+    Arc<std::sync::atomic::AtomicU64>,
+);
 
 impl AwsClock {
     fn get(&self) -> Option<AwsTime> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn calls(&self) -> u64 {
+        self.1.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
 impl Intercept for AwsClock {
     fn name(&self) -> &'static str {
         "AwsClock"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &aws_sdk_efs::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_efs::error::BoxError> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     fn read_after_transmit(
@@ -177,6 +195,11 @@ impl Aws {
     pub fn now(&self) -> Option<AwsTime> {
         self.regions.values().filter_map(|r| r.now()).max()
     }
+
+    /// Requests sent to EFS and CloudWatch so far, every region, retries included.
+    pub fn calls(&self) -> u64 {
+        self.regions.values().map(|r| r.clock.calls()).sum()
+    }
 }
 
 /// The same clock, seen through CloudWatch's interceptor trait.
@@ -186,6 +209,15 @@ struct CloudWatchClock(AwsClock);
 impl aws_sdk_cloudwatch::config::Intercept for CloudWatchClock {
     fn name(&self) -> &'static str {
         "AwsClock"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_cloudwatch::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        rc: &aws_sdk_cloudwatch::config::RuntimeComponents,
+        cfg: &mut aws_sdk_cloudwatch::config::ConfigBag,
+    ) -> Result<(), aws_sdk_cloudwatch::error::BoxError> {
+        self.0.read_before_transmit(context, rc, cfg)
     }
 
     fn read_after_transmit(

@@ -73,6 +73,9 @@ pub enum EventKind {
     GatePolled {
         verdict: Verdict,
         next_poll_ms: u64,
+        /// Requests this poll sent to AWS (for every pair at the gate together).
+        #[serde(default)]
+        sdk_calls: u64,
     },
     GatePassed {
         detail: String,

@@ -472,7 +472,7 @@ async fn two_pairs_fail_over_and_back_with_writes_on_b() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unplanned_failover_with_a_down_then_failback_cleans_the_stale_configuration() {
     let d = drill_with(
-        &["app"],
+        &["app", "web"],
         SimOptions {
             time_scale: 300.0,
             seed: Some(8),
@@ -499,6 +499,14 @@ async fn unplanned_failover_with_a_down_then_failback_cleans_the_stale_configura
     let writable = idx(&|e| e["event"] == "gate_passed" && e["step"] == "delete_forward_from_b");
     let state_rm = idx(&|e| e["event"] == "state_changed" && e["command"] == "state rm");
     assert!(writable < state_rm);
+    // Both pairs forgotten (one `terraform state rm` for the fleet), A never read.
+    let forgotten = run
+        .events
+        .iter()
+        .filter(|e| e["event"] == "state_changed" && e["command"] == "state rm")
+        .count();
+    assert_eq!(forgotten, 2);
+    assert!(d.state().await.is_empty(), "{:?}", d.state().await);
     let report = run.report();
     let rto = report["pairs"][0]["rto"]["aws_seconds"].as_f64().unwrap();
     assert!(
@@ -526,8 +534,8 @@ async fn unplanned_failover_with_a_down_then_failback_cleans_the_stale_configura
     let stale = d.replications(A_REGION).await;
     assert_eq!(
         stale.len(),
-        1,
-        "A's region still holds the stale configuration"
+        2,
+        "A's region still holds each pair's stale configuration"
     );
     let status = d.ok(&["status"]).await;
     assert!(status.stdout.contains("stale"), "{}", status.stdout);

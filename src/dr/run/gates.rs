@@ -61,7 +61,9 @@ impl Runner<'_> {
             })
             .collect();
         loop {
+            let calls_before = self.ctx.aws.calls();
             let snapshot = observe_regions(&self.ctx.aws, Some(&regions), &watch).await;
+            let sdk_calls = self.ctx.aws.calls() - calls_before;
             let now = snapshot.now();
             if aws_start.is_none() {
                 aws_start = now;
@@ -101,6 +103,7 @@ impl Runner<'_> {
                     EventKind::GatePolled {
                         verdict: verdict.clone(),
                         next_poll_ms: interval.as_millis() as u64,
+                        sdk_calls,
                     },
                 );
                 match verdict {
@@ -227,7 +230,8 @@ impl Runner<'_> {
 }
 
 /// The next poll (wall time to sleep): fast near the expected completion, backing off before it
-/// and once it is long overdue. `base`, `expected` and `aws_elapsed` are AWS time: the ratio of
+/// and once it is long overdue; never sleeping past the expected completion, so that one poll
+/// lands on it (a fleet's B writable is seen then, not up to a `base` later). `base`, `expected` and `aws_elapsed` are AWS time: the ratio of
 /// AWS to wall time (this gate's so far, else the run's `rate_hint`) converts them, so that a
 /// simulator at 600x is polled every `base` of its time, not every `base` of ours.
 pub fn next_interval(
@@ -251,7 +255,9 @@ pub fn next_interval(
     if aws_elapsed < expected {
         *overdue_polls = 0;
         let remaining_wall = (expected - aws_elapsed).as_secs_f64() / rate;
-        Duration::from_secs_f64(remaining_wall / 2.0).clamp(base, max)
+        Duration::from_secs_f64(remaining_wall / 2.0)
+            .clamp(base, max)
+            .min(Duration::from_secs_f64(remaining_wall))
     } else {
         *overdue_polls += 1;
         let factor = 1.5f64.powi((*overdue_polls / 4).min(5) as i32);
@@ -296,6 +302,16 @@ mod tests {
             &mut n,
         );
         assert_eq!(near, base);
+        // Closer than a base: the next poll lands on the expected completion itself.
+        let landing = next_interval(
+            base,
+            Duration::from_secs(478),
+            Duration::from_secs(480),
+            Duration::from_secs(478),
+            Some(1.0),
+            &mut n,
+        );
+        assert_eq!(landing, Duration::from_secs(2));
         // Long overdue: back off again, never past 8x.
         let mut over = 0;
         let mut last = Duration::ZERO;

@@ -249,6 +249,19 @@ impl Runner<'_> {
         self.attach(views, true).await;
     }
 
+    /// An unplanned failover whose every pair still shows A -> B decides its first phase (B's
+    /// deletions, through the SDK) from AWS alone, whatever the state holds: the deletions go
+    /// out without waiting for Terraform, and the state is read at the next phase (forget A ->
+    /// B), as every Terraform round does. Every second counts for the RTO.
+    fn decides_from_aws_alone(&self, snapshot: &Snapshot) -> bool {
+        self.req.op == (Operation::Failover { unplanned: true })
+            && self.req.scope == Scope::Everything
+            && !self.req.dry_run
+            && views(&self.req.pairs, snapshot, None)
+                .iter()
+                .all(|v| v.forward().is_some())
+    }
+
     /// Renders the root for the live directions and runs `terraform init` when the directory
     /// has not been initialised (a fresh checkout, another machine) or the run is `init`.
     async fn prepare_root(&mut self, snapshot: &Snapshot) -> Result<(), DrError> {
@@ -279,13 +292,17 @@ impl Runner<'_> {
             if !self.req.dry_run {
                 self.prepare_root(&snapshot).await?;
             }
-            let state = match self.state().await {
-                Ok(s) => Some(s),
-                Err(e) if self.req.dry_run => {
-                    tracing::warn!("the Terraform state was not read: {}", e.message());
-                    None
+            let state = if self.decides_from_aws_alone(&snapshot) {
+                None
+            } else {
+                match self.state().await {
+                    Ok(s) => Some(s),
+                    Err(e) if self.req.dry_run => {
+                        tracing::warn!("the Terraform state was not read: {}", e.message());
+                        None
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             };
             let mut views = views(&self.req.pairs, &snapshot, state.as_ref());
             self.assess_writes_on_a(&mut views).await;

@@ -77,29 +77,41 @@ impl Runner<'_> {
         refresh: bool,
     ) -> Result<(), DrError> {
         let tf = &self.ctx.tf;
+        // Imports one by one (`terraform import` takes one address); every `state rm` of the
+        // round in one call (a fleet's 100 forgets are one Terraform run, not 100).
+        let mut changed: Vec<(&String, &'static str, &String)> = Vec::new();
         for (name, actions) in round {
             for action in actions {
-                let (command, address) = match action {
-                    Action::Import { address, id } => {
-                        tf.import(address, id.as_str()).await?;
-                        ("import", address)
-                    }
-                    Action::StateRm { address } => {
-                        tf.state_rm(std::slice::from_ref(address)).await?;
-                        ("state rm", address)
-                    }
-                    _ => continue,
-                };
-                self.out.emit(
-                    Some(name),
-                    Some(step),
-                    snapshot.now(),
-                    EventKind::StateChanged {
-                        command: command.into(),
-                        address: address.clone(),
-                    },
-                );
+                if let Action::Import { address, id } = action {
+                    tf.import(address, id.as_str()).await?;
+                    changed.push((name, "import", address));
+                }
             }
+        }
+        let forget: Vec<(&String, &String)> = round
+            .iter()
+            .flat_map(|(name, actions)| {
+                actions.iter().filter_map(move |a| match a {
+                    Action::StateRm { address } => Some((name, address)),
+                    _ => None,
+                })
+            })
+            .collect();
+        if !forget.is_empty() {
+            let addresses: Vec<String> = forget.iter().map(|(_, a)| (*a).clone()).collect();
+            tf.state_rm(&addresses).await?;
+            changed.extend(forget.iter().map(|(name, a)| (*name, "state rm", *a)));
+        }
+        for (name, command, address) in changed {
+            self.out.emit(
+                Some(name),
+                Some(step),
+                snapshot.now(),
+                EventKind::StateChanged {
+                    command: command.into(),
+                    address: address.clone(),
+                },
+            );
         }
         let checked = tf
             .plan_checked(Path::new(PLAN_FILE), &allowed, refresh)
