@@ -20,6 +20,8 @@ import boto3
 from botocore.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# AWS's deletion time, as the simulator is told to take it (`--replication-delete-delay`).
+DELETION_S = 480
 A, B = "us-east-1", "us-west-2"
 
 
@@ -134,14 +136,32 @@ def run(binary, cfg, args, env):
         for f in e.get("figures", [])
         if f.get("rto_aws_seconds") is not None
     ]
-    return wall, aws_s, polls, calls, overheads(events), max(rtos) if rtos else None
+    # B writable in AWS: each B's deletion request (its answer's AWS time) plus AWS's deletion
+    # time, after the run's first AWS answer (where RTO starts). efs-dr's RTO adds the moment
+    # its gate saw it.
+    writable = None
+    if aws:
+        from datetime import datetime
+
+        parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))
+        deletes = [
+            parse(e["aws_time"])
+            for e in events
+            if e.get("event") == "sdk_change" and e.get("step") == "delete_forward_from_b"
+        ]
+        if deletes:
+            writable = (max(deletes) - parse(aws[0])).total_seconds() + DELETION_S
+    return wall, aws_s, polls, calls, overheads(events), max(rtos) if rtos else None, writable
 
 
 def bench(binary, size, scale, env_base):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sim = subprocess.Popen(
-        [binary, "sim", "serve", "--listen", f"127.0.0.1:{port}", "--time-scale", str(scale)],
+        [
+            binary, "sim", "serve", "--listen", f"127.0.0.1:{port}", "--time-scale", str(scale),
+            "--replication-delete-delay", f"{DELETION_S}s",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -172,7 +192,7 @@ def bench(binary, size, scale, env_base):
             env=env,
             capture_output=True,
         )
-        rows["status"] = (time.monotonic() - t0, 0.0, 0, 0, [], None)
+        rows["status"] = (time.monotonic() - t0, 0.0, 0, 0, [], None, None)
         # A's region down: every B writable within AWS's deletion time (+ seconds).
         req = urllib.request.Request(f"{url}/_sim/regions/{A}/outage", data=b"", method="POST")
         urllib.request.urlopen(req, timeout=10).read()
@@ -209,15 +229,16 @@ def main():
     results = {s: bench(args.bin, s, args.time_scale, env) for s in sizes}
     base = results[sizes[0]]
     print(f"\nefs-dr fleet benchmark, simulator time scale {args.time_scale:g}x\n")
-    print("| pairs | operation | wall (s) | AWS (s) | ratio to 1 pair (wall) | gate polls | SDK calls per gate poll | max overhead per phase (s) | RTO, slowest pair (AWS s) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| pairs | operation | wall (s) | AWS (s) | ratio to 1 pair (wall) | gate polls | SDK calls per gate poll | max overhead per phase (s) | RTO, slowest pair (AWS s) | B writable in AWS, slowest pair (AWS s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for s in sizes:
         for op in ["init", "failover", "failback", "status", "unplanned failover"]:
-            wall, aws, polls, calls, over, rto = results[s][op]
+            wall, aws, polls, calls, over, rto, writable = results[s][op]
             ratio = wall / base[op][0] if base[op][0] else 0
             print(
                 f"| {s} | {op} | {wall:.1f} | {aws:.0f} | {ratio:.2f} | {polls} | {calls} | "
-                f"{max(over) if over else 0:.2f} | {'' if rto is None else f'{rto:.0f}'} |"
+                f"{max(over) if over else 0:.2f} | {'' if rto is None else f'{rto:.0f}'} | "
+                f"{'' if writable is None else f'{writable:.0f}'} |"
             )
 
 

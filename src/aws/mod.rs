@@ -469,6 +469,28 @@ impl RegionClients {
         Ok(out)
     }
 
+    /// The same clients, reading with a single attempt: for a region expected to be down,
+    /// whose retries would only delay what the other regions' answers allow.
+    pub fn probing(&self) -> RegionClients {
+        let once = aws_config::retry::RetryConfig::standard().with_max_attempts(1);
+        let mut probe = self.clone();
+        probe.efs_read = aws_sdk_efs::Client::from_conf(
+            self.efs_read
+                .config()
+                .to_builder()
+                .retry_config(once.clone())
+                .build(),
+        );
+        probe.cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            self.cloudwatch
+                .config()
+                .to_builder()
+                .retry_config(once)
+                .build(),
+        );
+        probe
+    }
+
     /// Observes the region: replications, file systems, and the last writes of `watch_writes`.
     pub async fn observe(&self, watch_writes: &[FileSystemId]) -> RegionView {
         let result = async {

@@ -24,12 +24,27 @@ pub async fn observe_regions(
     only: Option<&BTreeSet<String>>,
     watch_writes: &BTreeSet<(String, FileSystemId)>,
 ) -> Snapshot {
+    observe_with(aws, only, &BTreeSet::new(), watch_writes).await
+}
+
+/// Polls every region, those in `probe` with a single attempt (regions expected to be down:
+/// their retries would hold up what the others' answers allow).
+pub async fn observe_with(
+    aws: &Aws,
+    only: Option<&BTreeSet<String>>,
+    probe: &BTreeSet<String>,
+    watch_writes: &BTreeSet<(String, FileSystemId)>,
+) -> Snapshot {
     let mut tasks = JoinSet::new();
     for clients in aws.regions() {
         if only.is_some_and(|o| !o.contains(clients.region.as_str())) {
             continue;
         }
-        let clients = clients.clone();
+        let clients = if probe.contains(clients.region.as_str()) {
+            clients.probing()
+        } else {
+            clients.clone()
+        };
         let watch: Vec<FileSystemId> = watch_writes
             .iter()
             .filter(|(r, _)| r == clients.region.as_str())

@@ -250,14 +250,22 @@ pub fn next_interval(
         // How fast AWS's clock runs is not known yet: look again within a second.
         base = base.min(Duration::from_secs(1));
     }
-    let rate = rate.unwrap_or(1.0);
+    let Some(rate) = rate else {
+        return base;
+    };
     let max = base * 8;
     if aws_elapsed < expected {
         *overdue_polls = 0;
         let remaining_wall = (expected - aws_elapsed).as_secs_f64() / rate;
+        // AWS's clock comes in whole seconds (the `Date` header): aim a second past.
+        let landing = Duration::from_secs_f64(remaining_wall + 1.0 / rate);
+        if remaining_wall <= 2.0 * base.as_secs_f64() {
+            // Within two polls of it: the next one is the one that lands on it.
+            return landing;
+        }
         Duration::from_secs_f64(remaining_wall / 2.0)
             .clamp(base, max)
-            .min(Duration::from_secs_f64(remaining_wall))
+            .min(landing)
     } else {
         *overdue_polls += 1;
         let factor = 1.5f64.powi((*overdue_polls / 4).min(5) as i32);
@@ -295,13 +303,23 @@ mod tests {
         assert!(unknown <= Duration::from_secs(8), "{unknown:?}");
         let near = next_interval(
             base,
+            Duration::from_secs(465),
+            Duration::from_secs(480),
+            Duration::from_secs(465),
+            None,
+            &mut n,
+        );
+        assert_eq!(near, Duration::from_millis(7500), "half of what is left");
+        // Within two polls: the next lands a second (the `Date` header's grain) past it.
+        let two = next_interval(
+            base,
             Duration::from_secs(470),
             Duration::from_secs(480),
             Duration::from_secs(470),
             None,
             &mut n,
         );
-        assert_eq!(near, base);
+        assert_eq!(two, Duration::from_secs(11));
         // Closer than a base: the next poll lands on the expected completion itself.
         let landing = next_interval(
             base,
@@ -311,7 +329,7 @@ mod tests {
             Some(1.0),
             &mut n,
         );
-        assert_eq!(landing, Duration::from_secs(2));
+        assert_eq!(landing, Duration::from_secs(3));
         // Long overdue: back off again, never past 8x.
         let mut over = 0;
         let mut last = Duration::ZERO;

@@ -13,7 +13,7 @@ use super::confirm::{Answer, Confirm};
 use super::decide::{self, Action, Inputs, Question};
 use super::error::{DrError, Outcome};
 use super::events::{Event, EventKind, EventSink, Recorder};
-use super::observe::{observe, views};
+use super::observe::{observe_with, views};
 use super::pending::{pending, sdk_done, Pending, StageStep};
 use super::phase::{RunFlags, Step};
 use super::planner::Operation;
@@ -187,6 +187,28 @@ impl Runner<'_> {
             .expect("events and actions name selected pairs")
     }
 
+    /// The regions an observation reads with a single attempt: in an unplanned failover, A's
+    /// regions (said to be down) that are nobody's B. Their retries would only hold up B's
+    /// deletions, and a region that does not answer at once is treated as down, which is
+    /// what the operator said (its stale configuration is cleaned up at failback).
+    fn probed(&self) -> BTreeSet<String> {
+        if self.req.op != (Operation::Failover { unplanned: true }) {
+            return BTreeSet::new();
+        }
+        let bs: BTreeSet<String> = self
+            .req
+            .pairs
+            .iter()
+            .map(|p| p.secondary.region.to_string())
+            .collect();
+        self.req
+            .pairs
+            .iter()
+            .map(|p| p.primary.region.to_string())
+            .filter(|a| !bs.contains(a))
+            .collect()
+    }
+
     async fn state(&self) -> Result<BTreeSet<String>, DrError> {
         Ok(self.ctx.tf.state_list().await?.into_iter().collect())
     }
@@ -207,7 +229,7 @@ impl Runner<'_> {
             .flat_map(|p| [&p.primary, &p.secondary])
             .map(|s| (s.region.to_string(), s.file_system_id.clone()))
             .collect();
-        let snapshot = observe(&self.ctx.aws, &watch).await;
+        let snapshot = observe_with(&self.ctx.aws, None, &self.probed(), &watch).await;
         let state = if with_state {
             Some(self.state().await?)
         } else {
