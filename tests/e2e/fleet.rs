@@ -57,5 +57,20 @@ async fn twenty_pairs_fail_over_and_back_while_one_pair_in_error_is_left_behind(
     }
     let in_b = d.replications(B_REGION).await;
     assert_eq!(in_b.len(), 20);
+    // A gate poll costs O(regions), not O(pairs): for 20 pairs in two regions, at most one
+    // DescribeReplicationConfigurations, DescribeFileSystems and GetMetricData per region.
+    for run in [&over, &back] {
+        let calls: Vec<u64> = run
+            .events
+            .iter()
+            .filter(|e| e["event"] == "gate_polled")
+            .map(|e| e["sdk_calls"].as_u64().unwrap())
+            .collect();
+        assert!(!calls.is_empty());
+        assert!(
+            calls.iter().all(|c| (1..=6).contains(c)),
+            "SDK calls per gate poll: {calls:?}"
+        );
+    }
     assert_eq!(d.protection(A_REGION, &broken.a).await, "ENABLED");
 }
