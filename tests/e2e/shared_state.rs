@@ -144,6 +144,39 @@ async fn state_on(d: &Drill, m: &Machine) -> Vec<String> {
         .collect()
 }
 
+/// Machine 1 has run init and a failover, and B has taken writes: a failback is next. A long
+/// gate timeout (48 s of wall time at 600x), so that a gate outlasts what a test does to S3.
+async fn failed_over() -> (Moto, Drill, Machine, Machine) {
+    let (moto, d) = shared().await;
+    let (m1, m2) = machines(&shared_config(&d, &moto.url, BUCKET, "8h"));
+    ok(&d, &m1, &["init", "--yes"]).await;
+    ok(&d, &m1, &["failover", "--yes", "--writes-stopped"]).await;
+    d.write_on_b("outage").await;
+    (moto, d, m1, m2)
+}
+
+type Lines<R> = tokio::io::Lines<BufReader<R>>;
+
+/// A failback started on `m`: the process, its events line by line, and its logs when `logs`.
+fn failback(
+    d: &Drill,
+    m: &Machine,
+    logs: bool,
+) -> (
+    tokio::process::Child,
+    Lines<tokio::process::ChildStdout>,
+    Option<Lines<tokio::process::ChildStderr>>,
+) {
+    let mut child = command(d, m, &["failback", "--yes", "--writes-stopped"])
+        .stdout(Stdio::piped())
+        .stderr(if logs { Stdio::piped() } else { Stdio::null() })
+        .spawn()
+        .unwrap();
+    let events = BufReader::new(child.stdout.take().unwrap()).lines();
+    let logs = child.stderr.take().map(|e| BufReader::new(e).lines());
+    (child, events, logs)
+}
+
 /// The object at `key` in the state bucket, if any: its body and when it was last written.
 async fn object(moto: &Moto, key: &str) -> Option<(Value, SystemTime)> {
     let out = moto
@@ -247,12 +280,7 @@ async fn a_failback_killed_on_one_machine_is_finished_from_another() {
     d.write_on_b("outage").await;
 
     // Machine 1's failback, until AWS is creating B -> A; then the machine dies.
-    let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines, _) = failback(&d, &m1, false);
     let mut planned = false;
     while let Some(line) = lines.next_line().await.unwrap() {
         let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
@@ -450,22 +478,12 @@ async fn two_failovers_at_once_from_two_machines_one_runs_the_other_is_refused()
 /// command finishes later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded() {
-    let (moto, d) = shared().await;
+    let (moto, d, m1, _) = failed_over().await;
     let p = &d.pairs[0];
-    // A long gate timeout (48 s of wall time at 600x): the gate outlasts S3's outage.
-    let (m1, _) = machines(&shared_config(&d, &moto.url, BUCKET, "8h"));
-    ok(&d, &m1, &["init", "--yes"]).await;
-    ok(&d, &m1, &["failover", "--yes", "--writes-stopped"]).await;
-    d.write_on_b("outage").await;
 
     // 1. S3 still stopped when the quiesce has passed: the run stops before fencing B.
     let w = Writer::start(&d, "first");
-    let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines, _) = failback(&d, &m1, false);
     let mut finished = Value::Null;
     let mut paused = false;
     while let Some(line) = lines.next_line().await.unwrap() {
@@ -513,13 +531,8 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
 
     // 2. S3 stops during the gate wait and comes back before the next change: the run goes on.
     let w = Writer::start(&d, "second");
-    let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut events = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut logs = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut child, mut events, logs) = failback(&d, &m1, true);
+    let mut logs = logs.expect("its logs");
     loop {
         let line = events
             .next_line()
@@ -568,19 +581,10 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
 /// needs no take-over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_gives_its_lease_back() {
-    let (moto, d) = shared().await;
-    let (m1, m2) = machines(&shared_config(&d, &moto.url, BUCKET, "8h"));
-    ok(&d, &m1, &["init", "--yes"]).await;
-    ok(&d, &m1, &["failover", "--yes", "--writes-stopped"]).await;
-    d.write_on_b("outage").await;
+    let (moto, d, m1, m2) = failed_over().await;
     // B keeps being written, so the failback waits at its quiesce gate.
     let w = Writer::start(&d, "live");
-    let mut child = command(&d, &m1, &["failback", "--yes", "--writes-stopped"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines, _) = failback(&d, &m1, false);
     while let Some(line) = lines.next_line().await.unwrap() {
         let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         if e["event"] == "gate_polled" && e["step"] == "quiesce" {
