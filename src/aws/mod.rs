@@ -35,13 +35,13 @@ pub fn rfc3339(t: AwsTime) -> String {
 /// The latest `Date` header seen in a region's answers, and how many requests were sent there
 /// (every attempt, retries included).
 #[derive(Debug, Clone, Default)]
-struct AwsClock(
+pub(crate) struct AwsClock(
     Arc<Mutex<Option<AwsTime>>>,
     Arc<std::sync::atomic::AtomicU64>,
 );
 
 impl AwsClock {
-    fn get(&self) -> Option<AwsTime> {
+    pub(crate) fn get(&self) -> Option<AwsTime> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 

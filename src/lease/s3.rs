@@ -7,47 +7,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
-use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::{may_take_over, Claim, Holder, TakeOver};
-use crate::aws::AwsError;
+use crate::aws::{AwsClock, AwsError};
 use crate::config::{LeaseSettings, S3Backend};
 use crate::dr::DrError;
 
-/// The latest `Date` S3 answered with.
-#[derive(Debug, Clone, Default)]
-struct S3Clock(Arc<Mutex<Option<SystemTime>>>);
-
-impl S3Clock {
-    fn now(&self) -> SystemTime {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .unwrap_or_else(SystemTime::now)
-    }
-}
-
-impl Intercept for S3Clock {
-    fn name(&self) -> &'static str {
-        "S3Clock"
-    }
-
-    fn read_after_transmit(
-        &self,
-        context: &BeforeDeserializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_s3::error::BoxError> {
-        if let Some(date) = context.response().headers().get("date") {
-            if let Ok(t) = httpdate::parse_http_date(date) {
-                *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
-            }
-        }
-        Ok(())
-    }
+/// S3's clock: the latest `Date` it answered with (the same interceptor as AWS's clock for
+/// EFS), else this machine's.
+fn s3_now(clock: &AwsClock) -> SystemTime {
+    clock.get().unwrap_or_else(SystemTime::now)
 }
 
 /// What a call to S3 met, as the lease needs to tell it apart.
@@ -105,7 +76,7 @@ struct Shared {
     client: aws_sdk_s3::Client,
     backend: S3Backend,
     key: String,
-    clock: S3Clock,
+    clock: AwsClock,
     holder: Mutex<Holder>,
     /// The ETag of this run's lease object; Err once it is no longer this run's (why).
     /// The async mutex also keeps renewals in order.
@@ -240,7 +211,7 @@ async fn read_object(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    clock: &S3Clock,
+    clock: &AwsClock,
 ) -> Result<Option<(Vec<u8>, String, Duration)>, AwsError> {
     match client.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
@@ -254,7 +225,7 @@ async fn read_object(
                 kind: crate::aws::AwsErrorKind::Unreachable(e.to_string()),
             })?;
             let age = modified
-                .and_then(|m| clock.now().duration_since(m).ok())
+                .and_then(|m| s3_now(clock).duration_since(m).ok())
                 .unwrap_or_default();
             Ok(Some((body.into_bytes().to_vec(), etag, age)))
         }
@@ -268,7 +239,7 @@ async fn read_object(
 
 /// A client of the state's bucket. A renewal must end within about a heartbeat per attempt
 /// (three at most), so that a run learns soon that S3 does not answer.
-async fn client(backend: &S3Backend, heartbeat: Duration, clock: &S3Clock) -> aws_sdk_s3::Client {
+async fn client(backend: &S3Backend, heartbeat: Duration, clock: &AwsClock) -> aws_sdk_s3::Client {
     let attempt = heartbeat.max(Duration::from_secs(1));
     let retry = aws_config::retry::RetryConfig::standard()
         .with_max_attempts(3)
@@ -319,7 +290,7 @@ impl S3Lease {
         settings: &LeaseSettings,
         claim: Claim,
     ) -> Result<(S3Lease, Option<TakeOver>), DrError> {
-        let clock = S3Clock::default();
+        let clock = AwsClock::default();
         let shared = Arc::new(Shared {
             client: client(backend, settings.heartbeat, &clock).await,
             backend: backend.clone(),
@@ -535,7 +506,7 @@ pub async fn peek(
     backend: &S3Backend,
     settings: &LeaseSettings,
 ) -> Result<Option<super::LeaseStatus>, String> {
-    let clock = S3Clock::default();
+    let clock = AwsClock::default();
     let client = client(backend, settings.heartbeat, &clock).await;
     let key = format!("{}.efs-dr-lease", backend.key);
     let found = read_object(&client, &backend.bucket, &key, &clock)
