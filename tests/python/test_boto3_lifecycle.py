@@ -141,6 +141,25 @@ class Boto3Lifecycle(unittest.TestCase):
         fs_b = self.west.describe_file_systems(FileSystemId=b)["FileSystems"][0]
         self.assertEqual(fs_b["FileSystemProtection"]["ReplicationOverwriteProtection"], "ENABLED")
 
+    def test_sts_get_caller_identity_answers_per_region_and_goes_down_with_it(self):
+        session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x")
+        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=2)
+        sts = session.client("sts", region_name="eu-west-1", endpoint_url=self.sim.url, config=cfg)
+        self.assertEqual(sts.meta.service_model.protocol, "query")
+        me = sts.get_caller_identity()
+        self.assertEqual(me["Account"], "123456789012")
+        self.assertTrue(me["Arn"].startswith("arn:aws:iam::123456789012:"), me["Arn"])
+        self.sim.control("POST", "/_sim/regions/eu-west-1/outage")
+        try:
+            with self.assertRaises(botocore.exceptions.BotoCoreError):
+                sts.get_caller_identity()
+        finally:
+            self.sim.control("DELETE", "/_sim/regions/eu-west-1/outage")
+        self.sim.control("POST", "/_sim/faults", {"operation": "GetCallerIdentity", "error": "ThrottlingException", "count": 1})
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            sts.get_caller_identity()
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ThrottlingException")
+
     def test_throttling_surfaces_with_its_code(self):
         self.sim.control("POST", "/_sim/faults", {"operation": "DescribeFileSystems", "error": "ThrottlingException", "count": 1})
         with self.assertRaises(botocore.exceptions.ClientError) as ctx:

@@ -20,12 +20,10 @@ use super::server::{region_from_headers, SimState};
 const SERVICE: &str = "GraniteServiceVersion20100801";
 
 pub fn routes() -> Router<Arc<SimState>> {
-    Router::new()
-        .route(
-            "/service/GraniteServiceVersion20100801/operation/{operation}",
-            post(rpc_v2_cbor),
-        )
-        .route("/", post(aws_json))
+    Router::new().route(
+        "/service/GraniteServiceVersion20100801/operation/{operation}",
+        post(rpc_v2_cbor),
+    )
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -56,7 +54,9 @@ async fn rpc_v2_cbor(
     dispatch(&sim, &headers, &operation, input, Protocol::Cbor)
 }
 
-async fn aws_json(State(sim): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+/// CloudWatch's awsJson1.0 (`POST /` with `X-Amz-Target`); the server routes `POST /` here
+/// unless the signature names another service.
+pub fn aws_json(sim: &SimState, headers: &HeaderMap, body: Bytes) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -79,7 +79,7 @@ async fn aws_json(State(sim): State<Arc<SimState>>, headers: HeaderMap, body: By
                 format!("invalid JSON body: {e}"),
             )
         });
-    dispatch(&sim, &headers, operation, input, Protocol::Json)
+    dispatch(sim, headers, operation, input, Protocol::Json)
 }
 
 fn dispatch(

@@ -13,6 +13,7 @@ pub mod model;
 pub mod persist;
 pub mod server;
 pub mod settings;
+pub mod sts;
 
 pub use control_client::{ControlClient, ControlError, FileEntry};
 pub use server::{SimOptions, SimState, Simulator, StartError};

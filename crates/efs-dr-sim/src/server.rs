@@ -84,6 +84,28 @@ impl SimState {
     }
 }
 
+/// `POST /` is shared by the query-style protocols: STS (awsQuery) and CloudWatch (awsJson1.0),
+/// told apart by the service of the signature's credential scope, as AWS's endpoints are by
+/// their host names.
+async fn post_root(
+    axum::extract::State(sim): axum::extract::State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match service_from_headers(&headers).as_deref() {
+        Some("sts") => super::sts::handle(&sim, &headers, &body),
+        _ => cloudwatch::aws_json(&sim, &headers, body),
+    }
+}
+
+/// The service of a SigV4-signed request's credential scope (`sts`, `monitoring`, ...).
+pub fn service_from_headers(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    let scope = credential.split([',', ' ']).next()?;
+    scope.split('/').nth(3).map(str::to_string)
+}
+
 /// The region of a SigV4-signed request: `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
 pub fn region_from_headers(headers: &HeaderMap) -> Option<String> {
     let auth = headers.get("authorization")?.to_str().ok()?;
@@ -217,6 +239,7 @@ fn router(state: Arc<SimState>) -> Router {
         .merge(super::backup::routes())
         .merge(cloudwatch::routes())
         .merge(control::routes())
+        .route("/", axum::routing::post(post_root))
         .fallback(unknown_operation)
         .layer(axum::middleware::map_response(with_request_id))
         .with_state(state)

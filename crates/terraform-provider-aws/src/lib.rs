@@ -6,6 +6,7 @@
 mod clients;
 mod file_system;
 mod file_system_data;
+mod identity;
 mod replication_configuration;
 mod schema_util;
 mod wait;
@@ -77,6 +78,8 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub token: Value<String>,
     #[serde(default)]
+    pub sts_region: Value<String>,
+    #[serde(default)]
     pub max_retries: Value<i64>,
     #[serde(default)]
     pub skip_credentials_validation: Value<bool>,
@@ -112,10 +115,7 @@ impl Provider for AwsProvider {
             vec![
                 ("efs", string(Optional, "EFS endpoint URL")),
                 ("cloudwatch", string(Optional, "CloudWatch endpoint URL")),
-                (
-                    "sts",
-                    string(Optional, "STS endpoint URL (not called by the stand-in)"),
-                ),
+                ("sts", string(Optional, "STS endpoint URL")),
             ],
             vec![],
         );
@@ -145,6 +145,13 @@ impl Provider for AwsProvider {
                     ("secret_key", string(Optional, "Secret key")),
                     ("token", string(Optional, "Session token")),
                     (
+                        "sts_region",
+                        string(
+                            Optional,
+                            "Region of the STS endpoint called at configure (default: region)",
+                        ),
+                    ),
+                    (
                         "max_retries",
                         schema_util::attr(
                             tf_provider::schema::AttributeType::Number,
@@ -152,9 +159,24 @@ impl Provider for AwsProvider {
                             "Maximum retries (default 25)",
                         ),
                     ),
-                    ("skip_credentials_validation", boolean(Optional, "Accepted")),
-                    ("skip_region_validation", boolean(Optional, "Accepted")),
-                    ("skip_requesting_account_id", boolean(Optional, "Accepted")),
+                    (
+                        "skip_credentials_validation",
+                        boolean(
+                            Optional,
+                            "Skip STS GetCallerIdentity at configure (as upstream)",
+                        ),
+                    ),
+                    (
+                        "skip_region_validation",
+                        boolean(Optional, "Skip the region name check"),
+                    ),
+                    (
+                        "skip_requesting_account_id",
+                        boolean(
+                            Optional,
+                            "Skip asking STS for the account id at configure (as upstream)",
+                        ),
+                    ),
                     ("skip_metadata_api_check", string(Optional, "Accepted")),
                 ],
                 vec![
@@ -194,13 +216,14 @@ impl Provider for AwsProvider {
             );
             return None;
         }
+        // Upstream hands `max_retries` (default 25) to the Go SDK as its maximum number of
+        // attempts (aws-sdk-go-base `GetAwsConfig`: `config.WithRetryMaxAttempts`).
         let attempts = config
             .max_retries
             .as_ref_option()
             .copied()
             .unwrap_or(25)
-            .max(0) as u32
-            + 1;
+            .max(1) as u32;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.clone()))
             .retry_config(RetryConfig::standard().with_max_attempts(attempts));
@@ -220,7 +243,20 @@ impl Provider for AwsProvider {
             ));
         }
         let sdk = loader.load().await;
-        let efs_endpoint = first(&config.endpoints).and_then(|e| e.efs.as_ref_option().cloned());
+        let endpoints = first(&config.endpoints);
+        let identity = identity::Settings {
+            sts_region: config.sts_region.as_ref_option().cloned(),
+            sts_endpoint: endpoints.and_then(|e| e.sts.as_ref_option().cloned()),
+            skip_credentials_validation: config.skip_credentials_validation.as_ref_option()
+                == Some(&true),
+            skip_requesting_account_id: config.skip_requesting_account_id.as_ref_option()
+                == Some(&true),
+        };
+        if let Err(e) = identity::account_id(&sdk, &identity).await {
+            diags.root_error_short(e);
+            return None;
+        }
+        let efs_endpoint = endpoints.and_then(|e| e.efs.as_ref_option().cloned());
         let default_tags = first(&config.default_tags)
             .and_then(|d| d.tags.as_ref_option())
             .map(|tags| {
