@@ -24,8 +24,8 @@ pub fn run(args: RenderArgs, config_path: &Path, output: OutputFormat) -> Result
         .iter()
         .map(|p| (p.name.clone(), args.direction))
         .collect();
-    let files =
-        render::render_root(&config, &directions).map_err(|e| DrError::Failed(e.to_string()))?;
+    let files = render::render_root(&config, &directions, &Default::default())
+        .map_err(|e| DrError::Failed(e.to_string()))?;
     let dir = config.terraform_dir();
     let written = render::write(&dir, &files).map_err(|e| DrError::Failed(e.to_string()))?;
     match output {

@@ -74,7 +74,7 @@ fn ours(path: &Path) -> bool {
 /// uncommitted changes other than a proposal's.
 fn check_root(ctx: &Context, worktree: &dyn WorkTree) -> Result<(), DrError> {
     let dir = &ctx.tf.dir;
-    let rendered = render::render_root(&ctx.config, &BTreeMap::new())?;
+    let rendered = render::render_root(&ctx.config, &BTreeMap::new(), &BTreeSet::new())?;
     let stale: Vec<String> = rendered
         .iter()
         .filter(|f| f.path != Path::new(DIRECTIONS_FILE))
@@ -398,7 +398,7 @@ pub async fn propose(
             }
         }
     }
-    let directions_file = render::render_root(&ctx.config, &directions)?
+    let directions_file = render::render_root(&ctx.config, &directions, &BTreeSet::new())?
         .into_iter()
         .find(|f| f.path == Path::new(DIRECTIONS_FILE))
         .expect("the root has a directions file");

@@ -130,8 +130,49 @@ pub fn replication_address(pair: &Pair, direction: Direction) -> Option<String> 
 
 #[derive(Serialize)]
 struct RegionCtx {
-    alias: String,
-    name: String,
+    /// The provider block's arguments, `=` aligned as `terraform fmt` does.
+    lines: Vec<String>,
+}
+
+/// Where a region's provider asks STS at configure: its own region when it is some pair's
+/// secondary (B must answer whenever it is used), otherwise the secondary region of its first
+/// pair. A region that is only ever a primary is the one an outage takes away, and Terraform
+/// configures its provider even for a plan that reads nothing there (the unplanned failover's
+/// forget step).
+pub fn sts_region(config: &Config, region: &str) -> Option<String> {
+    if config
+        .pairs
+        .iter()
+        .any(|p| p.secondary.region.as_str() == region)
+    {
+        return None;
+    }
+    config
+        .pairs
+        .iter()
+        .find(|p| p.primary.region.as_str() == region)
+        .map(|p| p.secondary.region.to_string())
+}
+
+/// One provider block's arguments. A region declared down calls nothing at configure and
+/// gives up after one attempt.
+fn provider_lines(config: &Config, region: &str, down: bool) -> Vec<String> {
+    let mut args: Vec<(&str, String)> = vec![
+        ("alias", format!("\"{}\"", alias(region))),
+        ("region", format!("\"{region}\"")),
+    ];
+    if let Some(sts) = sts_region(config, region) {
+        args.push(("sts_region", format!("\"{sts}\"")));
+    }
+    if down {
+        args.push(("skip_credentials_validation", "true".into()));
+        args.push(("skip_requesting_account_id", "true".into()));
+        args.push(("max_retries", "1".into()));
+    }
+    let width = args.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    args.into_iter()
+        .map(|(k, v)| format!("{k:<width$} = {v}"))
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -173,10 +214,13 @@ fn indent_block(text: &str) -> String {
         .join("\n")
 }
 
-/// Every file of the root, for these directions (pairs missing from `directions` are forward).
+/// Every file of the root, for these directions (pairs missing from `directions` are forward),
+/// with the providers of the regions in `down` (declared down by an unplanned failover) set to
+/// call nothing at configure.
 pub fn render_root(
     config: &Config,
     directions: &BTreeMap<String, Direction>,
+    down: &BTreeSet<String>,
 ) -> Result<Vec<RenderedFile>, RenderError> {
     let config_file = config
         .file
@@ -224,9 +268,15 @@ pub fn render_root(
         &regions
             .iter()
             .map(|r| RegionCtx {
-                alias: alias(r),
-                name: r.to_string(),
+                lines: provider_lines(config, r, down.contains(*r)),
             })
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert(
+        "down",
+        &regions
+            .iter()
+            .filter(|r| down.contains(**r))
             .collect::<Vec<_>>(),
     );
     ctx.insert("groups", &groups.values().collect::<Vec<_>>());

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::*;
@@ -11,7 +11,7 @@ fn example() -> Config {
 #[test]
 fn the_committed_root_is_what_the_example_config_renders() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("terraform");
-    let files = render_root(&example(), &BTreeMap::new()).unwrap();
+    let files = render_root(&example(), &BTreeMap::new(), &BTreeSet::new()).unwrap();
     assert_eq!(files.len(), 4, "module_source is set: no module copy");
     for f in files {
         let committed = std::fs::read_to_string(root.join(&f.path)).unwrap_or_else(|e| {
@@ -31,7 +31,7 @@ fn pairs_are_grouped_by_region_pair_and_directions_rendered() {
     let c = example();
     let mut d = BTreeMap::new();
     d.insert("shared-home".to_string(), Direction::Reverse);
-    let files = render_root(&c, &d).unwrap();
+    let files = render_root(&c, &d, &BTreeSet::new()).unwrap();
     let main = &files
         .iter()
         .find(|f| f.path == Path::new("main.tf"))
@@ -64,7 +64,7 @@ fn pairs_are_grouped_by_region_pair_and_directions_rendered() {
 fn without_module_source_the_module_is_written_beside_the_root() {
     let text = "pair \"p\" {\n  primary {\n    region = \"us-east-1\"\n    file_system_id = \"fs-01234567\"\n  }\n  secondary {\n    region = \"us-west-2\"\n    file_system_id = \"fs-89abcdef\"\n  }\n}\nterraform {\n  backend \"s3\" {\n    bucket = \"state\"\n    key    = \"efs-dr\"\n    use_lockfile = true\n  }\n}\n";
     let c = Config::parse(text, Path::new("efs-dr.hcl")).unwrap();
-    let files = render_root(&c, &BTreeMap::new()).unwrap();
+    let files = render_root(&c, &BTreeMap::new(), &BTreeSet::new()).unwrap();
     assert!(files
         .iter()
         .any(|f| f.path == Path::new("modules/efs_replication/main.tf")));
@@ -89,5 +89,55 @@ fn without_module_source_the_module_is_written_beside_the_root() {
     assert!(
         write(dir.path(), &files).unwrap().is_empty(),
         "unchanged files are not rewritten"
+    );
+}
+
+/// The provider block of `alias` in the rendered providers.tf.
+fn provider_block(files: &[RenderedFile], alias: &str) -> String {
+    let text = &files
+        .iter()
+        .find(|f| f.path == Path::new("providers.tf"))
+        .unwrap()
+        .content;
+    let body: hcl::Body = hcl::from_str(text).expect("providers.tf is HCL");
+    let block = body
+        .blocks()
+        .find(|b| {
+            b.body()
+                .attributes()
+                .any(|a| a.key() == "alias" && a.expr().to_string() == format!("\"{alias}\""))
+        })
+        .unwrap_or_else(|| panic!("no provider {alias} in {text}"));
+    block
+        .body()
+        .attributes()
+        .map(|a| format!("{} = {}", a.key(), a.expr()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[test]
+fn providers_never_need_a_primary_regions_sts_and_a_region_declared_down_calls_nothing() {
+    let c = example();
+    let files = render_root(&c, &BTreeMap::new(), &BTreeSet::new()).unwrap();
+    assert_eq!(
+        provider_block(&files, "us_east_1"),
+        "alias = \"us_east_1\"; region = \"us-east-1\"; sts_region = \"us-west-2\""
+    );
+    assert_eq!(
+        provider_block(&files, "us_west_2"),
+        "alias = \"us_west_2\"; region = \"us-west-2\"",
+        "a secondary region asks its own STS"
+    );
+    let down = BTreeSet::from(["us-east-1".to_string()]);
+    let files = render_root(&c, &BTreeMap::new(), &down).unwrap();
+    assert_eq!(
+        provider_block(&files, "us_east_1"),
+        "alias = \"us_east_1\"; region = \"us-east-1\"; sts_region = \"us-west-2\"; skip_credentials_validation = true; skip_requesting_account_id = true; max_retries = 1"
+    );
+    assert_eq!(
+        provider_block(&files, "eu_west_1"),
+        "alias = \"eu_west_1\"; region = \"eu-west-1\"; sts_region = \"eu-central-1\"",
+        "only the regions declared down"
     );
 }

@@ -578,3 +578,73 @@ output "a_name" {
         "default_tags applied: {tags:?}"
     );
 }
+
+/// The stand-in configures as the real provider does (aws-sdk-go-base `GetAwsConfig`,
+/// `GetAwsAccountIDAndPartition`): STS GetCallerIdentity in `sts_region`, else its own region,
+/// unless both skip flags are set; Terraform configures a provider whose only resource has no
+/// instances. A region in outage therefore fails the plan, unless the provider asks STS
+/// elsewhere or asks nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_of_a_region_in_outage_fails_to_configure_unless_it_asks_sts_elsewhere() {
+    let ts = start_with(fast_sim()).await;
+    ts.control.set_outage(A_REGION, true).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = |provider_args: &str| {
+        format!(
+            r#"provider "aws" {{
+  alias       = "a"
+  region      = "{A_REGION}"
+  max_retries = 2
+{provider_args}
+}}
+resource "aws_efs_replication_configuration" "none" {{
+  provider              = aws.a
+  for_each              = {{}}
+  source_file_system_id = each.key
+  destination {{
+    region = "{B_REGION}"
+  }}
+}}
+"#
+        )
+    };
+    let plan_file = dir.path().join("p.tfplan");
+    std::fs::write(dir.path().join("main.tf"), root("")).unwrap();
+    let tf = terraform(dir.path(), &ts).await;
+    tf.init().await.unwrap();
+    let err = tf.plan(&plan_file).await.unwrap_err().to_string();
+    assert!(
+        err.contains("validating provider credentials: retrieving caller identity from STS"),
+        "{err}"
+    );
+
+    // Account id only (credentials not validated): STS is still asked, and still fails.
+    std::fs::write(
+        dir.path().join("main.tf"),
+        root("  skip_credentials_validation = true"),
+    )
+    .unwrap();
+    let err = tf.plan(&plan_file).await.unwrap_err().to_string();
+    assert!(err.contains("AWS account ID not previously found"), "{err}");
+
+    // STS asked in a region that answers.
+    std::fs::write(
+        dir.path().join("main.tf"),
+        root(&format!("  sts_region = \"{B_REGION}\"")),
+    )
+    .unwrap();
+    assert!(!tf.plan(&plan_file).await.unwrap(), "nothing to change");
+
+    // Nothing asked at all.
+    std::fs::write(
+        dir.path().join("main.tf"),
+        root("  skip_credentials_validation = true\n  skip_requesting_account_id  = true"),
+    )
+    .unwrap();
+    assert!(!tf.plan(&plan_file).await.unwrap(), "nothing to change");
+
+    // The region back: the plain provider configures again.
+    ts.control.set_outage(A_REGION, false).await.unwrap();
+    std::fs::write(dir.path().join("main.tf"), root("")).unwrap();
+    assert!(!tf.plan(&plan_file).await.unwrap(), "nothing to change");
+}

@@ -51,7 +51,7 @@ impl Runner<'_> {
         let previous = std::fs::read(&vars).ok();
         render::write(
             &tf.dir,
-            &render::render_root(&self.ctx.config, &directions)?,
+            &render::render_root(&self.ctx.config, &directions, &self.probed())?,
         )?;
         let result = self
             .plan_and_apply(step, round, snapshot, allowed, refresh)
