@@ -10,7 +10,7 @@ mod types;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_efs::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_efs::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -32,17 +32,49 @@ pub fn rfc3339(t: AwsTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// The latest `Date` header seen in a region's answers, and how many requests were sent there
-/// (every attempt, retries included).
+/// The `Date` headers seen in a region's answers (the first and the latest, each with the
+/// instant it arrived), and how many requests were sent there (every attempt, retries
+/// included).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct AwsClock(
-    Arc<Mutex<Option<AwsTime>>>,
-    Arc<std::sync::atomic::AtomicU64>,
-);
+pub(crate) struct AwsClock(Arc<Mutex<Samples>>, Arc<std::sync::atomic::AtomicU64>);
+
+#[derive(Debug, Default)]
+struct Samples {
+    first: Option<(AwsTime, Instant)>,
+    latest: Option<(AwsTime, Instant)>,
+}
+
+/// How much AWS time two answers must be apart for their pace to be trusted: `Date` comes in
+/// whole seconds, so this bounds the error to a tenth.
+const PACE_SPAN: Duration = Duration::from_secs(10);
 
 impl AwsClock {
+    fn samples(&self) -> std::sync::MutexGuard<'_, Samples> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn get(&self) -> Option<AwsTime> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.samples().latest.map(|(t, _)| t)
+    }
+
+    /// AWS seconds per wall second between this region's first and latest answers, once they
+    /// are far enough apart to tell (a simulator runs faster than the wall clock).
+    fn pace(&self) -> Option<(f64, Duration)> {
+        let s = self.samples();
+        let ((t0, i0), (t1, i1)) = (s.first?, s.latest?);
+        let aws = t1.duration_since(t0).ok()?;
+        let wall = i1.duration_since(i0).as_secs_f64();
+        (aws >= PACE_SPAN && wall > 0.0).then(|| ((aws.as_secs_f64() / wall).max(0.01), aws))
+    }
+
+    fn record(&self, t: AwsTime) {
+        let now = Instant::now();
+        let mut s = self.samples();
+        s.first.get_or_insert((t, now));
+        // Answers can arrive out of order: AWS's clock only moves forward.
+        if s.latest.is_none_or(|(latest, _)| t > latest) {
+            s.latest = Some((t, now));
+        }
     }
 
     fn calls(&self) -> u64 {
@@ -73,7 +105,7 @@ impl Intercept for AwsClock {
     ) -> Result<(), aws_sdk_efs::error::BoxError> {
         if let Some(date) = context.response().headers().get("date") {
             if let Ok(t) = httpdate::parse_http_date(date) {
-                *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+                self.record(t);
             }
         }
         Ok(())
@@ -194,6 +226,16 @@ impl Aws {
     /// AWS's clock: the latest `Date` any region has answered with.
     pub fn now(&self) -> Option<AwsTime> {
         self.regions.values().filter_map(|r| r.now()).max()
+    }
+
+    /// AWS seconds per wall second, from the `Date` headers of the region whose answers span
+    /// the most AWS time, once it is long enough to tell (None before).
+    pub fn pace(&self) -> Option<f64> {
+        self.regions
+            .values()
+            .filter_map(|r| r.clock.pace())
+            .max_by_key(|(_, span)| *span)
+            .map(|(pace, _)| pace)
     }
 
     /// Requests sent to EFS and CloudWatch so far, every region, retries included.
@@ -564,5 +606,31 @@ impl RegionClients {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pace_is_known_once_answers_span_ten_aws_seconds_and_the_clock_never_goes_back() {
+        let clock = AwsClock::default();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        clock.record(t0);
+        assert_eq!(clock.pace(), None, "one answer tells no pace");
+        clock.record(t0 + Duration::from_secs(9));
+        assert_eq!(clock.pace(), None, "9 s of whole-second Dates: too short");
+        std::thread::sleep(Duration::from_millis(20));
+        clock.record(t0 + Duration::from_secs(60));
+        let (pace, span) = clock.pace().expect("60 s of AWS time");
+        assert_eq!(span, Duration::from_secs(60));
+        assert!(pace > 1.0, "AWS ran faster than the wall clock: {pace}");
+        clock.record(t0 + Duration::from_secs(30));
+        assert_eq!(
+            clock.get(),
+            Some(t0 + Duration::from_secs(60)),
+            "late answer"
+        );
     }
 }

@@ -88,7 +88,7 @@ impl Runner<'_> {
                 aws_elapsed,
                 step.spec().expected,
                 wall_start.elapsed(),
-                self.out.aws_rate(now),
+                self.ctx.aws.pace().or(self.out.aws_rate(now)),
                 &mut overdue_polls,
             );
             let mut still = Vec::new();
