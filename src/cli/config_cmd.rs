@@ -20,7 +20,10 @@ pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), 
             let config = Config::load(path)?;
             match output {
                 OutputFormat::Json => {
-                    let doc = serde_json::to_string_pretty(&config)
+                    let mut doc = serde_json::to_value(&config)
+                        .map_err(|e| DrError::Failed(format!("cannot render JSON: {e}")))?;
+                    doc["warnings"] = serde_json::json!(config.warnings());
+                    let doc = serde_json::to_string_pretty(&doc)
                         .map_err(|e| DrError::Failed(format!("cannot render JSON: {e}")))?;
                     println!("{doc}");
                 }
@@ -46,6 +49,9 @@ pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), 
                         config.terraform.binary,
                         config.terraform_dir().display()
                     );
+                    for w in config.warnings() {
+                        eprintln!("warning: {w}");
+                    }
                 }
             }
             Ok(())

@@ -133,7 +133,7 @@ async fn status(ctx: &Context, output: OutputFormat, title: &str) -> Result<(), 
     let s =
         efs_dr::dr::status::collect(&ctx.config, &ctx.aws, Some(&ctx.tf), &ctx.config.pairs).await;
     if output == OutputFormat::Human {
-        status_cmd::print(&s, &Ok(None), output);
+        status_cmd::print(&s, &Ok(None), &[], output);
     }
     Ok(())
 }

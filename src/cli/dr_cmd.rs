@@ -284,6 +284,11 @@ struct Invocation<'a> {
 async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrError> {
     let mut ctx = context(inv.config, &Overrides::default()).await?;
     ctx.tf.interrupt = super::signals::listen();
+    if inv.op == Operation::Init {
+        for w in ctx.config.warnings() {
+            tracing::warn!("{w}");
+        }
+    }
     let req = Request {
         op: inv.op,
         pairs: selected(&ctx.config, inv.pairs)?,
@@ -293,7 +298,18 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrE
     };
     if let (false, Some(lease)) = (inv.dry_run, inv.lease) {
         let command = format!("efs-dr {}", inv.op.name());
-        ctx.lease = take_lease(&ctx.config, &command, inv.op, &req.pairs, lease).await?;
+        ctx.lease = match take_lease(&ctx.config, &command, inv.op, &req.pairs, lease).await {
+            Ok(lease) => lease,
+            // B's deletions need neither the state nor the lease: an unplanned failover makes
+            // B writable first, and stops (exit 4) where the state must be written.
+            Err(DrError::StateUnreachable(why))
+                if inv.op == (Operation::Failover { unplanned: true }) =>
+            {
+                tracing::warn!("{why}. The unplanned failover makes B writable without the run lease, then stops before the Terraform state is changed");
+                Lease::unreachable("the run lease".into(), why)
+            }
+            Err(e) => return Err(e),
+        };
     }
     let dir = report_dir(&ctx.config, inv.report_dir);
     // A dry run prints one plan document at its end; its progress stays on stderr.

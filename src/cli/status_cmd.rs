@@ -25,7 +25,12 @@ pub struct StatusArgs {
 /// Who holds the run lease, as status shows it: Ok(None) when no run holds it.
 pub type LeaseSeen = Result<Option<LeaseStatus>, String>;
 
-pub fn print(statuses: &[PairStatus], lease: &LeaseSeen, output: OutputFormat) {
+pub fn print(
+    statuses: &[PairStatus],
+    lease: &LeaseSeen,
+    warnings: &[String],
+    output: OutputFormat,
+) {
     match output {
         OutputFormat::Json => {
             let lease = match lease {
@@ -34,13 +39,18 @@ pub fn print(statuses: &[PairStatus], lease: &LeaseSeen, output: OutputFormat) {
             };
             println!(
                 "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "pairs": statuses, "run_lease": lease })
-                )
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "pairs": statuses,
+                    "run_lease": lease,
+                    "warnings": warnings
+                }))
                 .unwrap_or_default()
             )
         }
         OutputFormat::Human => {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
             match lease {
                 Ok(Some(held)) => eprintln!("run lease: {}", held.describe()),
                 Ok(None) => eprintln!("run lease: free (no efs-dr run in progress)"),
@@ -136,7 +146,7 @@ pub async fn run(args: StatusArgs, config: &Path, output: OutputFormat) -> Resul
     let pairs = selected(&config, &args.pairs)?;
     let statuses = collect(&config, &aws, tf.as_ref(), &pairs).await;
     let lease = Lease::peek(&config).await;
-    print(&statuses, &lease, output);
+    print(&statuses, &lease, &config.warnings(), output);
     let problems: Vec<String> = statuses.iter().flat_map(|s| s.problems()).collect();
     if !problems.is_empty() {
         return Err(DrError::Failed(format!(

@@ -283,6 +283,33 @@ impl Config {
         })
     }
 
+    /// What is valid but dangerous on a bad day, said by `config validate`, `init` and
+    /// `status`: a state kept in a pair's primary region is lost with that region, so an
+    /// unplanned failover can make B writable but cannot record it.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let Some(backend) = &self.terraform.s3_backend else {
+            return warnings;
+        };
+        let Some(region) = &backend.region else {
+            return warnings;
+        };
+        let pairs: Vec<&str> = self
+            .pairs
+            .iter()
+            .filter(|p| p.primary.region.as_str() == region)
+            .map(|p| p.name.as_str())
+            .collect();
+        if !pairs.is_empty() {
+            warnings.push(format!(
+                "the Terraform state (S3 bucket {}) is in {region}, the primary region of pair(s) {}: an outage of {region} takes the state with it, so an unplanned failover can make B writable but cannot record it in the state until {region} returns (exit 4). Keep the state bucket in a secondary region or a third one (README: \"Remote state and teams\")",
+                backend.bucket,
+                pairs.join(", ")
+            ));
+        }
+        warnings
+    }
+
     /// The Terraform root folder, resolved against the config file's folder.
     pub fn terraform_dir(&self) -> PathBuf {
         let base = self.file.parent().unwrap_or(Path::new("."));

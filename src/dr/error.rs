@@ -1,5 +1,6 @@
 //! The one error type of the orchestrator and its commands, and the only mapping from an end to
-//! an exit code: 0 done, 1 error, 2 refused as unsafe (or not confirmed), 3 a gate timed out.
+//! an exit code: 0 done, 1 error, 2 refused as unsafe (or not confirmed), 3 a gate timed out,
+//! 4 B serves but the Terraform state is behind (an unplanned failover that could not write it).
 
 use serde::Serialize;
 
@@ -21,6 +22,14 @@ pub enum DrError {
     /// Stopped by a signal at a safe point (exit 128 + the signal: 130, 143).
     #[error("{0}")]
     Interrupted(String, i32),
+    /// The state's store (the S3 bucket of the backend and its run lease) does not answer:
+    /// nothing may change through Terraform (exit 1).
+    #[error("{0}")]
+    StateUnreachable(String),
+    /// An unplanned failover made B writable, but the Terraform state could not be written:
+    /// B serves, the state still holds A -> B until the same command runs again (exit 4).
+    #[error("{0}")]
+    StateBehind(String),
 }
 
 /// How a run ended, as the events and the report say it.
@@ -32,6 +41,8 @@ pub enum Outcome {
     Refused,
     GateTimeout,
     Interrupted,
+    /// B serves, the Terraform state is behind AWS (unplanned failover, state not writable).
+    StateBehind,
 }
 
 impl Outcome {
@@ -42,6 +53,7 @@ impl Outcome {
             Outcome::Refused => 2,
             Outcome::GateTimeout => 3,
             Outcome::Interrupted => 130,
+            Outcome::StateBehind => 4,
         }
     }
 
@@ -52,6 +64,7 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::GateTimeout => "gate timeout",
             Outcome::Interrupted => "interrupted",
+            Outcome::StateBehind => "B serves, state behind",
         }
     }
 }
@@ -59,7 +72,8 @@ impl Outcome {
 impl DrError {
     pub fn outcome(&self) -> Outcome {
         match self {
-            DrError::Failed(_) => Outcome::Error,
+            DrError::Failed(_) | DrError::StateUnreachable(_) => Outcome::Error,
+            DrError::StateBehind(_) => Outcome::StateBehind,
             DrError::Refused(_) | DrError::Pending(_) => Outcome::Refused,
             DrError::GateTimeout(_) => Outcome::GateTimeout,
             DrError::Interrupted(..) => Outcome::Interrupted,
@@ -79,6 +93,8 @@ impl DrError {
             | DrError::Refused(m)
             | DrError::GateTimeout(m)
             | DrError::Pending(m)
+            | DrError::StateUnreachable(m)
+            | DrError::StateBehind(m)
             | DrError::Interrupted(m, _) => m,
         }
     }
@@ -92,6 +108,8 @@ impl DrError {
             DrError::GateTimeout(m) => DrError::GateTimeout(wrap(m)),
             DrError::Pending(m) => DrError::Pending(wrap(m)),
             DrError::Interrupted(m, s) => DrError::Interrupted(wrap(m), s),
+            DrError::StateUnreachable(m) => DrError::StateUnreachable(wrap(m)),
+            DrError::StateBehind(m) => DrError::StateBehind(wrap(m)),
         }
     }
 }
@@ -128,6 +146,8 @@ mod tests {
         assert_eq!(DrError::Failed("x".into()).exit_code(), 1);
         assert_eq!(DrError::Refused("x".into()).exit_code(), 2);
         assert_eq!(DrError::GateTimeout("x".into()).exit_code(), 3);
+        assert_eq!(DrError::StateBehind("x".into()).exit_code(), 4);
+        assert_eq!(DrError::StateUnreachable("x".into()).exit_code(), 1);
         assert_eq!(Outcome::Done.exit_code(), 0);
         let e = DrError::Refused("no".into()).context("pair app");
         assert_eq!(e, DrError::Refused("pair app: no".into()));

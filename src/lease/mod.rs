@@ -200,13 +200,13 @@ pub fn may_take_over(
 ) -> Result<(), DrError> {
     let age = human(heartbeat_age);
     if gone_here {
-        if take_over {
-            return Ok(());
-        }
-        return Err(DrError::Failed(format!(
-            "the run lease {lease} is held by {}, whose process is gone from this machine (last heartbeat {age} ago): it stopped without giving the lease back. Run this again with --take-over",
+        // Provably dead (its process is gone from this very machine): running the same
+        // command again heals, with no flag to know about. The report records the take-over.
+        tracing::warn!(
+            "the run lease {lease} was held by {}, whose process is gone from this machine (last heartbeat {age} ago): taken over",
             holder.describe()
-        )));
+        );
+        return Ok(());
     }
     if !take_over {
         let when = if heartbeat_age >= limit {
@@ -239,6 +239,11 @@ enum Kind {
     Unleased,
     Local(#[allow(dead_code)] local::LocalLock),
     S3(s3::S3Lease),
+    /// The lease's store did not answer when the run started (an unplanned failover goes on
+    /// without it as far as B's own deletions): every change it guards is refused with `why`.
+    Unreachable {
+        why: String,
+    },
 }
 
 /// The run's lease, held until `release` (or, for a local lock, the process's end).
@@ -257,6 +262,16 @@ impl Lease {
         Lease(Arc::new(Inner {
             kind: Kind::Unleased,
             name: String::new(),
+            taken_over: None,
+        }))
+    }
+
+    /// No lease because its store does not answer: every change it guards is refused with
+    /// `why` (a `StateUnreachable` error).
+    pub fn unreachable(name: String, why: String) -> Lease {
+        Lease(Arc::new(Inner {
+            kind: Kind::Unreachable { why },
+            name,
             taken_over: None,
         }))
     }
@@ -308,7 +323,7 @@ impl Lease {
     }
 
     pub fn is_held(&self) -> bool {
-        !matches!(self.0.kind, Kind::Unleased)
+        matches!(self.0.kind, Kind::Local(_) | Kind::S3(_))
     }
 
     /// The lease this run took over, if it did.
@@ -321,6 +336,9 @@ impl Lease {
     pub async fn ensure_held(&self, before: &str) -> Result<(), DrError> {
         match &self.0.kind {
             Kind::S3(lease) => lease.renew_now(before).await,
+            Kind::Unreachable { why } => Err(DrError::StateUnreachable(format!(
+                "{why}: this run stops before {before}, because nothing may change while the state cannot be written"
+            ))),
             _ => Ok(()),
         }
     }

@@ -300,7 +300,13 @@ impl S3Lease {
             etag: tokio::sync::Mutex::new(Err("not taken yet".into())),
         });
         let name = shared.name();
-        let fail = |e: AwsError| DrError::Failed(explain(backend, &e));
+        let fail = |e: AwsError| {
+            if e.category() == "unreachable" {
+                DrError::StateUnreachable(explain(backend, &e))
+            } else {
+                DrError::Failed(explain(backend, &e))
+            }
+        };
         let mut taken_over = None;
         let mut etag = None;
         // A lease released or taken between two of these calls: look again (a few times).
@@ -366,10 +372,17 @@ impl S3Lease {
             Err(Ok(lost)) => Err(DrError::Failed(format!(
                 "{lost}. This run stops before {before} and changes nothing more; the holder continues the operation"
             ))),
-            Err(Err(e)) => Err(DrError::Failed(format!(
-                "the state's S3 bucket s3://{} cannot be written ({e}): this run stops before {before}, because nothing may change while the state cannot be written. Run the same command again when S3 answers: it continues where this one stopped",
-                self.shared.backend.bucket
-            ))),
+            Err(Err(e)) => {
+                let text = format!(
+                    "the state's S3 bucket s3://{} cannot be written ({e}): this run stops before {before}, because nothing may change while the state cannot be written. Run the same command again when S3 answers: it continues where this one stopped",
+                    self.shared.backend.bucket
+                );
+                Err(if e.category() == "unreachable" {
+                    DrError::StateUnreachable(text)
+                } else {
+                    DrError::Failed(text)
+                })
+            }
         }
     }
 

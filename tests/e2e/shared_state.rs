@@ -642,3 +642,83 @@ async fn a_state_bucket_that_cannot_be_used_stops_the_run_before_any_change() {
         assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED");
     }
 }
+
+/// The state kept in A's region (as this config does, on purpose) is warned about; when an
+/// outage takes A and the state's bucket together, the unplanned failover still makes B
+/// writable (B's deletions need neither the state nor the lease), then stops before the state
+/// with exit 4, saying that B serves and the state still holds A -> B; run again once the
+/// bucket answers, it only forgets A -> B. The failback then brings everything home.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unplanned_failover_whose_state_cannot_be_written_makes_b_writable_and_exits_4() {
+    let (moto, d) = shared().await;
+    let (m1, _) = machines(&shared_config(&d, &moto.url, BUCKET, "40m"));
+    let p = &d.pairs[0];
+    let warning = "is in us-east-1, the primary region of pair(s) home";
+    let validate = run(&d, &m1, &["config", "validate"]).await;
+    assert_eq!(validate.code, 0, "{}", validate.stderr);
+    let doc: Value = serde_json::from_str(&validate.stdout).unwrap();
+    assert!(
+        doc["warnings"][0].as_str().unwrap().contains(warning),
+        "{doc}"
+    );
+    let init = ok(&d, &m1, &["init", "--yes"]).await;
+    assert!(init.stderr.contains(warning), "{}", init.stderr);
+    let status = ok(&d, &m1, &["status"]).await;
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(
+        status["warnings"][0].as_str().unwrap().contains(warning),
+        "{status}"
+    );
+    let forward = state_on(&d, &m1).await;
+    assert_eq!(forward.len(), 1, "{forward:?}");
+
+    // A's region goes down, and the state's bucket with it.
+    d.ts.control.set_outage(A_REGION, true).await.unwrap();
+    moto.pause();
+    let down = run(&d, &m1, &["failover", "--unplanned", "--yes"]).await;
+    moto.resume();
+    assert_eq!(down.code, 4, "{}\n{}", down.stdout, down.stderr);
+    let said = down.finished_message();
+    assert!(
+        said.contains(&format!("B {} ({B_REGION}) is writable and serves", p.b)),
+        "{said}"
+    );
+    assert!(
+        said.contains("the Terraform state still holds A -> B"),
+        "{said}"
+    );
+    assert!(said.contains("Run the same command again"), "{said}");
+    assert!(
+        d.replications(B_REGION).await.is_empty(),
+        "B's side deleted"
+    );
+    assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED", "B writable");
+    assert_eq!(state_on(&d, &m1).await, forward, "the state not changed");
+    assert!(
+        !down.events.iter().any(|e| e["event"] == "state_changed"),
+        "{}",
+        down.stdout
+    );
+
+    // The bucket answers again (A still down): the same command only forgets A -> B.
+    let again = ok(&d, &m1, &["failover", "--unplanned", "--yes"]).await;
+    assert!(
+        !again.events.iter().any(|e| e["event"] == "sdk_change"),
+        "B's deletion is not made twice: {}",
+        again.stdout
+    );
+    assert!(
+        again
+            .events
+            .iter()
+            .any(|e| e["event"] == "state_changed" && e["command"] == "state rm"),
+        "{}",
+        again.stdout
+    );
+    assert!(state_on(&d, &m1).await.is_empty());
+
+    d.write_on_b("outage").await;
+    d.ts.control.set_outage(A_REGION, false).await.unwrap();
+    ok(&d, &m1, &["failback", "--yes", "--writes-stopped"]).await;
+    d.assert_home_with_everything(&["outage"]).await;
+}

@@ -292,7 +292,10 @@ impl Runner<'_> {
             return Ok(());
         }
         let live = super::observe::live_directions(&self.ctx.config.pairs, snapshot);
-        render::write(&dir, &render::render_root(&self.ctx.config, &live)?)?;
+        render::write(
+            &dir,
+            &render::render_root(&self.ctx.config, &live, &self.probed())?,
+        )?;
         self.ctx.tf.init().await?;
         self.out.emit(
             None,
@@ -452,6 +455,14 @@ impl Runner<'_> {
             if let Some(signal) = self.ctx.tf.interrupt.signalled() {
                 return Err(interrupted(signal, step));
             }
+            // An unplanned failover reads the state only once its store answers: B's
+            // deletions went out without it, and its forget step would wait on it forever.
+            if self.req.op == (Operation::Failover { unplanned: true })
+                && step.spec().terraform.is_some()
+            {
+                let pairs: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+                self.state_writable(step, &pairs).await?;
+            }
             // Each round decides from what AWS says now (the first one from the run's start).
             let seen = match observed.take() {
                 Some(o) => o,
@@ -580,10 +591,24 @@ impl Runner<'_> {
             .iter()
             .any(|(_, actions)| actions.iter().any(Action::changes_something))
         {
-            self.ctx
+            let held = self
+                .ctx
                 .lease
                 .ensure_held(&format!("\"{}\" (pairs {names})", step.title()))
-                .await?;
+                .await;
+            match held {
+                // B's own deletions in an unplanned failover: B must serve, and they change
+                // nothing the state holds; the state is reconciled at the next step.
+                Err(DrError::StateUnreachable(why))
+                    if self.req.op == (Operation::Failover { unplanned: true })
+                        && !round
+                            .iter()
+                            .any(|(_, a)| a.iter().any(Action::is_terraform)) =>
+                {
+                    tracing::warn!("{why}; B's deletions go ahead without it");
+                }
+                other => other?,
+            }
         }
         self.sdk_changes(step, round).await?;
         if round
@@ -602,6 +627,31 @@ impl Runner<'_> {
             })
             .collect();
         self.gates(step, &gates).await
+    }
+
+    /// Before an unplanned failover's Terraform step: the state's store answers, or the run
+    /// ends saying that B serves and the state is behind (exit 4).
+    async fn state_writable(&self, step: Step, pairs: &[&str]) -> Result<(), DrError> {
+        let before = format!("\"{}\" (pairs {})", step.title(), pairs.join(", "));
+        match self.ctx.lease.ensure_held(&before).await {
+            Err(DrError::StateUnreachable(why)) => {
+                let serving = pairs
+                    .iter()
+                    .map(|n| {
+                        let p = self.pair(n);
+                        format!(
+                            "pair {n}: B {} is writable and serves",
+                            side_label(&p.secondary)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Err(DrError::StateBehind(format!(
+                    "{serving}\nthe Terraform state still holds A -> B, because the state cannot be written: {why}.\nRun the same command again when the state's store answers: it only forgets A -> B in the state (B keeps serving meanwhile)"
+                )))
+            }
+            other => other,
+        }
     }
 
     /// The steps this run takes for a pair, from the planner's steps and the scope.
