@@ -29,8 +29,35 @@ fn quiet_on_closed_output() {
     }));
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// A pipeline leaves a variable empty when it is not set (GitHub Actions passes `""` for an
+/// unset repository variable: `EFS_DR_WRITES_STOPPED: ${{ vars.EFS_DR_WRITES_STOPPED }}`):
+/// an empty `EFS_DR_*` variable reads as unset, not as a flag without its value. Done before
+/// any other thread exists, since the environment is process-wide.
+fn unset_empty_efs_dr_variables() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(k, v)| k.to_string_lossy().starts_with("EFS_DR_") && v.is_empty())
+        .map(|(k, _)| k)
+        .collect();
+    for k in empty {
+        std::env::remove_var(k);
+    }
+}
+
+fn main() -> ExitCode {
+    unset_empty_efs_dr_variables();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     quiet_on_closed_output();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

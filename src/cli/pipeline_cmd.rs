@@ -320,6 +320,9 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
             )));
         }
     }
+    if let Some(p) = &proposal {
+        p.check_root(&ctx.tf.dir)?;
+    }
     let proposed = proposal.as_ref().map(Proposal::steps);
     let scope = if args.when.before_apply {
         Scope::BeforeApply {

@@ -1,8 +1,7 @@
 //! A pair's status: what AWS and the Terraform state say, the direction the rendered variables
 //! ask for, and every disagreement between them (drift).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
@@ -11,7 +10,7 @@ use super::view::{PairView, SideView};
 use crate::aws::{rfc3339, Aws, Protection, ReplicationStatus};
 use crate::config::{Config, Pair};
 use crate::ids::{FileSystemId, Region};
-use crate::render::{Direction, DIRECTIONS_FILE};
+use crate::render::Direction;
 use crate::terraform::Terraform;
 
 #[derive(Debug, Serialize)]
@@ -161,18 +160,6 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
     }
 }
 
-fn desired_directions(dir: &Path) -> BTreeMap<String, Direction> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        directions: BTreeMap<String, Direction>,
-    }
-    std::fs::read_to_string(dir.join(DIRECTIONS_FILE))
-        .ok()
-        .and_then(|t| serde_json::from_str::<File>(&t).ok())
-        .map(|f| f.directions)
-        .unwrap_or_default()
-}
-
 /// Every selected pair's status; without Terraform, the state is reported as unknown.
 pub async fn collect(
     config: &Config,
@@ -192,7 +179,7 @@ pub async fn collect(
         },
         _ => None,
     };
-    let desired = desired_directions(&dir);
+    let desired = crate::render::read_directions(&dir).unwrap_or_default();
     let mut views = views(pairs, &snapshot, state.as_ref());
     for (pair, v) in pairs.iter().zip(views.iter_mut()) {
         // B serving: what would a failback overwrite on A?

@@ -125,6 +125,39 @@ impl Proposal {
             .map_err(|e| DrError::Failed(format!("cannot write {}: {e}", path.display())))
     }
 
+    /// The root in `dir` asks for what was reviewed: each proposed pair's direction in the
+    /// direction variables is the proposal's. Otherwise the root was changed after the review
+    /// (re-rendered, edited), and applying it would apply something nobody reviewed.
+    pub fn check_root(&self, dir: &Path) -> Result<(), DrError> {
+        let path = dir.join(crate::render::DIRECTIONS_FILE);
+        let live = crate::render::read_directions(dir);
+        let differ: Vec<String> = self
+            .pairs
+            .iter()
+            .filter_map(|p| {
+                let found = live.as_ref().and_then(|d| d.get(&p.pair).copied());
+                (found != Some(p.direction_after)).then(|| {
+                    format!(
+                        "pair {}: the proposal asks for \"{}\", {} holds {}",
+                        p.pair,
+                        p.direction_after.as_str(),
+                        crate::render::DIRECTIONS_FILE,
+                        found.map_or("nothing".to_string(), |d| format!("\"{}\"", d.as_str()))
+                    )
+                })
+            })
+            .collect();
+        if differ.is_empty() {
+            return Ok(());
+        }
+        Err(DrError::Refused(format!(
+            "the root is not what was reviewed in \"{}\":\n{}\nRestore the committed files (`git checkout -- {}`) and run this stage again; nothing was changed",
+            self.title,
+            differ.join("\n"),
+            path.parent().unwrap_or(dir).display()
+        )))
+    }
+
     /// The proposal committed in `dir`, if any.
     pub fn load(dir: &Path) -> Result<Option<Proposal>, DrError> {
         let path = dir.join(PROPOSAL_FILE);

@@ -325,6 +325,18 @@ pub fn render_root(
     Ok(files)
 }
 
+/// The direction variables the root in `dir` holds now (None: no readable variables file).
+pub fn read_directions(dir: &Path) -> Option<BTreeMap<String, Direction>> {
+    #[derive(Deserialize)]
+    struct File {
+        directions: BTreeMap<String, Direction>,
+    }
+    std::fs::read_to_string(dir.join(DIRECTIONS_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<File>(&t).ok())
+        .map(|f| f.directions)
+}
+
 /// Writes the files that differ; returns those written.
 pub fn write(dir: &Path, files: &[RenderedFile]) -> Result<Vec<PathBuf>, RenderError> {
     let mut written = Vec::new();

@@ -6,6 +6,7 @@ mod contract;
 mod dr;
 mod fleet;
 mod pipeline;
+mod pipeline_field;
 mod resume;
 mod shared_state;
 mod sim_backup;

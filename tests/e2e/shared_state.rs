@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::dr::{config_text, drill, Drill, Run, A_REGION, B_REGION};
 
-const BUCKET: &str = "efs-dr-state";
+pub(crate) const BUCKET: &str = "efs-dr-state";
 const STATE_KEY: &str = "dr/terraform.tfstate";
 const LEASE_KEY: &str = "dr/terraform.tfstate.efs-dr-lease";
 const TF_LOCK_KEY: &str = "dr/terraform.tfstate.tflock";
@@ -34,7 +34,7 @@ impl Machine {
 }
 
 /// The drill's config with the state in `bucket` on `s3` and a short lease.
-fn shared_config(d: &Drill, s3: &str, bucket: &str, timeout: &str) -> String {
+pub(crate) fn shared_config(d: &Drill, s3: &str, bucket: &str, timeout: &str) -> String {
     let backend = format!(
         "  backend \"s3\" {{\n    bucket = \"{bucket}\"\n    key = \"{STATE_KEY}\"\n    region = \"us-east-1\"\n    use_lockfile = true\n    use_path_style = true\n    endpoints = {{\n      s3 = \"{s3}\"\n    }}\n    skip_credentials_validation = true\n    skip_requesting_account_id = true\n    skip_metadata_api_check = true\n    skip_region_validation = true\n  }}\n"
     );

@@ -284,18 +284,20 @@ impl Runner<'_> {
                 .all(|v| v.forward().is_some())
     }
 
-    /// Renders the root for the live directions and runs `terraform init` when the directory
-    /// has not been initialised (a fresh checkout, another machine) or the run is `init`.
+    /// Runs `terraform init` when the directory has not been initialised (a fresh checkout,
+    /// another machine) or the run is `init`; the whole run (not a pipeline stage) renders the
+    /// root for the live directions first. A pipeline stage never renders: the root is the
+    /// reviewed change, and what gets applied must be exactly that.
     async fn prepare_root(&mut self, snapshot: &Snapshot) -> Result<(), DrError> {
         let dir = self.ctx.tf.dir.clone();
         if dir.join(".terraform").exists() && self.req.op != Operation::Init {
             return Ok(());
         }
-        let live = super::observe::live_directions(&self.ctx.config.pairs, snapshot);
-        render::write(
-            &dir,
-            &render::render_root(&self.ctx.config, &live, &self.probed())?,
-        )?;
+        if self.req.scope == Scope::Everything {
+            let live = super::observe::live_directions(&self.ctx.config.pairs, snapshot);
+            let files = render::render_root(&self.ctx.config, &live, &self.probed())?;
+            render::write(&dir, &files)?;
+        }
         self.ctx.tf.init().await?;
         self.out.emit(
             None,

@@ -49,13 +49,24 @@ impl Runner<'_> {
         // on any failure they are put back, so that no plain `terraform apply` makes it ungated.
         let vars = tf.dir.join(render::DIRECTIONS_FILE);
         let previous = std::fs::read(&vars).ok();
+        let down = self.probed();
         render::write(
             &tf.dir,
-            &render::render_root(&self.ctx.config, &directions, &self.probed())?,
+            &render::render_root(&self.ctx.config, &directions, &down)?,
         )?;
         let result = self
             .plan_and_apply(step, round, snapshot, allowed, refresh)
             .await;
+        if !down.is_empty() {
+            // The providers of the regions declared down are this round's only: the root
+            // keeps the ones every other run (and a reviewed pull request) uses.
+            let providers: Vec<_> =
+                render::render_root(&self.ctx.config, &directions, &Default::default())?
+                    .into_iter()
+                    .filter(|f| f.path == Path::new("providers.tf"))
+                    .collect();
+            render::write(&tf.dir, &providers)?;
+        }
         if result.is_err() {
             let restored = match &previous {
                 Some(content) => std::fs::write(&vars, content),
