@@ -65,6 +65,10 @@ pub struct ProposeArgs {
     /// them; its stages need the same flag.
     #[arg(long, env = "EFS_DR_DISCARD_WRITES_ON_A")]
     pub discard_writes_on_a: bool,
+    /// Exit 2 when there is nothing left to propose (0 without it), as `terraform plan
+    /// -detailed-exitcode` does.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
     #[command(flatten)]
     pub lease: LeaseArgs,
 }
@@ -226,7 +230,12 @@ async fn propose_inner(
     .await?;
     let proposed = propose(&ctx, &req, &Git).await;
     std::mem::take(&mut ctx.lease).release().await;
-    let proposed = proposed?;
+    let proposed = match proposed {
+        Err(DrError::Pending(done)) => {
+            return nothing_to_propose(&args, &done, output);
+        }
+        other => other?,
+    };
     let max_lag = humantime::format_duration(ctx.config.gates.max_lag).to_string();
     let text = body(&proposed.proposal, &max_lag, &proposed.plan_text)
         .map_err(|e| DrError::Failed(format!("the pull-request body failed to render: {e}")))?;
@@ -274,6 +283,34 @@ async fn propose_inner(
     );
     eprintln!("  {}", p.plan.line());
     eprintln!("  commit them on a branch and open the pull request, e.g. `gh pr create --title \"{}\" --body-file BODY.md`", p.title);
+    Ok(())
+}
+
+/// Nothing left to propose: said on stderr, and in the summary (`"proposal": null`) so that a
+/// pipeline can tell it from a proposal; no body is written, so no pull request is opened.
+fn nothing_to_propose(args: &ProposeArgs, done: &str, output: OutputFormat) -> Result<(), DrError> {
+    let summary = serde_json::json!({ "proposal": null, "nothing_to_propose": done });
+    let summary_text = serde_json::to_string_pretty(&summary).expect("serialises") + "\n";
+    if let Some(path) = &args.summary_file {
+        write_file(path, &summary_text, "JSON summary")?;
+    }
+    if output == OutputFormat::Json {
+        print!("{summary_text}");
+    }
+    eprintln!("{done}");
+    if let Some(path) = &args.summary_file {
+        eprintln!("  wrote {} (\"proposal\": null)", path.display());
+    }
+    if let Some(path) = &args.body_file {
+        eprintln!(
+            "  {} not written: there is no pull request to open",
+            path.display()
+        );
+    }
+    append_step_summary(done);
+    if args.detailed_exitcode {
+        return Err(DrError::Pending(done.to_string()));
+    }
     Ok(())
 }
 

@@ -357,8 +357,10 @@ pub async fn propose(
             .map(|u| format!("pair {}: {}", u.pair, u.found))
             .collect::<Vec<_>>()
             .join("\n");
-        return Err(DrError::Failed(format!(
-            "nothing to propose for the {}:\n{why}\nnothing was written",
+        // Not an error: the operation is as far as Terraform can take it. `propose` says so
+        // (exit 0; 2 with --detailed-exitcode, as `terraform plan`).
+        return Err(DrError::Pending(format!(
+            "nothing to propose: the {} has no phase left for Terraform:\n{why}",
             req.op.name()
         )));
     }

@@ -4,6 +4,7 @@
 mod cli;
 mod contract;
 mod dr;
+mod examples;
 mod fleet;
 mod pipeline;
 mod pipeline_field;

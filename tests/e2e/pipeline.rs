@@ -349,10 +349,21 @@ async fn a_failover_and_a_failback_run_as_reviewed_pull_requests_and_pipeline_st
     .await;
     assert_eq!(code, 0, "the plan is not clean:\n{out}");
     let done = d.efs_dr(&["propose", "failback"]).await;
-    assert_eq!(done.code, 1);
+    assert_eq!(
+        done.code, 0,
+        "nothing left is not an error: {}",
+        done.stderr
+    );
     assert!(
-        done.stderr.contains("nothing to propose"),
+        done.stderr
+            .contains("nothing to propose: the failback has no phase left"),
         "{}",
         done.stderr
     );
+    let summary: Value = serde_json::from_str(&done.stdout).unwrap();
+    assert!(summary["proposal"].is_null(), "{summary}");
+    let detailed = d
+        .efs_dr(&["propose", "failback", "--detailed-exitcode"])
+        .await;
+    assert_eq!(detailed.code, 2, "{}", detailed.stderr);
 }

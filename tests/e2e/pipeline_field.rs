@@ -19,6 +19,7 @@ pub(crate) struct Origin {
 }
 
 /// One CI job: a fresh clone and the job's environment.
+#[derive(Clone)]
 pub(crate) struct Job {
     pub(crate) dir: PathBuf,
     env: Vec<(String, String)>,
@@ -77,7 +78,9 @@ impl Origin {
         git(&ws.dir, &["checkout", "-q", "-b", "main"]);
         let origin = Origin { path, work };
         for (name, content) in files {
-            std::fs::write(ws.dir.join(name), content).unwrap();
+            let path = ws.dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
         }
         for line in setup {
             let s = ws.run(d, line).await;
@@ -130,20 +133,39 @@ impl Origin {
 }
 
 impl Job {
+    /// Steps run in `dir` (a directory of a clone already made).
+    pub(crate) fn at(dir: &Path) -> Job {
+        Job {
+            dir: dir.to_path_buf(),
+            env: Vec::new(),
+        }
+    }
+
     pub(crate) fn with_env(mut self, key: &str, value: &str) -> Job {
         self.env.push((key.into(), value.into()));
         self
     }
 
-    /// One step: `bash -e -o pipefail -c script` in the clone, with efs-dr and the project's
-    /// Terraform on PATH, the simulator as AWS, and the job's variables.
+    /// One step: `bash -e -o pipefail -c script` in the clone (as GitHub's and GitLab's
+    /// runners do), with efs-dr and the project's Terraform on PATH, the simulator as AWS,
+    /// and the job's variables.
     pub(crate) async fn run(&self, d: &Drill, script: &str) -> Step {
+        self.shell(d, "bash", &["-e", "-o", "pipefail", "-c", script])
+            .await
+    }
+
+    /// One step through `sh -c`, as Atlantis runs its custom `run` steps.
+    pub(crate) async fn run_sh(&self, d: &Drill, script: &str) -> Step {
+        self.shell(d, "sh", &["-c", script]).await
+    }
+
+    async fn shell(&self, d: &Drill, shell: &str, args: &[&str]) -> Step {
         let bin = Path::new(env!("CARGO_BIN_EXE_efs-dr")).parent().unwrap();
         let mut path = std::ffi::OsString::from(bin);
         path.push(":");
         path.push(efs_dr_testkit::path_with_tools());
-        let out = tokio::process::Command::new("bash")
-            .args(["-e", "-o", "pipefail", "-c", script])
+        let out = tokio::process::Command::new(shell)
+            .args(args)
             .current_dir(&self.dir)
             .env("PATH", path)
             .envs(efs_dr_testkit::tf_env(&d.ts.url))
