@@ -118,6 +118,7 @@ async fn step(
         flags,
         dry_run: false,
         scope: Default::default(),
+        operation_started: None,
     };
     let confirm = Terminal { assume_yes: true };
     let mut display = display(output);

@@ -295,6 +295,7 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrE
         flags: inv.flags,
         dry_run: inv.dry_run,
         scope: Default::default(),
+        operation_started: None,
     };
     if let (false, Some(lease)) = (inv.dry_run, inv.lease) {
         let command = format!("efs-dr {}", inv.op.name());

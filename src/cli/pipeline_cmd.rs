@@ -383,6 +383,10 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
         },
         dry_run: false,
         scope,
+        operation_started: proposal
+            .as_ref()
+            .and_then(|p| p.proposed_at.as_deref())
+            .and_then(|t| humantime::parse_rfc3339(t).ok()),
     };
     let command = format!("efs-dr gate {}", op_args(op));
     ctx.lease = take_lease(&ctx.config, &command, op, &req.pairs, &args.lease).await?;

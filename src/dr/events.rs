@@ -27,6 +27,9 @@ pub enum EventKind {
         operation: Operation,
         pairs: Vec<String>,
         dry_run: bool,
+        /// A pipeline stage: when its operation started (AWS time, RFC 3339).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation_started: Option<String>,
     },
     /// The run holds the run lease (one run at a time), taken over from a dead run or not.
     LeaseTaken {
@@ -112,6 +115,10 @@ pub enum EventKind {
         /// Each pair's RTO, write outage and data at risk, as numbers.
         #[serde(default)]
         figures: Vec<Figures>,
+        /// A pipeline stage: where the operation stands ("phase 1 of 3 applied and gated;
+        /// next: ..."), since a stage that passed is not the operation done.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
     },
     /// Written by the command after the run: where the report is.
     ReportWritten {

@@ -92,6 +92,38 @@ const FAILBACK_FROM_START: [Step; 6] = [
     Step::CreateForward,
 ];
 
+/// The Terraform phases of a whole operation from its start, in order: one pull request each
+/// in pull-request mode ("PR 1 of 3").
+pub fn terraform_route(op: Operation) -> Vec<Step> {
+    let all: &[Step] = match op {
+        Operation::Failover { unplanned: false } => &[Step::CheckRpo, Step::RemoveForward],
+        Operation::Failover { unplanned: true } => &[Step::DeleteForwardFromB, Step::ForgetForward],
+        Operation::Failback => &FAILBACK_FROM_START,
+        Operation::Init => &[Step::CreateForward],
+    };
+    all.iter()
+        .copied()
+        .filter(|s| s.spec().terraform.is_some())
+        .collect()
+}
+
+/// Where `step` stands in the operation's Terraform route: (its number from 1, the count).
+pub fn route_position(op: Operation, step: Step) -> Option<(usize, usize)> {
+    let route = terraform_route(op);
+    let n = route.iter().position(|s| *s == step)?;
+    Some((n + 1, route.len()))
+}
+
+/// What the phase after `step` in the route needs from the operator before it is applied.
+pub fn next_needs(op: Operation, step: Step) -> Option<&'static str> {
+    let route = terraform_route(op);
+    let n = route.iter().position(|s| *s == step)?;
+    match route.get(n + 1) {
+        Some(Step::RemoveReverse) => Some("the application on B stopped"),
+        _ => None,
+    }
+}
+
 fn plan(steps: &[Step], summary: impl Into<String>) -> Result<PairPlan, DrError> {
     Ok(PairPlan {
         steps: steps.to_vec(),
@@ -394,6 +426,28 @@ mod tests {
         let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 30));
         let p = plan_pair(Operation::Failover { unplanned: false }, &v).unwrap();
         assert!(p.steps.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn each_operation_has_its_terraform_route() {
+        use Step::*;
+        assert_eq!(
+            terraform_route(Operation::Failover { unplanned: false }),
+            [RemoveForward]
+        );
+        assert_eq!(
+            terraform_route(Operation::Failback),
+            [CreateReverse, RemoveReverse, CreateForward]
+        );
+        assert_eq!(
+            route_position(Operation::Failback, RemoveReverse),
+            Some((2, 3))
+        );
+        assert_eq!(
+            next_needs(Operation::Failback, CreateReverse),
+            Some("the application on B stopped")
+        );
+        assert_eq!(next_needs(Operation::Failback, CreateForward), None);
     }
 
     #[test]

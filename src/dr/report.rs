@@ -132,6 +132,8 @@ pub struct TimelineEntry {
 pub struct Report {
     pub operation: String,
     pub outcome: String,
+    /// A pipeline stage's place in the operation (the title says it instead of "done").
+    pub stage: Option<String>,
     pub message: String,
     pub exit_code: u8,
     pub started_at: String,
@@ -157,6 +159,7 @@ impl Report {
         let mut r = Report {
             operation: String::new(),
             outcome: "running".into(),
+            stage: None,
             message: String::new(),
             exit_code: 0,
             started_at: String::new(),
@@ -171,8 +174,18 @@ impl Report {
             timeline: Vec::new(),
         };
         let mut operation = None;
-        // AWS time of the run's first observation: where RTO starts.
-        let aws_start = events.iter().find_map(|e| e.aws_time);
+        // Where the RTO starts: a pipeline stage's operation start (the merged proposal's
+        // reading of AWS), else the run's first observation.
+        let aws_start = events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::RunStarted {
+                    operation_started: Some(t),
+                    ..
+                } => humantime::parse_rfc3339(t).ok(),
+                _ => None,
+            })
+            .or_else(|| events.iter().find_map(|e| e.aws_time));
         r.aws_started_at = aws_start.map(rfc3339);
         for e in events {
             let pair = e.pair.clone().unwrap_or_default();
@@ -330,8 +343,10 @@ impl Report {
                     outcome,
                     exit_code,
                     message,
+                    stage,
                     ..
                 } => {
+                    r.stage = stage.clone();
                     r.outcome = outcome.as_str().to_string();
                     r.exit_code = *exit_code;
                     r.message = message.clone();

@@ -130,6 +130,7 @@ fn render(
     let mut ctx = tera::Context::new();
     ctx.insert("title", &p.title);
     ctx.insert("intro", &intro);
+    ctx.insert("route", &route(p));
     ctx.insert("rpo_note", &rpo_note);
     ctx.insert("pairs", &rows);
     ctx.insert("unchanged", &p.unchanged);
@@ -143,6 +144,24 @@ fn render(
     ctx.insert("operation", p.operation.name());
     ctx.insert("version", env!("CARGO_PKG_VERSION"));
     tera::Tera::one_off(TEMPLATE, &ctx, false).map_err(|e| format!("{e:?}"))
+}
+
+/// Where this pull request stands in its operation: "PR 1 of 3 of the failback; the next needs
+/// the application on B stopped".
+pub fn route(p: &Proposal) -> Option<String> {
+    use crate::dr::planner::{next_needs, route_position};
+    let step = p.pairs.iter().map(|x| x.step).min()?;
+    let (n, m) = route_position(p.operation, step)?;
+    let op = p.operation.name();
+    let next = if n == m {
+        format!("the last: once it is applied and gated, the {op} is done")
+    } else {
+        match next_needs(p.operation, step) {
+            Some(needs) => format!("the next needs {needs}"),
+            None => "the next is proposed once this one is applied and gated".into(),
+        }
+    };
+    Some(format!("**PR {n} of {m}** of the {op}; {next}."))
 }
 
 /// The body, at most `GITHUB_BODY_LIMIT - MARGIN` characters: the full plan is cut at a line

@@ -121,7 +121,52 @@ async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
     assert_eq!(code, 0, "terraform {apply:?}:\n{out}");
     let after = run_line(d, commands["after_apply"].as_str().unwrap()).await;
     assert_eq!(after.code, 0, "{}\n{}", after.stdout, after.stderr);
+    // The stage says where the operation stands, and "done" only when it is.
+    let stage = after
+        .events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "finished")
+        .and_then(|e| e["stage"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let route = proposal_route(&body);
+    if commands["next"].is_null() {
+        assert!(stage.starts_with(&format!("{op} done: phase")), "{stage}");
+        assert!(route.contains("the last"), "{route}");
+    } else {
+        assert!(stage.contains(&format!("the {op} is not done")), "{stage}");
+        assert!(!stage.starts_with(&format!("{op} done")), "{stage}");
+    }
+    let report = after.report();
+    assert!(
+        report["title"].is_null() && report["stage"].as_str() == Some(stage.as_str()),
+        "{report}"
+    );
+    let applied = report["terraform_changes"].as_array().unwrap();
+    assert!(
+        !applied.is_empty(),
+        "the stage records what the pipeline applied: {report}"
+    );
+    let md = std::fs::read_to_string(
+        after
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| e["report"].as_str())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!md.lines().next().unwrap().ends_with(": done"), "{md}");
     proposal
+}
+
+/// The body's route line: "**PR 1 of 3** of the failback; ...".
+fn proposal_route(body: &str) -> String {
+    body.lines()
+        .find(|l| l.starts_with("**PR "))
+        .unwrap_or_else(|| panic!("no route in the body:\n{body}"))
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -137,11 +137,7 @@ impl Runner<'_> {
                 return Ok(failures);
             }
             if aws_elapsed >= timeout || wall_start.elapsed() >= timeout {
-                let advice = if step == Step::Quiesce {
-                    "nothing was cut over: B keeps serving and B -> A keeps replicating, so no data is lost. Stop the application on B, then run `efs-dr failback --writes-stopped` again"
-                } else {
-                    "nothing further was changed. Find out why (`efs-dr status`, the EFS console), then run the same command again: it continues from this phase"
-                };
+                let advice = timeout_advice(&self.req.scope, step);
                 for (name, gate) in &pending {
                     failures.push((
                         name.clone(),
@@ -229,6 +225,23 @@ impl Runner<'_> {
     }
 }
 
+/// What to do after a gate timed out. Inside a pipeline stage, the advice is the stage to run
+/// again: an interactive command would make the next phases without their review.
+fn timeout_advice(scope: &super::Scope, step: Step) -> String {
+    use super::Scope;
+    let stage = match scope {
+        Scope::Everything => None,
+        Scope::BeforeApply { .. } => Some("efs-dr gate --before-apply --perform-sdk"),
+        Scope::AfterApply { .. } => Some("efs-dr gate --after-apply --perform-sdk"),
+    };
+    match (stage, step == Step::Quiesce) {
+        (None, true) => "nothing was cut over: B keeps serving and B -> A keeps replicating, so no data is lost. Stop the application on B, then run `efs-dr failback --writes-stopped` again".into(),
+        (None, false) => "nothing further was changed. Find out why (`efs-dr status`, the EFS console), then run the same command again: it continues from this phase".into(),
+        (Some(stage), true) => format!("nothing was cut over: B keeps serving and B -> A keeps replicating, so no data is lost. Stop the application on B, set EFS_DR_WRITES_STOPPED=true for this stage, then re-run this pipeline stage (`{stage}`); apply nothing before it passes"),
+        (Some(stage), false) => format!("nothing further was changed. Find out why (`efs-dr status`, the EFS console), then re-run this pipeline stage (`{stage}`): it continues from this phase. Do not run `efs-dr failover` or `efs-dr failback` by hand: they would make the next phases without their review"),
+    }
+}
+
 /// The next poll (wall time to sleep): fast near the expected completion, backing off before it
 /// and once it is long overdue; never sleeping past the expected completion, so that one poll
 /// lands on it (a fleet's B writable is seen then, not up to a `base` later). `base`, `expected` and `aws_elapsed` are AWS time: the ratio of
@@ -276,6 +289,36 @@ pub fn next_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inside_a_stage_the_advice_after_a_timeout_is_the_stage_not_an_interactive_command() {
+        use super::super::Scope;
+        let stage = Scope::AfterApply {
+            perform_sdk: true,
+            proposed: None,
+        };
+        let advice = timeout_advice(&stage, Step::CreateReverse);
+        assert!(
+            advice
+                .contains("re-run this pipeline stage (`efs-dr gate --after-apply --perform-sdk`)"),
+            "{advice}"
+        );
+        assert!(!advice.contains("run the same command again"), "{advice}");
+        let quiesce = timeout_advice(
+            &Scope::BeforeApply {
+                perform_sdk: true,
+                proposed: None,
+            },
+            Step::Quiesce,
+        );
+        assert!(quiesce.contains("EFS_DR_WRITES_STOPPED=true"), "{quiesce}");
+        assert!(
+            !quiesce.contains("efs-dr failback --writes-stopped"),
+            "{quiesce}"
+        );
+        let cli = timeout_advice(&Scope::Everything, Step::Quiesce);
+        assert!(cli.contains("`efs-dr failback --writes-stopped`"), "{cli}");
+    }
 
     #[test]
     fn polls_back_off_far_from_the_expected_completion_and_speed_up_near_it() {

@@ -46,6 +46,9 @@ pub struct Request {
     pub dry_run: bool,
     /// Which of the phases left this run takes.
     pub scope: Scope,
+    /// A pipeline stage: when its operation started (the merged proposal's reading of AWS,
+    /// AWS time), so that the RTO counts from there, not from this stage.
+    pub operation_started: Option<crate::aws::AwsTime>,
 }
 
 /// Which phases a run takes: all of them, or one pipeline stage around a `terraform apply`
@@ -113,6 +116,7 @@ pub async fn run(
             operation: req.op,
             pairs: req.pairs.iter().map(|p| p.name.clone()).collect(),
             dry_run: req.dry_run,
+            operation_started: req.operation_started.map(crate::aws::rfc3339),
         },
     );
     if ctx.lease.is_held() {
@@ -140,6 +144,7 @@ pub async fn run(
             exit_code: result.as_ref().err().map_or(0, DrError::exit_code),
             message,
             figures: super::report::Report::from_events(runner.out.events()).figures(),
+            stage: result.as_ref().ok().and(runner.stage_end()),
         },
     );
     Finished {
@@ -344,6 +349,7 @@ impl Runner<'_> {
                     let steps: Vec<Step> = d.phases.iter().map(|p| p.step).collect();
                     match self.stage(pair, &steps, view) {
                         Ok(q) => {
+                            self.applied_by_the_pipeline(pair, view, now);
                             queues.insert(pair.name.clone(), q);
                         }
                         Err(e) => blocked.push((pair.name.clone(), e)),
@@ -506,7 +512,76 @@ impl Runner<'_> {
                 self.failed.push((name, e));
             }
         }
-        self.ended(format!("{} done", self.req.op.name()))
+        let done = self
+            .stage_end()
+            .unwrap_or_else(|| format!("{} done", self.req.op.name()));
+        self.ended(done)
+    }
+
+    /// After apply: the merged proposal's Terraform change, which the pipeline applied and the
+    /// state now shows (the replication in the state after a creation, gone after a removal),
+    /// goes into the events (and so the report) as applied.
+    fn applied_by_the_pipeline(
+        &mut self,
+        pair: &Pair,
+        view: &PairView,
+        now: Option<crate::aws::AwsTime>,
+    ) {
+        use super::phase::TfWork;
+        use crate::terraform::ChangeKind;
+        if !matches!(self.req.scope, Scope::AfterApply { .. }) {
+            return;
+        }
+        let Some(proposed) = self.req.scope.proposed().and_then(|p| p.get(&pair.name)) else {
+            return;
+        };
+        let in_state = |d: render::Direction| match d {
+            render::Direction::Forward => view.state_forward,
+            render::Direction::Reverse => view.state_reverse,
+            render::Direction::None => None,
+        };
+        let (direction, kind) = match proposed.spec().terraform {
+            Some(TfWork::Create(d)) if in_state(d) == Some(true) => (d, ChangeKind::Create),
+            Some(TfWork::Remove(d)) if in_state(d) == Some(false) => (d, ChangeKind::Delete),
+            _ => return,
+        };
+        let Some(address) = render::replication_address(pair, direction) else {
+            return;
+        };
+        self.out.emit(
+            Some(&pair.name),
+            Some(*proposed),
+            now,
+            EventKind::Applied {
+                changes: vec![super::events::TfChange { address, kind }],
+            },
+        );
+    }
+
+    /// Where a pipeline stage leaves the operation, from the merged proposal's phase and the
+    /// operation's Terraform route: a stage that passed is not the operation done.
+    fn stage_end(&self) -> Option<String> {
+        use super::planner::{next_needs, route_position};
+        let step = *self.req.scope.proposed()?.values().min()?;
+        let (n, m) = route_position(self.req.op, step)?;
+        let op = self.req.op.name();
+        let title = step.title();
+        Some(match self.req.scope {
+            Scope::Everything => return None,
+            Scope::BeforeApply { .. } => format!(
+                "stage before apply passed: phase {n} of {m} (\"{title}\") may be applied now; next: `terraform apply`, then the stage after apply"
+            ),
+            Scope::AfterApply { .. } if n == m => {
+                format!("{op} done: phase {m} of {m} (\"{title}\") applied and gated")
+            }
+            Scope::AfterApply { .. } => format!(
+                "phase {n} of {m} (\"{title}\") applied and gated; the {op} is not done: next, propose and merge phase {} of {m}{}",
+                n + 1,
+                next_needs(self.req.op, step)
+                    .map(|x| format!(", which needs {x}"))
+                    .unwrap_or_default()
+            ),
+        })
     }
 
     /// The end of a run whose pairs may not all have completed: the pairs that stopped, each
