@@ -309,6 +309,19 @@ fn terraform_actions(
         .direction
         .expect("a phase with Terraform work sets the direction");
     let mut out = vec![Action::SetDirection { direction }];
+    // The state holds a replication AWS no longer has (a run killed after AWS deleted it and
+    // before Terraform saved the state): forget it before planning. A refresh cannot be
+    // trusted with it: the provider finds a configuration by file-system id, so the stale
+    // A -> B record would be read as the B -> A whose destination A now is, and deleted.
+    let both_answer = view.a.reachable() && view.b.reachable();
+    for d in [Direction::Forward, Direction::Reverse] {
+        let forgotten_by_the_phase = matches!(work, TfWork::Forget(f) if f == d);
+        if both_answer && in_state(d) == Some(true) && !live(d) && !forgotten_by_the_phase {
+            out.push(Action::StateRm {
+                address: address(pair, d),
+            });
+        }
+    }
     let source = |d: Direction| match d {
         Direction::Reverse => pair.secondary.file_system_id.clone(),
         _ => pair.primary.file_system_id.clone(),
@@ -337,12 +350,13 @@ fn terraform_actions(
             out.push(plan(allowed, true));
         }
         TfWork::Remove(d) => {
+            // In AWS but not in the state (a run killed while Terraform created it): import
+            // it, then remove it through Terraform as the phase says.
             if live(d) && in_state(d) == Some(false) {
-                return Err(DrError::Failed(format!(
-                    "pair {}: the replication exists in AWS but {} is not in the Terraform state, so Terraform cannot remove it. Run `efs-dr init` to import it, then run this command again",
-                    pair.name,
-                    address(pair, d)
-                )));
+                out.push(Action::Import {
+                    address: address(pair, d),
+                    id: source(d),
+                });
             }
             out.push(plan(allow(d, ChangeKind::Delete), true));
         }

@@ -6,6 +6,7 @@ mod contract;
 mod dr;
 mod examples;
 mod fleet;
+mod heal;
 mod pipeline;
 mod pipeline_field;
 mod resume;

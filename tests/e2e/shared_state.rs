@@ -196,7 +196,7 @@ async fn object(moto: &Moto, key: &str) -> Option<(Value, SystemTime)> {
 }
 
 /// Every process below `root` (and `root`), from /proc.
-fn process_tree(root: u32) -> Vec<u32> {
+pub(crate) fn process_tree(root: u32) -> Vec<u32> {
     let mut parent_of: Vec<(u32, u32)> = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -229,7 +229,7 @@ fn process_tree(root: u32) -> Vec<u32> {
 
 /// The machine dies: efs-dr, its Terraform (in a process group of its own) and the provider,
 /// all at once with SIGKILL.
-fn kill_machine(root: u32) -> usize {
+pub(crate) fn kill_machine(root: u32) -> usize {
     let tree = process_tree(root);
     for pid in &tree {
         // SAFETY: kill(2) on processes this test started (and their children).

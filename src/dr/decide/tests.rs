@@ -274,7 +274,7 @@ fn a_replication_in_aws_but_not_in_the_state_is_imported_never_created_twice() {
 }
 
 #[test]
-fn removing_what_the_state_does_not_hold_is_refused_with_the_fix() {
+fn removing_what_the_state_does_not_hold_imports_it_first() {
     let f = repl(A, B, "ENABLED", Some(10));
     let v = view(
         snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
@@ -282,7 +282,7 @@ fn removing_what_the_state_does_not_hold_is_refused_with_the_fix() {
         false,
     );
     let gates = settings();
-    let e = actions(
+    let a = actions(
         &pair(),
         Step::RemoveForward,
         &v,
@@ -291,10 +291,14 @@ fn removing_what_the_state_does_not_hold_is_refused_with_the_fix() {
             flags: RunFlags::default(),
         },
     )
-    .unwrap_err();
+    .unwrap();
     assert!(
-        matches!(&e, DrError::Failed(m) if m.contains("efs-dr init")),
-        "{e:?}"
+        a.iter().any(|a| matches!(a, Action::Import { id, .. } if *id == crate::ids::FileSystemId::parse(A).unwrap())),
+        "{a:?}"
+    );
+    assert_eq!(
+        kinds(Step::RemoveForward, &v, RunFlags::default()),
+        ["confirm", "direction", "import", "plan_check_apply", "gate"]
     );
 }
 

@@ -25,7 +25,8 @@ impl Runner<'_> {
     ) -> Result<(), DrError> {
         let tf = &self.ctx.tf;
         // Pairs the step does not change keep their live direction: their plan is empty.
-        let mut directions = live_directions(&self.ctx.config.pairs, snapshot);
+        let live = live_directions(&self.ctx.config.pairs, snapshot);
+        let mut directions = live.clone();
         let mut allowed: Vec<AllowedChange> = Vec::new();
         let mut refresh = true;
         for (name, actions) in round {
@@ -50,13 +51,29 @@ impl Runner<'_> {
         let vars = tf.dir.join(render::DIRECTIONS_FILE);
         let previous = std::fs::read(&vars).ok();
         let down = self.probed();
-        render::write(
-            &tf.dir,
-            &render::render_root(&self.ctx.config, &directions, &down)?,
-        )?;
-        let result = self
-            .plan_and_apply(step, round, snapshot, allowed, refresh)
-            .await;
+        let result = async {
+            // What AWS has and the state lacks is imported first, under the directions AWS
+            // has (its address exists in the configuration then, whether the phase creates it
+            // or removes it), so that the phase never creates it twice nor stops short of
+            // removing it.
+            if round
+                .iter()
+                .any(|(_, a)| a.iter().any(|a| matches!(a, Action::Import { .. })))
+            {
+                render::write(
+                    &tf.dir,
+                    &render::render_root(&self.ctx.config, &live, &down)?,
+                )?;
+                self.import(step, round, snapshot).await?;
+            }
+            render::write(
+                &tf.dir,
+                &render::render_root(&self.ctx.config, &directions, &down)?,
+            )?;
+            self.plan_and_apply(step, round, snapshot, allowed, refresh)
+                .await
+        }
+        .await;
         if !down.is_empty() {
             // The providers of the regions declared down are this round's only: the root
             // keeps the ones every other run (and a reviewed pull request) uses.
@@ -88,17 +105,9 @@ impl Runner<'_> {
         refresh: bool,
     ) -> Result<(), DrError> {
         let tf = &self.ctx.tf;
-        // Imports one by one (`terraform import` takes one address); every `state rm` of the
-        // round in one call (a fleet's 100 forgets are one Terraform run, not 100).
+        // Every `state rm` of the round in one call (a fleet's 100 forgets are one Terraform
+        // run, not 100).
         let mut changed: Vec<(&String, &'static str, &String)> = Vec::new();
-        for (name, actions) in round {
-            for action in actions {
-                if let Action::Import { address, id } = action {
-                    tf.import(address, id.as_str()).await?;
-                    changed.push((name, "import", address));
-                }
-            }
-        }
         let forget: Vec<(&String, &String)> = round
             .iter()
             .flat_map(|(name, actions)| {
@@ -152,6 +161,34 @@ impl Runner<'_> {
             let changes = mine(&applied, actions);
             self.out
                 .emit(Some(name), Some(step), now, EventKind::Applied { changes });
+        }
+        Ok(())
+    }
+}
+
+impl Runner<'_> {
+    /// The round's imports, one by one (`terraform import` takes one address).
+    async fn import(
+        &mut self,
+        step: Step,
+        round: &[(String, Vec<Action>)],
+        snapshot: &Snapshot,
+    ) -> Result<(), DrError> {
+        for (name, actions) in round {
+            for action in actions {
+                if let Action::Import { address, id } = action {
+                    self.ctx.tf.import(address, id.as_str()).await?;
+                    self.out.emit(
+                        Some(name),
+                        Some(step),
+                        snapshot.now(),
+                        EventKind::StateChanged {
+                            command: "import".into(),
+                            address: address.clone(),
+                        },
+                    );
+                }
+            }
         }
         Ok(())
     }
