@@ -69,6 +69,20 @@ fn side(s: &SideView) -> SideStatus {
     }
 }
 
+/// The command that brings the root and the state in line with AWS for this pair: the
+/// operation its live state belongs to (any run aligns them before it decides).
+fn fixing_command(v: &PairView) -> &'static str {
+    match v.live_direction() {
+        Direction::Forward => "efs-dr init",
+        Direction::Reverse => "efs-dr failback",
+        // B fenced with nothing replicating: a failback at its last phase.
+        Direction::None if v.b.protection() == Some(crate::aws::Protection::Disabled) => {
+            "efs-dr failback"
+        }
+        Direction::None => "efs-dr failover",
+    }
+}
+
 /// The pair's status and its drift, from its view and the rendered variables. Pure.
 pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
     let live = v.live_direction();
@@ -100,10 +114,11 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
             lag_seconds: v.lag().map(|l| l.as_secs()),
         });
     let mut drift = Vec::new();
+    let fix = fixing_command(v);
     if let (Some(d), None) = (desired, &unknown) {
         if d != live {
             drift.push(format!(
-                "the rendered variables say \"{}\" but AWS has \"{}\"",
+                "the rendered variables say \"{}\" but AWS has \"{}\" (a plain `terraform apply` would change it): `{fix}` sets them to what AWS has",
                 d.as_str(),
                 live.as_str()
             ));
@@ -119,12 +134,12 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
         let arrow = super::phase::arrow(dir);
         if in_state && live != dir {
             drift.push(format!(
-                "the Terraform state holds {arrow} but AWS does not (a plan would create it again)"
+                "the Terraform state holds {arrow} but AWS does not (a plan would create it again): `{fix}` forgets it"
             ));
         }
         if !in_state && live == dir {
             drift.push(format!(
-                "{arrow} exists in AWS but not in the Terraform state: run `efs-dr init` to import it"
+                "{arrow} exists in AWS but not in the Terraform state: `{fix}` imports it"
             ));
         }
     }

@@ -311,3 +311,94 @@ async fn every_kill_of_every_terraform_phase_heals_with_the_same_command() {
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     d.assert_home_with_everything(&tags).await;
 }
+
+/// Plain Terraform in the drill's root: its exit code with `-detailed-exitcode` (0: nothing to
+/// change) and what it printed.
+async fn plain_plan(d: &Drill) -> (i32, String) {
+    let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
+        .args(["plan", "-input=false", "-no-color", "-detailed-exitcode"])
+        .current_dir(d.tf_dir())
+        .envs(efs_dr_testkit::tf_env(&d.ts.url))
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// One Ctrl-C while Terraform deletes A -> B: the run puts the variables back ("forward"),
+/// while AWS goes on deleting. The same command then has nothing to do, and leaves the root
+/// asking for what AWS has: a plain `terraform plan` there changes nothing. Every DRIFT line
+/// of `status` names the command that fixes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_an_interrupt_no_change_is_left_for_a_plain_terraform_apply() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    let mut child = d
+        .command(&["failover", "--yes", "--writes-stopped"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap() as libc::pid_t;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("\"plan_summary\"") {
+            break;
+        }
+    }
+    while !change_visible(&d, "remove_forward").await {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // SAFETY: kill(2) on the efs-dr this test started.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    while lines.next_line().await.ok().flatten().is_some() {}
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(130));
+    // AWS finishes what it was asked.
+    efs_dr_testkit::eventually(Duration::from_secs(30), "A -> B deleted in AWS", || async {
+        d.replications(B_REGION).await.is_empty().then_some(())
+    })
+    .await;
+
+    // The drift, each line with its command.
+    std::fs::write(
+        d.tf_dir().join("efs-dr.auto.tfvars.json"),
+        "{\"directions\": {\"app\": \"forward\"}}",
+    )
+    .unwrap();
+    let st = d.efs_dr(&["status"]).await;
+    let doc: Value = serde_json::from_str(&st.stdout).unwrap();
+    let drift: Vec<String> = doc["pairs"][0]["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    assert!(!drift.is_empty(), "{}", st.stdout);
+    for line in &drift {
+        assert!(
+            line.contains("`efs-dr "),
+            "a DRIFT line without its command: {line}"
+        );
+    }
+
+    let again = d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    assert!(
+        again.events.iter().any(|e| e["event"] == "note"
+            && e["text"].as_str().unwrap_or("").contains("set to \"none\"")),
+        "the correction is said: {}",
+        again.stdout
+    );
+    let vars = std::fs::read_to_string(d.tf_dir().join("efs-dr.auto.tfvars.json")).unwrap();
+    assert!(vars.contains("\"none\""), "{vars}");
+    let (code, out) = plain_plan(&d).await;
+    assert_eq!(
+        code, 0,
+        "a plain terraform plan would change something:\n{out}"
+    );
+    let st = d.ok(&["status", "--detailed-exitcode"]).await;
+    assert!(st.stdout.contains("\"drift\": []"), "{}", st.stdout);
+}

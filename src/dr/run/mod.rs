@@ -337,6 +337,12 @@ impl Runner<'_> {
                 }
             };
             let mut views = views(&self.req.pairs, &snapshot, state.as_ref());
+            if self.req.scope == Scope::Everything && !self.req.dry_run && state.is_some() {
+                if self.align_root(&views, &snapshot).await? {
+                    let state = self.state().await?;
+                    views = super::observe::views(&self.req.pairs, &snapshot, Some(&state));
+                }
+            }
             self.assess_writes_on_a(&mut views).await;
             Observed { snapshot, views }
         };
@@ -516,6 +522,86 @@ impl Runner<'_> {
             .stage_end()
             .unwrap_or_else(|| format!("{} done", self.req.op.name()));
         self.ended(done)
+    }
+
+    /// Before anything else, the root says what AWS has, for every pair whose regions both
+    /// answered: the direction variables are set to the live direction (a run interrupted
+    /// after AWS changed leaves them asking for the old one, which a plain `terraform apply`
+    /// would make again, ungated), and a replication the state holds but AWS no longer has is
+    /// forgotten. Each correction is said. True when the state was changed.
+    async fn align_root(
+        &mut self,
+        views: &[PairView],
+        snapshot: &Snapshot,
+    ) -> Result<bool, DrError> {
+        let dir = self.ctx.tf.dir.clone();
+        let Some(mut vars) = render::read_directions(&dir) else {
+            return Ok(false);
+        };
+        let mut notes = Vec::new();
+        let mut forget = Vec::new();
+        for v in views.iter().filter(|v| v.a.reachable() && v.b.reachable()) {
+            let live = v.live_direction();
+            if let Some(said) = vars.get(&v.pair).copied().filter(|d| *d != live) {
+                vars.insert(v.pair.clone(), live);
+                notes.push((
+                    v.pair.clone(),
+                    format!(
+                        "the root's direction variable said \"{}\", AWS has \"{}\": set to \"{}\", so that a plain `terraform apply` changes nothing",
+                        said.as_str(),
+                        live.as_str(),
+                        live.as_str()
+                    ),
+                ));
+            }
+            let pair = self.pair(&v.pair);
+            for (d, held) in [
+                (render::Direction::Forward, v.state_forward),
+                (render::Direction::Reverse, v.state_reverse),
+            ] {
+                if held == Some(true) && live != d {
+                    if let Some(address) = render::replication_address(pair, d) {
+                        forget.push((v.pair.clone(), address));
+                    }
+                }
+            }
+        }
+        if notes.is_empty() && forget.is_empty() {
+            return Ok(false);
+        }
+        self.ctx
+            .lease
+            .ensure_held("aligning the root with AWS")
+            .await?;
+        if !notes.is_empty() {
+            let files = render::render_root(&self.ctx.config, &vars, &BTreeSet::new())?;
+            let only_vars: Vec<_> = files
+                .into_iter()
+                .filter(|f| f.path == std::path::Path::new(render::DIRECTIONS_FILE))
+                .collect();
+            render::write(&dir, &only_vars)?;
+        }
+        for (pair, text) in notes {
+            self.out
+                .emit(Some(&pair), None, snapshot.now(), EventKind::Note { text });
+        }
+        if forget.is_empty() {
+            return Ok(false);
+        }
+        let addresses: Vec<String> = forget.iter().map(|(_, a)| a.clone()).collect();
+        self.ctx.tf.state_rm(&addresses).await?;
+        for (pair, address) in forget {
+            self.out.emit(
+                Some(&pair),
+                None,
+                snapshot.now(),
+                EventKind::StateChanged {
+                    command: "state rm".into(),
+                    address,
+                },
+            );
+        }
+        Ok(true)
     }
 
     /// After apply: the merged proposal's Terraform change, which the pipeline applied and the
