@@ -337,11 +337,10 @@ impl Runner<'_> {
                 }
             };
             let mut views = views(&self.req.pairs, &snapshot, state.as_ref());
-            if self.req.scope == Scope::Everything && !self.req.dry_run && state.is_some() {
-                if self.align_root(&views, &snapshot).await? {
-                    let state = self.state().await?;
-                    views = super::observe::views(&self.req.pairs, &snapshot, Some(&state));
-                }
+            let whole_run = self.req.scope == Scope::Everything && !self.req.dry_run;
+            if whole_run && state.is_some() && self.align_root(&views, &snapshot).await? {
+                let state = self.state().await?;
+                views = super::observe::views(&self.req.pairs, &snapshot, Some(&state));
             }
             self.assess_writes_on_a(&mut views).await;
             Observed { snapshot, views }
