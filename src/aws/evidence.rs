@@ -66,6 +66,46 @@ impl RegionClients {
         Ok(out)
     }
 
+    /// The starts of the syncs of `source` -> `destination` that completed in the last 14 days,
+    /// oldest first, as `TimeSinceLastSync` shows them (each data point minus its value is the
+    /// `LastReplicatedTimestamp` of its minute).
+    pub async fn sync_history(
+        &self,
+        source: &FileSystemId,
+        destination: &FileSystemId,
+        now: AwsTime,
+    ) -> Result<Vec<AwsTime>, AwsError> {
+        let q = query(
+            "s",
+            "TimeSinceLastSync",
+            &[
+                ("FileSystemId", source.as_str()),
+                ("DestinationFileSystemId", destination.as_str()),
+            ],
+            "Minimum",
+        );
+        let data = self
+            .metric_data(vec![q], now - SYNC_HISTORY, now + Duration::from_secs(60))
+            .await?;
+        let mut starts: Vec<AwsTime> = data
+            .get("s")
+            .into_iter()
+            .flatten()
+            .filter_map(|(t, v)| t.checked_sub(Duration::from_secs_f64(v.max(0.0))))
+            // Whole seconds: the metric's value and timestamp have that grain.
+            .map(|t| {
+                let s = t
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs();
+                std::time::UNIX_EPOCH + Duration::from_secs(s)
+            })
+            .collect();
+        starts.sort();
+        starts.dedup_by(|a, b| a.duration_since(*b).unwrap_or_default() < Duration::from_secs(5));
+        Ok(starts)
+    }
+
     /// The last completed sync of `source` -> `destination` that `TimeSinceLastSync` shows in
     /// the last 14 days (None: no data point).
     pub async fn last_sync_from_metrics(

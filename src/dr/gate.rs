@@ -389,3 +389,46 @@ mod tests {
         assert!(matches!(evaluate(&gate, &v), Verdict::Refused(m) if m.contains("PAUSED")));
     }
 }
+
+/// The usual time between two syncs: the median gap between the sync starts AWS showed (None
+/// with fewer than two).
+pub fn sync_cadence(starts: &[crate::aws::AwsTime]) -> Option<Duration> {
+    let mut gaps: Vec<Duration> = starts
+        .windows(2)
+        .filter_map(|w| w[1].duration_since(w[0]).ok())
+        .filter(|g| !g.is_zero())
+        .collect();
+    gaps.sort();
+    gaps.get(gaps.len() / 2).copied()
+}
+
+/// When the RPO gate with writes stopped passes: once a sync that started after `stopped`
+/// completes. Syncs start every `cadence` from `last` (the start of the last completed one)
+/// and take about a cadence each, so the first that starts after `stopped` completes one
+/// cadence after it starts.
+pub fn rpo_pass_estimate(
+    last: crate::aws::AwsTime,
+    cadence: Duration,
+    stopped: crate::aws::AwsTime,
+) -> crate::aws::AwsTime {
+    let behind = stopped.duration_since(last).unwrap_or_default();
+    let k = (behind.as_secs_f64() / cadence.as_secs_f64()).floor() as u32 + 1;
+    last + cadence * k + cadence
+}
+
+#[cfg(test)]
+mod estimate_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_sync_after_writes_stopped_is_estimated_from_the_cadence() {
+        let t = |m: u64| std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + m * 60);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(sync_cadence(&[t(0), t(60), t(120), t(181)]), Some(hour));
+        assert_eq!(sync_cadence(&[t(0)]), None);
+        // Last completed sync started at 0, writes stopped at 70: the sync in progress started
+        // at 60 (before); the next starts at 120 and completes at 180.
+        assert_eq!(rpo_pass_estimate(t(0), hour, t(70)), t(180));
+        assert_eq!(rpo_pass_estimate(t(0), hour, t(10)), t(120));
+    }
+}

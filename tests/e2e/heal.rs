@@ -402,3 +402,59 @@ async fn after_an_interrupt_no_change_is_left_for_a_plain_terraform_apply() {
     let st = d.ok(&["status", "--detailed-exitcode"]).await;
     assert!(st.stdout.contains("\"drift\": []"), "{}", st.stdout);
 }
+
+/// Syncs that take an hour and a one-hour timeout: the RPO gate with writes stopped can never
+/// pass (the first sync that starts after writes stopped ends more than an hour later). The
+/// run says so at once, before any change, with the setting that lets it pass; with that
+/// setting, the same command passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gate_that_cannot_pass_in_time_is_said_up_front_and_its_advice_succeeds() {
+    let d = crate::dr::drill_with(
+        &["app"],
+        efs_dr_sim::SimOptions {
+            time_scale: 600.0,
+            seed: Some(23),
+            settings: efs_dr_sim::SimSettings {
+                sync_interval: Duration::from_secs(3600),
+                ..efs_dr_sim::SimSettings::default()
+            },
+            ..efs_dr_sim::SimOptions::default()
+        },
+    )
+    .await;
+    // Hourly syncs are one to two hours behind: a max_lag that accepts that.
+    let config = |timeout: &str| {
+        crate::dr::config_text(&d.pairs, timeout, "terraform")
+            .replace("max_lag = \"15m\"", "max_lag = \"3h\"")
+    };
+    std::fs::write(d.config(), config("1h")).unwrap();
+    d.ok(&["init", "--yes"]).await;
+    // A few syncs in CloudWatch's history.
+    d.ts.control.advance(4.0 * 3600.0).await.unwrap();
+    let started = std::time::Instant::now();
+    let run = d.efs_dr(&["failover", "--yes", "--writes-stopped"]).await;
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "said at once, not after the timeout"
+    );
+    let said = run.finished_message();
+    assert!(said.contains("syncs about every 1h"), "{said}");
+    assert!(said.contains("Nothing was changed"), "{said}");
+    assert!(
+        !run.events.iter().any(|e| e["event"] == "phase_started"),
+        "no phase started: {}",
+        run.stdout
+    );
+    assert_eq!(d.replications(B_REGION).await.len(), 1, "A -> B untouched");
+    // The advice: the setting it names lets the same command pass.
+    let setting = said
+        .split("replication_timeout = \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a setting")
+        .to_string();
+    std::fs::write(d.config(), config(&setting)).unwrap();
+    d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    assert!(d.replications(B_REGION).await.is_empty());
+}

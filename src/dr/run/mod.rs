@@ -443,6 +443,9 @@ impl Runner<'_> {
         if !self.req.dry_run && self.req.scope == Scope::Everything {
             self.every_question_can_be_answered(&first)?;
         }
+        if !self.req.dry_run {
+            self.every_gate_can_pass(&first, &queues).await?;
+        }
         if self.req.dry_run {
             let n: usize = queues.values().map(Vec::len).sum();
             return Ok(format!(
@@ -947,6 +950,90 @@ impl Runner<'_> {
                         )));
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses before the first change when a gate of this run cannot pass within
+    /// `replication_timeout`, from what AWS shows: a phase's usual AWS time, and for the RPO
+    /// gate with writes stopped, when the first sync after that completes (from the sync
+    /// cadence `TimeSinceLastSync` shows). Waiting the whole timeout, then failing the same way
+    /// on every rerun, helps nobody: the advice is a setting that lets it pass.
+    async fn every_gate_can_pass(
+        &self,
+        first: &Observed,
+        queues: &BTreeMap<String, Vec<StageStep>>,
+    ) -> Result<(), DrError> {
+        use super::gate::{fmt_dur, rpo_pass_estimate, sync_cadence};
+        let timeout = self.ctx.config.gates.replication_timeout;
+        // A setting in whole ten minutes with a quarter to spare.
+        let suggest = |wait: std::time::Duration| {
+            let secs = (wait.as_secs_f64() * 1.25 / 600.0).ceil() as u64 * 600;
+            fmt_dur(std::time::Duration::from_secs(secs))
+        };
+        let fix = |setting: &str| {
+            format!(
+                "set gates {{ replication_timeout = \"{setting}\" }} or more in {} (a pipeline stage: --timeout {setting})",
+                self.ctx.config.file.display()
+            )
+        };
+        for (pair, view) in self.req.pairs.iter().zip(&first.views) {
+            for s in queues.get(&pair.name).into_iter().flatten() {
+                let spec = s.step.spec();
+                if spec.expected > timeout {
+                    return Err(DrError::GateTimeout(format!(
+                        "pair {}, phase \"{}\": AWS usually takes {} for it, longer than replication_timeout {}: its gate would time out. {}; nothing was changed",
+                        pair.name,
+                        spec.title,
+                        fmt_dur(spec.expected),
+                        fmt_dur(timeout),
+                        fix(&suggest(spec.expected))
+                    )));
+                }
+                if s.step != Step::CheckRpo || !self.flags.writes_stopped {
+                    continue;
+                }
+                let (Some(r), Some(now)) = (view.forward(), view.now) else {
+                    continue;
+                };
+                let Some(last) = r.last_replicated else {
+                    continue;
+                };
+                let history = self
+                    .ctx
+                    .aws
+                    .region(&pair.primary.region)
+                    .sync_history(
+                        &pair.primary.file_system_id,
+                        &pair.secondary.file_system_id,
+                        now,
+                    )
+                    .await
+                    .unwrap_or_default();
+                let Some(cadence) = sync_cadence(&history) else {
+                    continue;
+                };
+                let stopped = self.flags.writes_stopped_at.unwrap_or(now);
+                let pass = rpo_pass_estimate(last, cadence, stopped);
+                let wait = pass.duration_since(now).unwrap_or_default();
+                if wait <= timeout {
+                    continue;
+                }
+                let lag = now.duration_since(last).unwrap_or_default();
+                return Err(DrError::GateTimeout(format!(
+                    "pair {}, phase \"{}\": the gate cannot pass within replication_timeout {} (AWS time). A -> B syncs about every {} (TimeSinceLastSync over the last 14 days), so the first sync that starts after writes stopped ({}) completes around {}, {} from now. Either {}, or fail over without --writes-stopped: the RPO gate then accepts the last sync, {} old, within max_lag {}. Nothing was changed",
+                    pair.name,
+                    spec.title,
+                    fmt_dur(timeout),
+                    fmt_dur(cadence),
+                    crate::aws::rfc3339(stopped),
+                    crate::aws::rfc3339(pass),
+                    fmt_dur(wait),
+                    fix(&suggest(wait)),
+                    fmt_dur(lag),
+                    fmt_dur(self.ctx.config.gates.max_lag)
+                )));
             }
         }
         Ok(())
