@@ -61,6 +61,28 @@ impl RegionClients {
         ))
     }
 
+    /// Whether `vault` exists in this region (DescribeBackupVault; AccessDenied and the like are
+    /// errors).
+    pub async fn backup_vault_exists(&self, vault: &str) -> Result<bool, AwsError> {
+        match self
+            .backup
+            .describe_backup_vault()
+            .backup_vault_name(vault)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let err = AwsError::from_sdk(self.region.as_str(), "DescribeBackupVault", e);
+                if err.code() == Some("ResourceNotFoundException") {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
     /// The backup jobs of one resource, newest first.
     pub async fn backup_jobs(&self, resource_arn: &str) -> Result<Vec<BackupJobInfo>, AwsError> {
         let mut out = Vec::new();

@@ -240,3 +240,34 @@ async fn a_clean_failover_and_failback_account_for_every_write_without_a_backup(
     assert!(!back.steps_started().iter().any(|s| s.ends_with("backup_a")));
     d.assert_home_with_everything(&["clean"]).await;
 }
+
+/// The backup a failback may need is checked before A is fenced: with the configured vault
+/// missing in A's region, the failback stops before any change (A still writable, nothing
+/// replicating into it) and names the vault and how to create it; with the vault, it ends home.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_backup_vault_stops_the_failback_before_a_is_fenced() {
+    let d = crate::dr::drill(&["app"]).await;
+    with_backup(&d);
+    d.ok(&["init", "--yes"]).await;
+    d.ok(&["failover", "--yes"]).await;
+    d.write_on_b("failover").await;
+    let run = d.efs_dr(&["failback", "--yes", "--writes-stopped"]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let said = run.finished_message();
+    assert!(
+        said.contains("the backup vault \"efs-dr\" does not exist in A's region us-east-1")
+            && said.contains("aws backup create-backup-vault")
+            && said.contains("nothing was changed"),
+        "{said}"
+    );
+    assert!(
+        !run.events.iter().any(|e| e["event"] == "sdk_change"),
+        "nothing changed: {}",
+        run.stdout
+    );
+    assert_eq!(d.protection(A_REGION, &d.pairs[0].a).await, "ENABLED");
+    assert!(d.replications(A_REGION).await.is_empty());
+    vault(&d).await;
+    d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    d.assert_home_with_everything(&["failover"]).await;
+}

@@ -445,6 +445,7 @@ impl Runner<'_> {
         }
         if !self.req.dry_run {
             self.every_gate_can_pass(&first, &queues).await?;
+            self.backup_can_be_made(&queues).await?;
         }
         if self.req.dry_run {
             let n: usize = queues.values().map(Vec::len).sum();
@@ -1033,6 +1034,64 @@ impl Runner<'_> {
                     fix(&suggest(wait)),
                     fmt_dur(lag),
                     fmt_dur(self.ctx.config.gates.max_lag)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Before a failback fences A: the backup it may need can be made (the vault exists in A's
+    /// region, the role is an IAM role ARN). Otherwise A would be made read-only and the run
+    /// stop at the backup, with nothing gained.
+    async fn backup_can_be_made(
+        &self,
+        queues: &BTreeMap<String, Vec<StageStep>>,
+    ) -> Result<(), DrError> {
+        if self.req.op != Operation::Failback {
+            return Ok(());
+        }
+        for pair in &self.req.pairs {
+            let Some(backup) = &pair.backup else {
+                continue;
+            };
+            let before_fence = queues.get(&pair.name).is_some_and(|q| {
+                q.iter()
+                    .any(|s| matches!(s.step, Step::DisableProtectionA | Step::BackupA))
+            });
+            if !before_fence {
+                continue;
+            }
+            let region = &pair.primary.region;
+            let exists = self
+                .ctx
+                .aws
+                .region(region)
+                .backup_vault_exists(&backup.vault)
+                .await
+                .map_err(|e| {
+                    DrError::Failed(format!(
+                        "pair {}: the backup vault {} in A's region {region} could not be read ({e}); nothing was changed",
+                        pair.name, backup.vault
+                    ))
+                })?;
+            if !exists {
+                return Err(DrError::Failed(format!(
+                    "pair {}: the backup vault \"{}\" does not exist in A's region {region}, so the backup of A's own writes could not be made and A would be left read-only. Create it (`aws backup create-backup-vault --backup-vault-name {} --region {region}`) or correct backup {{ vault }} in {}; nothing was changed",
+                    pair.name,
+                    backup.vault,
+                    backup.vault,
+                    self.ctx.config.file.display()
+                )));
+            }
+            let role_ok = backup
+                .role_arn
+                .strip_prefix("arn:")
+                .and_then(|r| r.split(':').nth(4))
+                .is_some_and(|r| r.starts_with("role/"));
+            if !role_ok {
+                return Err(DrError::Failed(format!(
+                    "pair {}: backup {{ role_arn = \"{}\" }} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); nothing was changed",
+                    pair.name, backup.role_arn
                 )));
             }
         }
