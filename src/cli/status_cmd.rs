@@ -120,7 +120,12 @@ pub fn print(
                         w.describe()
                     );
                 }
-                if s.drift.is_empty() {
+                if let Some(why) = &s.state_unknown {
+                    eprintln!("  drift: unknown ({why})");
+                    for d in &s.drift {
+                        eprintln!("  DRIFT: {d}");
+                    }
+                } else if s.drift.is_empty() {
                     eprintln!("  drift: none");
                 } else {
                     for d in &s.drift {

@@ -54,6 +54,10 @@ pub struct PairStatus {
     /// While B serves (nothing replicates into A): writes only A has, which a failback would
     /// overwrite.
     pub writes_only_on_a: Option<crate::dr::writes::AOnlyWrites>,
+    /// Set when the Terraform state could not be read (it did not answer in time, or failed):
+    /// why. The drift is then unknown, not "none".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_unknown: Option<String>,
     pub drift: Vec<String>,
 }
 
@@ -171,6 +175,7 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
         state_forward: v.state_forward,
         state_reverse: v.state_reverse,
         writes_only_on_a: v.a_only_writes.clone(),
+        state_unknown: None,
         drift,
     }
 }
@@ -184,15 +189,24 @@ pub async fn collect(
 ) -> Vec<PairStatus> {
     let snapshot = observe(aws, &BTreeSet::new()).await;
     let dir = config.terraform_dir();
-    let state: Option<BTreeSet<String>> = match tf {
-        Some(tf) if dir.join(".terraform").exists() => match tf.state_list().await {
-            Ok(s) => Some(s.into_iter().collect()),
-            Err(e) => {
-                tracing::warn!("the Terraform state was not read: {e}");
-                None
+    let deadline = state_read_deadline();
+    let (state, state_unknown): (Option<BTreeSet<String>>, Option<String>) = match tf {
+        Some(tf) if dir.join(".terraform").exists() => {
+            // A state whose store does not answer must not hold status for minutes: status is
+            // for bad days. Terraform is ended when the deadline passes.
+            match tokio::time::timeout(deadline, tf.state_list()).await {
+                Ok(Ok(s)) => (Some(s.into_iter().collect()), None),
+                Ok(Err(e)) => (None, Some(format!("the Terraform state was not read: {e}"))),
+                Err(_) => (
+                    None,
+                    Some(format!(
+                        "the Terraform state did not answer within {} (its backend is unreachable?); EFS_DR_STATE_READ_TIMEOUT sets this limit",
+                        humantime::format_duration(deadline)
+                    )),
+                ),
             }
-        },
-        _ => None,
+        }
+        _ => (None, None),
     };
     let desired = crate::render::read_directions(&dir).unwrap_or_default();
     let mut views = views(pairs, &snapshot, state.as_ref());
@@ -205,8 +219,52 @@ pub async fn collect(
     }
     views
         .iter()
-        .map(|v| pair_status(v, desired.get(&v.pair).copied()))
+        .map(|v| {
+            let mut s = pair_status(v, desired.get(&v.pair).copied());
+            s.state_unknown = state_unknown.clone();
+            s.drift.extend(health(v, config.gates.max_lag));
+            s
+        })
         .collect()
+}
+
+/// How long `status` waits for the Terraform state: `EFS_DR_STATE_READ_TIMEOUT`, else 60 s.
+fn state_read_deadline() -> std::time::Duration {
+    std::env::var("EFS_DR_STATE_READ_TIMEOUT")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(std::time::Duration::from_secs(60))
+}
+
+/// What makes a replication unfit to fail over to: ERROR or PAUSED, or a last sync older than
+/// `max_lag`; each line with what to do.
+fn health(v: &PairView, max_lag: std::time::Duration) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some((arrow, r)) = v
+        .forward()
+        .map(|r| ("A -> B", r))
+        .or(v.reverse().map(|r| ("B -> A", r)))
+    else {
+        return out;
+    };
+    if r.status.is_stalled() {
+        out.push(format!(
+            "{arrow} is {}{}: fix its cause in AWS (the EFS console shows it); until then a failover loses what it has not synced",
+            r.status,
+            r.status_message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(lag) = v.lag().filter(|l| *l > max_lag) {
+        out.push(format!(
+            "{arrow}'s last sync was {} ago, more than max_lag {}: a planned failover would be refused; find out why it does not sync",
+            super::gate::fmt_dur(lag),
+            super::gate::fmt_dur(max_lag)
+        ));
+    }
+    out
 }
 
 impl PairStatus {
@@ -214,6 +272,9 @@ impl PairStatus {
     /// file system that does not exist.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(why) = &self.state_unknown {
+            out.push(format!("pair {}: {why} (drift unknown)", self.pair));
+        }
         for (role, side) in [("A", &self.a), ("B", &self.b)] {
             if let Some(e) = &side.error {
                 out.push(format!(

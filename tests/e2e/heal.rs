@@ -458,3 +458,29 @@ async fn a_gate_that_cannot_pass_in_time_is_said_up_front_and_its_advice_succeed
     d.ok(&["failover", "--yes", "--writes-stopped"]).await;
     assert!(d.replications(B_REGION).await.is_empty());
 }
+
+/// `status --detailed-exitcode` exits 2 when the replication is PAUSED or ERROR, or its last
+/// sync is older than max_lag, with what to do; 0 when it is healthy.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_detailed_exitcode_reports_a_replication_unfit_to_fail_over_to() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    d.ok(&["status", "--detailed-exitcode"]).await;
+    d.ts.control
+        .set_replication_status(&d.pairs[0].a, "PAUSED", Some("the destination is full"))
+        .await
+        .unwrap();
+    let st = d.efs_dr(&["status", "--detailed-exitcode"]).await;
+    assert_eq!(st.code, 2, "{}\n{}", st.stdout, st.stderr);
+    let doc: Value = serde_json::from_str(&st.stdout).unwrap();
+    let drift = doc["pairs"][0]["drift"].to_string();
+    assert!(
+        drift.contains("A -> B is PAUSED (the destination is full)"),
+        "{drift}"
+    );
+    // Paused for longer than max_lag (15m): the lag is said too.
+    d.ts.control.advance(30.0 * 60.0).await.unwrap();
+    let st = d.efs_dr(&["status", "--detailed-exitcode"]).await;
+    assert_eq!(st.code, 2);
+    assert!(st.stdout.contains("more than max_lag 15m"), "{}", st.stdout);
+}

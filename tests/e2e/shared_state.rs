@@ -722,3 +722,31 @@ async fn an_unplanned_failover_whose_state_cannot_be_written_makes_b_writable_an
     ok(&d, &m1, &["failback", "--yes", "--writes-stopped"]).await;
     d.assert_home_with_everything(&["outage"]).await;
 }
+
+/// `status` never hangs on a state whose bucket does not answer: after its deadline it shows
+/// the state as unknown (drift unknown, not "none") and exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_with_a_state_bucket_that_does_not_answer_ends_and_says_unknown() {
+    let (moto, d) = shared().await;
+    let (m1, _) = machines(&shared_config(&d, &moto.url, BUCKET, "40m"));
+    ok(&d, &m1, &["init", "--yes"]).await;
+    moto.pause();
+    let started = Instant::now();
+    let st = Run::of(
+        command(&d, &m1, &["status"])
+            .env("EFS_DR_STATE_READ_TIMEOUT", "3s")
+            .output()
+            .await
+            .unwrap(),
+    );
+    let took = started.elapsed();
+    moto.resume();
+    assert_eq!(st.code, 1, "{}\n{}", st.stdout, st.stderr);
+    assert!(took < Duration::from_secs(30), "status took {took:?}");
+    let doc: Value = serde_json::from_str(&st.stdout).unwrap();
+    let unknown = doc["pairs"][0]["state_unknown"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(unknown.contains("did not answer within 3s"), "{doc}");
+    assert!(st.stderr.contains("drift unknown"), "{}", st.stderr);
+}
