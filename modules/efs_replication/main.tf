@@ -4,6 +4,10 @@
 # The providers are those of the primary and the secondary region; a replication is declared
 # with the provider of its source region, as AWS requires.
 #
+# Timeouts: the provider measures them on the wall clock, and a create that times out leaves
+# the replication tainted. AWS often takes about 15 minutes to reach ENABLED, so the default
+# is 60 minutes, well above the provider's own 20.
+#
 # Overwrite protection: a destination's protection reads REPLICATING while it replicates.
 # This module does not manage protection (efs-dr sets it through the API and gates on it), so it
 # has no perpetual diff; a stack that manages the file systems themselves should add
@@ -24,6 +28,11 @@ resource "aws_efs_replication_configuration" "forward" {
     region         = each.value.secondary.region
     file_system_id = each.value.secondary.file_system_id
   }
+
+  timeouts {
+    create = var.timeouts.create
+    delete = var.timeouts.delete
+  }
 }
 
 resource "aws_efs_replication_configuration" "reverse" {
@@ -35,5 +44,10 @@ resource "aws_efs_replication_configuration" "reverse" {
   destination {
     region         = each.value.primary.region
     file_system_id = each.value.primary.file_system_id
+  }
+
+  timeouts {
+    create = var.timeouts.create
+    delete = var.timeouts.delete
   }
 }

@@ -26,3 +26,15 @@ variable "pairs" {
     error_message = "A pair's primary and secondary must be in different regions."
   }
 }
+
+variable "timeouts" {
+  description = "The provider's create and delete timeouts of each replication (wall clock)."
+  type = object({
+    create = string
+    delete = string
+  })
+  default = {
+    create = "60m"
+    delete = "60m"
+  }
+}

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::OutputFormat;
 use efs_dr::dr::DrError;
-use efs_dr_sim::{SimOptions, SimSettings, Simulator, SyncMetricRegions};
+use efs_dr_sim::{DeleteWhileDeleting, SimOptions, SimSettings, Simulator, SyncMetricRegions};
 
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
@@ -73,6 +73,16 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = SyncMetricRegions::Both)]
     pub sync_metric_regions: SyncMetricRegions,
 
+    /// What a DeleteReplicationConfiguration answers while the configuration is already being
+    /// deleted (not documented by AWS): 204, ReplicationNotFound, or 409 ConflictException.
+    #[arg(long, value_enum, default_value_t = DeleteWhileDeleting::Accepted)]
+    pub delete_while_deleting: DeleteWhileDeleting,
+
+    /// How long DescribeReplicationConfigurations keeps answering the previous status after a
+    /// create or a delete (eventual consistency; simulated time).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub describe_lag: Duration,
+
     /// The account id in ARNs and OwnerId.
     #[arg(long, default_value = "123456789012")]
     pub account_id: String,
@@ -108,6 +118,8 @@ impl ServeArgs {
                 sync_metric_regions: self.sync_metric_regions,
                 backup_start_delay: self.backup_start_delay,
                 backup_run_time: self.backup_run_time,
+                delete_while_deleting: self.delete_while_deleting,
+                describe_lag: self.describe_lag,
             },
         }
     }

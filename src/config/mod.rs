@@ -76,6 +76,12 @@ pub struct TerraformSettings {
     /// (Terraform's own default): each pair's phase changes one resource, and the provider
     /// waits on AWS for each (8 minutes for a deletion), so a fleet must not go in waves.
     pub parallelism: Option<u32>,
+    /// The provider's create and delete timeouts of a replication (the module's `timeouts`).
+    /// The provider measures them on the wall clock; AWS often takes about 15 minutes to
+    /// reach ENABLED, past the provider's own 20-minute default on a slow day, and a create
+    /// that times out leaves the resource tainted. Default 60 minutes.
+    #[serde(with = "humantime_serde_compat")]
+    pub replication_timeouts: Duration,
 }
 
 impl TerraformSettings {
@@ -368,6 +374,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         backend: None,
         s3_backend: None,
         parallelism: None,
+        replication_timeouts: Duration::from_secs(60 * 60),
     };
     let Some(block) = top.single_block("terraform", issues) else {
         return Some(default);
@@ -376,6 +383,8 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
     let dir = r.string("dir", "dir = \"terraform\"", issues);
     let binary = r.string("binary", "binary = \"terraform\"", issues);
     let lock_timeout = r.duration("lock_timeout", default.lock_timeout, issues);
+    let replication_timeouts =
+        r.duration("replication_timeouts", default.replication_timeouts, issues);
     let parallelism = r
         .count("parallelism", 1..=1024, "parallelism = 100", issues)
         .map(|n| n as u32);
@@ -428,6 +437,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
             "module_source",
             "backend",
             "parallelism",
+            "replication_timeouts",
         ],
         issues,
     );
@@ -439,6 +449,7 @@ fn read_terraform(top: &mut BodyReader, issues: &mut Issues) -> Option<Terraform
         backend,
         s3_backend,
         parallelism,
+        replication_timeouts: replication_timeouts?,
     })
 }
 

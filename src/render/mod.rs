@@ -101,6 +101,18 @@ pub enum RenderError {
     },
 }
 
+/// A duration as Terraform's timeouts take it: "60m", "1h30m", "90s".
+fn terraform_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, 0) => format!("{m}m"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, 0) => format!("{h}h{m}m"),
+        _ => format!("{s}s"),
+    }
+}
+
 fn alias(region: &str) -> String {
     region.replace('-', "_")
 }
@@ -280,6 +292,10 @@ pub fn render_root(
             .collect::<Vec<_>>(),
     );
     ctx.insert("groups", &groups.values().collect::<Vec<_>>());
+    ctx.insert(
+        "timeouts",
+        &terraform_duration(config.terraform.replication_timeouts),
+    );
     ctx.insert(
         "module_source",
         &config

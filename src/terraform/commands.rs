@@ -98,6 +98,17 @@ pub fn import(address: &str, id: &str, lock_timeout: Duration) -> Vec<String> {
     ]
 }
 
+/// `untaint`: a replication Terraform holds tainted (its create timed out) that AWS shows as
+/// exactly the configuration wanted.
+pub fn untaint(address: &str, lock_timeout: Duration) -> Vec<String> {
+    vec![
+        "untaint".into(),
+        "-no-color".into(),
+        lock(lock_timeout),
+        address.into(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub use error::{LockInfo, TfError};
 pub use plan_json::{ChangeKind, PlanJson, ResourceChange};
-pub use safety::{AllowedChange, UnsafePlan};
+pub use safety::{AllowedChange, UnexpectedChange, UnsafePlan};
 pub use version::Version;
 
 /// A checked Terraform binary and the working directory it runs in.
@@ -309,6 +309,17 @@ impl Terraform {
         self.run_ok(
             "import",
             &commands::import(address, id, self.lock_timeout),
+            false,
+            &[],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn untaint(&self, address: &str) -> Result<(), TfError> {
+        self.run_ok(
+            "untaint",
+            &commands::untaint(address, self.lock_timeout),
             false,
             &[],
         )

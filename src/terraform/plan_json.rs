@@ -28,6 +28,9 @@ pub struct ResourceChange {
     #[serde(rename = "type")]
     pub resource_type: String,
     pub change: Change,
+    /// Why Terraform plans this change (`replace_because_tainted`, ...), when it says.
+    #[serde(default)]
+    pub action_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,16 +85,94 @@ impl ResourceChange {
     }
 }
 
+impl ResourceChange {
+    /// An in-place update of a replication that changes nothing in AWS: its `timeouts` (kept
+    /// in the state only: after an import, or a state written before the module set them), and
+    /// provider 6.x's `region` going from null (a state written by 5.x, planned without
+    /// refresh) to the replication's own source region, the provider's (upstream applies it as
+    /// a no-op, `schema.NoopContext`). Anything more is a change.
+    pub fn is_metadata_only(&self) -> bool {
+        if self.kind() != ChangeKind::Update
+            || self.resource_type != "aws_efs_replication_configuration"
+        {
+            return false;
+        }
+        let (Some(Value::Object(before)), Some(Value::Object(after))) =
+            (&self.change.before, &self.change.after)
+        else {
+            return false;
+        };
+        let region_ok = before.get("region") == after.get("region") || {
+            let was_unset = matches!(before.get("region"), None | Some(Value::Null))
+                || before.get("region").and_then(Value::as_str) == Some("");
+            let source_region = before
+                .get("source_file_system_region")
+                .and_then(Value::as_str);
+            let filled = after.get("region").and_then(Value::as_str);
+            was_unset && filled.is_some() && filled == source_region
+        };
+        let rest_same = before
+            .keys()
+            .chain(after.keys())
+            .filter(|k| !matches!(k.as_str(), "region" | "timeouts"))
+            .all(|k| before.get(k) == after.get(k));
+        region_ok && rest_same
+    }
+}
+
 impl PlanJson {
     pub fn parse(json: &str) -> Result<PlanJson, String> {
         serde_json::from_str(json).map_err(|e| e.to_string())
     }
 
-    /// The changes that change something (no-ops and data reads left out).
+    /// The changes that change something (no-ops, data reads and metadata-only updates of a
+    /// replication left out).
     pub fn changes(&self) -> Vec<&ResourceChange> {
         self.resource_changes
             .iter()
             .filter(|c| !matches!(c.kind(), ChangeKind::NoOp | ChangeKind::Read))
+            .filter(|c| !c.is_metadata_only())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(before: Value, after: Value) -> ResourceChange {
+        serde_json::from_value(serde_json::json!({
+            "address": "module.m.aws_efs_replication_configuration.forward[\"a\"]",
+            "type": "aws_efs_replication_configuration",
+            "change": {"actions": ["update"], "before": before, "after": after}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_timeouts_and_a_region_filled_in_with_the_source_region_are_metadata() {
+        let before = serde_json::json!({"id": "fs-1", "region": null, "source_file_system_region": "us-east-1", "timeouts": null});
+        let filled = serde_json::json!({"id": "fs-1", "region": "us-east-1", "source_file_system_region": "us-east-1", "timeouts": null});
+        assert!(update(before.clone(), filled.clone()).is_metadata_only());
+        let timed = serde_json::json!({"id": "fs-1", "region": null, "source_file_system_region": "us-east-1", "timeouts": {"create": "1h", "delete": "1h"}});
+        assert!(
+            update(before.clone(), timed).is_metadata_only(),
+            "timeouts only"
+        );
+        let other = serde_json::json!({"id": "fs-1", "region": "eu-west-1", "source_file_system_region": "us-east-1", "timeouts": null});
+        assert!(
+            !update(before.clone(), other).is_metadata_only(),
+            "another region"
+        );
+        let more = serde_json::json!({"id": "fs-2", "region": "us-east-1", "source_file_system_region": "us-east-1", "timeouts": null});
+        assert!(
+            !update(before, more).is_metadata_only(),
+            "something else changes"
+        );
+        let moved = serde_json::json!({"id": "fs-1", "region": "us-west-2", "source_file_system_region": "us-east-1", "timeouts": null});
+        assert!(
+            !update(filled, moved).is_metadata_only(),
+            "a region already set"
+        );
     }
 }

@@ -16,6 +16,8 @@ pub struct AllowedChange {
 pub struct UnexpectedChange {
     pub address: String,
     pub kind: ChangeKind,
+    /// Terraform's reason for it (`replace_because_tainted`, ...).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +62,7 @@ pub fn check(plan: &PlanJson, allowed: &[AllowedChange]) -> Result<(), UnsafePla
         .map(|c| UnexpectedChange {
             address: c.address.clone(),
             kind: c.kind(),
+            reason: c.action_reason.clone(),
         })
         .collect();
     if unexpected.is_empty() {
@@ -100,7 +103,8 @@ mod tests {
             err.unexpected,
             vec![UnexpectedChange {
                 address: "aws_efs_file_system.home".into(),
-                kind: ChangeKind::Replace
+                kind: ChangeKind::Replace,
+                reason: None,
             }]
         );
         let shown = err.to_string();

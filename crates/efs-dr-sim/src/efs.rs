@@ -661,11 +661,34 @@ async fn describe_replication_configurations(
         |w, s, region| {
             let q = query_pairs(&raw);
             let max = query_max(&q, "MaxResults", 100)?;
-            let list = w.describe_replications(region, query_one(&q, "FileSystemId"))?;
+            let fs_id = query_one(&q, "FileSystemId");
+            let lag = super::clock::millis(s.describe_lag);
+            // A Describe that lags (--describe-lag): a configuration created less than the lag
+            // ago is not seen yet.
+            let list: Vec<&Replication> = w
+                .describe_replications(region, fs_id)?
+                .into_iter()
+                .filter(|r| r.creation_time + lag <= w.now)
+                .collect();
+            if list.is_empty() {
+                if let Some(id) = fs_id {
+                    return Err(ApiError::replication_not_found(id));
+                }
+            }
             let (items, next) = page(list, query_one(&q, "NextToken"), max, "NextToken")?;
             let items: Vec<Value> = items
                 .iter()
-                .map(|r| replication_json(s, r, region))
+                .map(|r| {
+                    let mut j = replication_json(s, r, region);
+                    // ... and one deleted less than the lag ago still shows its status before.
+                    if let (Some(since), Some(before)) = (r.deleting_since, &r.status_before_delete)
+                    {
+                        if since + lag > w.now {
+                            j["Destinations"][0]["Status"] = json!(before);
+                        }
+                    }
+                    j
+                })
                 .collect();
             Ok(compact(json!({ "Replications": items, "NextToken": next })))
         },

@@ -17,4 +17,4 @@ pub mod sts;
 
 pub use control_client::{ControlClient, ControlError, FileEntry};
 pub use server::{SimOptions, SimState, Simulator, StartError};
-pub use settings::{SimSettings, SyncMetricRegions};
+pub use settings::{DeleteWhileDeleting, SimSettings, SyncMetricRegions};

@@ -157,6 +157,11 @@ pub struct Replication {
     pub destination_side: SideState,
     pub last_replicated: Option<Millis>,
     pub cycle: Option<SyncCycle>,
+    /// When its deletion started, and the status it had before (for a Describe that lags).
+    #[serde(default)]
+    pub deleting_since: Option<Millis>,
+    #[serde(default)]
+    pub status_before_delete: Option<String>,
 }
 
 impl Replication {
@@ -902,6 +907,8 @@ impl World {
             destination_side: SideState::Present,
             last_replicated: None,
             cycle: None,
+            deleting_since: None,
+            status_before_delete: None,
         });
         Ok(self.replications.len() - 1)
     }
@@ -977,6 +984,23 @@ impl World {
             return Err(ApiError::bad_request(format!(
                 "The replication configuration cannot be deleted in {other_region} because the Region cannot be reached; use deletionMode LOCAL_CONFIGURATION_ONLY."
             )));
+        }
+        if matches!(r.side_in(region), SideState::Deleting { .. }) {
+            match s.delete_while_deleting {
+                crate::settings::DeleteWhileDeleting::Accepted => {}
+                crate::settings::DeleteWhileDeleting::NotFound => {
+                    return Err(ApiError::replication_not_found(source_id));
+                }
+                crate::settings::DeleteWhileDeleting::Conflict => {
+                    return Err(ApiError::conflict(format!(
+                        "The replication configuration of {source_id} is being deleted."
+                    )));
+                }
+            }
+        }
+        if r.deleting_since.is_none() {
+            r.deleting_since = Some(self.now);
+            r.status_before_delete = Some(r.status_in(region).0.to_string());
         }
         let until = self.now + s.replication_delete_delay_ms();
         let start_deleting = |side: &mut SideState| {

@@ -14,6 +14,21 @@ pub enum SyncMetricRegions {
     Both,
 }
 
+/// What AWS answers to a DeleteReplicationConfiguration while the configuration is already
+/// being deleted (upstream's provider sends exactly that: in the destination region, then in
+/// the source region). Not documented by AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeleteWhileDeleting {
+    /// 204, and the deletion goes on.
+    #[default]
+    Accepted,
+    /// ReplicationNotFound.
+    NotFound,
+    /// 409 ConflictException.
+    Conflict,
+}
+
 #[derive(Debug, Clone)]
 pub struct SimSettings {
     pub account_id: String,
@@ -35,6 +50,11 @@ pub struct SimSettings {
     pub backup_start_delay: Duration,
     /// RUNNING -> COMPLETED (plus a minute per 100 MiB).
     pub backup_run_time: Duration,
+    /// The answer to a second delete while one is under way.
+    pub delete_while_deleting: DeleteWhileDeleting,
+    /// How long DescribeReplicationConfigurations keeps answering the previous status after a
+    /// create or a delete (eventual consistency; zero: at once).
+    pub describe_lag: Duration,
 }
 
 impl Default for SimSettings {
@@ -51,6 +71,8 @@ impl Default for SimSettings {
             sync_metric_regions: SyncMetricRegions::Both,
             backup_start_delay: Duration::from_secs(60),
             backup_run_time: Duration::from_secs(5 * 60),
+            delete_while_deleting: DeleteWhileDeleting::Accepted,
+            describe_lag: Duration::ZERO,
         }
     }
 }

@@ -19,7 +19,7 @@ use tf_provider::schema::{AttributeType, NestedBlock, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use super::clients::{error_code, sdk_message, Configured, Shared};
+use super::clients::{error_code, sdk_message, AwsClock, Configured, Shared};
 use super::schema_util::*;
 use super::wait::{self, Poll};
 
@@ -119,10 +119,15 @@ pub async fn find_by_id(
 const FILE_SYSTEM_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// waitFileSystemAvailable: `creating` until `available`.
-async fn wait_available(client: &aws_sdk_efs::Client, id: &str) -> Result<(), String> {
+async fn wait_available(
+    client: &aws_sdk_efs::Client,
+    clock: &AwsClock,
+    id: &str,
+) -> Result<(), String> {
     wait::until(
         &format!("EFS File System ({id}) create"),
         FILE_SYSTEM_TIMEOUT,
+        clock,
         || async {
             match find_by_id(client, id).await? {
                 Some(fs) if fs.life_cycle_state().as_str() == "available" => Ok(Poll::Done(())),
@@ -135,10 +140,15 @@ async fn wait_available(client: &aws_sdk_efs::Client, id: &str) -> Result<(), St
 }
 
 /// waitFileSystemDeleted: `deleting` until not found.
-async fn wait_deleted(client: &aws_sdk_efs::Client, id: &str) -> Result<(), String> {
+async fn wait_deleted(
+    client: &aws_sdk_efs::Client,
+    clock: &AwsClock,
+    id: &str,
+) -> Result<(), String> {
     wait::until(
         &format!("EFS File System ({id}) delete"),
         FILE_SYSTEM_TIMEOUT,
+        clock,
         || async {
             match find_by_id(client, id).await? {
                 None => Ok(Poll::Done(())),
@@ -511,7 +521,7 @@ impl Resource for FileSystemResource {
                 return None;
             }
         };
-        let waited = wait_available(&client, &id).await;
+        let waited = wait_available(&client, &c.clock, &id).await;
         if let Err(e) = waited {
             diags.root_error("waiting for EFS File System", e);
         }
@@ -617,7 +627,7 @@ impl Resource for FileSystemResource {
                 return None;
             }
         }
-        let waited = wait_deleted(&client, &id).await;
+        let waited = wait_deleted(&client, &c.clock, &id).await;
         if let Err(e) = waited {
             diags.root_error("waiting for EFS File System delete", e);
             return None;

@@ -28,9 +28,28 @@ use schema_util::*;
 
 pub const PROVIDER_NAME: &str = "registry.terraform.io/hashicorp/aws";
 
-/// The version the filesystem mirror publishes the stand-in under (a 5.x that satisfies the
-/// module's `>= 5.32`).
-pub const PROVIDER_VERSION: &str = "5.100.0";
+/// The versions the filesystem mirror publishes the stand-in under: versions upstream will
+/// never ship (so that a lock file or `terraform version` gives the double away), one per major
+/// the module allows. The mirror's shim of each tells the binary its major
+/// (`EFS_DR_PROVIDER_MAJOR`), and 6.x behaves as upstream's 6.x does.
+pub const PROVIDER_VERSIONS: [&str; 2] = ["5.999.0", "6.999.0"];
+
+/// The major this process is served as (5 unless the shim says 6).
+pub fn major() -> u32 {
+    std::env::var("EFS_DR_PROVIDER_MAJOR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
+/// "5.999.0" or "6.999.0", as this process is served.
+pub fn version_text() -> &'static str {
+    if major() >= 6 {
+        PROVIDER_VERSIONS[1]
+    } else {
+        PROVIDER_VERSIONS[0]
+    }
+}
 
 #[derive(Default)]
 pub struct AwsProvider {
@@ -244,6 +263,16 @@ impl Provider for AwsProvider {
         }
         let sdk = loader.load().await;
         let endpoints = first(&config.endpoints);
+        let skip_sts = config.skip_credentials_validation.as_ref_option() == Some(&true)
+            && config.skip_requesting_account_id.as_ref_option() == Some(&true);
+        if let Err(e) = clients::refuse_real_aws(
+            endpoints.and_then(|e| e.efs.as_ref_option().map(String::as_str)),
+            endpoints.and_then(|e| e.sts.as_ref_option().map(String::as_str)),
+            !skip_sts,
+        ) {
+            diags.root_error("Invalid provider configuration", e);
+            return None;
+        }
         let identity = identity::Settings {
             sts_region: config.sts_region.as_ref_option().cloned(),
             sts_endpoint: endpoints.and_then(|e| e.sts.as_ref_option().cloned()),
@@ -270,6 +299,7 @@ impl Provider for AwsProvider {
             region,
             efs_endpoint,
             default_tags,
+            clock: Default::default(),
         });
         Some(())
     }

@@ -16,7 +16,7 @@ use tf_provider::schema::{NestedBlock, Schema};
 use tf_provider::value::{self, Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use super::clients::{is_not_found, sdk_message, Configured, Shared};
+use super::clients::{is_not_found, sdk_message, AwsClock, Configured, Shared};
 use super::go_time_string;
 use super::schema_util::*;
 use super::wait::{self, Poll};
@@ -63,6 +63,13 @@ pub struct State {
     pub source_file_system_region: Value<String>,
     #[serde(default, with = "value::serde_as_vec")]
     pub timeouts: Value<Timeouts>,
+    /// 6.x only (internal/provider/sdkv2/region.go): where the resource is managed.
+    #[serde(default, skip_serializing_if = "not_6x")]
+    pub region: Value<String>,
+}
+
+fn not_6x(_: &Value<String>) -> bool {
+    crate::major() < 6
 }
 
 impl State {
@@ -134,10 +141,11 @@ fn status_of(r: &ReplicationConfigurationDescription) -> String {
 
 async fn wait_created(
     client: &aws_sdk_efs::Client,
+    clock: &AwsClock,
     id: &str,
     timeout: Duration,
 ) -> Result<(), String> {
-    wait::until(&format!("EFS Replication Configuration ({id}) create"), timeout, || async {
+    wait::until(&format!("EFS Replication Configuration ({id}) create"), timeout, clock, || async {
         match find_by_id(client, id).await? {
             None => Ok(Poll::Pending("(not found)".to_string())),
             Some(r) => match r.destinations().first().map(|d| d.status()) {
@@ -161,12 +169,13 @@ async fn wait_created(
 /// (`ContinuousTargetOccurence: 2`).
 async fn wait_deleted(
     client: &aws_sdk_efs::Client,
+    clock: &AwsClock,
     id: &str,
     timeout: Duration,
 ) -> Result<(), String> {
     let gone_in_a_row = std::sync::atomic::AtomicU32::new(0);
     let gone = &gone_in_a_row;
-    wait::until(&format!("EFS Replication Configuration ({id}) delete"), timeout, || async move {
+    wait::until(&format!("EFS Replication Configuration ({id}) delete"), timeout, clock, || async move {
         use std::sync::atomic::Ordering::SeqCst;
         match find_by_id(client, id).await? {
             None if gone.fetch_add(1, SeqCst) + 1 >= 2 => Ok(Poll::Done(())),
@@ -186,6 +195,7 @@ async fn wait_deleted(
 
 async fn delete_in(
     client: &aws_sdk_efs::Client,
+    clock: &AwsClock,
     id: &str,
     timeout: Duration,
 ) -> Result<(), String> {
@@ -204,7 +214,7 @@ async fn delete_in(
             ))
         }
     }
-    wait_deleted(client, id, timeout).await
+    wait_deleted(client, clock, id, timeout).await
 }
 
 /// resourceReplicationConfigurationRead: state from AWS, keeping what AWS does not return.
@@ -238,7 +248,24 @@ fn flatten(prior: &State, r: &ReplicationConfigurationDescription) -> State {
         source_file_system_id: Value::Value(r.source_file_system_id().to_string()),
         source_file_system_region: Value::Value(r.source_file_system_region().to_string()),
         timeouts: prior.timeouts.clone(),
+        region: prior.region.clone(),
     }
+}
+
+/// 6.x `setRegionInState` / `defaultRegion`: the resource's region, the provider's when unset.
+fn with_region(mut s: State, provider_region: &str) -> State {
+    if crate::major() >= 6 && !matches!(&s.region, Value::Value(r) if !r.is_empty()) {
+        s.region = Value::Value(provider_region.to_string());
+    }
+    s
+}
+
+/// The region a 6.x resource is managed in, when it says one (else the provider's).
+fn region_of(s: &State) -> Option<&str> {
+    s.region
+        .as_ref_option()
+        .map(String::as_str)
+        .filter(|r| !r.is_empty())
 }
 
 fn unknown_computed(mut s: State) -> State {
@@ -275,8 +302,8 @@ impl ReplicationConfiguration {
             .as_ref_option()
             .or(prior.source_file_system_id.as_ref_option())?
             .clone();
-        match find_by_id(&c.efs(None), &id).await {
-            Ok(Some(r)) => Some(Some(flatten(prior, &r))),
+        match find_by_id(&c.efs(region_of(prior)), &id).await {
+            Ok(Some(r)) => Some(Some(with_region(flatten(prior, &r), &c.region))),
             Ok(None) => Some(None),
             Err(e) => {
                 diags.root_error("reading EFS Replication Configuration", e);
@@ -324,27 +351,37 @@ impl Resource for ReplicationConfiguration {
             ],
             vec![],
         );
+        let mut attributes = vec![
+            ("id", string(Computed, "The source file-system id")),
+            (
+                "creation_time",
+                string(Computed, "When the configuration was created"),
+            ),
+            ("original_source_file_system_arn", string(Computed, "ARN")),
+            ("source_file_system_arn", string(Computed, "ARN")),
+            (
+                "source_file_system_id",
+                string(Required, "The source file system"),
+            ),
+            (
+                "source_file_system_region",
+                string(Computed, "Source region"),
+            ),
+        ];
+        if crate::major() >= 6 {
+            attributes.push((
+                "region",
+                string(
+                    OptionalComputed,
+                    "Region where this resource will be managed. Defaults to the Region set in the provider configuration",
+                ),
+            ));
+        }
         Some(Schema {
             version: 0,
             block: block(
                 "EFS replication configuration",
-                vec![
-                    ("id", string(Computed, "The source file-system id")),
-                    (
-                        "creation_time",
-                        string(Computed, "When the configuration was created"),
-                    ),
-                    ("original_source_file_system_arn", string(Computed, "ARN")),
-                    ("source_file_system_arn", string(Computed, "ARN")),
-                    (
-                        "source_file_system_id",
-                        string(Required, "The source file system"),
-                    ),
-                    (
-                        "source_file_system_region",
-                        string(Computed, "Source region"),
-                    ),
-                ],
+                attributes,
                 vec![
                     ("destination", NestedBlock::List(destination)),
                     ("timeouts", NestedBlock::Optional(timeouts)),
@@ -416,24 +453,42 @@ impl Resource for ReplicationConfiguration {
 
     async fn plan_create<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         proposed: Self::State<'a>,
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        Some((unknown_computed(proposed), Value::Null))
+        let c = self.shared.get(diags)?;
+        Some((
+            with_region(unknown_computed(proposed), &c.region),
+            Value::Null,
+        ))
     }
 
     async fn plan_update<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior: Self::State<'a>,
         proposed: Self::State<'a>,
         _config: Self::State<'a>,
         prior_private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        let c = self.shared.get(diags)?;
+        let provider_region = c.region.clone();
+        // 6.x defaultRegion: an unset region is the provider's.
+        let proposed = with_region(proposed, &provider_region);
         let mut replace = Vec::new();
+        // 6.x forceNewIfRegionChanges: a new region replaces, except "" <-> the provider's.
+        if crate::major() >= 6 && prior.region != proposed.region {
+            let unset = |v: &Value<String>| v.as_ref_option().is_none_or(|r| r.is_empty());
+            let is_provider = |v: &Value<String>| v.as_ref_option() == Some(&provider_region);
+            let benign = (unset(&prior.region) && is_provider(&proposed.region))
+                || (is_provider(&prior.region) && unset(&proposed.region));
+            if !benign {
+                replace.push(AttributePath::new("region"));
+            }
+        }
         if proposed.source_file_system_id != prior.source_file_system_id {
             replace.push(AttributePath::new("source_file_system_id"));
         }
@@ -458,9 +513,11 @@ impl Resource for ReplicationConfiguration {
             }
         }
         if replace.is_empty() {
-            // Nothing but timeouts can change without replacement.
+            // Nothing but timeouts (and, in 6.x, an unset region becoming the provider's) can
+            // change without replacement.
             let mut planned = prior;
             planned.timeouts = proposed.timeouts;
+            planned.region = proposed.region;
             Some((planned, prior_private, replace))
         } else {
             Some((unknown_computed(proposed), prior_private, replace))
@@ -495,7 +552,7 @@ impl Resource for ReplicationConfiguration {
             .set_file_system_id(known(&d.file_system_id))
             .set_kms_key_id(known(&d.kms_key_id))
             .build();
-        let client = c.efs(None);
+        let client = c.efs(region_of(&planned));
         if let Err(e) = client
             .create_replication_configuration()
             .source_file_system_id(&id)
@@ -512,7 +569,7 @@ impl Resource for ReplicationConfiguration {
             );
             return None;
         }
-        if let Err(e) = wait_created(&client, &id, planned.timeout(|t| &t.create)).await {
+        if let Err(e) = wait_created(&client, &c.clock, &id, planned.timeout(|t| &t.create)).await {
             diags.root_error("waiting for EFS Replication Configuration", e);
             // Tainted: Terraform records the object so that it is replaced next time.
             let mut state = planned.clone();
@@ -541,7 +598,8 @@ impl Resource for ReplicationConfiguration {
         private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        // Only timeouts reach here (everything else forces replacement).
+        // Only timeouts (and 6.x's region filled in) reach here: everything else forces
+        // replacement. 6.x: `schema.NoopContext`.
         Some((planned, private))
     }
 
@@ -559,11 +617,11 @@ impl Resource for ReplicationConfiguration {
         let dest_region = state
             .destination()
             .and_then(|d| d.region.as_ref_option().cloned());
-        if let Err(e) = delete_in(&c.efs(dest_region.as_deref()), &id, timeout).await {
+        if let Err(e) = delete_in(&c.efs(dest_region.as_deref()), &c.clock, &id, timeout).await {
             diags.root_error("deleting EFS Replication Configuration", e);
             return None;
         }
-        if let Err(e) = delete_in(&c.efs(None), &id, timeout).await {
+        if let Err(e) = delete_in(&c.efs(region_of(&state)), &c.clock, &id, timeout).await {
             diags.root_error("deleting EFS Replication Configuration", e);
             return None;
         }
@@ -572,14 +630,26 @@ impl Resource for ReplicationConfiguration {
 
     async fn import<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         id: String,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        // 6.x importRegion: "ID@region" sets the region; otherwise it is the provider's.
+        let (id, region) = match id.rsplit_once('@') {
+            Some((id, region)) if crate::major() >= 6 => {
+                (id.to_string(), Value::Value(region.to_string()))
+            }
+            _ => (id, Value::Null),
+        };
+        let c = self.shared.get(diags)?;
         Some((
-            State {
-                id: Value::Value(id),
-                ..State::default()
-            },
+            with_region(
+                State {
+                    id: Value::Value(id),
+                    region,
+                    ..State::default()
+                },
+                &c.region,
+            ),
             Value::Null,
         ))
     }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clients::AwsClock;
+
 /// What one poll saw.
 pub enum Poll<T> {
     /// The target state.
@@ -23,12 +25,20 @@ fn max_poll() -> Duration {
 }
 
 /// Polls until `Done`, an error, or the timeout: the error then names the last state seen.
-pub async fn until<T, F, Fut>(what: &str, timeout: Duration, mut poll: F) -> Result<T, String>
+/// The timeout runs on AWS's clock (`clock`: the `Date` of AWS's answers, and their pace), as
+/// real time does against real AWS; before AWS has answered, on the wall clock.
+pub async fn until<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    clock: &AwsClock,
+    mut poll: F,
+) -> Result<T, String>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, String>>,
 {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let aws_start = clock.now();
     let cap = max_poll();
     let mut delay = Duration::from_millis(100);
     loop {
@@ -36,7 +46,14 @@ where
             Poll::Done(v) => return Ok(v),
             Poll::Pending(state) => state,
         };
-        if Instant::now() + delay > deadline {
+        // Where the next poll would land, in AWS time when AWS's clock and pace are known.
+        let next = match (aws_start, clock.now(), clock.pace()) {
+            (Some(s), Some(now), Some(pace)) => {
+                now.duration_since(s).unwrap_or_default() + delay.mul_f64(pace)
+            }
+            _ => started.elapsed() + delay,
+        };
+        if next > timeout {
             return Err(format!(
                 "timeout while waiting for {what} (last state: '{last}', timeout: {})",
                 humantime::format_duration(timeout)

@@ -133,15 +133,49 @@ impl Runner<'_> {
                 },
             );
         }
-        let checked = tf
-            .plan_checked(Path::new(PLAN_FILE), &allowed, refresh)
-            .await
-            .map_err(|e| match e {
-                PhaseError::Unsafe(u) => {
-                    DrError::Refused(format!("phase \"{}\": {u}", step.title()))
+        let mut untainted = false;
+        let checked = loop {
+            match tf
+                .plan_checked(Path::new(PLAN_FILE), &allowed, refresh)
+                .await
+            {
+                Ok(c) => break c,
+                Err(PhaseError::Unsafe(u)) => {
+                    // A create that timed out leaves the replication tainted, and every plan
+                    // after it replaces it (a full resync). When AWS has exactly the
+                    // configuration the phase wants, it is untainted and gated instead.
+                    let tainted = self.tainted_but_wanted(round, snapshot, &u.unexpected);
+                    if untainted || tainted.is_empty() || tainted.len() != u.unexpected.len() {
+                        return Err(DrError::Refused(format!(
+                            "phase \"{}\": {u}{}",
+                            step.title(),
+                            if u.unexpected
+                                .iter()
+                                .any(|x| x.reason.as_deref() == Some("replace_because_tainted"))
+                            {
+                                "\n  a replication is tainted (a create or delete that failed or timed out) while AWS does not have the configuration this phase wants: look at it in AWS; `terraform untaint ADDRESS` once it is right, or let it be replaced knowing that means a full resync"
+                            } else {
+                                ""
+                            }
+                        )));
+                    }
+                    for (name, address) in tainted {
+                        tf.untaint(&address).await?;
+                        self.out.emit(
+                            Some(&name),
+                            Some(step),
+                            snapshot.now(),
+                            EventKind::StateChanged {
+                                command: "untaint".into(),
+                                address,
+                            },
+                        );
+                    }
+                    untainted = true;
                 }
-                PhaseError::Terraform(t) => DrError::from(t),
-            })?;
+                Err(PhaseError::Terraform(t)) => return Err(DrError::from(t)),
+            }
+        };
         let planned = checked.changes.clone();
         for (name, actions) in round {
             let changes = mine(&planned, actions);
@@ -152,7 +186,45 @@ impl Runner<'_> {
                 EventKind::PlanSummary { changes },
             );
         }
-        let applied = tf.apply_checked(checked).await?;
+        let applied = match tf.apply_checked(checked).await {
+            Ok(applied) => applied,
+            Err(e @ crate::terraform::TfError::Interrupted { .. }) => return Err(e.into()),
+            Err(e) => {
+                // The provider's wait failed (a timeout on a slow day, AWS's answer to a
+                // second delete, a Describe that lags): if AWS shows every planned change
+                // under way, that is progress, and the phase's gate decides.
+                if !self.under_way_in_aws(&planned).await {
+                    return Err(e.into());
+                }
+                for c in planned
+                    .iter()
+                    .filter(|c| c.kind() == crate::terraform::ChangeKind::Create)
+                {
+                    // Saved tainted by a create that timed out: AWS has it as wanted.
+                    if let Err(u) = tf.untaint(&c.address).await {
+                        tracing::debug!("untaint {}: {u}", c.address);
+                    }
+                }
+                let now = self.ctx.aws.now();
+                for (name, actions) in round {
+                    self.out.emit(
+                        Some(name),
+                        Some(step),
+                        now,
+                        EventKind::Note {
+                            text: format!(
+                                "terraform apply failed ({}), but AWS shows the change under way: the phase's gate decides",
+                                e.to_string().lines().next().unwrap_or_default()
+                            ),
+                        },
+                    );
+                    let changes = mine(&planned, actions);
+                    self.out
+                        .emit(Some(name), Some(step), now, EventKind::Applied { changes });
+                }
+                return Ok(());
+            }
+        };
         if applied.is_empty() {
             return Ok(());
         }
@@ -191,6 +263,107 @@ impl Runner<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Runner<'_> {
+    /// Whether AWS shows every planned change under way: a created replication ENABLING or
+    /// ENABLED, a deleted one DELETING or gone. AWS's answers may lag a change by moments
+    /// (eventual consistency): it is looked at a few times over a few seconds.
+    async fn under_way_in_aws(&self, planned: &[ResourceChange]) -> bool {
+        use crate::aws::ReplicationStatus;
+        use crate::terraform::ChangeKind;
+        if planned.is_empty() {
+            return false;
+        }
+        for attempt in 0..10 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            let snapshot = crate::dr::observe::observe_with(
+                &self.ctx.aws,
+                None,
+                &self.probed(),
+                &Default::default(),
+            )
+            .await;
+            let views = crate::dr::observe::views(&self.req.pairs, &snapshot, None);
+            let seen = planned.iter().all(|c| {
+                views.iter().any(|v| {
+                    let pair = self.pair(&v.pair);
+                    [
+                        (render::Direction::Forward, v.forward()),
+                        (render::Direction::Reverse, v.reverse()),
+                    ]
+                    .into_iter()
+                    .any(|(d, r)| {
+                        render::replication_address(pair, d).as_deref() == Some(c.address.as_str())
+                            && match c.kind() {
+                                ChangeKind::Create => r.is_some_and(|r| {
+                                    matches!(
+                                        r.status,
+                                        ReplicationStatus::Enabling | ReplicationStatus::Enabled
+                                    )
+                                }),
+                                ChangeKind::Delete => {
+                                    r.is_none_or(|r| r.status == ReplicationStatus::Deleting)
+                                }
+                                _ => false,
+                            }
+                    })
+                })
+            });
+            if seen {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The unexpected replaces that are tainted replications AWS has exactly as the phase
+    /// wants them (the pair's own direction, ENABLING or ENABLED): (pair, address).
+    fn tainted_but_wanted(
+        &self,
+        round: &[(String, Vec<Action>)],
+        snapshot: &Snapshot,
+        unexpected: &[crate::terraform::UnexpectedChange],
+    ) -> Vec<(String, String)> {
+        use crate::aws::ReplicationStatus;
+        let views = crate::dr::observe::views(&self.req.pairs, snapshot, None);
+        unexpected
+            .iter()
+            .filter(|u| u.reason.as_deref() == Some("replace_because_tainted"))
+            .filter_map(|u| {
+                round.iter().find_map(|(name, actions)| {
+                    let wanted = actions.iter().any(|a| match a {
+                        Action::PlanCheckApply { allowed, .. } => allowed.iter().any(|x| {
+                            x.address == u.address && x.kind == crate::terraform::ChangeKind::Create
+                        }),
+                        _ => false,
+                    });
+                    if !wanted {
+                        return None;
+                    }
+                    let pair = self.pair(name);
+                    let view = views.iter().find(|v| &v.pair == name)?;
+                    let live = [
+                        (render::Direction::Forward, view.forward()),
+                        (render::Direction::Reverse, view.reverse()),
+                    ]
+                    .into_iter()
+                    .any(|(d, r)| {
+                        render::replication_address(pair, d).as_deref() == Some(u.address.as_str())
+                            && r.is_some_and(|r| {
+                                matches!(
+                                    r.status,
+                                    ReplicationStatus::Enabling | ReplicationStatus::Enabled
+                                )
+                            })
+                    });
+                    live.then(|| (name.clone(), u.address.clone()))
+                })
+            })
+            .collect()
     }
 }
 
