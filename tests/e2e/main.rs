@@ -5,6 +5,7 @@ mod cli;
 mod contract;
 mod dr;
 mod examples;
+mod field;
 mod fleet;
 mod heal;
 mod pipeline;

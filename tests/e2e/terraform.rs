@@ -650,3 +650,42 @@ resource "aws_efs_replication_configuration" "none" {{
     std::fs::write(dir.path().join("main.tf"), root("")).unwrap();
     assert!(!tf.plan(&plan_file).await.unwrap(), "nothing to change");
 }
+
+/// The double never meets real AWS: an endpoint that is not on loopback is refused at
+/// configure, saying what it is and how to use the real provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stand_in_refuses_to_configure_for_a_real_aws_endpoint() {
+    let ts = start_with(fast_sim()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!(
+            r#"provider "aws" {{
+  region = "{A_REGION}"
+  endpoints {{
+    efs = "https://elasticfilesystem.{A_REGION}.amazonaws.com"
+  }}
+}}
+resource "aws_efs_replication_configuration" "none" {{
+  for_each              = {{}}
+  source_file_system_id = each.key
+  destination {{
+    region = "{B_REGION}"
+  }}
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let tf = terraform(dir.path(), &ts).await;
+    tf.init().await.unwrap();
+    let err = tf
+        .plan(&dir.path().join("p.tfplan"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("efs-dr's offline stand-in") && err.contains("amazonaws.com"),
+        "{err}"
+    );
+}
