@@ -39,7 +39,7 @@ protoc:
 # terraform fmt and validate on the module and on the root rendered from efs-dr.hcl.
 tf-check:
 	$(TF_ENV) && terraform fmt -check -recursive modules terraform
-	$(TF_ENV) && TF_DATA_DIR=$(CURDIR)/target/tf-check terraform -chdir=terraform init -input=false -no-color -backend=false >/dev/null \
+	$(TF_ENV) && TF_DATA_DIR=$(CURDIR)/target/tf-check terraform -chdir=terraform init -input=false -no-color -backend=false -upgrade >/dev/null \
 	  && TF_DATA_DIR=$(CURDIR)/target/tf-check terraform -chdir=terraform validate -no-color
 
 # boto3/botocore >= 1.42.7 speak Smithy RPC v2 CBOR to CloudWatch, as current AWS SDKs do.

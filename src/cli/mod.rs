@@ -114,17 +114,24 @@ impl Cli {
     }
 
     /// The tracing filter the flags ask for (RUST_LOG wins when set).
-    pub fn log_filter(&self) -> &'static str {
-        match (self.quiet, self.verbose) {
-            (q, _) if q >= 2 => "off",
-            (1, _) => "error",
-            (_, 0) => "warn",
+    pub fn log_filter(&self) -> String {
+        let level = match (self.quiet, self.verbose) {
+            (q, _) if q >= 2 => return "off".into(),
+            (1, _) => return "error".into(),
+            (_, 0) => return "warn".into(),
             (_, 1) => "info",
             (_, 2) => "debug",
             _ => "trace",
-        }
+        };
+        // The SDK's signing, endpoint and HTTP layers log what they sign and send at debug
+        // and trace level (the access key id, a canonical request with the session token):
+        // never shown at any -v. RUST_LOG, set by hand, is the operator's own choice.
+        format!("{level},{QUIET_SDK}")
     }
 }
+
+/// Where the SDK would log credentials (the access key id at info, more below): kept at warn.
+const QUIET_SDK: &str = "aws_sigv4=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,aws_smithy_http_client=warn,aws_smithy_types=warn,aws_config=warn,aws_credential_types=warn,aws_runtime=warn,hyper=warn,hyper_util=warn,h2=warn,rustls=warn";
 
 pub async fn run(cli: Cli) -> Result<(), DrError> {
     match cli.command {

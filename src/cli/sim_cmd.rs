@@ -136,6 +136,13 @@ async fn serve(args: ServeArgs, output: OutputFormat) -> Result<(), DrError> {
         .await
         .map_err(|e| DrError::Failed(e.to_string()))?;
     let url = sim.endpoint_url();
+    if !sim.addr().ip().is_loopback() {
+        eprintln!(
+            "WARNING: the simulator listens on {}, not on loopback. Its control API ({url}/_sim/: clock, outages, faults, file contents) has NO AUTHENTICATION: anyone who can reach this address can read and change everything in it. Listen on 127.0.0.1 unless every host that can reach it is yours.",
+            sim.addr()
+        );
+        tracing::warn!(listen = %sim.addr(), "the simulator's control API has no authentication");
+    }
     match output {
         OutputFormat::Json => println!(
             "{}",

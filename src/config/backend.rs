@@ -25,8 +25,6 @@ pub struct S3Backend {
     /// `use_path_style` (or the older `force_path_style`).
     pub path_style: bool,
     pub profile: Option<String>,
-    pub access_key: Option<String>,
-    pub secret_key: Option<String>,
     /// Terraform locks the state (`use_lockfile = true` or a `dynamodb_table`).
     pub locks_state: bool,
 }
@@ -47,6 +45,15 @@ fn boolean(expr: &Expression) -> Option<bool> {
     }
 }
 
+/// Backend arguments that hold a secret: refused, since the block is rendered into the root.
+const SECRETS: &[&str] = &[
+    "access_key",
+    "secret_key",
+    "token",
+    "sse_customer_key",
+    "web_identity_token",
+];
+
 /// Reads the S3 settings of a `backend "s3"` block; problems go to `issues`.
 pub(super) fn read_s3(block: &Block, issues: &mut Issues) -> Option<S3Backend> {
     let path = "terraform > backend \"s3\"";
@@ -57,11 +64,10 @@ pub(super) fn read_s3(block: &Block, issues: &mut Issues) -> Option<S3Backend> {
         endpoint: None,
         path_style: false,
         profile: None,
-        access_key: None,
-        secret_key: None,
         locks_state: false,
     };
     let mut ok = true;
+    let mut secrets = false;
     let mut not_literal = |span: Option<Range<usize>>, key: &str, issues: &mut Issues| {
         ok = false;
         issues.push(
@@ -86,8 +92,16 @@ pub(super) fn read_s3(block: &Block, issues: &mut Issues) -> Option<S3Backend> {
             "key" => text(value).map(|v| found.key = v).is_some(),
             "region" => string(&mut found.region),
             "profile" => string(&mut found.profile),
-            "access_key" => string(&mut found.access_key),
-            "secret_key" => string(&mut found.secret_key),
+            secret if SECRETS.contains(&secret) => {
+                secrets = true;
+                issues.push(
+                    attr.span(),
+                    &format!("{path} > {secret}"),
+                    format!("{secret} is a secret, and efs-dr renders this block into the root that pull-request mode commits to git: keep it out of efs-dr.hcl. Give credentials through the environment (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), `profile = \"NAME\"`, OIDC in CI (a web identity role), or a partial backend configuration file kept out of git and passed to every `terraform init` with TF_CLI_ARGS_init=\"-backend-config=FILE\""),
+                    Some(S3_EXAMPLE.to_string()),
+                );
+                true
+            }
             "endpoint" => string(&mut found.endpoint),
             "endpoints" => match value {
                 Expression::Object(object) => {
@@ -114,6 +128,9 @@ pub(super) fn read_s3(block: &Block, issues: &mut Issues) -> Option<S3Backend> {
         if !fine {
             not_literal(value.span(), key, issues);
         }
+    }
+    if secrets {
+        return None;
     }
     for (key, value) in [("bucket", &found.bucket), ("key", &found.key)] {
         if value.trim().is_empty() && ok {

@@ -513,3 +513,26 @@ fn the_lease_block_sets_its_timings_and_keeps_them_apart() {
         issue.problem
     );
 }
+
+#[test]
+fn secrets_in_the_backend_are_refused_with_what_to_do_instead() {
+    let text = format!(
+        "terraform {{\n  backend \"s3\" {{\n    bucket = \"tf-state\"\n    key = \"dr/terraform.tfstate\"\n    region = \"us-west-2\"\n    use_lockfile = true\n    access_key = \"AKIAEXAMPLEEXAMPLE12\"\n    secret_key = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"\n    token = \"FwoGZXIvYXdzEXAMPLE\"\n  }}\n}}\n{}",
+        pair_with(A, B)
+    );
+    let e = parse(&text).unwrap_err();
+    let shown = e.to_string();
+    for key in ["access_key", "secret_key", "token"] {
+        assert!(
+            e.issues
+                .iter()
+                .any(|i| i.field.ends_with(key) && i.problem.contains("is a secret")),
+            "{key}: {shown}"
+        );
+    }
+    assert!(shown.contains("TF_CLI_ARGS_init"), "{shown}");
+    assert!(
+        !shown.contains("wJalrXUtnFEMI"),
+        "the secret itself is never shown: {shown}"
+    );
+}

@@ -60,7 +60,7 @@ fn explain(backend: &S3Backend, e: &AwsError) -> String {
             "the S3 bucket {place} of efs-dr.hcl's backend \"s3\" does not exist ({e}). Create it (with versioning on, as Terraform recommends for state), or correct backend \"s3\" {{ bucket }}; nothing was changed"
         ),
         (_, "no valid credentials") => format!(
-            "S3 refused efs-dr's credentials for {place} ({e}). Give this machine credentials for the state bucket (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or profile/access_key in backend \"s3\"); nothing was changed"
+            "S3 refused efs-dr's credentials for {place} ({e}). Give this machine credentials for the state bucket (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or profile in backend \"s3\"); nothing was changed"
         ),
         (_, "access denied") => format!(
             "S3 denied access to {place} ({e}). The role needs s3:GetObject, s3:PutObject and s3:DeleteObject on the state's key and its .tflock and .efs-dr-lease objects; nothing was changed"
@@ -258,15 +258,6 @@ async fn client(backend: &S3Backend, heartbeat: Duration, clock: &AwsClock) -> a
     }
     if let Some(profile) = &backend.profile {
         loader = loader.profile_name(profile);
-    }
-    if let (Some(access), Some(secret)) = (&backend.access_key, &backend.secret_key) {
-        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-            access,
-            secret,
-            None,
-            None,
-            "efs-dr.hcl backend \"s3\"",
-        ));
     }
     let shared = loader.load().await;
     let mut conf = aws_sdk_s3::config::Builder::from(&shared)

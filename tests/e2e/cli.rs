@@ -81,3 +81,29 @@ fn the_provider_ends_when_its_parent_dies() {
     }
     assert!(!alive(pid), "the provider {pid} outlived its parent");
 }
+
+/// `sim serve` off loopback says loudly that its control API has no authentication.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_simulator_off_loopback_warns_that_its_control_api_has_no_authentication() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"))
+        .args(["sim", "serve", "--listen", "0.0.0.0:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let warning = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Ok(Some(l)) = lines.next_line().await {
+            if l.contains("NO AUTHENTICATION") {
+                return l;
+            }
+        }
+        String::new()
+    })
+    .await
+    .unwrap();
+    assert!(warning.contains("/_sim/"), "{warning}");
+    child.kill().await.unwrap();
+}

@@ -11,6 +11,7 @@ mod heal;
 mod pipeline;
 mod pipeline_field;
 mod resume;
+mod secrets;
 mod shared_state;
 mod sim_backup;
 mod sim_cloudwatch;
