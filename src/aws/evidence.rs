@@ -66,10 +66,9 @@ impl RegionClients {
         Ok(out)
     }
 
-    /// The starts of the syncs of `source` -> `destination` that completed in the last 14 days,
-    /// oldest first, as `TimeSinceLastSync` shows them (each data point minus its value is the
-    /// `LastReplicatedTimestamp` of its minute).
-    pub async fn sync_history(
+    /// The `LastReplicatedTimestamp`s `TimeSinceLastSync` shows for `source` -> `destination`
+    /// over the last 14 days: each data point minus its value.
+    async fn last_replicated_points(
         &self,
         source: &FileSystemId,
         destination: &FileSystemId,
@@ -87,12 +86,26 @@ impl RegionClients {
         let data = self
             .metric_data(vec![q], now - SYNC_HISTORY, now + Duration::from_secs(60))
             .await?;
-        let mut starts: Vec<AwsTime> = data
+        Ok(data
             .get("s")
             .into_iter()
             .flatten()
             .filter_map(|(t, v)| t.checked_sub(Duration::from_secs_f64(v.max(0.0))))
-            // Whole seconds: the metric's value and timestamp have that grain.
+            .collect())
+    }
+
+    /// The starts of the syncs of `source` -> `destination` that completed in the last 14 days,
+    /// oldest first (whole seconds, the metric's grain).
+    pub async fn sync_history(
+        &self,
+        source: &FileSystemId,
+        destination: &FileSystemId,
+        now: AwsTime,
+    ) -> Result<Vec<AwsTime>, AwsError> {
+        let mut starts: Vec<AwsTime> = self
+            .last_replicated_points(source, destination, now)
+            .await?
+            .into_iter()
             .map(|t| {
                 let s = t
                     .duration_since(std::time::UNIX_EPOCH)
@@ -114,23 +127,10 @@ impl RegionClients {
         destination: &FileSystemId,
         now: AwsTime,
     ) -> Result<Option<AwsTime>, AwsError> {
-        let q = query(
-            "s",
-            "TimeSinceLastSync",
-            &[
-                ("FileSystemId", source.as_str()),
-                ("DestinationFileSystemId", destination.as_str()),
-            ],
-            "Minimum",
-        );
-        let data = self
-            .metric_data(vec![q], now - SYNC_HISTORY, now + Duration::from_secs(60))
-            .await?;
-        Ok(data
-            .get("s")
+        Ok(self
+            .last_replicated_points(source, destination, now)
+            .await?
             .into_iter()
-            .flatten()
-            .filter_map(|(t, v)| t.checked_sub(Duration::from_secs_f64(v.max(0.0))))
             .max())
     }
 

@@ -169,6 +169,22 @@ impl Drill {
         cmd
     }
 
+    /// Plain `terraform ARGS` in the root, as an operator runs it: (exit code, output).
+    pub(crate) async fn terraform(&self, args: &[&str]) -> (i32, String) {
+        let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
+            .args(args)
+            .current_dir(self.tf_dir())
+            .envs(efs_dr_testkit::tf_env(&self.ts.url))
+            .output()
+            .await
+            .expect("terraform runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+
     pub(crate) async fn efs_dr(&self, args: &[&str]) -> Run {
         Run::of(self.command(args).output().await.expect("efs-dr runs"))
     }

@@ -112,6 +112,14 @@ async fn setup(files: &[(&str, String)]) -> (Moto, Drill, Origin) {
     (moto, d, origin)
 }
 
+/// The pull requests of a failover and a failback, each with its phase.
+const ROUTE: [&str; 4] = [
+    "failover: \"remove_forward\"",
+    "failback: \"create_reverse\"",
+    "failback: \"remove_reverse\"",
+    "failback: \"create_forward\"",
+];
+
 /// Whether this pull request is the failback's cut-over (the application on B must be
 /// stopped before it is applied).
 fn is_cut_over(p: &Value) -> bool {
@@ -320,15 +328,7 @@ async fn the_github_actions_example_runs_a_failover_and_a_failback_pr_by_pr() {
             assert!(prs.len() < 8, "too many pull requests: {prs:?}");
         }
     }
-    assert_eq!(
-        prs,
-        [
-            "failover: \"remove_forward\"",
-            "failback: \"create_reverse\"",
-            "failback: \"remove_reverse\"",
-            "failback: \"create_forward\""
-        ]
-    );
+    assert_eq!(prs, ROUTE);
     d.assert_home_with_everything(&["outage"]).await;
 }
 
@@ -506,15 +506,7 @@ async fn the_gitlab_ci_example_runs_a_failover_and_a_failback_mr_by_mr() {
             assert!(mrs.len() < 8, "too many merge requests: {mrs:?}");
         }
     }
-    assert_eq!(
-        mrs,
-        [
-            "failover: \"remove_forward\"",
-            "failback: \"create_reverse\"",
-            "failback: \"remove_reverse\"",
-            "failback: \"create_forward\""
-        ]
-    );
+    assert_eq!(mrs, ROUTE);
     d.assert_home_with_everything(&["outage"]).await;
 }
 
@@ -613,14 +605,6 @@ async fn the_atlantis_example_runs_a_failover_and_a_failback_pr_by_pr() {
             assert!(prs.len() < 8, "too many pull requests: {prs:?}");
         }
     }
-    assert_eq!(
-        prs,
-        [
-            "failover: \"remove_forward\"",
-            "failback: \"create_reverse\"",
-            "failback: \"remove_reverse\"",
-            "failback: \"create_forward\""
-        ]
-    );
+    assert_eq!(prs, ROUTE);
     d.assert_home_with_everything(&["outage"]).await;
 }

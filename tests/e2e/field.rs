@@ -31,21 +31,6 @@ fn config_with(d: &Drill, extra: &str) {
     .unwrap();
 }
 
-/// Plain `terraform` in the drill's root; (exit code, output).
-async fn terraform(d: &Drill, args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
-        .args(args)
-        .current_dir(d.tf_dir())
-        .envs(efs_dr_testkit::tf_env(&d.ts.url))
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
 async fn creation_time(
     d: &Drill,
     region: &str,
@@ -104,11 +89,9 @@ async fn a_create_that_times_out_is_gated_not_replaced() {
         init.stdout
     );
     let created = creation_time(&d, A_REGION, &d.pairs[0].a).await.unwrap();
-    let (code, out) = terraform(
-        &d,
-        &["plan", "-input=false", "-no-color", "-detailed-exitcode"],
-    )
-    .await;
+    let (code, out) = d
+        .terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"])
+        .await;
     assert!(
         code == 0 || !out.contains("must be replaced"),
         "replace planned:\n{out}"
@@ -210,12 +193,14 @@ async fn a_provider_upgraded_to_6x_in_the_middle_of_a_dr() {
     )
     .unwrap();
     d.ok(&["init", "--yes"]).await;
-    let (_, version) = terraform(&d, &["version"]).await;
+    let (_, version) = d.terraform(&["version"]).await;
     assert!(version.contains("5.999.0"), "{version}");
     std::fs::remove_file(&pin).unwrap();
-    let (code, out) = terraform(&d, &["init", "-upgrade", "-input=false", "-no-color"]).await;
+    let (code, out) = d
+        .terraform(&["init", "-upgrade", "-input=false", "-no-color"])
+        .await;
     assert_eq!(code, 0, "{out}");
-    let (_, version) = terraform(&d, &["version"]).await;
+    let (_, version) = d.terraform(&["version"]).await;
     assert!(version.contains("6.999.0"), "{version}");
 
     d.ts.control.set_outage(A_REGION, true).await.unwrap();

@@ -312,22 +312,6 @@ async fn every_kill_of_every_terraform_phase_heals_with_the_same_command() {
     d.assert_home_with_everything(&tags).await;
 }
 
-/// Plain Terraform in the drill's root: its exit code with `-detailed-exitcode` (0: nothing to
-/// change) and what it printed.
-async fn plain_plan(d: &Drill) -> (i32, String) {
-    let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
-        .args(["plan", "-input=false", "-no-color", "-detailed-exitcode"])
-        .current_dir(d.tf_dir())
-        .envs(efs_dr_testkit::tf_env(&d.ts.url))
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
 /// One Ctrl-C while Terraform deletes A -> B: the run puts the variables back ("forward"),
 /// while AWS goes on deleting. The same command then has nothing to do, and leaves the root
 /// asking for what AWS has: a plain `terraform plan` there changes nothing. Every DRIFT line
@@ -394,7 +378,9 @@ async fn after_an_interrupt_no_change_is_left_for_a_plain_terraform_apply() {
     );
     let vars = std::fs::read_to_string(d.tf_dir().join("efs-dr.auto.tfvars.json")).unwrap();
     assert!(vars.contains("\"none\""), "{vars}");
-    let (code, out) = plain_plan(&d).await;
+    let (code, out) = d
+        .terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"])
+        .await;
     assert_eq!(
         code, 0,
         "a plain terraform plan would change something:\n{out}"

@@ -3,31 +3,10 @@
 //! pipeline's stages around a plain `terraform apply` (not efs-dr), until a failover and a
 //! failback are done. Checked against the simulator's API and file listing, and the state.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use crate::dr::{drill, Drill, Run, B_REGION};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=efs-dr test",
-            "-c",
-            "user.email=test@example.com",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+use crate::pipeline_field::git;
 
 /// Plain Terraform, as a pipeline runs it; (exit code, stdout + stderr).
 async fn terraform(d: &Drill, args: &[&str]) -> (i32, String) {
