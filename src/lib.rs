@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod config;
 pub mod dr;
+pub mod iam;
 pub mod interrupt;
 pub mod lease;
 pub mod pipeline;

@@ -9,6 +9,7 @@ mod display;
 mod dr_cmd;
 #[cfg(test)]
 mod examples_tests;
+mod iam_cmd;
 mod pipeline_cmd;
 mod render_cmd;
 mod signals;
@@ -95,6 +96,9 @@ pub enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Write the Terraform root (providers, module calls, direction variables) for the config.
     Render(render_cmd::RenderArgs),
+    /// Print the least-privilege IAM policy (JSON) of efs-dr, Terraform and the provider for
+    /// the configured pairs.
+    IamPolicy(iam_cmd::IamArgs),
     /// Shell completions on stdout: `efs-dr completions bash > /etc/bash_completion.d/efs-dr`.
     Completions(completions_cmd::CompletionsArgs),
     /// The man page (roff) on stdout: `efs-dr man > efs-dr.1`.
@@ -148,6 +152,7 @@ pub async fn run(cli: Cli) -> Result<(), DrError> {
         }
         Command::Demo(args) => demo_cmd::run(args, cli.output).await,
         Command::Render(args) => render_cmd::run(args, &cli.config, cli.output),
+        Command::IamPolicy(args) => iam_cmd::run(args, &cli.config),
         Command::Sim(cmd) => sim_cmd::run(*cmd, cli.output).await,
         Command::Completions(args) => completions_cmd::completions(args),
         Command::Man => completions_cmd::man(),

@@ -83,9 +83,35 @@ pub struct ServeArgs {
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub describe_lag: Duration,
 
+    /// An IAM identity policy (JSON) that every request is evaluated against, as IAM does: a
+    /// request it does not allow is answered with AccessDeniedException in the service's own
+    /// protocol. Default: everything is allowed.
+    #[arg(long, value_name = "FILE")]
+    pub iam_policy: Option<std::path::PathBuf>,
+
     /// The account id in ARNs and OwnerId.
     #[arg(long, default_value = "123456789012")]
     pub account_id: String,
+}
+
+/// The policy of `--iam-policy`, read and parsed.
+pub fn read_iam_policy(
+    path: &std::path::Path,
+) -> Result<std::sync::Arc<iam_rs::IAMPolicy>, DrError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        DrError::Failed(format!(
+            "cannot read the IAM policy {}: {e}",
+            path.display()
+        ))
+    })?;
+    iam_rs::IAMPolicy::from_json(&text)
+        .map(std::sync::Arc::new)
+        .map_err(|e| {
+            DrError::Failed(format!(
+                "{} is not an IAM policy document: {e}; `efs-dr iam-policy` writes one",
+                path.display()
+            ))
+        })
 }
 
 fn parse_rfc3339(s: &str) -> Result<i64, String> {
@@ -99,8 +125,13 @@ fn parse_rfc3339(s: &str) -> Result<i64, String> {
 }
 
 impl ServeArgs {
-    pub fn options(&self) -> SimOptions {
-        SimOptions {
+    pub fn options(&self) -> Result<SimOptions, DrError> {
+        let iam_policy = self
+            .iam_policy
+            .as_deref()
+            .map(read_iam_policy)
+            .transpose()?;
+        Ok(SimOptions {
             listen: self.listen,
             time_scale: self.time_scale,
             start_time: self.start_time,
@@ -120,8 +151,9 @@ impl ServeArgs {
                 backup_run_time: self.backup_run_time,
                 delete_while_deleting: self.delete_while_deleting,
                 describe_lag: self.describe_lag,
+                iam_policy,
             },
-        }
+        })
     }
 }
 
@@ -132,7 +164,7 @@ pub async fn run(cmd: SimCommand, output: OutputFormat) -> Result<(), DrError> {
 }
 
 async fn serve(args: ServeArgs, output: OutputFormat) -> Result<(), DrError> {
-    let sim = Simulator::start(args.options())
+    let sim = Simulator::start(args.options()?)
         .await
         .map_err(|e| DrError::Failed(e.to_string()))?;
     let url = sim.endpoint_url();

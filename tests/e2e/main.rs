@@ -8,6 +8,7 @@ mod examples;
 mod field;
 mod fleet;
 mod heal;
+mod permissions;
 mod pipeline;
 mod pipeline_field;
 mod resume;

@@ -48,6 +48,7 @@ fn call(
     sim: &SimState,
     headers: &HeaderMap,
     operation: &'static str,
+    vault: Option<&str>,
     mutates: bool,
     f: impl FnOnce(&mut World, &SimSettings, &str) -> Result<Value, ApiError>,
 ) -> Response {
@@ -58,6 +59,16 @@ fn call(
             "Requests must be signed with AWS SigV4",
         ));
     };
+    // IAM (--iam-policy): the vault the call names, else every resource of the region.
+    let account = &sim.settings.account_id;
+    let resource = match vault {
+        Some(v) => format!("arn:aws:backup:{region}:{account}:backup-vault:{v}"),
+        None => format!("arn:aws:backup:{region}:{account}:*"),
+    };
+    let action = format!("backup:{operation}");
+    if let Err(e) = sim.authorize(&action, &resource, &[("aws:RequestedRegion", &region)]) {
+        return error_response(&e);
+    }
     match sim.api(operation, mutates, |w, s| f(w, s, &region)) {
         Ok(v) => (
             StatusCode::OK,
@@ -121,27 +132,53 @@ async fn start_backup_job(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    call(&sim, &headers, "StartBackupJob", true, |w, s, region| {
-        let input: StartInput = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
-            .map_err(|e| ApiError::bad_request(format!("The request body is not valid: {e}")))?;
-        let i = w.start_backup_job(
-            region,
-            NewBackupJob {
-                vault: input.backup_vault_name,
-                resource_arn: input.resource_arn,
-                role_arn: input.iam_role_arn,
-                idempotency_token: input.idempotency_token,
-            },
-            s,
-        )?;
-        let j = &w.backup_jobs[i];
-        Ok(json!({
-            "BackupJobId": j.id,
-            "RecoveryPointArn": j.recovery_point_arn,
-            "CreationDate": secs(j.created),
-            "IsParent": false,
-        }))
-    })
+    let vault: Option<String> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["BackupVaultName"].as_str().map(str::to_string));
+    let role: Option<String> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["IamRoleArn"].as_str().map(str::to_string));
+    // StartBackupJob passes its role to AWS Backup: iam:PassRole on it, to that service.
+    if let Some(role) = &role {
+        let passed = sim.authorize(
+            "iam:PassRole",
+            role,
+            &[("iam:PassedToService", "backup.amazonaws.com")],
+        );
+        if let Err(e) = passed {
+            return error_response(&e);
+        }
+    }
+    call(
+        &sim,
+        &headers,
+        "StartBackupJob",
+        vault.as_deref(),
+        true,
+        |w, s, region| {
+            let input: StartInput =
+                serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }).map_err(
+                    |e| ApiError::bad_request(format!("The request body is not valid: {e}")),
+                )?;
+            let i = w.start_backup_job(
+                region,
+                NewBackupJob {
+                    vault: input.backup_vault_name,
+                    resource_arn: input.resource_arn,
+                    role_arn: input.iam_role_arn,
+                    idempotency_token: input.idempotency_token,
+                },
+                s,
+            )?;
+            let j = &w.backup_jobs[i];
+            Ok(json!({
+                "BackupJobId": j.id,
+                "RecoveryPointArn": j.recovery_point_arn,
+                "CreationDate": secs(j.created),
+                "IsParent": false,
+            }))
+        },
+    )
 }
 
 async fn describe_backup_job(
@@ -153,6 +190,7 @@ async fn describe_backup_job(
         &sim,
         &headers,
         "DescribeBackupJob",
+        None,
         false,
         |w, s, region| Ok(job_json(w.backup_job(region, &id)?, &s.account_id)),
     )
@@ -173,29 +211,36 @@ async fn list_backup_jobs(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    call(&sim, &headers, "ListBackupJobs", false, |w, s, region| {
-        let after = match q.get("createdAfter") {
-            Some(v) => Some(timestamp(v).ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    "InvalidParameterValueException",
-                    format!("createdAfter {v:?} is not a timestamp"),
-                )
-            })?),
-            None => None,
-        };
-        let jobs: Vec<Value> = w
-            .backup_jobs
-            .iter()
-            .filter(|j| j.region == region)
-            .filter(|j| q.get("resourceArn").is_none_or(|a| *a == j.resource_arn))
-            .filter(|j| q.get("state").is_none_or(|st| st == j.state.as_aws()))
-            .filter(|j| q.get("backupVaultName").is_none_or(|v| *v == j.vault))
-            .filter(|j| after.is_none_or(|a| j.created > a))
-            .map(|j| job_json(j, &s.account_id))
-            .collect();
-        Ok(json!({ "BackupJobs": jobs }))
-    })
+    call(
+        &sim,
+        &headers,
+        "ListBackupJobs",
+        None,
+        false,
+        |w, s, region| {
+            let after = match q.get("createdAfter") {
+                Some(v) => Some(timestamp(v).ok_or_else(|| {
+                    ApiError::new(
+                        400,
+                        "InvalidParameterValueException",
+                        format!("createdAfter {v:?} is not a timestamp"),
+                    )
+                })?),
+                None => None,
+            };
+            let jobs: Vec<Value> = w
+                .backup_jobs
+                .iter()
+                .filter(|j| j.region == region)
+                .filter(|j| q.get("resourceArn").is_none_or(|a| *a == j.resource_arn))
+                .filter(|j| q.get("state").is_none_or(|st| st == j.state.as_aws()))
+                .filter(|j| q.get("backupVaultName").is_none_or(|v| *v == j.vault))
+                .filter(|j| after.is_none_or(|a| j.created > a))
+                .map(|j| job_json(j, &s.account_id))
+                .collect();
+            Ok(json!({ "BackupJobs": jobs }))
+        },
+    )
 }
 
 async fn create_backup_vault(
@@ -203,14 +248,21 @@ async fn create_backup_vault(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
-    call(&sim, &headers, "CreateBackupVault", true, |w, s, region| {
-        w.create_backup_vault(region, &name)?;
-        Ok(json!({
-            "BackupVaultName": name,
-            "BackupVaultArn": format!("arn:aws:backup:{region}:{}:backup-vault:{name}", s.account_id),
-            "CreationDate": secs(w.now),
-        }))
-    })
+    call(
+        &sim,
+        &headers,
+        "CreateBackupVault",
+        Some(&name),
+        true,
+        |w, s, region| {
+            w.create_backup_vault(region, &name)?;
+            Ok(json!({
+                "BackupVaultName": name,
+                "BackupVaultArn": format!("arn:aws:backup:{region}:{}:backup-vault:{name}", s.account_id),
+                "CreationDate": secs(w.now),
+            }))
+        },
+    )
 }
 
 async fn describe_backup_vault(
@@ -222,6 +274,7 @@ async fn describe_backup_vault(
         &sim,
         &headers,
         "DescribeBackupVault",
+        Some(&name),
         false,
         |w, s, region| {
             if !w.backup_vault_exists(region, &name) {

@@ -99,6 +99,14 @@ fn dispatch(
             protocol,
         );
     };
+    let resource = format!("arn:aws:cloudwatch:{region}:{}:*", sim.settings.account_id);
+    if let Err(e) = sim.authorize(
+        &format!("cloudwatch:{operation}"),
+        &resource,
+        &[("aws:RequestedRegion", &region)],
+    ) {
+        return render_error(&e, protocol);
+    }
     let result = input.and_then(|input| match operation {
         "GetMetricData" => sim.api("GetMetricData", false, |w, s| get_metric_data(w, s, &region, input)),
         "GetMetricStatistics" => {

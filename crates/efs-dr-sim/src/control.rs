@@ -32,6 +32,10 @@ pub fn routes() -> Router<Arc<SimState>> {
             "/_sim/regions/{region}/outage",
             post(start_outage).delete(end_outage),
         )
+        .route(
+            "/_sim/iam-policy",
+            put(set_iam_policy).delete(clear_iam_policy),
+        )
         .route("/_sim/replications/{source}/status", post(set_status))
         .route("/_sim/faults", post(add_fault).get(list_faults))
         .route(
@@ -316,4 +320,27 @@ async fn fail_next_jobs(State(sim): State<Arc<SimState>>, body: Bytes) -> Respon
         let changed = r.is_ok();
         (r, changed)
     }))
+}
+
+/// The caller's IAM policy (a policy document as the body): every request is evaluated
+/// against it from now on.
+async fn set_iam_policy(State(sim): State<Arc<SimState>>, body: axum::body::Bytes) -> Response {
+    match iam_rs::IAMPolicy::from_json(&String::from_utf8_lossy(&body)) {
+        Ok(p) => {
+            sim.set_iam_policy(Some(Arc::new(p)));
+            tracing::info!("IAM policy set");
+            axum::http::StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("not an IAM policy document: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+/// No IAM policy: everything is allowed again.
+async fn clear_iam_policy(State(sim): State<Arc<SimState>>) -> Response {
+    sim.set_iam_policy(None);
+    axum::http::StatusCode::NO_CONTENT.into_response()
 }

@@ -236,6 +236,20 @@ impl ControlClient {
         .map(|_| ())
     }
 
+    /// Sets the caller's IAM policy (a policy document), or lifts it (None).
+    pub async fn set_iam_policy(&self, policy: Option<&str>) -> Result<(), ControlError> {
+        match policy {
+            Some(p) => self
+                .call(Method::PUT, "/_sim/iam-policy", p.as_bytes().to_vec())
+                .await
+                .map(|_| ()),
+            None => self
+                .call(Method::DELETE, "/_sim/iam-policy", vec![])
+                .await
+                .map(|_| ()),
+        }
+    }
+
     pub async fn set_outage(&self, region: &str, down: bool) -> Result<(), ControlError> {
         let method = if down { Method::POST } else { Method::DELETE };
         self.call(method, &format!("/_sim/regions/{region}/outage"), vec![])

@@ -82,6 +82,7 @@ fn call(
     sim: &SimState,
     headers: &HeaderMap,
     operation: &'static str,
+    file_system: Option<&str>,
     mutates: bool,
     status: StatusCode,
     f: impl FnOnce(&mut World, &SimSettings, &str) -> Result<Value, ApiError>,
@@ -94,6 +95,17 @@ fn call(
         ));
     };
     tracing::debug!(operation, %region, "efs call");
+    // IAM (--iam-policy): the file system the call names, else every file system of the
+    // region (a listing).
+    let resource = file_system_arn(
+        &sim.settings.account_id,
+        &region,
+        file_system.unwrap_or("*"),
+    );
+    let action = format!("elasticfilesystem:{operation}");
+    if let Err(e) = sim.authorize(&action, &resource, &[("aws:RequestedRegion", &region)]) {
+        return error_response(&e);
+    }
     match sim.api(operation, mutates, |w, s| f(w, s, &region)) {
         Ok(_) if status == StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
         Ok(v) => (
@@ -281,6 +293,7 @@ async fn create_file_system(
         &sim,
         &headers,
         "CreateFileSystem",
+        None,
         true,
         StatusCode::CREATED,
         |w, s, region| {
@@ -316,6 +329,7 @@ async fn describe_file_systems(
         &sim,
         &headers,
         "DescribeFileSystems",
+        query_one(&query_pairs(&raw), "FileSystemId"),
         false,
         StatusCode::OK,
         |w, s, region| {
@@ -356,6 +370,7 @@ async fn delete_file_system(
         &sim,
         &headers,
         "DeleteFileSystem",
+        Some(&id),
         true,
         StatusCode::NO_CONTENT,
         |w, s, region| {
@@ -381,6 +396,7 @@ async fn update_file_system_protection(
         &sim,
         &headers,
         "UpdateFileSystemProtection",
+        Some(&id),
         true,
         StatusCode::OK,
         |w, _, region| {
@@ -412,6 +428,7 @@ async fn tag_resource(
         &sim,
         &headers,
         "TagResource",
+        Some(&id),
         true,
         StatusCode::OK,
         |w, _, region| {
@@ -435,6 +452,7 @@ async fn untag_resource(
         &sim,
         &headers,
         "UntagResource",
+        Some(&id),
         true,
         StatusCode::OK,
         |w, _, region| {
@@ -462,6 +480,7 @@ async fn list_tags_for_resource(
         &sim,
         &headers,
         "ListTagsForResource",
+        Some(&id),
         false,
         StatusCode::OK,
         |w, _, region| {
@@ -513,6 +532,7 @@ async fn create_mount_target(
         &sim,
         &headers,
         "CreateMountTarget",
+        None,
         true,
         StatusCode::OK,
         |w, s, region| {
@@ -537,6 +557,7 @@ async fn describe_mount_targets(
         &sim,
         &headers,
         "DescribeMountTargets",
+        None,
         false,
         StatusCode::OK,
         |w, s, region| {
@@ -588,6 +609,7 @@ async fn delete_mount_target(
         &sim,
         &headers,
         "DeleteMountTarget",
+        None,
         true,
         StatusCode::NO_CONTENT,
         |w, s, region| {
@@ -622,10 +644,27 @@ async fn create_replication_configuration(
     Path(source): Path<String>,
     body: Bytes,
 ) -> Response {
+    // The account's first replication makes EFS's service-linked role, which the caller must
+    // be allowed to create (iam:CreateServiceLinkedRole for elasticfilesystem.amazonaws.com).
+    if !sim.read(|w, _| w.service_linked_role) {
+        let role = format!(
+            "arn:aws:iam::{}:role/aws-service-role/elasticfilesystem.amazonaws.com/AWSServiceRoleForAmazonElasticFileSystem",
+            sim.settings.account_id
+        );
+        let allowed = sim.authorize(
+            "iam:CreateServiceLinkedRole",
+            &role,
+            &[("iam:AWSServiceName", "elasticfilesystem.amazonaws.com")],
+        );
+        if let Err(e) = allowed {
+            return error_response(&e);
+        }
+    }
     call(
         &sim,
         &headers,
         "CreateReplicationConfiguration",
+        Some(&source),
         true,
         StatusCode::OK,
         |w, s, region| {
@@ -642,6 +681,7 @@ async fn create_replication_configuration(
                 })
                 .collect();
             let index = w.create_replication(region, &source, destinations, s)?;
+            w.service_linked_role = true;
             Ok(replication_json(s, &w.replications[index], region))
         },
     )
@@ -656,6 +696,7 @@ async fn describe_replication_configurations(
         &sim,
         &headers,
         "DescribeReplicationConfigurations",
+        query_one(&query_pairs(&raw), "FileSystemId"),
         false,
         StatusCode::OK,
         |w, s, region| {
@@ -705,6 +746,7 @@ async fn delete_replication_configuration(
         &sim,
         &headers,
         "DeleteReplicationConfiguration",
+        Some(&source),
         true,
         StatusCode::NO_CONTENT,
         |w, s, region| {

@@ -267,6 +267,9 @@ pub struct World {
     pub mount_targets: BTreeMap<String, MountTarget>,
     pub replications: Vec<Replication>,
     pub outages: BTreeSet<String>,
+    /// EFS's service-linked role exists in the account (made with the first replication).
+    #[serde(default)]
+    pub service_linked_role: bool,
     pub faults: Vec<Fault>,
     pub log: ActivityLog,
     #[serde(default)]

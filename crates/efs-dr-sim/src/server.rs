@@ -31,6 +31,8 @@ pub struct SimState {
     pub clock: SimClock,
     pub settings: SimSettings,
     state_file: Option<PathBuf>,
+    /// The caller's IAM policy (`--iam-policy`, or set through the control API).
+    iam: std::sync::RwLock<Option<Arc<iam_rs::IAMPolicy>>>,
 }
 
 impl SimState {
@@ -77,6 +79,60 @@ impl SimState {
                 tracing::error!(error = %e, "the simulator state was not saved");
             }
         }
+    }
+
+    /// IAM, when a policy is set: `action` on `resource` (an ARN) by the simulator's caller,
+    /// as IAM evaluates an identity policy (explicit Deny, then Allow, else denied), with
+    /// AWS's wording of a refusal.
+    pub fn authorize(
+        &self,
+        action: &str,
+        resource: &str,
+        context: &[(&str, &str)],
+    ) -> Result<(), ApiError> {
+        let Some(policy) = self.iam.read().unwrap_or_else(|p| p.into_inner()).clone() else {
+            return Ok(());
+        };
+        let policy = &*policy;
+        let caller = format!("arn:aws:iam::{}:user/efs-dr-sim", self.settings.account_id);
+        let mut ctx = iam_rs::Context::new();
+        for (k, v) in context {
+            ctx.insert(k.to_string(), iam_rs::ContextValue::String(v.to_string()));
+        }
+        let decision = iam_rs::Arn::parse(resource)
+            .map_err(|e| format!("{e:?}"))
+            .and_then(|arn| {
+                let request = iam_rs::IAMRequest::new_with_context(
+                    iam_rs::Principal::Aws(iam_rs::PrincipalId::String(caller.clone())),
+                    action,
+                    arn,
+                    ctx,
+                );
+                iam_rs::evaluate_policy(policy, &request).map_err(|e| format!("{e:?}"))
+            });
+        match decision {
+            Ok(iam_rs::Decision::Allow) => Ok(()),
+            Ok(iam_rs::Decision::Deny) => Err(ApiError::new(
+                403,
+                "AccessDeniedException",
+                format!("User: {caller} is not authorized to perform: {action} on resource: {resource} with an explicit deny in an identity-based policy"),
+            )),
+            Ok(_) => Err(ApiError::new(
+                403,
+                "AccessDeniedException",
+                format!("User: {caller} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"),
+            )),
+            Err(e) => Err(ApiError::new(
+                403,
+                "AccessDeniedException",
+                format!("User: {caller} is not authorized to perform: {action} on resource: {resource} (the policy could not be evaluated: {e})"),
+            )),
+        }
+    }
+
+    /// Sets (or, with None, lifts) the IAM policy every request is evaluated against.
+    pub fn set_iam_policy(&self, policy: Option<Arc<iam_rs::IAMPolicy>>) {
+        *self.iam.write().unwrap_or_else(|p| p.into_inner()) = policy;
     }
 
     pub fn region_down(&self, region: &str) -> bool {
@@ -197,6 +253,7 @@ impl Simulator {
         let state = Arc::new(SimState {
             world: Mutex::new(world),
             clock: SimClock::new(start, opts.time_scale),
+            iam: std::sync::RwLock::new(opts.settings.iam_policy.clone()),
             settings: opts.settings,
             state_file: opts.state_file,
         });
@@ -345,7 +402,15 @@ async fn handle(
         Ok(r) => r,
         Err(never) => match never {},
     };
-    if let Ok(date) = HeaderValue::from_str(&http_date(state.clock.now())) {
+    // The simulated now, except on an authorization refusal: AWS's SDKs read a refusal whose
+    // Date is far from their own clock as clock skew and retry it (AccessDeniedException is one
+    // of their clock-skew codes), which real AWS, whose Date is the real time, never causes.
+    let now = if response.status() == axum::http::StatusCode::FORBIDDEN {
+        system_now_millis()
+    } else {
+        state.clock.now()
+    };
+    if let Ok(date) = HeaderValue::from_str(&http_date(now)) {
         response.headers_mut().insert("date", date);
     }
     tracing::debug!(%method, %path, status = response.status().as_u16(), "request");

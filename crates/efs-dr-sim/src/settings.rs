@@ -55,6 +55,9 @@ pub struct SimSettings {
     /// How long DescribeReplicationConfigurations keeps answering the previous status after a
     /// create or a delete (eventual consistency; zero: at once).
     pub describe_lag: Duration,
+    /// The identity policy of the caller (`--iam-policy`): every request is evaluated against
+    /// it (IAM's rules: an explicit Deny wins, otherwise an Allow is needed). None: allow all.
+    pub iam_policy: Option<std::sync::Arc<iam_rs::IAMPolicy>>,
 }
 
 impl Default for SimSettings {
@@ -73,6 +76,7 @@ impl Default for SimSettings {
             backup_run_time: Duration::from_secs(5 * 60),
             delete_while_deleting: DeleteWhileDeleting::Accepted,
             describe_lag: Duration::ZERO,
+            iam_policy: None,
         }
     }
 }
