@@ -59,7 +59,13 @@ fn main() -> ExitCode {
 
 async fn run() -> ExitCode {
     quiet_on_closed_output();
-    let cli = match Cli::try_parse() {
+    // `efs-dr help --help` is the top-level help, as `efs-dr --help`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() == 3 && args[1] == "help" && (args[2] == "--help" || args[2] == "-h") {
+        args.truncate(1);
+        args.push("--help".into());
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version print and succeed; a usage error is an error (2 means

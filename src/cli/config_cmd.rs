@@ -17,12 +17,22 @@ pub enum ConfigCommand {
 pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), DrError> {
     match cmd {
         ConfigCommand::Validate => {
-            let config = Config::load(path)?;
+            let config = match Config::load(path) {
+                Ok(c) => c,
+                Err(e) => {
+                    // A pipeline reading stdout learns what is wrong, as data.
+                    if output == OutputFormat::Json {
+                        println!("{}", invalid_json(path, &e));
+                    }
+                    return Err(e.into());
+                }
+            };
             match output {
                 OutputFormat::Json => {
                     let mut doc = serde_json::to_value(&config)
                         .map_err(|e| DrError::Failed(format!("cannot render JSON: {e}")))?;
                     doc["warnings"] = serde_json::json!(config.warnings());
+                    doc["valid"] = serde_json::json!(true);
                     let doc = serde_json::to_string_pretty(&doc)
                         .map_err(|e| DrError::Failed(format!("cannot render JSON: {e}")))?;
                     println!("{doc}");
@@ -57,4 +67,30 @@ pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), 
             Ok(())
         }
     }
+}
+
+/// `{"valid": false, "problems": [...]}` for a configuration that cannot be used.
+fn invalid_json(path: &Path, e: &efs_dr::config::LoadError) -> String {
+    let problems: Vec<serde_json::Value> = match e {
+        efs_dr::config::LoadError::Invalid(c) => c
+            .issues
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "line": i.line,
+                    "column": i.column,
+                    "field": i.field,
+                    "problem": i.problem,
+                    "example": i.example,
+                })
+            })
+            .collect(),
+        other => vec![serde_json::json!({ "problem": other.to_string() })],
+    };
+    serde_json::to_string_pretty(&serde_json::json!({
+        "file": path.display().to_string(),
+        "valid": false,
+        "problems": problems,
+    }))
+    .expect("serialises")
 }

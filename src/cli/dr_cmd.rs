@@ -112,6 +112,8 @@ pub struct FailbackArgs {
 pub enum PlanCommand {
     /// The phases a failover would run now.
     Failover {
+        /// A's region is down: the phases of an unplanned failover (B's deletion from B's
+        /// region, then forgetting A -> B in the state).
         #[arg(long)]
         unplanned: bool,
         #[command(flatten)]

@@ -130,6 +130,7 @@ pub struct CheckPlanArgs {
     /// The operation the plan belongs to. Default: the proposal committed in the root.
     #[arg(long, value_enum, env = "EFS_DR_OPERATION")]
     pub operation: Option<Op>,
+    /// The plan belongs to an unplanned failover (A's region is down).
     #[arg(long, env = "EFS_DR_UNPLANNED")]
     pub unplanned: bool,
     /// Write GitLab's Terraform report ({"create","update","delete"}) of the plan here.

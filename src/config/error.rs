@@ -69,7 +69,8 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(
-        "cannot read the configuration file {path}: {source}\n  hint: create it (see README.md, \"Configuration\") or pass --config PATH"
+        "cannot read the configuration file {path}: {source}\n  hint: {}",
+        read_hint(source)
     )]
     Read {
         path: PathBuf,
@@ -77,4 +78,18 @@ pub enum LoadError {
     },
     #[error("{0}")]
     Invalid(#[from] ConfigError),
+}
+
+/// What to do about a configuration file that cannot be read: create it only when it is not
+/// there.
+fn read_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "create it (see README.md, \"Configuration\") or pass --config PATH"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "this user may not read it: check its permissions, or run as its owner"
+        }
+        _ => "check that --config names a readable file (see README.md, \"Configuration\")",
+    }
 }

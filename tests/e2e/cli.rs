@@ -107,3 +107,59 @@ async fn a_simulator_off_loopback_warns_that_its_control_api_has_no_authenticati
     assert!(warning.contains("/_sim/"), "{warning}");
     child.kill().await.unwrap();
 }
+
+/// Small edges: `help --help` is the top-level help; `config validate --output json` says what
+/// is wrong on stdout, as data; `--unplanned` says what it does.
+#[tokio::test(flavor = "multi_thread")]
+async fn help_help_invalid_config_as_json_and_every_flag_explained() {
+    let bin = env!("CARGO_BIN_EXE_efs-dr");
+    let out = std::process::Command::new(bin)
+        .args(["help", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: efs-dr"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("efs-dr.hcl");
+    std::fs::write(&bad, "pair \"x\" {}\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&bad)
+        .args(["--output", "json", "config", "validate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["valid"], false, "{doc}");
+    assert!(
+        doc["problems"][0]["field"]
+            .as_str()
+            .unwrap()
+            .contains("primary"),
+        "{doc}"
+    );
+
+    for args in [
+        &["plan", "failover", "--help"][..],
+        &["check-plan", "--help"],
+    ] {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        let after = help.split("--unplanned").nth(1).unwrap_or_default();
+        let first = after
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default();
+        assert!(
+            first.contains("A's region is down") || first.contains("unplanned failover"),
+            "{args:?}: {first:?}"
+        );
+    }
+}
