@@ -41,7 +41,7 @@ pub fn counts(plan: &PlanJson) -> PlanCounts {
                 c.add += 1;
                 c.destroy += 1;
             }
-            ChangeKind::NoOp | ChangeKind::Read => {}
+            ChangeKind::NoOp | ChangeKind::Read | ChangeKind::Forget | ChangeKind::Unknown => {}
         }
     }
     c

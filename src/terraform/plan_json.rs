@@ -18,6 +18,14 @@ pub struct PlanJson {
     pub planned_values: Option<Value>,
     #[serde(default)]
     pub prior_state: Option<Value>,
+    /// Terraform >= 1.14: actions a plan would invoke (side effects `resource_changes` does not
+    /// show), and what it deferred: efs-dr never lets either through.
+    #[serde(default)]
+    pub action_invocations: Vec<Value>,
+    #[serde(default)]
+    pub deferred_action_invocations: Vec<Value>,
+    #[serde(default)]
+    pub deferred_changes: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +63,11 @@ pub enum ChangeKind {
     Update,
     Delete,
     Replace,
+    /// Terraform >= 1.7: `removed { lifecycle { destroy = false } }`: out of the state, left
+    /// in AWS.
+    Forget,
+    /// An action list efs-dr does not know (a newer Terraform): never taken for a no-op.
+    Unknown,
 }
 
 impl ChangeKind {
@@ -67,6 +80,8 @@ impl ChangeKind {
             ChangeKind::Update => "update",
             ChangeKind::Delete => "delete",
             ChangeKind::Replace => "replace",
+            ChangeKind::Forget => "forget",
+            ChangeKind::Unknown => "unknown",
         }
     }
 }
@@ -80,7 +95,9 @@ impl ResourceChange {
             ["delete"] => ChangeKind::Delete,
             ["read"] => ChangeKind::Read,
             ["delete", "create"] | ["create", "delete"] => ChangeKind::Replace,
-            _ => ChangeKind::NoOp,
+            ["no-op"] | [] => ChangeKind::NoOp,
+            ["forget"] => ChangeKind::Forget,
+            _ => ChangeKind::Unknown,
         }
     }
 }
@@ -123,6 +140,33 @@ impl ResourceChange {
 impl PlanJson {
     pub fn parse(json: &str) -> Result<PlanJson, String> {
         serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    /// What the plan would do beyond its resource changes: action invocations and deferred
+    /// changes (Terraform >= 1.14), each named for a refusal.
+    pub fn side_effects(&self) -> Vec<String> {
+        let name = |what: &str, v: &Value| {
+            let id = v
+                .get("address")
+                .or_else(|| v.get("action_address"))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            format!("{what} {id}")
+        };
+        self.action_invocations
+            .iter()
+            .map(|v| name("action invocation", v))
+            .chain(
+                self.deferred_action_invocations
+                    .iter()
+                    .map(|v| name("deferred action invocation", v)),
+            )
+            .chain(
+                self.deferred_changes
+                    .iter()
+                    .map(|v| name("deferred change", v.get("resource_change").unwrap_or(v))),
+            )
+            .collect()
     }
 
     /// The changes that change something (no-ops, data reads and metadata-only updates of a

@@ -51,6 +51,14 @@ impl std::error::Error for UnsafePlan {}
 
 /// Ok when every change of the plan is allowed (an allowed change may be absent: already done).
 pub fn check(plan: &PlanJson, allowed: &[AllowedChange]) -> Result<(), UnsafePlan> {
+    let side_effects = plan
+        .side_effects()
+        .into_iter()
+        .map(|what| UnexpectedChange {
+            address: what,
+            kind: ChangeKind::Unknown,
+            reason: None,
+        });
     let unexpected: Vec<UnexpectedChange> = plan
         .changes()
         .into_iter()
@@ -64,6 +72,7 @@ pub fn check(plan: &PlanJson, allowed: &[AllowedChange]) -> Result<(), UnsafePla
             kind: c.kind(),
             reason: c.action_reason.clone(),
         })
+        .chain(side_effects)
         .collect();
     if unexpected.is_empty() {
         Ok(())
@@ -91,6 +100,29 @@ mod tests {
             address: address.into(),
             kind,
         }
+    }
+
+    #[test]
+    fn a_forget_an_unknown_action_and_action_invocations_are_never_taken_for_no_ops() {
+        let plan = PlanJson::parse(
+            r#"{"format_version":"1.2","resource_changes":[
+              {"address":"module.m.aws_efs_replication_configuration.efs_dr_forgotten[0]","previous_address":"module.m.aws_efs_replication_configuration.forward[0]","type":"aws_efs_replication_configuration","change":{"actions":["forget"],"before":{},"after":null}},
+              {"address":"x.y","type":"aws_efs_file_system","change":{"actions":["frobnicate"]}}
+            ],
+            "action_invocations":[{"address":"action.aws_lambda_invoke.notify"}]}"#,
+        )
+        .unwrap();
+        let err = check(&plan, &[]).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("Forget module.m.aws_efs_replication_configuration.efs_dr_forgotten"),
+            "{shown}"
+        );
+        assert!(shown.contains("Unknown x.y"), "{shown}");
+        assert!(
+            shown.contains("action invocation action.aws_lambda_invoke.notify"),
+            "{shown}"
+        );
     }
 
     #[test]
