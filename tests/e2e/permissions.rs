@@ -8,8 +8,7 @@
 use serde_json::Value;
 
 use crate::dr::{drill, Drill, A_REGION};
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/efs-dr-backup";
+use crate::writes_on_a::{vault, with_backup};
 
 /// One step of the runbook.
 #[derive(Clone, Copy)]
@@ -38,17 +37,8 @@ const RUNBOOK: &[Step] = &[
 /// A drill with a backup block and its vault (made before any policy applies).
 async fn drill_with_backup() -> Drill {
     let d = drill(&["app"]).await;
-    let mut text = std::fs::read_to_string(d.config()).unwrap();
-    text.push_str(&format!(
-        "\nbackup {{\n  vault    = \"efs-dr\"\n  role_arn = \"{ROLE}\"\n}}\n"
-    ));
-    std::fs::write(d.config(), text).unwrap();
-    efs_dr_testkit::backup(&d.ts.url, A_REGION)
-        .create_backup_vault()
-        .backup_vault_name("efs-dr")
-        .send()
-        .await
-        .unwrap();
+    with_backup(&d);
+    vault(&d).await;
     d
 }
 

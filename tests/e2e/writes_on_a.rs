@@ -30,7 +30,7 @@ async fn drill_slow_sync() -> Drill {
     .await
 }
 
-fn with_backup(d: &Drill) {
+pub(crate) fn with_backup(d: &Drill) {
     d.write_config("120m", "terraform");
     let mut text = std::fs::read_to_string(d.config()).unwrap();
     text.push_str(&format!(
@@ -39,7 +39,7 @@ fn with_backup(d: &Drill) {
     std::fs::write(d.config(), text).unwrap();
 }
 
-async fn vault(d: &Drill) {
+pub(crate) async fn vault(d: &Drill) {
     efs_dr_testkit::backup(&d.ts.url, A_REGION)
         .create_backup_vault()
         .backup_vault_name("efs-dr")
