@@ -23,7 +23,7 @@ use efs_dr::pipeline::body::body;
 use efs_dr::pipeline::check::check_plan;
 use efs_dr::pipeline::ci::{self, GitlabReport};
 use efs_dr::pipeline::proposal::{PlanCounts, Proposal};
-use efs_dr::pipeline::propose::{op_args, propose, ProposeRequest};
+use efs_dr::pipeline::propose::{propose, ProposeRequest};
 use efs_dr::pipeline::worktree::Git;
 use efs_dr::terraform::PlanJson;
 
@@ -351,17 +351,17 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
         if p.operation != op {
             return Err(DrError::Refused(format!(
                 "this stage runs `gate {}`, but the merged proposal is for a {} (\"{}\"): the gate belongs to another operation. Run `efs-dr gate {}` instead; nothing was changed",
-                op_args(op),
+                op.args(),
                 p.operation.name(),
                 p.title,
-                op_args(p.operation)
+                p.operation.args()
             )));
         }
     }
     if let Some(p) = &proposal {
         p.check_root(&ctx.tf.dir)?;
     }
-    let proposed = proposal.as_ref().map(Proposal::steps);
+    let proposed = proposal.as_ref().map(Proposal::reviewed);
     let scope = if args.when.before_apply {
         Scope::BeforeApply {
             perform_sdk: args.perform_sdk,
@@ -389,13 +389,13 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
             .and_then(|p| p.proposed_at.as_deref())
             .and_then(|t| humantime::parse_rfc3339(t).ok()),
     };
-    let command = format!("efs-dr gate {}", op_args(op));
+    let command = format!("efs-dr gate {}", op.args());
     ctx.lease = take_lease(&ctx.config, &command, op, &req.pairs, &args.lease).await?;
     let dir = report_dir(&ctx.config, args.report.report_dir);
     let mut display = display(output);
     let gh = github();
     if gh {
-        println!("{}", ci::group(&format!("efs-dr gate {}", op_args(op))));
+        println!("{}", ci::group(&format!("efs-dr gate {}", op.args())));
     }
     // A pipeline has no terminal: a question is answered only by the stage's flags.
     let confirm = Terminal { assume_yes: false };
@@ -426,7 +426,7 @@ pub async fn check_plan_cmd(
     annotate("check-plan", check_plan_inner(args, config, output).await)
 }
 
-async fn read_plan(ctx: &efs_dr::dr::run::Context, path: &Path) -> Result<PlanJson, DrError> {
+async fn read_plan(ctx: &efs_dr::dr::context::Context, path: &Path) -> Result<PlanJson, DrError> {
     let bytes = std::fs::read(path)
         .map_err(|e| DrError::Failed(format!("cannot read the plan {}: {e}", path.display())))?;
     let json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');

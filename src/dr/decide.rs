@@ -98,6 +98,29 @@ impl Action {
         }
     }
 
+    /// What the action does, without what only the moment decides (a question's wording, a
+    /// gate's thresholds and times, a backup job's token): what a reviewer approved. None for a
+    /// question: asking is not a change, and the flag that answers it may differ per stage.
+    pub fn essence(&self) -> Option<String> {
+        match self {
+            Action::Confirm { .. } => None,
+            Action::Sdk {
+                change:
+                    SdkChange::StartBackup {
+                        region,
+                        file_system_id,
+                        vault,
+                        role_arn,
+                        ..
+                    },
+            } => Some(format!(
+                "SDK: StartBackupJob of {file_system_id} ({region}) into vault {vault} as {role_arn}"
+            )),
+            Action::Gate { gate } => Some(format!("gate: {}", gate.essence())),
+            other => Some(other.describe()),
+        }
+    }
+
     /// Whether the action runs Terraform.
     pub fn is_terraform(&self) -> bool {
         matches!(
@@ -275,7 +298,8 @@ fn sdk_change(pair: &Pair, work: SdkWork, view: &PairView) -> SdkChange {
     }
 }
 
-fn already_deleting(change: &SdkChange, view: &PairView) -> bool {
+/// Whether AWS is carrying out the deletion `change` asks for (it is not asked for again).
+pub fn already_deleting(change: &SdkChange, view: &PairView) -> bool {
     let SdkChange::DeleteReplication { region, .. } = change else {
         return false;
     };

@@ -114,6 +114,59 @@ impl DrError {
     }
 }
 
+/// Errors of a fleet, joined.
+impl DrError {
+    /// Pairs that cannot start, each with its reason, joined: refused when any was refused,
+    /// else failed. `untouched` says what was left as it was ("nothing was changed").
+    pub fn blocked(blocked: &[(String, DrError)], untouched: &str) -> DrError {
+        let text = blocked
+            .iter()
+            .map(|(name, e)| format!("pair {name}: {}", e.message()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let text = format!("{text}\n{untouched}");
+        if blocked
+            .iter()
+            .any(|(_, e)| matches!(e, DrError::Refused(_)))
+        {
+            DrError::Refused(text)
+        } else {
+            DrError::Failed(text)
+        }
+    }
+
+    /// The end of a run whose pairs did not all complete: the pairs that stopped, each with
+    /// its reason, the pairs that completed, and the gravest end (a timeout, then a refusal,
+    /// then an error).
+    pub fn fleet(stopped: &[(String, DrError)], completed: &[&str]) -> DrError {
+        let mut text = stopped
+            .iter()
+            .map(|(name, e)| {
+                if e.message().contains(&format!("pair {name}")) {
+                    e.message().to_string()
+                } else {
+                    format!("pair {name}: {}", e.message())
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !completed.is_empty() {
+            text.push_str(&format!(
+                "\nthe other pair(s) completed: {}. Run the same command again to finish only what is left",
+                completed.join(", ")
+            ));
+        }
+        let any = |pick: fn(&DrError) -> bool| stopped.iter().any(|(_, e)| pick(e));
+        if any(|e| matches!(e, DrError::GateTimeout(_))) {
+            DrError::GateTimeout(text)
+        } else if any(|e| matches!(e, DrError::Refused(_))) {
+            DrError::Refused(text)
+        } else {
+            DrError::Failed(text)
+        }
+    }
+}
+
 impl From<crate::terraform::TfError> for DrError {
     fn from(e: crate::terraform::TfError) -> Self {
         match e {
@@ -151,5 +204,34 @@ mod tests {
         assert_eq!(Outcome::Done.exit_code(), 0);
         let e = DrError::Refused("no".into()).context("pair app");
         assert_eq!(e, DrError::Refused("pair app: no".into()));
+    }
+
+    #[test]
+    fn a_fleet_ends_with_its_gravest_error_and_says_which_pairs_completed() {
+        let stopped = vec![
+            ("a".to_string(), DrError::Failed("x".into())),
+            (
+                "b".to_string(),
+                DrError::GateTimeout("pair b, phase y: late".into()),
+            ),
+            ("c".to_string(), DrError::Refused("z".into())),
+        ];
+        let e = DrError::fleet(&stopped, &["d"]);
+        assert_eq!(
+            e,
+            DrError::GateTimeout("pair a: x\npair b, phase y: late\npair c: z\nthe other pair(s) completed: d. Run the same command again to finish only what is left".into())
+        );
+        assert!(matches!(
+            DrError::fleet(&stopped[..1], &[]),
+            DrError::Failed(_)
+        ));
+        assert!(matches!(
+            DrError::blocked(&stopped[..1], "nothing was changed"),
+            DrError::Failed(m) if m == "pair a: x\nnothing was changed"
+        ));
+        assert!(matches!(
+            DrError::blocked(&stopped, "nothing was written"),
+            DrError::Refused(_)
+        ));
     }
 }

@@ -5,6 +5,7 @@
 //! (`report`).
 
 pub mod confirm;
+pub mod context;
 pub mod decide;
 pub mod error;
 pub mod events;
@@ -14,8 +15,10 @@ pub mod observe;
 pub mod pending;
 pub mod phase;
 pub mod planner;
+pub mod position;
 pub mod report;
 pub mod risk;
+pub mod round;
 pub mod run;
 pub mod status;
 pub mod view;

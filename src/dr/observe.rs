@@ -2,15 +2,13 @@
 //! DescribeReplicationConfigurations, one paginated DescribeFileSystems and, when a gate needs
 //! it, one GetMetricData for the file systems whose writes it watches.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use tokio::task::JoinSet;
 
-use super::view::{PairView, Snapshot};
+use super::view::Snapshot;
 use crate::aws::Aws;
-use crate::config::Pair;
 use crate::ids::FileSystemId;
-use crate::render::{replication_address, Direction};
 
 /// Polls every region; `watch_writes` lists (region, file system) whose last write is read.
 pub async fn observe(aws: &Aws, watch_writes: &BTreeSet<(String, FileSystemId)>) -> Snapshot {
@@ -62,37 +60,4 @@ pub async fn observe_with(
         }
     }
     snapshot
-}
-
-/// The views of `pairs`, with what the Terraform state holds (when known).
-pub fn views(
-    pairs: &[Pair],
-    snapshot: &Snapshot,
-    state: Option<&BTreeSet<String>>,
-) -> Vec<PairView> {
-    pairs
-        .iter()
-        .map(|p| {
-            let mut v = PairView::derive(p, snapshot);
-            if let Some(state) = state {
-                let holds = |d| {
-                    replication_address(p, d)
-                        .map(|a| state.contains(&a))
-                        .unwrap_or(false)
-                };
-                v.state_forward = Some(holds(Direction::Forward));
-                v.state_reverse = Some(holds(Direction::Reverse));
-            }
-            v
-        })
-        .collect()
-}
-
-/// The direction each pair of the configuration has in AWS now: what to render for pairs a
-/// phase does not change, so that their plan is empty.
-pub fn live_directions(pairs: &[Pair], snapshot: &Snapshot) -> BTreeMap<String, Direction> {
-    views(pairs, snapshot, None)
-        .into_iter()
-        .map(|v| (v.pair.clone(), v.live_direction()))
-        .collect()
 }

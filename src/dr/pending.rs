@@ -1,11 +1,17 @@
 //! Where a pair stands for a pipeline: the next phase that Terraform carries (what a pull
 //! request proposes), what must hold before `terraform apply` of it, and the Terraform phases
-//! already applied whose gates come after. Pure: from the planner's steps and the live view.
+//! already applied whose gates come after; and which of them a pipeline stage takes. Pure: from
+//! the planner's steps, the live view and the stage's scope.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::decide::{self, Action, Inputs};
+use super::error::DrError;
 use super::phase::{SdkChange, Step, TfWork};
 use super::view::PairView;
+use crate::config::Pair;
 use crate::render::Direction;
 
 /// One step of a pipeline stage: the whole phase, or only its gate (its change is done).
@@ -129,6 +135,318 @@ pub fn settled_direction(view: &PairView) -> Direction {
         }
         Direction::None => Direction::None,
     }
+}
+
+/// Which stage of a pull request's pipeline carries a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    BeforeApply,
+    /// The Terraform phase itself: `terraform apply` of the reviewed root.
+    Apply,
+    AfterApply,
+}
+
+/// One step of a pull request's route, with its actions as decided when it was proposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewedStep {
+    pub stage: Stage,
+    pub step: Step,
+    /// Only its gate is left (its change is applied or made).
+    pub gate_only: bool,
+    pub actions: Vec<Action>,
+}
+
+/// The route of a pull request for a pair's pending Terraform phase: the steps of the stage
+/// before apply, the phase, and the SDK steps the stage after apply makes, each with its
+/// actions as the live view has them now. None when no Terraform phase is left.
+pub fn pull_request_route(
+    pair: &Pair,
+    steps: &[Step],
+    view: &PairView,
+    inputs: Inputs<'_>,
+) -> Result<Option<Vec<ReviewedStep>>, DrError> {
+    let at = pending(steps, view);
+    let Some(apply) = at.apply else {
+        return Ok(None);
+    };
+    let reviewed = |stage, step, gate_only| -> Result<ReviewedStep, DrError> {
+        Ok(ReviewedStep {
+            stage,
+            step,
+            gate_only,
+            actions: decide::actions(pair, step, view, inputs)?,
+        })
+    };
+    let mut route = Vec::new();
+    for s in &at.before {
+        route.push(reviewed(Stage::BeforeApply, s.step, s.gate_only)?);
+    }
+    route.push(reviewed(Stage::Apply, apply, false)?);
+    let after = steps
+        .iter()
+        .position(|s| *s == apply)
+        .map_or(steps.len(), |i| i + 1);
+    for s in steps[after..]
+        .iter()
+        .take_while(|s| s.spec().terraform.is_none() && s.spec().sdk.is_some())
+    {
+        route.push(reviewed(Stage::AfterApply, *s, false)?);
+    }
+    Ok(Some(route))
+}
+
+/// How the live route differs from the reviewed one, in words (empty: it runs what was
+/// reviewed). A step the live route has and the review does not, or whose changes differ, is
+/// a difference; a reviewed step the live route no longer has before apply is done, and an SDK
+/// change AWS already has (or is carrying out) is not asked for again.
+pub fn differences(
+    reviewed: &[ReviewedStep],
+    live: &[ReviewedStep],
+    view: &PairView,
+) -> Vec<String> {
+    let essences = |actions: &[Action]| -> Vec<String> {
+        actions
+            .iter()
+            .filter(|a| match a {
+                Action::Sdk { change } => {
+                    !(sdk_done(change, view) || decide::already_deleting(change, view))
+                }
+                _ => true,
+            })
+            .filter_map(Action::essence)
+            .collect()
+    };
+    let mut out = Vec::new();
+    for l in live {
+        let Some(r) = reviewed
+            .iter()
+            .find(|r| r.step == l.step && r.stage == l.stage)
+        else {
+            out.push(format!(
+                "\"{}\" ({}) is not in the reviewed proposal",
+                l.step.title(),
+                stage_name(l.stage)
+            ));
+            continue;
+        };
+        let (want, now) = (essences(&r.actions), essences(&l.actions));
+        if want != now {
+            let only = |a: &[String], b: &[String]| -> Vec<String> {
+                a.iter().filter(|x| !b.contains(x)).cloned().collect()
+            };
+            out.push(format!(
+                "\"{}\" ({}): reviewed [{}], live [{}]",
+                l.step.title(),
+                stage_name(l.stage),
+                only(&want, &now).join("; "),
+                only(&now, &want).join("; ")
+            ));
+        }
+    }
+    for r in reviewed.iter().filter(|r| r.stage != Stage::BeforeApply) {
+        if !live.iter().any(|l| l.step == r.step && l.stage == r.stage) {
+            out.push(format!(
+                "\"{}\" ({}) was reviewed but is not what the live state asks for",
+                r.step.title(),
+                stage_name(r.stage)
+            ));
+        }
+    }
+    out
+}
+
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::BeforeApply => "before apply",
+        Stage::Apply => "the Terraform phase",
+        Stage::AfterApply => "after apply",
+    }
+}
+
+/// What the merged proposal reviewed for one pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewed {
+    /// Its Terraform phase.
+    pub step: Step,
+    /// The route as proposed (empty for a proposal that does not carry it).
+    pub route: Vec<ReviewedStep>,
+}
+
+/// Which phases a run takes: all of them, or one pipeline stage around a `terraform apply`
+/// that the pipeline runs itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every phase left (the interactive commands).
+    #[default]
+    Everything,
+    /// What must hold before the pending Terraform phase is applied: gates, and SDK changes
+    /// when `perform_sdk` (refused otherwise). `proposed`: each pair's phase in the merged
+    /// proposal; a pair whose pending phase differs is refused as stale.
+    BeforeApply {
+        perform_sdk: bool,
+        proposed: Option<BTreeMap<String, Reviewed>>,
+    },
+    /// The gates of the Terraform phases just applied, then the SDK changes that follow them
+    /// before the next Terraform phase (when `perform_sdk`; refused otherwise, because until
+    /// they are made the pair cannot tell where it stands).
+    AfterApply {
+        perform_sdk: bool,
+        proposed: Option<BTreeMap<String, Reviewed>>,
+    },
+}
+
+impl Scope {
+    pub fn proposed(&self) -> Option<&BTreeMap<String, Reviewed>> {
+        match self {
+            Scope::Everything => None,
+            Scope::BeforeApply { proposed, .. } | Scope::AfterApply { proposed, .. } => {
+                proposed.as_ref()
+            }
+        }
+    }
+}
+
+/// The steps a run takes for a pair, from the planner's steps and the scope.
+pub fn stage(
+    scope: &Scope,
+    pair: &Pair,
+    steps: &[Step],
+    view: &PairView,
+    inputs: Inputs<'_>,
+) -> Result<Vec<StageStep>, DrError> {
+    let whole = |s: &Step| StageStep {
+        step: *s,
+        gate_only: false,
+    };
+    if *scope == Scope::Everything {
+        return Ok(steps.iter().map(whole).collect());
+    }
+    let at = pending(steps, view);
+    if let Some(proposed) = scope.proposed().and_then(|p| p.get(&pair.name)) {
+        if matches!(scope, Scope::BeforeApply { .. }) {
+            if at.apply != Some(proposed.step) {
+                return Err(DrError::Refused(stale(proposed.step, &at, view)));
+            }
+            let live = pull_request_route(pair, steps, view, inputs)?.unwrap_or_default();
+            let differ = differences(&proposed.route, &live, view);
+            if !differ.is_empty() {
+                return Err(DrError::Refused(format!(
+                        "pair {}: the live decision is not what was reviewed in the merged proposal (\"{}\"):\n  - {}\nApply nothing: run `efs-dr propose` again and review that; nothing was changed",
+                        pair.name,
+                        proposed.step.title(),
+                        differ.join("\n  - ")
+                    )));
+            }
+        }
+    }
+    let (steps, perform_sdk) = match scope {
+        Scope::Everything => unreachable!("handled above"),
+        Scope::BeforeApply { perform_sdk, .. } => (at.before.clone(), *perform_sdk),
+        Scope::AfterApply { perform_sdk, .. } => {
+            let proposed = scope
+                .proposed()
+                .and_then(|p| p.get(&pair.name))
+                .map(|r| &r.step);
+            let not_applied = |next: Step| {
+                DrError::Refused(format!(
+                        "nothing has been applied: the next phase, \"{}\", is not in the Terraform state yet. Run the stage before apply and `terraform apply` first (or this gate belongs to another phase); nothing was changed",
+                        next.title()
+                    ))
+            };
+            let gate_only = |s: Step| StageStep {
+                step: s,
+                gate_only: true,
+            };
+            match proposed {
+                Some(p) if at.applied.contains(p) => {}
+                Some(p) if at.apply == Some(*p) => return Err(not_applied(*p)),
+                // Applied and finished past what the planner still lists: its gate
+                // confirms it on the live state.
+                Some(p)
+                    if at.apply.is_none_or(|a| a > *p)
+                        && !at.before.iter().any(|s| s.step == *p) =>
+                {
+                    return Ok(vec![gate_only(*p)]);
+                }
+                Some(p) => return Err(DrError::Refused(stale(*p, &at, view))),
+                None if at.applied.is_empty() => match at.apply {
+                    // Stage steps are pending before the next phase: nothing was applied.
+                    Some(next) if !at.before.is_empty() => return Err(not_applied(next)),
+                    _ => return Ok(Vec::new()),
+                },
+                None => {}
+            }
+            let last = at.before.iter().rposition(|s| s.gate_only);
+            let mut steps: Vec<StageStep> = at.before[..last.map_or(0, |i| i + 1)]
+                .iter()
+                .filter(|s| s.gate_only)
+                .copied()
+                .collect();
+            steps.extend(
+                at.before[last.map_or(0, |i| i + 1)..]
+                    .iter()
+                    .take_while(|s| s.step.spec().sdk.is_some())
+                    .copied(),
+            );
+            (steps, *perform_sdk)
+        }
+    };
+    let mut out = Vec::new();
+    for mut s in steps {
+        let change = decide::actions(pair, s.step, view, inputs)?
+            .into_iter()
+            .find_map(|a| match a {
+                Action::Sdk { change } => Some(change),
+                _ => None,
+            });
+        if let Some(change) = change.filter(|_| !s.gate_only) {
+            if sdk_done(&change, view) {
+                s.gate_only = true;
+            } else if !perform_sdk {
+                return Err(DrError::Refused(format!(
+                        "\"{}\" must be done at this stage: {}. Run the stage with --perform-sdk to make the change (the report records it), or make it yourself and run the stage again",
+                        s.step.title(),
+                        change.describe()
+                    )));
+            }
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The actions a step takes in this run: only its gate when its change is done; no
+/// confirmation for a stage's SDK change (`--perform-sdk` is the consent).
+pub fn in_scope(scope: &Scope, actions: Vec<Action>, gate_only: bool) -> Vec<Action> {
+    actions
+        .into_iter()
+        .filter(|a| match a {
+            Action::Gate { .. } => true,
+            _ if gate_only => false,
+            Action::Confirm { question } => {
+                !(*scope != Scope::Everything && question.skip == decide::Skip::Yes)
+            }
+            _ => true,
+        })
+        .collect()
+}
+
+/// Why a proposal no longer matches the live state.
+fn stale(proposed: Step, at: &Pending, view: &PairView) -> String {
+    let now = match (at.apply, at.applied.last()) {
+        (Some(next), _) => format!("the next phase to apply is \"{}\"", next.title()),
+        (None, Some(done)) => format!(
+            "\"{}\" is applied and nothing is left to apply",
+            done.title()
+        ),
+        (None, None) => "nothing is left to do".to_string(),
+    };
+    format!(
+        "the merged proposal is for \"{}\", but the live state moved on: {now} (live direction: {}). The proposal is stale: run `efs-dr propose` again and merge that instead; nothing was changed",
+        proposed.title(),
+        view.live_direction().as_str()
+    )
 }
 
 #[cfg(test)]

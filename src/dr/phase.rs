@@ -389,6 +389,19 @@ impl SdkChange {
     }
 }
 
+impl Gate {
+    /// The gate without what the moment and the settings decide (thresholds, times): the
+    /// gates that only look at AWS's shape are said whole.
+    pub fn essence(&self) -> String {
+        match self {
+            Gate::Rpo { .. } => "the RPO gate".into(),
+            Gate::Quiesced { .. } => "the quiesce gate".into(),
+            Gate::RecoveryPoint { .. } => "a recovery point of A".into(),
+            other => other.describe(),
+        }
+    }
+}
+
 /// A gate, resolved for one pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "gate", rename_all = "snake_case")]

@@ -19,6 +19,16 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// The operation as its command line names it.
+    pub fn args(self) -> &'static str {
+        match self {
+            Operation::Init => "init",
+            Operation::Failover { unplanned: false } => "failover",
+            Operation::Failover { unplanned: true } => "failover --unplanned",
+            Operation::Failback => "failback",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Operation::Init => "init",

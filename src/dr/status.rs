@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::observe::{observe, views};
+use super::position::{self, Look};
 use super::view::{PairView, SideView};
 use crate::aws::{rfc3339, Aws, Protection, ReplicationStatus};
 use crate::config::{Config, Pair};
@@ -187,15 +187,15 @@ pub async fn collect(
     tf: Option<&Terraform>,
     pairs: &[Pair],
 ) -> Vec<PairStatus> {
-    let snapshot = observe(aws, &BTreeSet::new()).await;
+    let snapshot = position::observe(aws, &Look::default()).await;
     let dir = config.terraform_dir();
     let deadline = state_read_deadline();
     let (state, state_unknown): (Option<BTreeSet<String>>, Option<String>) = match tf {
         Some(tf) if dir.join(".terraform").exists() => {
             // A state whose store does not answer must not hold status for minutes: status is
             // for bad days. Terraform is ended when the deadline passes.
-            match tokio::time::timeout(deadline, tf.state_list()).await {
-                Ok(Ok(s)) => (Some(s.into_iter().collect()), None),
+            match tokio::time::timeout(deadline, position::read_state(tf)).await {
+                Ok(Ok(s)) => (Some(s), None),
                 Ok(Err(e)) => (None, Some(format!("the Terraform state was not read: {e}"))),
                 Err(_) => (
                     None,
@@ -209,15 +209,9 @@ pub async fn collect(
         _ => (None, None),
     };
     let desired = crate::render::read_directions(&dir).unwrap_or_default();
-    let mut views = views(pairs, &snapshot, state.as_ref());
-    for (pair, v) in pairs.iter().zip(views.iter_mut()) {
-        // B serving: what would a failback overwrite on A?
-        let b_serving = v.forward().is_none() && v.reverse().is_none() && v.b.writable();
-        if b_serving && (v.a.file_system.is_some() || !v.a.reachable()) {
-            v.a_only_writes = Some(super::evidence::a_only_writes(aws, pair, v).await);
-        }
-    }
-    views
+    // What a failback would overwrite on A, where that is at stake.
+    let facts = position::gather(aws, None, pairs, &snapshot, state, None, false).await;
+    position::views(pairs, &snapshot, &facts)
         .iter()
         .map(|v| {
             let mut s = pair_status(v, desired.get(&v.pair).copied());

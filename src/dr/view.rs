@@ -112,8 +112,25 @@ pub struct PairView {
     pub a_backup_jobs: Vec<BackupJobInfo>,
 }
 
+/// What is known of a pair beyond one observation of its regions: what the Terraform state
+/// holds, and the evidence gathered about A (`position` decides when it is gathered).
+#[derive(Debug, Clone, Default)]
+pub struct PairFacts {
+    /// Which of the pair's replications the state holds (None: the state was not read).
+    pub state_forward: Option<bool>,
+    pub state_reverse: Option<bool>,
+    pub a_only_writes: Option<AOnlyWrites>,
+    pub a_backup_jobs: Vec<BackupJobInfo>,
+}
+
 impl PairView {
+    /// The pair as one observation shows it, nothing else known.
     pub fn derive(pair: &Pair, snapshot: &Snapshot) -> PairView {
+        PairView::with_facts(pair, snapshot, PairFacts::default())
+    }
+
+    /// The pair as one observation and what else is known of it show it.
+    pub fn with_facts(pair: &Pair, snapshot: &Snapshot, facts: PairFacts) -> PairView {
         let side = |side: &crate::config::Side| {
             let (region, id) = (&side.region, &side.file_system_id);
             let view = snapshot.region(region.as_str());
@@ -167,11 +184,11 @@ impl PairView {
             a,
             b,
             foreign,
-            state_forward: None,
-            state_reverse: None,
+            state_forward: facts.state_forward,
+            state_reverse: facts.state_reverse,
             now: snapshot.now(),
-            a_only_writes: None,
-            a_backup_jobs: Vec::new(),
+            a_only_writes: facts.a_only_writes,
+            a_backup_jobs: facts.a_backup_jobs,
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::proposal::Proposal;
+use super::proposal::{Proposal, ProposedPair};
 use crate::dr::gate::fmt_dur;
 use crate::dr::planner::Operation;
 
@@ -44,13 +44,10 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-fn groups(
-    p: &Proposal,
-    items: impl Fn(&super::proposal::ProposedPair) -> &Vec<String>,
-) -> Vec<Group> {
+fn groups(p: &Proposal, items: impl Fn(&ProposedPair) -> Vec<String>) -> Vec<Group> {
     let mut by: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
     for pair in &p.pairs {
-        by.entry(items(pair).clone()).or_default().push(&pair.pair);
+        by.entry(items(pair)).or_default().push(&pair.pair);
     }
     by.into_iter()
         .map(|(items, pairs)| Group {
@@ -138,8 +135,8 @@ fn render(
     ctx.insert("plan_line", &p.plan.line());
     ctx.insert("plan_text", plan_text.trim_end());
     ctx.insert("plan_note", &plan_note);
-    ctx.insert("before_groups", &groups(p, |x| &x.before_apply));
-    ctx.insert("after_groups", &groups(p, |x| &x.after_apply));
+    ctx.insert("before_groups", &groups(p, ProposedPair::before_apply));
+    ctx.insert("after_groups", &groups(p, ProposedPair::after_apply));
     ctx.insert("commands", &p.commands);
     ctx.insert("operation", p.operation.name());
     ctx.insert("version", env!("CARGO_PKG_VERSION"));
@@ -216,8 +213,11 @@ mod tests {
 
     use super::super::proposal::*;
     use super::*;
-    use crate::dr::phase::Step;
+    use crate::dr::decide::Action;
+    use crate::dr::pending::{ReviewedStep, Stage};
+    use crate::dr::phase::{Gate, Step};
     use crate::dr::risk::Risk;
+    use crate::dr::view::Role;
     use crate::render::Direction;
 
     fn proposal(pairs: usize) -> Proposal {
@@ -247,8 +247,32 @@ mod tests {
                         text: "1m 1s (last write on A 2026-11-22T03:00:00Z | pipe, last completed sync 2026-11-22T02:59:00Z)".into(),
                         seconds: Some(61.0),
                     }),
-                    before_apply: vec!["gate: last sync of A -> B within 15m (AWS time)".into()],
-                    after_apply: vec!["gate: no replication in A's region and B's region and B writable (protection ENABLED)".into()],
+                    route: vec![
+                        ReviewedStep {
+                            stage: Stage::BeforeApply,
+                            step: Step::CheckRpo,
+                            gate_only: false,
+                            actions: vec![Action::Gate {
+                                gate: Gate::Rpo {
+                                    max_lag: std::time::Duration::from_secs(900),
+                                    force: false,
+                                    writes_stopped: false,
+                                    writes_stopped_at: None,
+                                },
+                            }],
+                        },
+                        ReviewedStep {
+                            stage: Stage::Apply,
+                            step: Step::RemoveForward,
+                            gate_only: false,
+                            actions: vec![Action::Gate {
+                                gate: Gate::NoReplication {
+                                    roles: vec![Role::A, Role::B],
+                                    writable: Role::B,
+                                },
+                            }],
+                        },
+                    ],
                 })
                 .collect(),
             unchanged: vec![],

@@ -8,15 +8,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::proposal::{PlanCounts, Proposal};
+use crate::config::Pair;
+use crate::dr::context::Context;
 use crate::dr::decide::{self, Action, Inputs};
-use crate::dr::observe::{observe, views};
-use crate::dr::pending::{pending, settled_direction};
+use crate::dr::pending::settled_direction;
 use crate::dr::phase::{RunFlags, Step};
 use crate::dr::planner::Operation;
-use crate::dr::run::Context;
+use crate::dr::position::{self, Facts, Look, PairPosition};
+use crate::dr::round::TerraformRound;
 use crate::dr::DrError;
 use crate::render::{replication_address, Direction};
-use crate::terraform::{safety, AllowedChange, ChangeKind, PlanJson};
+use crate::terraform::{safety, ChangeKind, PlanJson};
 
 /// A plan that passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,27 +26,6 @@ pub struct Checked {
     pub counts: PlanCounts,
     /// Each pair the plan moves, and the phase that allows it.
     pub phases: BTreeMap<String, Step>,
-}
-
-/// The plan's counts as Terraform prints them.
-pub fn counts(plan: &PlanJson) -> PlanCounts {
-    let mut c = PlanCounts::default();
-    for rc in &plan.resource_changes {
-        if rc.change.importing.is_some() {
-            c.import += 1;
-        }
-        match rc.kind() {
-            ChangeKind::Create => c.add += 1,
-            ChangeKind::Update => c.change += 1,
-            ChangeKind::Delete => c.destroy += 1,
-            ChangeKind::Replace => {
-                c.add += 1;
-                c.destroy += 1;
-            }
-            ChangeKind::NoOp | ChangeKind::Read | ChangeKind::Forget | ChangeKind::Unknown => {}
-        }
-    }
-    c
 }
 
 /// The `directions` variable of a plan made from efs-dr's root.
@@ -161,6 +142,66 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
     out
 }
 
+/// What a plan does to one pair, against its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairCheck {
+    /// The plan moves the pair by its pending phase, whose actions say what it may change.
+    Moves { step: Step, actions: Vec<Action> },
+    /// The plan leaves the pair as it is.
+    Untouched,
+    /// The plan or the proposal is not what the live state is ready for: why.
+    Stale(String),
+}
+
+/// Checks the direction a plan sets for a pair (and the phase a committed proposal names)
+/// against the pair's position. Pure.
+pub fn check_pair(
+    pair: &Pair,
+    position: &PairPosition,
+    planned: Option<&str>,
+    proposed: Option<Step>,
+    inputs: Inputs<'_>,
+) -> Result<PairCheck, DrError> {
+    let view = &position.view;
+    let next = position.pending().and_then(|p| p.apply);
+    let settled = settled_direction(view);
+    let expected = next.and_then(|s| s.spec().direction).unwrap_or(settled);
+    if let Some(proposed) = proposed {
+        if Some(proposed) != next {
+            return Ok(PairCheck::Stale(format!(
+                "the proposal is \"{}\" but the live state is now at {}",
+                proposed.title(),
+                next.map(|s| format!("\"{}\"", s.title()))
+                    .unwrap_or_else(|| "no Terraform phase".into())
+            )));
+        }
+    }
+    let planned_direction = planned.and_then(Direction::parse);
+    if planned_direction == Some(settled) && expected != settled {
+        // Not moved by this plan: its phase waits for another proposal.
+        return Ok(PairCheck::Untouched);
+    }
+    if planned_direction != Some(expected) {
+        return Ok(PairCheck::Stale(format!(
+            "the plan sets direction \"{}\", but {} (direction \"{}\"); live: {}",
+            planned.unwrap_or("?"),
+            match next {
+                Some(s) => format!("the next phase is \"{}\"", s.title()),
+                None => "no Terraform phase is pending".into(),
+            },
+            expected.as_str(),
+            view.live_direction().as_str()
+        )));
+    }
+    match next {
+        Some(step) => Ok(PairCheck::Moves {
+            step,
+            actions: decide::actions(pair, step, view, inputs)?,
+        }),
+        None => Ok(PairCheck::Untouched),
+    }
+}
+
 /// Checks `plan` against the live state. `Failed` for a plan of another root, `Refused` for
 /// one that must not be applied.
 pub async fn check_plan(
@@ -198,14 +239,11 @@ pub async fn check_plan(
                 "the committed proposal is for a {}, not a {}: check the plan with `efs-dr check-plan --operation {}`, or propose again",
                 p.operation.name(),
                 op.name(),
-                super::propose::op_args(p.operation)
+                p.operation.args()
             )));
         }
     }
 
-    let snapshot = observe(&ctx.aws, &BTreeSet::new()).await;
-    let state: BTreeSet<String> = ctx.tf.state_list().await?.into_iter().collect();
-    let all = views(&ctx.config.pairs, &snapshot, Some(&state));
     let inputs = Inputs {
         gates: &ctx.config.gates,
         flags: RunFlags {
@@ -213,65 +251,39 @@ pub async fn check_plan(
             ..RunFlags::default()
         },
     };
-    let mut allowed: Vec<AllowedChange> = Vec::new();
+    // The pending phase decides what the plan may change; A's writes are the stage before
+    // apply's to judge, so no evidence is gathered here.
+    let look = Look::for_operation(Some(op), &ctx.config.pairs, false);
+    let snapshot = position::observe(&ctx.aws, &look).await;
+    let state = position::read_state(&ctx.tf).await?;
+    let views = position::views(
+        &ctx.config.pairs,
+        &snapshot,
+        &Facts::with_state(Some(state)),
+    );
+    let positions = position::decide(op, &ctx.config.pairs, views, inputs);
+    let mut round: Vec<(String, Vec<Action>)> = Vec::new();
     let mut phases = BTreeMap::new();
     let mut stale = Vec::new();
-    for (pair, view) in ctx.config.pairs.iter().zip(&all) {
-        let planned: Option<Direction> = dirs.get(&pair.name).and_then(|d| Direction::parse(d));
-        let next = match decide::decide_pair(op, pair, view, inputs) {
-            Ok(d) => {
-                let steps: Vec<Step> = d.phases.iter().map(|p| p.step).collect();
-                pending(&steps, view).apply
+    for (pair, position) in ctx.config.pairs.iter().zip(&positions) {
+        let planned = dirs.get(&pair.name).map(String::as_str);
+        let proposed = proposal.and_then(|p| p.pairs.iter().find(|x| x.pair == pair.name));
+        match check_pair(pair, position, planned, proposed.map(|p| p.step), inputs)? {
+            PairCheck::Moves { step, actions } => {
+                phases.insert(pair.name.clone(), step);
+                round.push((pair.name.clone(), actions));
             }
-            Err(_) => None,
-        };
-        let settled = settled_direction(view);
-        let expected = next.and_then(|s| s.spec().direction).unwrap_or(settled);
-        if let Some(proposed) = proposal.and_then(|p| p.pairs.iter().find(|x| x.pair == pair.name))
-        {
-            if Some(proposed.step) != next {
-                stale.push(format!(
-                    "pair {}: the proposal is \"{}\" but the live state is now at {}",
-                    pair.name,
-                    proposed.title,
-                    next.map(|s| format!("\"{}\"", s.title()))
-                        .unwrap_or_else(|| "no Terraform phase".into())
-                ));
-                continue;
-            }
-        }
-        if planned == Some(settled) && expected != settled {
-            // Not moved by this plan: its phase waits for another proposal.
-            continue;
-        }
-        if planned != Some(expected) {
-            stale.push(format!(
-                "pair {}: the plan sets direction \"{}\", but {} (direction \"{}\"); live: {}",
-                pair.name,
-                dirs.get(&pair.name).map(String::as_str).unwrap_or("?"),
-                match next {
-                    Some(s) => format!("the next phase is \"{}\"", s.title()),
-                    None => "no Terraform phase is pending".into(),
-                },
-                expected.as_str(),
-                view.live_direction().as_str()
-            ));
-            continue;
-        }
-        if let Some(step) = next {
-            phases.insert(pair.name.clone(), step);
-            for a in decide::actions(pair, step, view, inputs)? {
-                if let Action::PlanCheckApply { allowed: al, .. } = a {
-                    allowed.extend(al);
-                }
-            }
+            PairCheck::Untouched => {}
+            PairCheck::Stale(why) => stale.push(format!("pair {}: {why}", pair.name)),
         }
     }
+    let round = TerraformRound::from_actions(round.iter().map(|(n, a)| (n.as_str(), a.as_slice())));
+    let allowed = round.allowed;
     if !stale.is_empty() {
         return Err(DrError::Refused(format!(
             "this plan is stale: the live state moved on since it was proposed:\n  - {}\nApply nothing from it; run `efs-dr propose {}` again",
             stale.join("\n  - "),
-            super::propose::op_args(op)
+            op.args()
         )));
     }
     if let Err(u) = safety::check(plan, &allowed) {
@@ -280,7 +292,7 @@ pub async fn check_plan(
         )));
     }
     Ok(Checked {
-        counts: counts(plan),
+        counts: PlanCounts::of(&plan.resource_changes),
         phases,
     })
 }

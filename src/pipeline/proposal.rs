@@ -8,17 +8,20 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dr::decide::{Action, Skip};
+use crate::dr::pending::{Reviewed, ReviewedStep, Stage};
 use crate::dr::phase::Step;
 use crate::dr::planner::Operation;
 use crate::dr::risk::Risk;
 use crate::dr::DrError;
 use crate::render::Direction;
+use crate::terraform::{ChangeKind, ResourceChange};
 
 /// Committed with the pull request, beside the direction variables.
 pub const PROPOSAL_FILE: &str = "efs-dr.proposal.json";
 
-/// The proposal's version of the format.
-pub const FORMAT: u32 = 1;
+/// The proposal's version of the format (2: each pair's reviewed route as actions).
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Proposal {
@@ -51,10 +54,49 @@ pub struct ProposedPair {
     pub status: LiveStatus,
     /// What a failover may lose (failovers only).
     pub risk: Option<Risk>,
-    /// What must hold, or be done, before `terraform apply`.
-    pub before_apply: Vec<String>,
-    /// What the stage after apply waits for.
-    pub after_apply: Vec<String>,
+    /// What was reviewed: every step of the stage before apply, the Terraform phase and the
+    /// stage after apply, each with its actions (the body renders from them, and the stage
+    /// before apply refuses when the live decision differs).
+    pub route: Vec<ReviewedStep>,
+}
+
+impl ProposedPair {
+    /// What must hold, or be done, before `terraform apply`, in words.
+    pub fn before_apply(&self) -> Vec<String> {
+        self.route
+            .iter()
+            .filter(|s| s.stage == Stage::BeforeApply)
+            .flat_map(|s| lines(s, s.gate_only))
+            .collect()
+    }
+
+    /// What the stage after apply waits for and does, in words: the phase's gate, then the
+    /// SDK steps before the next Terraform phase.
+    pub fn after_apply(&self) -> Vec<String> {
+        self.route
+            .iter()
+            .filter(|s| s.stage != Stage::BeforeApply)
+            .flat_map(|s| lines(s, s.stage == Stage::Apply))
+            .collect()
+    }
+}
+
+/// A step of a stage in words: its SDK change and the stop-writes question (unless only its
+/// gate is left), and its gate.
+fn lines(s: &ReviewedStep, gate_only: bool) -> Vec<String> {
+    s.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Sdk { change } if !gate_only => {
+                Some(format!("{}: {}", s.step.title(), change.describe()))
+            }
+            Action::Confirm { question } if !gate_only && question.skip == Skip::WritesStopped => {
+                Some(format!("{} ({})", question.text, question.skip.flag()))
+            }
+            Action::Gate { gate } => Some(format!("gate: {}", gate.describe())),
+            _ => None,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +125,27 @@ pub struct PlanCounts {
 }
 
 impl PlanCounts {
+    /// The counts of a plan's resource changes, as Terraform prints them.
+    pub fn of(changes: &[ResourceChange]) -> PlanCounts {
+        let mut c = PlanCounts::default();
+        for rc in changes {
+            if rc.change.importing.is_some() {
+                c.import += 1;
+            }
+            match rc.kind() {
+                ChangeKind::Create => c.add += 1,
+                ChangeKind::Update => c.change += 1,
+                ChangeKind::Delete => c.destroy += 1,
+                ChangeKind::Replace => {
+                    c.add += 1;
+                    c.destroy += 1;
+                }
+                ChangeKind::NoOp | ChangeKind::Read | ChangeKind::Forget | ChangeKind::Unknown => {}
+            }
+        }
+        c
+    }
+
     /// Terraform's own summary line.
     pub fn line(&self) -> String {
         if self.import + self.add + self.change + self.destroy == 0 {
@@ -110,11 +173,19 @@ pub struct Commands {
 }
 
 impl Proposal {
-    /// Each pair's proposed phase.
-    pub fn steps(&self) -> BTreeMap<String, Step> {
+    /// What was reviewed for each pair: its phase and its route.
+    pub fn reviewed(&self) -> BTreeMap<String, Reviewed> {
         self.pairs
             .iter()
-            .map(|p| (p.pair.clone(), p.step))
+            .map(|p| {
+                (
+                    p.pair.clone(),
+                    Reviewed {
+                        step: p.step,
+                        route: p.route.clone(),
+                    },
+                )
+            })
             .collect()
     }
 

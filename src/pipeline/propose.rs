@@ -12,20 +12,20 @@ use super::proposal::{
 use super::worktree::WorkTree;
 use crate::aws::rfc3339;
 use crate::config::{Pair, Side};
-use crate::dr::decide::{self, Action, Inputs};
-use crate::dr::evidence::{a_backup_jobs, a_only_writes};
-use crate::dr::observe::{observe, views};
-use crate::dr::pending::{pending, settled_direction};
+use crate::dr::context::Context;
+use crate::dr::decide::{Action, Inputs};
+use crate::dr::pending::{pending, pull_request_route, settled_direction, ReviewedStep, Stage};
 use crate::dr::phase::{RunFlags, Step};
 use crate::dr::planner::Operation;
+use crate::dr::position::{self, Look, PairPosition};
 use crate::dr::risk::failover_risk;
-use crate::dr::run::Context;
+use crate::dr::round::TerraformRound;
 use crate::dr::status::pair_status;
 use crate::dr::view::PairView;
 use crate::dr::DrError;
 use crate::ids::FileSystemId;
 use crate::render::{self, Direction, DIRECTIONS_FILE};
-use crate::terraform::{safety, AllowedChange};
+use crate::terraform::PhaseError;
 
 /// The `import` blocks of a phase that brings an existing replication into the state.
 pub const IMPORTS_FILE: &str = "efs-dr.imports.tf";
@@ -131,52 +131,121 @@ fn status(view: &PairView) -> LiveStatus {
     }
 }
 
-/// The operation as its command line names it.
-pub fn op_args(op: Operation) -> &'static str {
-    match op {
-        Operation::Init => "init",
-        Operation::Failover { unplanned: false } => "failover",
-        Operation::Failover { unplanned: true } => "failover --unplanned",
-        Operation::Failback => "failback",
-    }
-}
-
-/// What a step asks before `terraform apply`, in words.
-fn stage_item(
-    pair: &Pair,
-    step: Step,
-    gate_only: bool,
-    view: &PairView,
-    inputs: Inputs<'_>,
-) -> Result<Vec<String>, DrError> {
-    let actions = decide::actions(pair, step, view, inputs)?;
-    Ok(actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Sdk { change } if !gate_only => {
-                Some(format!("{}: {}", step.title(), change.describe()))
-            }
-            Action::Confirm { question }
-                if !gate_only && question.skip == decide::Skip::WritesStopped =>
-            {
-                Some(format!("{} ({})", question.text, question.skip.flag()))
-            }
-            Action::Gate { gate } => Some(format!("gate: {}", gate.describe())),
-            _ => None,
-        })
-        .collect())
-}
-
 struct PairProposal {
     pair: Pair,
     step: Step,
-    actions: Vec<Action>,
     entry: ProposedPair,
     /// The stage before apply makes SDK changes; the one after does.
     sdk_before: bool,
     sdk_after: bool,
     writes_stopped: bool,
     more_after: bool,
+}
+
+/// What `propose` makes of one pair.
+enum PairOutcome {
+    Proposed(Box<PairProposal>),
+    Unchanged(Unchanged),
+}
+
+/// One pair's proposal, from its position: its pending Terraform phase and the route around
+/// it, or why there is none. Pure.
+fn propose_pair(
+    op: Operation,
+    pair: &Pair,
+    position: &PairPosition,
+    inputs: Inputs<'_>,
+) -> Result<PairOutcome, DrError> {
+    let decision = position.decision.clone()?;
+    let view = &position.view;
+    let steps = position.steps();
+    let Some(route) = pull_request_route(pair, &steps, view, inputs)? else {
+        let at = pending(&steps, view);
+        return Ok(PairOutcome::Unchanged(Unchanged {
+            pair: pair.name.clone(),
+            found: if at.before.is_empty() {
+                decision.found
+            } else {
+                format!(
+                    "{}; no Terraform phase is left, only: {}. Run `efs-dr gate {} --before-apply --perform-sdk`",
+                    decision.found,
+                    at.before.iter().map(|s| s.step.title()).collect::<Vec<_>>().join(", "),
+                    op.args()
+                )
+            },
+        }));
+    };
+    let apply = route
+        .iter()
+        .find(|s| s.stage == Stage::Apply)
+        .expect("a route has its Terraform phase");
+    let step = apply.step;
+    let makes_sdk = |s: &&ReviewedStep| {
+        !s.gate_only && s.actions.iter().any(|a| matches!(a, Action::Sdk { .. }))
+    };
+    let sdk_before = route
+        .iter()
+        .filter(|s| s.stage == Stage::BeforeApply)
+        .any(|s| makes_sdk(&s));
+    let sdk_after = route
+        .iter()
+        .filter(|s| s.stage == Stage::AfterApply)
+        .any(|s| makes_sdk(&s));
+    let writes_stopped = route
+        .iter()
+        .any(|s| s.stage == Stage::BeforeApply && !s.gate_only && s.step == Step::Quiesce);
+    let rest = &steps[steps
+        .iter()
+        .position(|s| *s == step)
+        .map_or(steps.len(), |i| i + 1)..];
+    let more_after = rest.iter().any(|s| s.spec().terraform.is_some());
+    let direction_after = apply
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::SetDirection { direction } => Some(*direction),
+            _ => None,
+        })
+        .unwrap_or_else(|| settled_direction(view));
+    let risk = match (op, &view.a_only_writes) {
+        (Operation::Failover { .. }, _) => failover_risk(view),
+        (_, Some(w)) => Some(crate::dr::risk::Risk {
+            text: format!(
+                "writes only A has: {}{}",
+                w.describe(),
+                if w.is_none() {
+                    ""
+                } else if pair.backup.is_some() {
+                    " (a recovery point of A is kept first)"
+                } else {
+                    " (--discard-writes-on-a: they will be destroyed)"
+                }
+            ),
+            seconds: w.seconds(),
+        }),
+        _ => None,
+    };
+    Ok(PairOutcome::Proposed(Box::new(PairProposal {
+        pair: pair.clone(),
+        step,
+        entry: ProposedPair {
+            pair: pair.name.clone(),
+            a: label(&pair.primary),
+            b: label(&pair.secondary),
+            step,
+            title: step.title().to_string(),
+            direction_before: settled_direction(view),
+            direction_after,
+            found: decision.found,
+            status: status(view),
+            risk,
+            route,
+        },
+        sdk_before,
+        sdk_after,
+        writes_stopped,
+        more_after,
+    })))
 }
 
 /// Proposes the next Terraform phase of each selected pair: writes it into the root, plans it,
@@ -201,147 +270,39 @@ pub async fn propose(
         gates: &ctx.config.gates,
         flags: req.flags,
     };
-    let watch: BTreeSet<(String, FileSystemId)> = req
-        .pairs
+    let look = Look::for_operation(Some(req.op), &req.pairs, true);
+    let snapshot = position::observe(&ctx.aws, &look).await;
+    let state = position::read_state(&ctx.tf).await?;
+    let facts = position::gather(
+        &ctx.aws,
+        Some(req.op),
+        &req.pairs,
+        &snapshot,
+        Some(state),
+        None,
+        true,
+    )
+    .await;
+    let all = position::views(&ctx.config.pairs, &snapshot, &facts);
+    let selected: Vec<PairView> = all
         .iter()
-        .flat_map(|p| [&p.primary, &p.secondary])
-        .map(|s| (s.region.to_string(), s.file_system_id.clone()))
+        .filter(|v| req.pairs.iter().any(|p| p.name == v.pair))
+        .cloned()
         .collect();
-    let snapshot = observe(&ctx.aws, &watch).await;
-    let state: BTreeSet<String> = ctx.tf.state_list().await?.into_iter().collect();
-    let mut all = views(&ctx.config.pairs, &snapshot, Some(&state));
-    if req.op == Operation::Failback {
-        for v in all.iter_mut() {
-            let Some(pair) = req.pairs.iter().find(|p| p.name == v.pair) else {
-                continue;
-            };
-            if v.reverse().is_none() && v.a.file_system.is_some() {
-                v.a_only_writes = Some(a_only_writes(&ctx.aws, pair, v).await);
-                v.a_backup_jobs = a_backup_jobs(&ctx.aws, pair, v).await;
-            }
-        }
-    }
-    let all = all;
-    let view_of = |name: &str| {
-        all.iter()
-            .find(|v| v.pair == name)
-            .expect("every pair is viewed")
-    };
+    let positions = position::decide(req.op, &req.pairs, selected, inputs);
 
     let mut proposals = Vec::new();
     let mut unchanged = Vec::new();
     let mut problems = Vec::new();
-    for pair in &req.pairs {
-        let view = view_of(&pair.name);
-        let decision = match decide::decide_pair(req.op, pair, view, inputs) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push((pair.name.clone(), e));
-                continue;
-            }
-        };
-        let steps: Vec<Step> = decision.phases.iter().map(|p| p.step).collect();
-        let at = pending(&steps, view);
-        let Some(step) = at.apply else {
-            unchanged.push(Unchanged {
-                pair: pair.name.clone(),
-                found: if at.before.is_empty() {
-                    decision.found.clone()
-                } else {
-                    format!(
-                        "{}; no Terraform phase is left, only: {}. Run `efs-dr gate {} --before-apply --perform-sdk`",
-                        decision.found,
-                        at.before.iter().map(|s| s.step.title()).collect::<Vec<_>>().join(", "),
-                        op_args(req.op)
-                    )
-                },
-            });
-            continue;
-        };
-        let mut before_apply = Vec::new();
-        let mut sdk_before = false;
-        let mut writes_stopped = false;
-        for s in &at.before {
-            let items = stage_item(pair, s.step, s.gate_only, view, inputs)?;
-            sdk_before |= !s.gate_only && s.step.spec().sdk.is_some();
-            writes_stopped |= !s.gate_only && s.step == Step::Quiesce;
-            before_apply.extend(items);
+    for (pair, position) in req.pairs.iter().zip(&positions) {
+        match propose_pair(req.op, pair, position, inputs) {
+            Ok(PairOutcome::Proposed(p)) => proposals.push(*p),
+            Ok(PairOutcome::Unchanged(u)) => unchanged.push(u),
+            Err(e) => problems.push((pair.name.clone(), e)),
         }
-        let rest = &steps[steps.iter().position(|s| *s == step).expect("planned") + 1..];
-        let sdk_after = rest
-            .iter()
-            .take_while(|s| s.spec().terraform.is_none() && s.spec().sdk.is_some())
-            .count()
-            > 0;
-        let more_after = rest.iter().any(|s| s.spec().terraform.is_some());
-        let mut after_apply = stage_item(pair, step, true, view, inputs)?;
-        for s in rest
-            .iter()
-            .take_while(|s| s.spec().terraform.is_none() && s.spec().sdk.is_some())
-        {
-            after_apply.extend(stage_item(pair, *s, false, view, inputs)?);
-        }
-        let actions = decide::actions(pair, step, view, inputs)?;
-        let risk = match (req.op, &view.a_only_writes) {
-            (Operation::Failover { .. }, _) => failover_risk(view),
-            (_, Some(w)) => Some(crate::dr::risk::Risk {
-                text: format!(
-                    "writes only A has: {}{}",
-                    w.describe(),
-                    if w.is_none() {
-                        ""
-                    } else if pair.backup.is_some() {
-                        " (a recovery point of A is kept first)"
-                    } else {
-                        " (--discard-writes-on-a: they will be destroyed)"
-                    }
-                ),
-                seconds: w.seconds(),
-            }),
-            _ => None,
-        };
-        proposals.push(PairProposal {
-            pair: pair.clone(),
-            step,
-            entry: ProposedPair {
-                pair: pair.name.clone(),
-                a: label(&pair.primary),
-                b: label(&pair.secondary),
-                step,
-                title: step.title().to_string(),
-                direction_before: settled_direction(view),
-                direction_after: step
-                    .spec()
-                    .direction
-                    .expect("a Terraform phase sets the direction"),
-                found: decision.found.clone(),
-                status: status(view),
-                risk,
-                before_apply,
-                after_apply,
-            },
-            actions,
-            sdk_before,
-            sdk_after,
-            writes_stopped,
-            more_after,
-        });
     }
     if !problems.is_empty() {
-        let text = problems
-            .iter()
-            .map(|(name, e)| format!("pair {name}: {}", e.message()))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let refused = problems
-            .iter()
-            .any(|(_, e)| matches!(e, DrError::Refused(_)));
-        let text = format!("{text}\nnothing was written");
-        return Err(if refused {
-            DrError::Refused(text)
-        } else {
-            DrError::Failed(text)
-        });
+        return Err(DrError::blocked(&problems, "nothing was written"));
     }
     if req.named {
         if let Some(u) = unchanged.first() {
@@ -364,8 +325,16 @@ pub async fn propose(
             req.op.name()
         )));
     }
+    let applies = |p: &PairProposal| -> Vec<Action> {
+        p.entry
+            .route
+            .iter()
+            .filter(|s| s.stage == Stage::Apply)
+            .flat_map(|s| s.actions.clone())
+            .collect()
+    };
     if let Some(p) = proposals.iter().find(|p| {
-        p.actions
+        applies(p)
             .iter()
             .any(|a| matches!(a, Action::StateRm { .. }))
     }) {
@@ -376,40 +345,34 @@ pub async fn propose(
         )));
     }
 
-    // The new variables: pairs not proposed keep what the state and AWS hold.
-    let mut directions: BTreeMap<String, Direction> = all
+    // The round, as a run builds it; pairs not proposed keep what the state and AWS hold.
+    let actions: Vec<(String, Vec<Action>)> = proposals
+        .iter()
+        .map(|p| (p.pair.name.clone(), applies(p)))
+        .collect();
+    let round =
+        TerraformRound::from_actions(actions.iter().map(|(n, a)| (n.as_str(), a.as_slice())));
+    let settled: BTreeMap<String, Direction> = all
         .iter()
         .map(|v| (v.pair.clone(), settled_direction(v)))
         .collect();
-    let mut allowed: Vec<AllowedChange> = Vec::new();
-    let mut imports = Vec::new();
-    let mut refresh = true;
-    for p in &proposals {
-        directions.insert(p.pair.name.clone(), p.entry.direction_after);
-        for a in &p.actions {
-            match a {
-                Action::PlanCheckApply {
-                    allowed: al,
-                    refresh: r,
-                } => {
-                    allowed.extend(al.iter().cloned());
-                    refresh &= *r;
-                }
-                Action::Import { address, id } => imports.push((address.clone(), id.clone())),
-                _ => {}
-            }
-        }
-    }
+    let directions = round.directions_over(&settled);
     let directions_file = render::render_root(&ctx.config, &directions, &BTreeSet::new())?
         .into_iter()
         .find(|f| f.path == Path::new(DIRECTIONS_FILE))
         .expect("the root has a directions file");
+    let imports: Vec<(String, FileSystemId)> = round
+        .imports
+        .iter()
+        .map(|(_, address, id)| (address.clone(), id.clone()))
+        .collect();
     let imports_file = (!imports.is_empty()).then(|| render::RenderedFile {
         path: PathBuf::from(IMPORTS_FILE),
         content: imports_hcl(&imports),
     });
 
-    let backup = Backup::take(&dir, &[DIRECTIONS_FILE, IMPORTS_FILE, PROPOSAL_FILE]);
+    let edit = render::RootEdit::begin(&dir, &[DIRECTIONS_FILE, IMPORTS_FILE, PROPOSAL_FILE]);
+    let plan_file = Path::new(PLAN_FILE);
     let result = async {
         let mut written = render::write(&dir, std::slice::from_ref(&directions_file))?;
         match &imports_file {
@@ -423,39 +386,33 @@ pub async fn propose(
                 }
             }
         }
-        let plan_file = Path::new(PLAN_FILE);
-        ctx.tf.plan_with(plan_file, refresh).await?;
-        let plan = ctx.tf.show_plan(plan_file).await?;
-        if let Err(unsafe_plan) = safety::check(&plan, &allowed) {
-            return Err(DrError::Refused(format!(
-                "the plan of this proposal changes more than its phases allow, so nothing was proposed:\n{unsafe_plan}"
-            )));
-        }
+        let checked = match ctx.tf.plan_checked(plan_file, &round.allowed, round.refresh).await {
+            Ok(c) => c,
+            Err(PhaseError::Unsafe(unsafe_plan)) => {
+                return Err(DrError::Refused(format!(
+                    "the plan of this proposal changes more than its phases allow, so nothing was proposed:\n{unsafe_plan}"
+                )))
+            }
+            Err(PhaseError::Terraform(e)) => return Err(e.into()),
+        };
         let plan_text = ctx.tf.show_plan_text(plan_file).await?;
-        let _ = std::fs::remove_file(dir.join(plan_file));
-        Ok::<_, DrError>((written, plan, plan_text))
+        Ok::<_, DrError>((written, PlanCounts::of(&checked.planned), plan_text))
     }
     .await;
-    let (written, plan, plan_text) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            backup.restore();
-            let _ = std::fs::remove_file(dir.join(PLAN_FILE));
-            return Err(e);
-        }
-    };
+    let _ = std::fs::remove_file(dir.join(plan_file));
+    let (mut written, counts, plan_text) = result?;
 
     let proposal = assemble(
         ctx,
         req,
         proposals,
         unchanged,
-        super::check::counts(&plan),
-        refresh,
+        counts,
+        round.refresh,
         snapshot.now().map(rfc3339),
     );
     proposal.write(&dir)?;
-    let mut written = written;
+    edit.keep();
     written.push(PathBuf::from(PROPOSAL_FILE));
     Ok(Proposed {
         proposal,
@@ -485,7 +442,7 @@ fn assemble(
     refresh: bool,
     proposed_at: Option<String>,
 ) -> Proposal {
-    let op = op_args(req.op);
+    let op = req.op.args();
     let pair_flags: String = if req.named {
         req.pairs
             .iter()
@@ -542,33 +499,5 @@ fn assemble(
             after_apply: after,
             next,
         },
-    }
-}
-
-/// The files a proposal writes, as they were: put back when it fails.
-struct Backup {
-    dir: PathBuf,
-    files: Vec<(PathBuf, Option<Vec<u8>>)>,
-}
-
-impl Backup {
-    fn take(dir: &Path, names: &[&str]) -> Backup {
-        Backup {
-            dir: dir.to_path_buf(),
-            files: names
-                .iter()
-                .map(|n| (PathBuf::from(n), std::fs::read(dir.join(n)).ok()))
-                .collect(),
-        }
-    }
-
-    fn restore(&self) {
-        for (name, content) in &self.files {
-            let path = self.dir.join(name);
-            let _ = match content {
-                Some(c) => std::fs::write(&path, c),
-                None => std::fs::remove_file(&path).or(Ok(())),
-            };
-        }
     }
 }

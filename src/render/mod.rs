@@ -376,3 +376,50 @@ pub fn write(dir: &Path, files: &[RenderedFile]) -> Result<Vec<PathBuf>, RenderE
 
 #[cfg(test)]
 mod tests;
+
+/// Root files as they were before an edit: put back when the edit is dropped without being
+/// kept, so that a failure never leaves a root whose plain `terraform apply` makes an ungated
+/// change.
+pub struct RootEdit {
+    dir: PathBuf,
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+    kept: bool,
+}
+
+impl RootEdit {
+    /// Remembers `names` (relative to `dir`) as they are now.
+    pub fn begin(dir: &Path, names: &[&str]) -> RootEdit {
+        RootEdit {
+            dir: dir.to_path_buf(),
+            files: names
+                .iter()
+                .map(|n| (PathBuf::from(n), std::fs::read(dir.join(n)).ok()))
+                .collect(),
+            kept: false,
+        }
+    }
+
+    /// The edit stands.
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for RootEdit {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        for (name, content) in &self.files {
+            let path = self.dir.join(name);
+            let restored = match content {
+                Some(c) => std::fs::write(&path, c),
+                None if path.exists() => std::fs::remove_file(&path),
+                None => Ok(()),
+            };
+            if let Err(e) = restored {
+                tracing::error!("{} could not be put back: {e}", path.display());
+            }
+        }
+    }
+}

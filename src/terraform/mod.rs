@@ -339,6 +339,7 @@ impl Terraform {
             return Ok(CheckedPlan {
                 file: plan_file.to_path_buf(),
                 changes: Vec::new(),
+                planned: Vec::new(),
             });
         }
         let plan = self.show_plan(plan_file).await?;
@@ -346,6 +347,7 @@ impl Terraform {
         Ok(CheckedPlan {
             file: plan_file.to_path_buf(),
             changes: plan.changes().into_iter().cloned().collect(),
+            planned: plan.resource_changes,
         })
     }
 
@@ -359,17 +361,6 @@ impl Terraform {
         let _ = std::fs::remove_file(self.dir.join(&plan.file));
         result.map(|()| plan.changes)
     }
-
-    /// Plan, check, and apply only if the check passed: the one plan-check-apply path.
-    pub async fn plan_check_apply(
-        &self,
-        plan_file: &Path,
-        allowed: &[AllowedChange],
-        refresh: bool,
-    ) -> Result<Vec<ResourceChange>, PhaseError> {
-        let plan = self.plan_checked(plan_file, allowed, refresh).await?;
-        Ok(self.apply_checked(plan).await?)
-    }
 }
 
 /// A saved plan that passed the safety check.
@@ -378,6 +369,9 @@ pub struct CheckedPlan {
     file: PathBuf,
     /// What it changes (empty: nothing to apply).
     pub changes: Vec<ResourceChange>,
+    /// Every resource change as Terraform planned it, no-ops and imports included (what its
+    /// summary line counts).
+    pub planned: Vec<ResourceChange>,
 }
 
 /// A plan that failed, or that was refused as unsafe.

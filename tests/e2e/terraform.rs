@@ -11,6 +11,17 @@ use efs_dr_testkit::*;
 const A_REGION: &str = "us-east-1";
 const B_REGION: &str = "us-west-2";
 
+/// What a run does with a phase: plan, check, and apply only a plan that passed.
+async fn plan_check_apply(
+    tf: &Terraform,
+    plan_file: &Path,
+    allowed: &[AllowedChange],
+    refresh: bool,
+) -> Result<Vec<efs_dr::terraform::ResourceChange>, PhaseError> {
+    let plan = tf.plan_checked(plan_file, allowed, refresh).await?;
+    Ok(tf.apply_checked(plan).await?)
+}
+
 fn terraform_binary() -> String {
     efs_dr_testkit::terraform_binary().display().to_string()
 }
@@ -174,23 +185,23 @@ async fn two_pairs_through_every_direction_change() {
     // Forward for both: two creates, each applied only after it is ENABLED.
     set_directions(dir.path(), &[("home", "forward"), ("media", "forward")]);
     let t = Instant::now();
-    let applied = tf
-        .plan_check_apply(
-            &plan_file,
-            &[
-                AllowedChange {
-                    address: address(&p1, "forward"),
-                    kind: ChangeKind::Create,
-                },
-                AllowedChange {
-                    address: address(&p2, "forward"),
-                    kind: ChangeKind::Create,
-                },
-            ],
-            true,
-        )
-        .await
-        .unwrap();
+    let applied = plan_check_apply(
+        &tf,
+        &plan_file,
+        &[
+            AllowedChange {
+                address: address(&p1, "forward"),
+                kind: ChangeKind::Create,
+            },
+            AllowedChange {
+                address: address(&p2, "forward"),
+                kind: ChangeKind::Create,
+            },
+        ],
+        true,
+    )
+    .await
+    .unwrap();
     timings.push(("plan+apply forward x2", t.elapsed()));
     assert_eq!(applied.len(), 2);
     for p in [&p1, &p2] {
@@ -213,17 +224,17 @@ async fn two_pairs_through_every_direction_change() {
     // home: none. Destroy deletes in both regions before it returns.
     set_directions(dir.path(), &[("home", "none"), ("media", "forward")]);
     let t = Instant::now();
-    let applied = tf
-        .plan_check_apply(
-            &plan_file,
-            &[AllowedChange {
-                address: address(&p1, "forward"),
-                kind: ChangeKind::Delete,
-            }],
-            true,
-        )
-        .await
-        .unwrap();
+    let applied = plan_check_apply(
+        &tf,
+        &plan_file,
+        &[AllowedChange {
+            address: address(&p1, "forward"),
+            kind: ChangeKind::Delete,
+        }],
+        true,
+    )
+    .await
+    .unwrap();
     timings.push(("plan+apply none", t.elapsed()));
     assert_eq!(applied.len(), 1);
     assert_eq!(replication(&ts, A_REGION, &p1.a).await, None);
@@ -243,7 +254,8 @@ async fn two_pairs_through_every_direction_change() {
     .await;
     set_directions(dir.path(), &[("home", "reverse"), ("media", "forward")]);
     let t = Instant::now();
-    tf.plan_check_apply(
+    plan_check_apply(
+        &tf,
         &plan_file,
         &[AllowedChange {
             address: address(&p1, "reverse"),
@@ -259,7 +271,8 @@ async fn two_pairs_through_every_direction_change() {
 
     // And back: none, then forward.
     set_directions(dir.path(), &[("home", "none"), ("media", "forward")]);
-    tf.plan_check_apply(
+    plan_check_apply(
+        &tf,
         &plan_file,
         &[AllowedChange {
             address: address(&p1, "reverse"),
@@ -277,7 +290,8 @@ async fn two_pairs_through_every_direction_change() {
     )
     .await;
     set_directions(dir.path(), &[("home", "forward"), ("media", "forward")]);
-    tf.plan_check_apply(
+    plan_check_apply(
+        &tf,
         &plan_file,
         &[AllowedChange {
             address: address(&p1, "forward"),
@@ -312,17 +326,17 @@ async fn the_safety_check_refuses_an_unexpected_change_and_applies_nothing() {
     tf.init().await.unwrap();
     set_directions(dir.path(), &[("home", "forward"), ("media", "forward")]);
     // The phase allows home's create only; the plan also creates media's.
-    let err = tf
-        .plan_check_apply(
-            &dir.path().join("p.tfplan"),
-            &[AllowedChange {
-                address: address(&p1, "forward"),
-                kind: ChangeKind::Create,
-            }],
-            true,
-        )
-        .await
-        .unwrap_err();
+    let err = plan_check_apply(
+        &tf,
+        &dir.path().join("p.tfplan"),
+        &[AllowedChange {
+            address: address(&p1, "forward"),
+            kind: ChangeKind::Create,
+        }],
+        true,
+    )
+    .await
+    .unwrap_err();
     match err {
         PhaseError::Unsafe(u) => {
             assert_eq!(u.unexpected.len(), 1);

@@ -10,8 +10,8 @@ use crate::config::Pair;
 use crate::dr::error::DrError;
 use crate::dr::events::EventKind;
 use crate::dr::gate::{evaluate, fmt_dur, Verdict};
-use crate::dr::observe::{observe_regions, views};
 use crate::dr::phase::{Gate, Step};
+use crate::dr::position::{self, Look};
 use crate::dr::view::{PairView, Role};
 use crate::ids::FileSystemId;
 
@@ -62,14 +62,19 @@ impl Runner<'_> {
             .collect();
         loop {
             let calls_before = self.ctx.aws.calls();
-            let snapshot = observe_regions(&self.ctx.aws, Some(&regions), &watch).await;
+            let look = Look {
+                only: Some(regions.clone()),
+                probed: BTreeSet::new(),
+                writes: watch.clone(),
+            };
+            let snapshot = position::observe(&self.ctx.aws, &look).await;
             let sdk_calls = self.ctx.aws.calls() - calls_before;
             let now = snapshot.now();
             if aws_start.is_none() {
                 aws_start = now;
             }
             let state = if needs_state {
-                Some(self.state().await?)
+                Some(position::read_state(&self.ctx.tf).await?)
             } else {
                 None
             };
@@ -77,8 +82,17 @@ impl Runner<'_> {
                 .iter()
                 .map(|(name, _)| self.pair(name).clone())
                 .collect();
-            let mut views = views(&selected, &snapshot, state.as_ref());
-            self.attach(&mut views, needs_jobs).await;
+            let facts = position::gather(
+                &self.ctx.aws,
+                Some(self.req.op),
+                &selected,
+                &snapshot,
+                state,
+                Some(&self.writes_on_a),
+                needs_jobs,
+            )
+            .await;
+            let views = position::views(&selected, &snapshot, &facts);
             let aws_elapsed = match (aws_start, now) {
                 (Some(s), Some(n)) => n.duration_since(s).unwrap_or_default(),
                 _ => Duration::ZERO,

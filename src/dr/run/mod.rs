@@ -10,30 +10,19 @@ mod sdk;
 mod terraform;
 
 use super::confirm::{Answer, Confirm};
+pub use super::context::Context;
 use super::decide::{self, Action, Inputs, Question};
 use super::error::{DrError, Outcome};
 use super::events::{Event, EventKind, EventSink, Recorder};
-use super::observe::{observe_with, views};
-use super::pending::{pending, sdk_done, Pending, StageStep};
+pub use super::pending::Scope;
+use super::pending::{in_scope, stage, StageStep};
 use super::phase::{RunFlags, Step};
 use super::planner::Operation;
+use super::position::{self, Facts, Look, PairPosition};
 use super::view::{PairView, Snapshot};
 use super::writes::AOnlyWrites;
-use crate::aws::Aws;
-use crate::config::{Config, Pair};
-use crate::ids::FileSystemId;
+use crate::config::Pair;
 use crate::render;
-use crate::terraform::Terraform;
-
-/// Everything a run needs from outside.
-pub struct Context {
-    pub config: Config,
-    pub aws: Aws,
-    pub tf: Terraform,
-    /// The run lease: renewed before every change, so that no change is made by a run that
-    /// lost it or cannot write the state's store.
-    pub lease: crate::lease::Lease,
-}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -49,40 +38,6 @@ pub struct Request {
     /// A pipeline stage: when its operation started (the merged proposal's reading of AWS,
     /// AWS time), so that the RTO counts from there, not from this stage.
     pub operation_started: Option<crate::aws::AwsTime>,
-}
-
-/// Which phases a run takes: all of them, or one pipeline stage around a `terraform apply`
-/// that the pipeline runs itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Scope {
-    /// Every phase left (the interactive commands).
-    #[default]
-    Everything,
-    /// What must hold before the pending Terraform phase is applied: gates, and SDK changes
-    /// when `perform_sdk` (refused otherwise). `proposed`: each pair's phase in the merged
-    /// proposal; a pair whose pending phase differs is refused as stale.
-    BeforeApply {
-        perform_sdk: bool,
-        proposed: Option<BTreeMap<String, Step>>,
-    },
-    /// The gates of the Terraform phases just applied, then the SDK changes that follow them
-    /// before the next Terraform phase (when `perform_sdk`; refused otherwise, because until
-    /// they are made the pair cannot tell where it stands).
-    AfterApply {
-        perform_sdk: bool,
-        proposed: Option<BTreeMap<String, Step>>,
-    },
-}
-
-impl Scope {
-    fn proposed(&self) -> Option<&BTreeMap<String, Step>> {
-        match self {
-            Scope::Everything => None,
-            Scope::BeforeApply { proposed, .. } | Scope::AfterApply { proposed, .. } => {
-                proposed.as_ref()
-            }
-        }
-    }
 }
 
 /// The end of a run, and everything it said.
@@ -192,88 +147,45 @@ impl Runner<'_> {
             .expect("events and actions name selected pairs")
     }
 
-    /// The regions an observation reads with a single attempt: in an unplanned failover, A's
-    /// regions (said to be down) that are nobody's B. Their retries would only hold up B's
-    /// deletions, and a region that does not answer at once is treated as down, which is
-    /// what the operator said (its stale configuration is cleaned up at failback).
-    fn probed(&self) -> BTreeSet<String> {
-        if self.req.op != (Operation::Failover { unplanned: true }) {
-            return BTreeSet::new();
-        }
-        let bs: BTreeSet<String> = self
-            .req
-            .pairs
-            .iter()
-            .map(|p| p.secondary.region.to_string())
-            .collect();
-        self.req
-            .pairs
-            .iter()
-            .map(|p| p.primary.region.to_string())
-            .filter(|a| !bs.contains(a))
-            .collect()
-    }
-
-    async fn state(&self) -> Result<BTreeSet<String>, DrError> {
-        Ok(self.ctx.tf.state_list().await?.into_iter().collect())
-    }
-
-    /// Every region (with the last writes of the selected pairs' file systems when
-    /// `with_writes`: the data at risk), and the state when `with_state`.
+    /// Reads AWS (with the last writes of the selected pairs' file systems when
+    /// `with_writes`: the data at risk), the state when `with_state`, and A's backup jobs when
+    /// `with_jobs` (a recovery point is being decided or waited for); what was assessed of A's
+    /// writes at the run's start is kept.
     async fn observe(
         &self,
         with_writes: bool,
         with_state: bool,
         with_jobs: bool,
     ) -> Result<Observed, DrError> {
-        let watch: BTreeSet<(String, FileSystemId)> = self
-            .req
-            .pairs
-            .iter()
-            .filter(|_| with_writes)
-            .flat_map(|p| [&p.primary, &p.secondary])
-            .map(|s| (s.region.to_string(), s.file_system_id.clone()))
-            .collect();
-        let snapshot = observe_with(&self.ctx.aws, None, &self.probed(), &watch).await;
+        let look = Look::for_operation(Some(self.req.op), &self.req.pairs, with_writes);
+        let snapshot = position::observe(&self.ctx.aws, &look).await;
         let state = if with_state {
-            Some(self.state().await?)
+            Some(position::read_state(&self.ctx.tf).await?)
         } else {
             None
         };
-        let mut views = views(&self.req.pairs, &snapshot, state.as_ref());
-        self.attach(&mut views, with_jobs).await;
+        let views = self.views(&snapshot, state, with_jobs).await;
         Ok(Observed { snapshot, views })
     }
 
-    /// What the run knows beyond one observation: the assessment of A's writes, and (when
-    /// `with_jobs`: a recovery point is being decided or waited for) A's backup jobs.
-    async fn attach(&self, views: &mut [PairView], with_jobs: bool) {
-        for v in views.iter_mut() {
-            if let Some(w) = self.writes_on_a.get(&v.pair) {
-                v.a_only_writes = Some(w.clone());
-                let pair = self.pair(&v.pair);
-                if with_jobs && !w.is_none() && pair.backup.is_some() {
-                    v.a_backup_jobs = super::evidence::a_backup_jobs(&self.ctx.aws, pair, v).await;
-                }
-            }
-        }
-    }
-
-    /// A failback's first look at A: writes only A has, before anything overwrites A.
-    async fn assess_writes_on_a(&mut self, views: &mut [PairView]) {
-        if self.req.op != Operation::Failback {
-            return;
-        }
-        for v in views.iter() {
-            // Already replicating into A (a resumed run): the question was settled before.
-            if v.reverse().is_some() || v.a.file_system.is_none() {
-                continue;
-            }
-            let pair = self.pair(&v.pair).clone();
-            let assessment = super::evidence::a_only_writes(&self.ctx.aws, &pair, v).await;
-            self.writes_on_a.insert(v.pair.clone(), assessment);
-        }
-        self.attach(views, true).await;
+    /// The selected pairs' views, with the assessment of A's writes made at the run's start.
+    async fn views(
+        &self,
+        snapshot: &Snapshot,
+        state: Option<BTreeSet<String>>,
+        with_jobs: bool,
+    ) -> Vec<PairView> {
+        let facts = position::gather(
+            &self.ctx.aws,
+            Some(self.req.op),
+            &self.req.pairs,
+            snapshot,
+            state,
+            Some(&self.writes_on_a),
+            with_jobs,
+        )
+        .await;
+        position::views(&self.req.pairs, snapshot, &facts)
     }
 
     /// An unplanned failover whose every pair still shows A -> B decides its first phase (B's
@@ -284,7 +196,7 @@ impl Runner<'_> {
         self.req.op == (Operation::Failover { unplanned: true })
             && self.req.scope == Scope::Everything
             && !self.req.dry_run
-            && views(&self.req.pairs, snapshot, None)
+            && position::views(&self.req.pairs, snapshot, &Facts::default())
                 .iter()
                 .all(|v| v.forward().is_some())
     }
@@ -299,8 +211,9 @@ impl Runner<'_> {
             return Ok(());
         }
         if self.req.scope == Scope::Everything {
-            let live = super::observe::live_directions(&self.ctx.config.pairs, snapshot);
-            let files = render::render_root(&self.ctx.config, &live, &self.probed())?;
+            let live = position::live_directions(&self.ctx.config.pairs, snapshot);
+            let probed = position::probed_regions(self.req.op, &self.req.pairs);
+            let files = render::render_root(&self.ctx.config, &live, &probed)?;
             render::write(&dir, &files)?;
         }
         self.ctx.tf.init().await?;
@@ -315,44 +228,69 @@ impl Runner<'_> {
         Ok(())
     }
 
-    async fn execute(&mut self) -> Result<String, DrError> {
-        let first = {
-            let snapshot = self.observe(true, false, false).await?.snapshot;
-            if self.flags.writes_stopped {
-                self.flags.writes_stopped_at = snapshot.now();
-            }
-            if !self.req.dry_run {
-                self.prepare_root(&snapshot).await?;
-            }
-            let state = if self.decides_from_aws_alone(&snapshot) {
-                None
-            } else {
-                match self.state().await {
-                    Ok(s) => Some(s),
-                    Err(e) if self.req.dry_run => {
-                        tracing::warn!("the Terraform state was not read: {}", e.message());
-                        None
-                    }
-                    Err(e) => return Err(e),
+    /// The run's start: one observation (with the writes of both file systems: the data at
+    /// risk), the root prepared and aligned with AWS, the state, the assessment of A's writes
+    /// (kept for the whole run), and every pair's position.
+    async fn first_position(&mut self) -> Result<(Observed, Vec<PairPosition>), DrError> {
+        let look = Look::for_operation(Some(self.req.op), &self.req.pairs, true);
+        let snapshot = position::observe(&self.ctx.aws, &look).await;
+        if self.flags.writes_stopped {
+            self.flags.writes_stopped_at = snapshot.now();
+        }
+        if !self.req.dry_run {
+            self.prepare_root(&snapshot).await?;
+        }
+        let mut state = if self.decides_from_aws_alone(&snapshot) {
+            None
+        } else {
+            match position::read_state(&self.ctx.tf).await {
+                Ok(s) => Some(s),
+                Err(e) if self.req.dry_run => {
+                    tracing::warn!("the Terraform state was not read: {}", e.message());
+                    None
                 }
-            };
-            let mut views = views(&self.req.pairs, &snapshot, state.as_ref());
-            let whole_run = self.req.scope == Scope::Everything && !self.req.dry_run;
-            if whole_run && state.is_some() && self.align_root(&views, &snapshot).await? {
-                let state = self.state().await?;
-                views = super::observe::views(&self.req.pairs, &snapshot, Some(&state));
+                Err(e) => return Err(e),
             }
-            self.assess_writes_on_a(&mut views).await;
-            Observed { snapshot, views }
         };
+        let whole_run = self.req.scope == Scope::Everything && !self.req.dry_run;
+        if whole_run && state.is_some() {
+            let plain = position::views(
+                &self.req.pairs,
+                &snapshot,
+                &Facts::with_state(state.clone()),
+            );
+            if self.align_root(&plain, &snapshot).await? {
+                state = Some(position::read_state(&self.ctx.tf).await?);
+            }
+        }
+        let facts = position::gather(
+            &self.ctx.aws,
+            Some(self.req.op),
+            &self.req.pairs,
+            &snapshot,
+            state,
+            None,
+            true,
+        )
+        .await;
+        self.writes_on_a = facts.writes_on_a.clone();
+        let views = position::views(&self.req.pairs, &snapshot, &facts);
+        let positions =
+            position::decide(self.req.op, &self.req.pairs, views.clone(), self.inputs());
+        Ok((Observed { snapshot, views }, positions))
+    }
+
+    async fn execute(&mut self) -> Result<String, DrError> {
+        let (first, positions) = self.first_position().await?;
         let now = first.snapshot.now();
         let mut queues: BTreeMap<String, Vec<StageStep>> = BTreeMap::new();
         let mut blocked = Vec::new();
-        for (pair, view) in self.req.pairs.iter().zip(&first.views) {
-            match decide::decide_pair(self.req.op, pair, view, self.inputs()) {
+        for (pair, position) in self.req.pairs.iter().zip(&positions) {
+            let view = &position.view;
+            match &position.decision {
                 Ok(d) => {
-                    let steps: Vec<Step> = d.phases.iter().map(|p| p.step).collect();
-                    match self.stage(pair, &steps, view) {
+                    let steps = position.steps();
+                    match stage(&self.req.scope, pair, &steps, view, self.inputs()) {
                         Ok(q) => {
                             self.applied_by_the_pipeline(pair, view, now);
                             queues.insert(pair.name.clone(), q);
@@ -366,12 +304,12 @@ impl Runner<'_> {
                         EventKind::PairPlanned {
                             a: side_label(&pair.primary),
                             b: side_label(&pair.secondary),
-                            found: d.found,
-                            phases: d.phases,
+                            found: d.found.clone(),
+                            phases: d.phases.clone(),
                         },
                     );
                 }
-                Err(e) => blocked.push((pair.name.clone(), e)),
+                Err(e) => blocked.push((pair.name.clone(), e.clone())),
             }
         }
         // After each pair's plan, so that the report has the pair to put it under.
@@ -417,20 +355,7 @@ impl Runner<'_> {
                     },
                 );
             }
-            let text = blocked
-                .iter()
-                .map(|(name, e)| format!("pair {name}: {}", e.message()))
-                .collect::<Vec<_>>()
-                .join("\n");
-            let text = format!("{text}\nnothing was changed");
-            let refused = blocked
-                .iter()
-                .any(|(_, e)| matches!(e, DrError::Refused(_)));
-            return Err(if refused {
-                DrError::Refused(text)
-            } else {
-                DrError::Failed(text)
-            });
+            return Err(DrError::blocked(&blocked, "nothing was changed"));
         }
         if queues.values().all(Vec::is_empty) {
             return self.ended(format!("nothing to do: {}", self.req.op.name()));
@@ -441,7 +366,7 @@ impl Runner<'_> {
             }
         }
         if !self.req.dry_run && self.req.scope == Scope::Everything {
-            self.every_question_can_be_answered(&first)?;
+            self.every_question_can_be_answered(&positions)?;
         }
         if !self.req.dry_run {
             self.every_gate_can_pass(&first, &queues).await?;
@@ -500,7 +425,7 @@ impl Runner<'_> {
                     .find(|v| &v.pair == name)
                     .expect("every selected pair is viewed");
                 let actions = decide::actions(self.pair(name), step, view, self.inputs())?;
-                round.push((name.clone(), self.in_scope(actions, *gate_only)));
+                round.push((name.clone(), in_scope(&self.req.scope, actions, *gate_only)));
             }
             let failures = self.carry_out(step, &round, &seen.snapshot).await?;
             for (name, _) in &names {
@@ -621,7 +546,13 @@ impl Runner<'_> {
         if !matches!(self.req.scope, Scope::AfterApply { .. }) {
             return;
         }
-        let Some(proposed) = self.req.scope.proposed().and_then(|p| p.get(&pair.name)) else {
+        let Some(proposed) = self
+            .req
+            .scope
+            .proposed()
+            .and_then(|p| p.get(&pair.name))
+            .map(|r| &r.step)
+        else {
             return;
         };
         let in_state = |d: render::Direction| match d {
@@ -651,7 +582,7 @@ impl Runner<'_> {
     /// operation's Terraform route: a stage that passed is not the operation done.
     fn stage_end(&self) -> Option<String> {
         use super::planner::{next_needs, route_position};
-        let step = *self.req.scope.proposed()?.values().min()?;
+        let step = self.req.scope.proposed()?.values().map(|r| r.step).min()?;
         let (n, m) = route_position(self.req.op, step)?;
         let op = self.req.op.name();
         let title = step.title();
@@ -687,32 +618,7 @@ impl Runner<'_> {
             .map(|p| p.name.as_str())
             .filter(|n| !failed.contains(n))
             .collect();
-        let mut text = self
-            .failed
-            .iter()
-            .map(|(name, e)| {
-                if e.message().contains(&format!("pair {name}")) {
-                    e.message().to_string()
-                } else {
-                    format!("pair {name}: {}", e.message())
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !completed.is_empty() {
-            text.push_str(&format!(
-                "\nthe other pair(s) completed: {}. Run the same command again to finish only what is left",
-                completed.join(", ")
-            ));
-        }
-        let worst = |pick: fn(&DrError) -> bool| self.failed.iter().any(|(_, e)| pick(e));
-        Err(if worst(|e| matches!(e, DrError::GateTimeout(_))) {
-            DrError::GateTimeout(text)
-        } else if worst(|e| matches!(e, DrError::Refused(_))) {
-            DrError::Refused(text)
-        } else {
-            DrError::Failed(text)
-        })
+        Err(DrError::fleet(&self.failed, &completed))
     }
 
     /// One step for every pair at it: confirm, SDK changes, Terraform, gate, in that order.
@@ -820,124 +726,15 @@ impl Runner<'_> {
         }
     }
 
-    /// The steps this run takes for a pair, from the planner's steps and the scope.
-    fn stage(
-        &self,
-        pair: &Pair,
-        steps: &[Step],
-        view: &PairView,
-    ) -> Result<Vec<StageStep>, DrError> {
-        let whole = |s: &Step| StageStep {
-            step: *s,
-            gate_only: false,
-        };
-        if self.req.scope == Scope::Everything {
-            return Ok(steps.iter().map(whole).collect());
-        }
-        let at = pending(steps, view);
-        if let Some(proposed) = self.req.scope.proposed().and_then(|p| p.get(&pair.name)) {
-            if matches!(self.req.scope, Scope::BeforeApply { .. }) && at.apply != Some(*proposed) {
-                return Err(DrError::Refused(stale(*proposed, &at, view)));
-            }
-        }
-        let (steps, perform_sdk) = match &self.req.scope {
-            Scope::Everything => unreachable!("handled above"),
-            Scope::BeforeApply { perform_sdk, .. } => (at.before.clone(), *perform_sdk),
-            Scope::AfterApply { perform_sdk, .. } => {
-                let proposed = self.req.scope.proposed().and_then(|p| p.get(&pair.name));
-                let not_applied = |next: Step| {
-                    DrError::Refused(format!(
-                        "nothing has been applied: the next phase, \"{}\", is not in the Terraform state yet. Run the stage before apply and `terraform apply` first (or this gate belongs to another phase); nothing was changed",
-                        next.title()
-                    ))
-                };
-                let gate_only = |s: Step| StageStep {
-                    step: s,
-                    gate_only: true,
-                };
-                match proposed {
-                    Some(p) if at.applied.contains(p) => {}
-                    Some(p) if at.apply == Some(*p) => return Err(not_applied(*p)),
-                    // Applied and finished past what the planner still lists: its gate
-                    // confirms it on the live state.
-                    Some(p)
-                        if at.apply.is_none_or(|a| a > *p)
-                            && !at.before.iter().any(|s| s.step == *p) =>
-                    {
-                        return Ok(vec![gate_only(*p)]);
-                    }
-                    Some(p) => return Err(DrError::Refused(stale(*p, &at, view))),
-                    None if at.applied.is_empty() => match at.apply {
-                        // Stage steps are pending before the next phase: nothing was applied.
-                        Some(next) if !at.before.is_empty() => return Err(not_applied(next)),
-                        _ => return Ok(Vec::new()),
-                    },
-                    None => {}
-                }
-                let last = at.before.iter().rposition(|s| s.gate_only);
-                let mut steps: Vec<StageStep> = at.before[..last.map_or(0, |i| i + 1)]
-                    .iter()
-                    .filter(|s| s.gate_only)
-                    .copied()
-                    .collect();
-                steps.extend(
-                    at.before[last.map_or(0, |i| i + 1)..]
-                        .iter()
-                        .take_while(|s| s.step.spec().sdk.is_some())
-                        .copied(),
-                );
-                (steps, *perform_sdk)
-            }
-        };
-        let mut out = Vec::new();
-        for mut s in steps {
-            let change = decide::actions(pair, s.step, view, self.inputs())?
-                .into_iter()
-                .find_map(|a| match a {
-                    Action::Sdk { change } => Some(change),
-                    _ => None,
-                });
-            if let Some(change) = change.filter(|_| !s.gate_only) {
-                if sdk_done(&change, view) {
-                    s.gate_only = true;
-                } else if !perform_sdk {
-                    return Err(DrError::Refused(format!(
-                        "\"{}\" must be done at this stage: {}. Run the stage with --perform-sdk to make the change (the report records it), or make it yourself and run the stage again",
-                        s.step.title(),
-                        change.describe()
-                    )));
-                }
-            }
-            out.push(s);
-        }
-        Ok(out)
-    }
-
-    /// The actions a step takes in this run: only its gate when its change is done; no
-    /// confirmation for a stage's SDK change (`--perform-sdk` is the consent).
-    fn in_scope(&self, actions: Vec<Action>, gate_only: bool) -> Vec<Action> {
-        actions
-            .into_iter()
-            .filter(|a| match a {
-                Action::Gate { .. } => true,
-                _ if gate_only => false,
-                Action::Confirm { question } => {
-                    !(self.req.scope != Scope::Everything && question.skip == decide::Skip::Yes)
-                }
-                _ => true,
-            })
-            .collect()
-    }
-
     /// Refuses before the first change when a later phase would ask a question nobody can
     /// answer (no terminal, and not the flag that skips it): better than stopping half-way.
-    fn every_question_can_be_answered(&self, first: &Observed) -> Result<(), DrError> {
-        for (pair, view) in self.req.pairs.iter().zip(&first.views) {
-            let Ok(d) = decide::decide_pair(self.req.op, pair, view, self.inputs()) else {
+    fn every_question_can_be_answered(&self, positions: &[PairPosition]) -> Result<(), DrError> {
+        for (pair, position) in self.req.pairs.iter().zip(positions) {
+            let Ok(d) = &position.decision else {
                 continue;
             };
             for phase in &d.phases {
-                for action in self.in_scope(phase.actions.clone(), false) {
+                for action in in_scope(&self.req.scope, phase.actions.clone(), false) {
                     let Action::Confirm { question } = action else {
                         continue;
                     };
@@ -1127,23 +924,6 @@ impl Runner<'_> {
             },
         );
     }
-}
-
-/// Why a proposal no longer matches the live state.
-fn stale(proposed: Step, at: &Pending, view: &PairView) -> String {
-    let now = match (at.apply, at.applied.last()) {
-        (Some(next), _) => format!("the next phase to apply is \"{}\"", next.title()),
-        (None, Some(done)) => format!(
-            "\"{}\" is applied and nothing is left to apply",
-            done.title()
-        ),
-        (None, None) => "nothing is left to do".to_string(),
-    };
-    format!(
-        "the merged proposal is for \"{}\", but the live state moved on: {now} (live direction: {}). The proposal is stale: run `efs-dr propose` again and merge that instead; nothing was changed",
-        proposed.title(),
-        view.live_direction().as_str()
-    )
 }
 
 /// A run stopped by a signal at a safe point, before `step`'s next action.

@@ -8,11 +8,12 @@ use super::Runner;
 use crate::dr::decide::Action;
 use crate::dr::error::DrError;
 use crate::dr::events::{EventKind, TfChange};
-use crate::dr::observe::live_directions;
 use crate::dr::phase::Step;
+use crate::dr::position;
+use crate::dr::round::TerraformRound;
 use crate::dr::view::Snapshot;
 use crate::render;
-use crate::terraform::{AllowedChange, PhaseError, ResourceChange};
+use crate::terraform::{PhaseError, ResourceChange};
 
 const PLAN_FILE: &str = "efs-dr.tfplan";
 
@@ -24,53 +25,33 @@ impl Runner<'_> {
         snapshot: &Snapshot,
     ) -> Result<(), DrError> {
         let tf = &self.ctx.tf;
+        let terraform_round =
+            TerraformRound::from_actions(round.iter().map(|(n, a)| (n.as_str(), a.as_slice())));
         // Pairs the step does not change keep their live direction: their plan is empty.
-        let live = live_directions(&self.ctx.config.pairs, snapshot);
-        let mut directions = live.clone();
-        let mut allowed: Vec<AllowedChange> = Vec::new();
-        let mut refresh = true;
-        for (name, actions) in round {
-            for action in actions {
-                match action {
-                    Action::SetDirection { direction } => {
-                        directions.insert(name.clone(), *direction);
-                    }
-                    Action::PlanCheckApply {
-                        allowed: a,
-                        refresh: r,
-                    } => {
-                        allowed.extend(a.iter().cloned());
-                        refresh &= *r;
-                    }
-                    _ => {}
-                }
-            }
-        }
+        let live = position::live_directions(&self.ctx.config.pairs, snapshot);
+        let directions = terraform_round.directions_over(&live);
         // The variables ask for the phase's change only while its plan is checked and applied:
         // on any failure they are put back, so that no plain `terraform apply` makes it ungated.
-        let vars = tf.dir.join(render::DIRECTIONS_FILE);
-        let previous = std::fs::read(&vars).ok();
-        let down = self.probed();
+        let edit = render::RootEdit::begin(&tf.dir, &[render::DIRECTIONS_FILE]);
+        let down = position::probed_regions(self.req.op, &self.req.pairs);
         let result = async {
             // What AWS has and the state lacks is imported first, under the directions AWS
             // has (its address exists in the configuration then, whether the phase creates it
             // or removes it), so that the phase never creates it twice nor stops short of
             // removing it.
-            if round
-                .iter()
-                .any(|(_, a)| a.iter().any(|a| matches!(a, Action::Import { .. })))
-            {
+            if !terraform_round.imports.is_empty() {
                 render::write(
                     &tf.dir,
                     &render::render_root(&self.ctx.config, &live, &down)?,
                 )?;
-                self.import(step, round, snapshot).await?;
+                self.import(step, &terraform_round.imports, snapshot)
+                    .await?;
             }
             render::write(
                 &tf.dir,
                 &render::render_root(&self.ctx.config, &directions, &down)?,
             )?;
-            self.plan_and_apply(step, round, snapshot, allowed, refresh)
+            self.plan_and_apply(step, round, &terraform_round, snapshot)
                 .await
         }
         .await;
@@ -84,14 +65,8 @@ impl Runner<'_> {
                     .collect();
             render::write(&tf.dir, &providers)?;
         }
-        if result.is_err() {
-            let restored = match &previous {
-                Some(content) => std::fs::write(&vars, content),
-                None => std::fs::remove_file(&vars),
-            };
-            if let Err(e) = restored {
-                tracing::error!("{} could not be put back: {e}", vars.display());
-            }
+        if result.is_ok() {
+            edit.keep();
         }
         result
     }
@@ -100,35 +75,28 @@ impl Runner<'_> {
         &mut self,
         step: Step,
         round: &[(String, Vec<Action>)],
+        terraform_round: &TerraformRound,
         snapshot: &Snapshot,
-        allowed: Vec<AllowedChange>,
-        refresh: bool,
     ) -> Result<(), DrError> {
         let tf = &self.ctx.tf;
+        let (allowed, refresh) = (&terraform_round.allowed, terraform_round.refresh);
         // Every `state rm` of the round in one call (a fleet's 100 forgets are one Terraform
         // run, not 100).
-        let mut changed: Vec<(&String, &'static str, &String)> = Vec::new();
-        let forget: Vec<(&String, &String)> = round
-            .iter()
-            .flat_map(|(name, actions)| {
-                actions.iter().filter_map(move |a| match a {
-                    Action::StateRm { address } => Some((name, address)),
-                    _ => None,
-                })
-            })
-            .collect();
-        if !forget.is_empty() {
-            let addresses: Vec<String> = forget.iter().map(|(_, a)| (*a).clone()).collect();
+        if !terraform_round.forgets.is_empty() {
+            let addresses: Vec<String> = terraform_round
+                .forgets
+                .iter()
+                .map(|(_, a)| a.clone())
+                .collect();
             tf.state_rm(&addresses).await?;
-            changed.extend(forget.iter().map(|(name, a)| (*name, "state rm", *a)));
         }
-        for (name, command, address) in changed {
+        for (name, address) in &terraform_round.forgets {
             self.out.emit(
                 Some(name),
                 Some(step),
                 snapshot.now(),
                 EventKind::StateChanged {
-                    command: command.into(),
+                    command: "state rm".into(),
                     address: address.clone(),
                 },
             );
@@ -136,7 +104,7 @@ impl Runner<'_> {
         let mut untainted = false;
         let checked = loop {
             match tf
-                .plan_checked(Path::new(PLAN_FILE), &allowed, refresh)
+                .plan_checked(Path::new(PLAN_FILE), allowed, refresh)
                 .await
             {
                 Ok(c) => break c,
@@ -243,24 +211,20 @@ impl Runner<'_> {
     async fn import(
         &mut self,
         step: Step,
-        round: &[(String, Vec<Action>)],
+        imports: &[(String, String, crate::ids::FileSystemId)],
         snapshot: &Snapshot,
     ) -> Result<(), DrError> {
-        for (name, actions) in round {
-            for action in actions {
-                if let Action::Import { address, id } = action {
-                    self.ctx.tf.import(address, id.as_str()).await?;
-                    self.out.emit(
-                        Some(name),
-                        Some(step),
-                        snapshot.now(),
-                        EventKind::StateChanged {
-                            command: "import".into(),
-                            address: address.clone(),
-                        },
-                    );
-                }
-            }
+        for (name, address, id) in imports {
+            self.ctx.tf.import(address, id.as_str()).await?;
+            self.out.emit(
+                Some(name),
+                Some(step),
+                snapshot.now(),
+                EventKind::StateChanged {
+                    command: "import".into(),
+                    address: address.clone(),
+                },
+            );
         }
         Ok(())
     }
@@ -280,14 +244,9 @@ impl Runner<'_> {
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             }
-            let snapshot = crate::dr::observe::observe_with(
-                &self.ctx.aws,
-                None,
-                &self.probed(),
-                &Default::default(),
-            )
-            .await;
-            let views = crate::dr::observe::views(&self.req.pairs, &snapshot, None);
+            let look = position::Look::for_operation(Some(self.req.op), &self.req.pairs, false);
+            let snapshot = position::observe(&self.ctx.aws, &look).await;
+            let views = position::views(&self.req.pairs, &snapshot, &position::Facts::default());
             let seen = planned.iter().all(|c| {
                 views.iter().any(|v| {
                     let pair = self.pair(&v.pair);
@@ -329,7 +288,7 @@ impl Runner<'_> {
         unexpected: &[crate::terraform::UnexpectedChange],
     ) -> Vec<(String, String)> {
         use crate::aws::ReplicationStatus;
-        let views = crate::dr::observe::views(&self.req.pairs, snapshot, None);
+        let views = position::views(&self.req.pairs, snapshot, &position::Facts::default());
         unexpected
             .iter()
             .filter(|u| u.reason.as_deref() == Some("replace_because_tainted"))

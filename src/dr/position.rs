@@ -1,0 +1,237 @@
+//! Where each pair stands, read once and decided once. One observation of AWS, built from the
+//! operation (which regions, which of them probed because they are said to be down, whose
+//! writes are watched); what the Terraform state holds; the evidence about A the operation
+//! needs (writes only A has, A's backup jobs), gathered by the one rule below; each pair's view,
+//! derived whole from all of that and never patched; then its decision and its pending phase.
+//! `run` (and so `gate`), `propose`, `check-plan` and `status` all stand on it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::decide::{decide_pair, Inputs, PairDecision};
+use super::error::DrError;
+use super::evidence;
+use super::observe::observe_with;
+use super::pending::{pending, Pending};
+use super::phase::Step;
+use super::planner::Operation;
+use super::view::{PairFacts, PairView, Snapshot};
+use super::writes::AOnlyWrites;
+use crate::aws::{Aws, BackupJobInfo};
+use crate::config::Pair;
+use crate::ids::FileSystemId;
+use crate::render::{replication_address, Direction};
+use crate::terraform::Terraform;
+
+/// What one observation reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Look {
+    /// The regions read (None: every region of the configuration). A region left out reads as
+    /// not observed: a gate that does not need a region does not wait for it (it may be down).
+    pub only: Option<BTreeSet<String>>,
+    /// Regions read with a single attempt: said to be down, their retries would only hold up
+    /// what the other regions' answers allow.
+    pub probed: BTreeSet<String>,
+    /// (region, file system) whose last write is read.
+    pub writes: BTreeSet<(String, FileSystemId)>,
+}
+
+impl Look {
+    /// What `op` reads of `pairs`: every region, A's regions probed in an unplanned failover,
+    /// and, when `with_writes`, the last writes of both file systems (the data at risk).
+    pub fn for_operation(op: Option<Operation>, pairs: &[Pair], with_writes: bool) -> Look {
+        Look {
+            only: None,
+            probed: op.map(|op| probed_regions(op, pairs)).unwrap_or_default(),
+            writes: if with_writes {
+                watched(pairs)
+            } else {
+                BTreeSet::new()
+            },
+        }
+    }
+}
+
+/// Both file systems of every pair, as (region, id).
+pub fn watched(pairs: &[Pair]) -> BTreeSet<(String, FileSystemId)> {
+    pairs
+        .iter()
+        .flat_map(|p| [&p.primary, &p.secondary])
+        .map(|s| (s.region.to_string(), s.file_system_id.clone()))
+        .collect()
+}
+
+/// The regions an unplanned failover reads with a single attempt: A's regions (said to be
+/// down) that are nobody's B. A region that does not answer at once is treated as down, which
+/// is what the operator said (its stale configuration is cleaned up at failback).
+pub fn probed_regions(op: Operation, pairs: &[Pair]) -> BTreeSet<String> {
+    if op != (Operation::Failover { unplanned: true }) {
+        return BTreeSet::new();
+    }
+    let bs: BTreeSet<String> = pairs
+        .iter()
+        .map(|p| p.secondary.region.to_string())
+        .collect();
+    pairs
+        .iter()
+        .map(|p| p.primary.region.to_string())
+        .filter(|a| !bs.contains(a))
+        .collect()
+}
+
+/// One poll of AWS.
+pub async fn observe(aws: &Aws, look: &Look) -> Snapshot {
+    observe_with(aws, look.only.as_ref(), &look.probed, &look.writes).await
+}
+
+/// The resource addresses the Terraform state holds.
+pub async fn read_state(tf: &Terraform) -> Result<BTreeSet<String>, DrError> {
+    Ok(tf.state_list().await?.into_iter().collect())
+}
+
+/// What is known beyond one observation, for every pair.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The addresses the Terraform state holds (None: not read).
+    pub state: Option<BTreeSet<String>>,
+    /// Writes only A has, per pair, where they are at stake.
+    pub writes_on_a: BTreeMap<String, AOnlyWrites>,
+    /// A's backup jobs, newest first, per pair whose recovery point is decided or waited for.
+    pub backup_jobs: BTreeMap<String, Vec<BackupJobInfo>>,
+}
+
+impl Facts {
+    pub fn with_state(state: Option<BTreeSet<String>>) -> Facts {
+        Facts {
+            state,
+            ..Facts::default()
+        }
+    }
+
+    fn of(&self, pair: &Pair) -> PairFacts {
+        let holds = |d| {
+            let state = self.state.as_ref()?;
+            Some(replication_address(pair, d).is_some_and(|a| state.contains(&a)))
+        };
+        PairFacts {
+            state_forward: holds(Direction::Forward),
+            state_reverse: holds(Direction::Reverse),
+            a_only_writes: self.writes_on_a.get(&pair.name).cloned(),
+            a_backup_jobs: self
+                .backup_jobs
+                .get(&pair.name)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Each pair's view, whole: the observation and the facts.
+pub fn views(pairs: &[Pair], snapshot: &Snapshot, facts: &Facts) -> Vec<PairView> {
+    pairs
+        .iter()
+        .map(|p| PairView::with_facts(p, snapshot, facts.of(p)))
+        .collect()
+}
+
+/// The one rule for when writes only A has are at stake: a failback from here would replicate
+/// B -> A into A. B serves (no replication either way, B writable) and A exists, or A cannot
+/// be seen (then nobody can tell, which is said). Once B -> A exists the question was settled
+/// before; once B is fenced the cut-over is past. `op` None: `status`, which tells what a
+/// failback would overwrite.
+pub fn writes_on_a_at_stake(op: Option<Operation>, view: &PairView) -> bool {
+    let failback = op.is_none_or(|op| op == Operation::Failback);
+    let b_serving = view.forward().is_none() && view.reverse().is_none() && view.b.writable();
+    failback && b_serving && (view.a.file_system.is_some() || !view.a.reachable())
+}
+
+/// Gathers, for every pair where the rule says they are at stake, writes only A has (pairs in
+/// `known` keep what was assessed before: a run assesses once, before anything overwrites A);
+/// and, when `with_jobs`, A's backup jobs where a recovery point of A is needed.
+pub async fn gather(
+    aws: &Aws,
+    op: Option<Operation>,
+    pairs: &[Pair],
+    snapshot: &Snapshot,
+    state: Option<BTreeSet<String>>,
+    known: Option<&BTreeMap<String, AOnlyWrites>>,
+    with_jobs: bool,
+) -> Facts {
+    let mut facts = Facts::with_state(state);
+    for pair in pairs {
+        let view = PairView::with_facts(pair, snapshot, facts.of(pair));
+        let writes = match known {
+            Some(known) => known.get(&pair.name).cloned(),
+            None if writes_on_a_at_stake(op, &view) => {
+                Some(evidence::a_only_writes(aws, pair, &view).await)
+            }
+            None => None,
+        };
+        let Some(writes) = writes else {
+            continue;
+        };
+        if with_jobs && !writes.is_none() && pair.backup.is_some() {
+            let jobs = evidence::a_backup_jobs(aws, pair, &view).await;
+            facts.backup_jobs.insert(pair.name.clone(), jobs);
+        }
+        facts.writes_on_a.insert(pair.name.clone(), writes);
+    }
+    facts
+}
+
+/// One pair's position: its view, what the operation means for it, and (through `pending`)
+/// where a pipeline stands.
+#[derive(Debug, Clone)]
+pub struct PairPosition {
+    pub view: PairView,
+    pub decision: Result<PairDecision, DrError>,
+}
+
+impl PairPosition {
+    /// The steps left, in order (none when the decision is an error).
+    pub fn steps(&self) -> Vec<Step> {
+        self.decision
+            .as_ref()
+            .map(|d| d.phases.iter().map(|p| p.step).collect())
+            .unwrap_or_default()
+    }
+
+    /// Where a pipeline stands: the next Terraform phase and what comes before it (None when
+    /// the decision is an error).
+    pub fn pending(&self) -> Option<Pending> {
+        self.decision
+            .as_ref()
+            .ok()
+            .map(|_| pending(&self.steps(), &self.view))
+    }
+}
+
+/// Decides `op` for every pair of `views` (each view names its pair in `pairs`).
+pub fn decide(
+    op: Operation,
+    pairs: &[Pair],
+    views: Vec<PairView>,
+    inputs: Inputs<'_>,
+) -> Vec<PairPosition> {
+    views
+        .into_iter()
+        .map(|view| {
+            let decision = match pairs.iter().find(|p| p.name == view.pair) {
+                Some(pair) => decide_pair(op, pair, &view, inputs),
+                None => Err(DrError::Failed(format!(
+                    "pair {} is not in the configuration",
+                    view.pair
+                ))),
+            };
+            PairPosition { view, decision }
+        })
+        .collect()
+}
+
+/// The direction each pair has in AWS now: what to render for pairs a phase does not change,
+/// so that their plan is empty.
+pub fn live_directions(pairs: &[Pair], snapshot: &Snapshot) -> BTreeMap<String, Direction> {
+    views(pairs, snapshot, &Facts::default())
+        .into_iter()
+        .map(|v| (v.pair.clone(), v.live_direction()))
+        .collect()
+}
