@@ -207,6 +207,7 @@ pub async fn take_lease(
         },
     )
     .await
+    .map_err(DrError::from)
 }
 
 /// Where reports go: `--report-dir`, or efs-dr-reports/ beside the config file.

@@ -182,7 +182,7 @@ pub fn actions(
                 None => spec.title.to_string(),
             };
             // Before A is overwritten, the question says what A alone holds.
-            if matches!(step, Step::DisableProtectionA | Step::CreateReverse) {
+            if spec.overwrites == Some(Role::A) {
                 if let Some(w) = &view.a_only_writes {
                     text.push_str(&format!(
                         ". A's content will be replaced by B's; writes only A has: {}",
@@ -197,10 +197,10 @@ pub fn actions(
                 },
             })
         }
-        Confirmation::StopWritesOnB if inputs.flags.writes_stopped => {}
-        Confirmation::StopWritesOnB => out.push(Action::Confirm {
+        Confirmation::StopWritesOnB(_) if inputs.flags.writes_stopped => {}
+        Confirmation::StopWritesOnB(text) => out.push(Action::Confirm {
             question: Question {
-                text: "stop the application writing to B now. The gate then checks that writes stopped and reached A".into(),
+                text: text.into(),
                 skip: Skip::WritesStopped,
             },
         }),
@@ -220,7 +220,7 @@ pub fn actions(
         }
     }
     if let Some(work) = spec.terraform {
-        out.extend(terraform_actions(pair, step, work, view)?);
+        out.extend(terraform_actions(pair, work, view)?);
     }
     let mut g = gate(spec.gate, inputs);
     if let Gate::RecoveryPoint { after } = &mut g {
@@ -311,12 +311,7 @@ pub fn already_deleting(change: &SdkChange, view: &PairView) -> bool {
     record.is_some_and(|r| r.status == crate::aws::ReplicationStatus::Deleting)
 }
 
-fn terraform_actions(
-    pair: &Pair,
-    step: Step,
-    work: TfWork,
-    view: &PairView,
-) -> Result<Vec<Action>, DrError> {
+fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<Action>, DrError> {
     let live = |d: Direction| match d {
         Direction::Forward => view.forward().is_some(),
         Direction::Reverse => view.reverse().is_some(),
@@ -328,10 +323,10 @@ fn terraform_actions(
         Direction::Reverse => view.state_reverse,
         Direction::None => Some(false),
     };
-    let direction = step
-        .spec()
-        .direction
-        .expect("a phase with Terraform work sets the direction");
+    let direction = match work {
+        TfWork::Import(d) | TfWork::Create(d) => d,
+        TfWork::Remove(_) | TfWork::Forget(_) => Direction::None,
+    };
     let mut out = vec![Action::SetDirection { direction }];
     // The state holds a replication AWS no longer has (a run killed after AWS deleted it and
     // before Terraform saved the state): forget it before planning. A refresh cannot be
@@ -505,4 +500,4 @@ pub fn decide_pair(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

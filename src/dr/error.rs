@@ -178,6 +178,15 @@ impl From<crate::terraform::TfError> for DrError {
     }
 }
 
+impl From<crate::lease::LeaseError> for DrError {
+    fn from(e: crate::lease::LeaseError) -> Self {
+        match e {
+            crate::lease::LeaseError::Failed(m) => DrError::Failed(m),
+            crate::lease::LeaseError::Unreachable(m) => DrError::StateUnreachable(m),
+        }
+    }
+}
+
 impl From<crate::config::LoadError> for DrError {
     fn from(e: crate::config::LoadError) -> Self {
         DrError::Failed(e.to_string())

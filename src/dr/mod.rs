@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod evidence;
 pub mod gate;
+pub mod measure;
 pub mod observe;
 pub mod pending;
 pub mod phase;

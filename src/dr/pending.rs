@@ -455,6 +455,7 @@ mod tests {
     use super::super::view::tests::*;
     use super::super::view::PairView;
     use super::*;
+    use std::collections::BTreeMap;
 
     fn view(s: crate::dr::view::Snapshot, fwd: bool, rev: bool) -> PairView {
         let mut v = PairView::derive(&pair(), &s);
@@ -564,5 +565,149 @@ mod tests {
             status: crate::aws::Protection::Disabled,
         };
         assert!(!sdk_done(&change, &v));
+    }
+
+    fn inputs(gates: &crate::config::GateSettings) -> Inputs<'_> {
+        Inputs {
+            gates,
+            flags: crate::dr::phase::RunFlags::default(),
+        }
+    }
+
+    fn position(op: Operation, v: &PairView) -> Vec<Step> {
+        plan_pair(op, v).unwrap().steps
+    }
+
+    fn reviewed(step: Step, route: Vec<ReviewedStep>) -> Option<BTreeMap<String, Reviewed>> {
+        Some(BTreeMap::from([(
+            "app".to_string(),
+            Reviewed { step, route },
+        )]))
+    }
+
+    #[test]
+    fn a_whole_run_takes_every_phase_left() {
+        let gates = crate::dr::decide::tests::settings();
+        let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 20), false, false);
+        let steps = position(Operation::Failback, &v);
+        let q = stage(&Scope::Everything, &pair(), &steps, &v, inputs(&gates)).unwrap();
+        assert_eq!(q.iter().map(|s| s.step).collect::<Vec<_>>(), steps);
+        assert!(q.iter().all(|s| !s.gate_only));
+    }
+
+    #[test]
+    fn the_stage_before_apply_makes_sdk_changes_only_when_asked_and_refuses_what_was_not_reviewed()
+    {
+        let gates = crate::dr::decide::tests::settings();
+        let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 20), false, false);
+        let steps = position(Operation::Failback, &v);
+        let before = |perform_sdk, proposed| {
+            stage(
+                &Scope::BeforeApply {
+                    perform_sdk,
+                    proposed,
+                },
+                &pair(),
+                &steps,
+                &v,
+                inputs(&gates),
+            )
+        };
+        let refused = before(false, None).unwrap_err();
+        assert!(
+            refused.message().contains("must be done at this stage")
+                && refused.message().contains("--perform-sdk"),
+            "{refused}"
+        );
+        let q = before(true, None).unwrap();
+        assert_eq!(
+            q,
+            vec![StageStep {
+                step: Step::DisableProtectionA,
+                gate_only: false
+            }]
+        );
+        // The proposal is for another phase: stale.
+        let stale = before(true, reviewed(Step::CreateForward, vec![])).unwrap_err();
+        assert!(stale.message().contains("The proposal is stale"), "{stale}");
+        // The proposal's phase, with the route as it was reviewed: it goes.
+        let route = pull_request_route(&pair(), &steps, &v, inputs(&gates))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            before(true, reviewed(Step::CreateReverse, route.clone())).unwrap(),
+            q
+        );
+        // The same phase, but its Terraform change edited: refused, saying what differs.
+        let mut edited = route.clone();
+        let apply = edited.iter_mut().find(|s| s.stage == Stage::Apply).unwrap();
+        for a in apply.actions.iter_mut() {
+            if let Action::PlanCheckApply { allowed, .. } = a {
+                allowed[0].kind = crate::terraform::ChangeKind::Delete;
+            }
+        }
+        let differs = before(true, reviewed(Step::CreateReverse, edited)).unwrap_err();
+        assert!(
+            differs.message().contains("not what was reviewed")
+                && differs.message().contains("allows delete")
+                && differs.message().contains("allows create"),
+            "{differs}"
+        );
+        // A step nobody reviewed: refused.
+        let without_sdk: Vec<ReviewedStep> = route
+            .into_iter()
+            .filter(|s| s.step != Step::DisableProtectionA)
+            .collect();
+        let unreviewed = before(true, reviewed(Step::CreateReverse, without_sdk)).unwrap_err();
+        assert!(
+            unreviewed
+                .message()
+                .contains("is not in the reviewed proposal"),
+            "{unreviewed}"
+        );
+    }
+
+    #[test]
+    fn the_stage_after_apply_gates_what_was_applied_and_refuses_what_was_not() {
+        let gates = crate::dr::decide::tests::settings();
+        let after = |v: &PairView, proposed| {
+            let steps = position(Operation::Failback, v);
+            stage(
+                &Scope::AfterApply {
+                    perform_sdk: true,
+                    proposed,
+                },
+                &pair(),
+                &steps,
+                v,
+                inputs(&gates),
+            )
+        };
+        // Not applied yet: B -> A is not in the state.
+        let v = view(
+            snap("DISABLED", "ENABLED", vec![], vec![], 20),
+            false,
+            false,
+        );
+        let e = after(&v, reviewed(Step::CreateReverse, vec![])).unwrap_err();
+        assert!(e.message().starts_with("nothing has been applied"), "{e}");
+        // Applied: its gate (and nothing of the next phase's route).
+        let r = repl(B, A, "ENABLING", None);
+        let v = view(
+            snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20),
+            false,
+            true,
+        );
+        let q = after(&v, reviewed(Step::CreateReverse, vec![])).unwrap();
+        assert_eq!(
+            q,
+            vec![StageStep {
+                step: Step::CreateReverse,
+                gate_only: true
+            }]
+        );
+        // Applied and moved past: a proposal for the phase after it is stale.
+        let e = after(&v, reviewed(Step::CreateForward, vec![])).unwrap_err();
+        assert!(e.message().contains("The proposal is stale"), "{e}");
     }
 }

@@ -89,8 +89,51 @@ pub enum Confirmation {
     None,
     /// A change: asked unless `--yes`.
     Change,
-    /// The operator must stop the application on B: asked unless `--writes-stopped`.
-    StopWritesOnB,
+    /// The operator must stop the application on B: asked (this question) unless
+    /// `--writes-stopped`, which a pipeline's gate command then needs.
+    StopWritesOnB(&'static str),
+}
+
+/// What passing the phase's gate records, beyond the pass itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPass {
+    Nothing,
+    /// The completed backup job's recovery point.
+    RecoveryPoint,
+    /// What a failover may lose, from the view the gate passed on.
+    DataAtRisk,
+    /// The cut-over was safe: writes on B stopped and reached A (nothing at risk).
+    CutOverSafe,
+}
+
+/// What the operator is told to do when the gate times out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// Find out why, then run again: the run continues from this phase.
+    RunAgain,
+    /// Nothing was cut over: stop the application on B, then run again with writes stopped.
+    StopWritesFirst,
+}
+
+/// Where the phase stands in the write outage of a failback (writes stopped -> A writable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    Outside,
+    /// The outage starts when this phase starts (the operator stops writes on B).
+    Starts,
+    /// The outage ends when this phase's gate passes (A writable).
+    Ends,
+}
+
+/// How the README's phase table shows a phase (the table is rendered from `PHASES`).
+#[derive(Debug)]
+pub struct Described {
+    /// The operations that run it.
+    pub operation: &'static str,
+    /// How the change is made.
+    pub how: &'static str,
+    /// What AWS must say for its gate to pass.
+    pub gate: &'static str,
 }
 
 /// One row of the table.
@@ -98,8 +141,6 @@ pub enum Confirmation {
 pub struct PhaseSpec {
     pub step: Step,
     pub title: &'static str,
-    /// The pair's direction variable after the phase (None: unchanged).
-    pub direction: Option<Direction>,
     pub terraform: Option<TfWork>,
     pub sdk: Option<SdkWork>,
     pub gate: GateWork,
@@ -108,6 +149,26 @@ pub struct PhaseSpec {
     pub confirm: Confirmation,
     /// Shown with the phase and in its question: why it is there, what is special.
     pub note: Option<&'static str>,
+    /// The side whose content the phase's change lets the other side's replace: its question
+    /// says what that side alone holds.
+    pub overwrites: Option<Role>,
+    pub on_pass: OnPass,
+    pub on_timeout: OnTimeout,
+    /// Said after its SDK deletion was made in one region only (`{a_region}`: A's region).
+    pub local_only_note: Option<&'static str>,
+    pub outage: Outage,
+    pub described: Described,
+}
+
+impl PhaseSpec {
+    /// The pair's direction variable after the phase (None: unchanged): the phase's Terraform
+    /// work says it.
+    pub fn direction(&self) -> Option<Direction> {
+        match self.terraform? {
+            TfWork::Import(d) | TfWork::Create(d) => Some(d),
+            TfWork::Remove(_) | TfWork::Forget(_) => Some(Direction::None),
+        }
+    }
 }
 
 const MIN: u64 = 60;
@@ -123,40 +184,66 @@ pub const PHASES: [PhaseSpec; 15] = [
     PhaseSpec {
         step: Step::ImportForward,
         title: "import the existing A -> B replication into the state",
-        direction: Some(Direction::Forward),
         terraform: Some(TfWork::Import(Direction::Forward)),
         sdk: None,
         gate: GateWork::InState(Direction::Forward),
         expected: Duration::ZERO,
         confirm: Confirmation::Change,
         note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "init",
+            how: "Terraform `import` (direction `forward`): AWS has A → B, the state does not",
+            gate: "A → B is in the state",
+        },
     },
     PhaseSpec {
         step: Step::ImportReverse,
         title: "import the existing B -> A replication into the state",
-        direction: Some(Direction::Reverse),
         terraform: Some(TfWork::Import(Direction::Reverse)),
         sdk: None,
         gate: GateWork::InState(Direction::Reverse),
         expected: Duration::ZERO,
         confirm: Confirmation::Change,
         note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "init (a failback in progress)",
+            how: "Terraform `import` (direction `reverse`)",
+            gate: "B → A is in the state",
+        },
     },
     PhaseSpec {
         step: Step::CheckRpo,
         title: "check the last sync (RPO)",
-        direction: None,
         terraform: None,
         sdk: None,
         gate: GateWork::Rpo,
         expected: Duration::ZERO,
         confirm: Confirmation::None,
         note: None,
+        overwrites: None,
+        on_pass: OnPass::DataAtRisk,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failover",
+            how: "—",
+            gate: "A → B synced within `max_lag` (else refuse, exit 2, unless `--force`); with `--writes-stopped` also later than the last write on A (CloudWatch `DataWriteIOBytes`) and than the moment the run started (so a write CloudWatch has not shown yet is covered too); ERROR/PAUSED refused unless `--force`",
+        },
     },
     PhaseSpec {
         step: Step::RemoveForward,
         title: "remove A -> B through Terraform",
-        direction: Some(Direction::None),
         terraform: Some(TfWork::Remove(Direction::Forward)),
         sdk: None,
         gate: GateWork::NoReplication {
@@ -166,11 +253,20 @@ pub const PHASES: [PhaseSpec; 15] = [
         expected: DELETION,
         confirm: Confirmation::Change,
         note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failover",
+            how: "Terraform (direction `none`)",
+            gate: "no replication in either region, B's protection `ENABLED` (writable)",
+        },
     },
     PhaseSpec {
         step: Step::DeleteForwardFromB,
         title: "delete A -> B from B's region (SDK)",
-        direction: None,
         terraform: None,
         sdk: Some(SdkWork::DeleteForward {
             asked_in: Role::B,
@@ -183,11 +279,20 @@ pub const PHASES: [PhaseSpec; 15] = [
         expected: DELETION,
         confirm: Confirmation::Change,
         note: Some("LOCAL_CONFIGURATION_ONLY when A's region does not answer; A keeps a stale configuration until failback"),
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: Some("A's region {a_region} did not answer: the replication was deleted in B's region only (LOCAL_CONFIGURATION_ONLY). A still holds a stale configuration; `efs-dr failback` removes it"),
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failover `--unplanned`",
+            how: "SDK (`LOCAL_CONFIGURATION_ONLY` when A's region does not answer)",
+            gate: "no replication in B's region, B writable",
+        },
     },
     PhaseSpec {
         step: Step::ForgetForward,
         title: "forget A -> B in the Terraform state",
-        direction: Some(Direction::None),
         terraform: Some(TfWork::Forget(Direction::Forward)),
         sdk: None,
         gate: GateWork::NoReplication {
@@ -197,22 +302,40 @@ pub const PHASES: [PhaseSpec; 15] = [
         expected: Duration::ZERO,
         confirm: Confirmation::Change,
         note: Some("terraform state rm; A is not touched"),
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failover `--unplanned`",
+            how: "`terraform state rm`, direction `none`, plan without refresh (A is never read)",
+            gate: "as above",
+        },
     },
     PhaseSpec {
         step: Step::EnableProtectionB,
         title: "set B's overwrite protection to ENABLED (SDK)",
-        direction: None,
         terraform: None,
         sdk: Some(SdkWork::Protection(Role::B, Protection::Enabled)),
         gate: GateWork::Protection(Role::B, Protection::Enabled),
         expected: Duration::ZERO,
         confirm: Confirmation::Change,
         note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failover (B left fenced)",
+            how: "SDK",
+            gate: "B's protection is `ENABLED` (writable)",
+        },
     },
     PhaseSpec {
         step: Step::CleanupStaleOnA,
         title: "delete the stale configuration left on A (SDK)",
-        direction: None,
         terraform: None,
         sdk: Some(SdkWork::DeleteForward {
             asked_in: Role::A,
@@ -225,66 +348,122 @@ pub const PHASES: [PhaseSpec; 15] = [
         expected: DELETION,
         confirm: Confirmation::Change,
         note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failback",
+            how: "SDK (only after an unplanned failover)",
+            gate: "no replication in A's region",
+        },
     },
     PhaseSpec {
         step: Step::DisableProtectionA,
         title: "set A's overwrite protection to DISABLED (SDK)",
-        direction: None,
         terraform: None,
         sdk: Some(SdkWork::Protection(Role::A, Protection::Disabled)),
         gate: GateWork::Protection(Role::A, Protection::Disabled),
         expected: Duration::ZERO,
         confirm: Confirmation::Change,
         note: Some("the one change made outside Terraform: the module does not manage protection"),
+        overwrites: Some(Role::A),
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failback",
+            how: "SDK (in the report)",
+            gate: "A's protection is `DISABLED`",
+        },
     },
     PhaseSpec {
         step: Step::BackupA,
         title: "keep a recovery point of A (AWS Backup) before B's content replaces it",
-        direction: None,
         terraform: None,
         sdk: Some(SdkWork::BackupA),
         gate: GateWork::RecoveryPoint,
         expected: BACKUP,
         confirm: Confirmation::Change,
         note: Some("A has writes B does not have, or nobody can tell; A is fenced (read-only) first, so the recovery point holds all of them"),
+        overwrites: None,
+        on_pass: OnPass::RecoveryPoint,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failback",
+            how: "AWS Backup `StartBackupJob` (only when A has writes B does not, or nobody can tell, and a `backup` block names a vault)",
+            gate: "the job `COMPLETED`",
+        },
     },
     PhaseSpec {
         step: Step::CreateReverse,
         title: "create B -> A into the existing A through Terraform",
-        direction: Some(Direction::Reverse),
         terraform: Some(TfWork::Create(Direction::Reverse)),
         sdk: None,
         gate: GateWork::Replicating(Direction::Reverse),
         expected: CREATION,
         confirm: Confirmation::Change,
         note: None,
+        overwrites: Some(Role::A),
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failback",
+            how: "Terraform (direction `reverse`)",
+            gate: "`ENABLED` and a first sync completed",
+        },
     },
     PhaseSpec {
         step: Step::Quiesce,
         title: "wait until writes on B stopped and reached A",
-        direction: None,
         terraform: None,
         sdk: None,
         gate: GateWork::Quiesced,
         expected: Duration::ZERO,
-        confirm: Confirmation::StopWritesOnB,
+        confirm: Confirmation::StopWritesOnB(
+            "stop the application writing to B now. The gate then checks that writes stopped and reached A",
+        ),
         note: None,
+        overwrites: None,
+        on_pass: OnPass::CutOverSafe,
+        on_timeout: OnTimeout::StopWritesFirst,
+        local_only_note: None,
+        outage: Outage::Starts,
+        described: Described {
+            operation: "failback",
+            how: "the operator stops the application on B (`--writes-stopped` or the terminal question)",
+            gate: "`DataWriteIOBytes` on B zero for `quiesce_window`, and B → A `LastReplicatedTimestamp` later than B's last write",
+        },
     },
     PhaseSpec {
         step: Step::DisableProtectionB,
         title: "set B's overwrite protection to DISABLED (SDK)",
-        direction: None,
         terraform: None,
         sdk: Some(SdkWork::Protection(Role::B, Protection::Disabled)),
         gate: GateWork::Protection(Role::B, Protection::Disabled),
         expected: Duration::ZERO,
         confirm: Confirmation::Change,
         note: Some("fences B before the cut-over: with DISABLED protection no write can land on B after the quiesce, and B may become the destination again; B's content will be replaced by A's"),
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "init, failback",
+            how: "SDK",
+            gate: "B's protection is `DISABLED`",
+        },
     },
     PhaseSpec {
         step: Step::RemoveReverse,
         title: "remove B -> A through Terraform",
-        direction: Some(Direction::None),
         terraform: Some(TfWork::Remove(Direction::Reverse)),
         sdk: None,
         gate: GateWork::NoReplication {
@@ -294,17 +473,36 @@ pub const PHASES: [PhaseSpec; 15] = [
         expected: DELETION,
         confirm: Confirmation::Change,
         note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Ends,
+        described: Described {
+            operation: "failback",
+            how: "Terraform (direction `none`)",
+            gate: "no replication, A writable",
+        },
     },
     PhaseSpec {
         step: Step::CreateForward,
         title: "create A -> B into the existing B through Terraform",
-        direction: Some(Direction::Forward),
         terraform: Some(TfWork::Create(Direction::Forward)),
         sdk: None,
         gate: GateWork::Replicating(Direction::Forward),
         expected: CREATION,
         confirm: Confirmation::Change,
         note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "init, failback",
+            how: "Terraform (direction `forward`)",
+            gate: "`ENABLED` and synced",
+        },
     },
 ];
 
@@ -553,6 +751,22 @@ pub struct RunFlags {
     pub discard_writes_on_a: bool,
 }
 
+/// The README's phase table, rendered from `PHASES` (a test keeps the README in step).
+pub fn readme_table() -> String {
+    let mut out =
+        String::from("| operation | phase | how | gate (what AWS must say) |\n|---|---|---|---|\n");
+    for p in &PHASES {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            p.described.operation,
+            p.title.replace("->", "→"),
+            p.described.how,
+            p.described.gate
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,5 +793,28 @@ mod tests {
         assert!(Step::DeleteForwardFromB.makes_b_writable());
         assert!(Step::RemoveForward.makes_b_writable());
         assert!(!Step::RemoveReverse.makes_b_writable());
+    }
+
+    /// The README's phase table is `PHASES`: run with `EFS_DR_UPDATE_README=1` to rewrite it.
+    #[test]
+    fn the_readme_phase_table_is_rendered_from_the_table() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let (begin, end) = ("<!-- phases:begin -->\n", "<!-- phases:end -->");
+        let a = readme
+            .find(begin)
+            .expect("the README marks its phase table")
+            + begin.len();
+        let b = readme[a..].find(end).expect("the phase table's end marker") + a;
+        let table = readme_table();
+        if std::env::var_os("EFS_DR_UPDATE_README").is_some() {
+            std::fs::write(&path, format!("{}{table}{}", &readme[..a], &readme[b..])).unwrap();
+            return;
+        }
+        assert_eq!(
+            readme[a..b],
+            table,
+            "the README's phase table differs from PHASES: run `EFS_DR_UPDATE_README=1 cargo test --lib readme`"
+        );
     }
 }

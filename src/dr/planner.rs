@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::DrError;
-use super::phase::Step;
+use super::phase::{Confirmation, Step};
 use super::view::{PairView, Role};
 use crate::aws::{Protection, ReplicationStatus};
 
@@ -102,19 +102,33 @@ const FAILBACK_FROM_START: [Step; 6] = [
     Step::CreateForward,
 ];
 
+/// A failback resumed at `step`: it and every phase after it.
+fn failback_from(step: Step) -> &'static [Step] {
+    let at = FAILBACK_FROM_START
+        .iter()
+        .position(|s| *s == step)
+        .expect("a failback's resume point is one of its phases");
+    &FAILBACK_FROM_START[at..]
+}
+
 /// The Terraform phases of a whole operation from its start, in order: one pull request each
 /// in pull-request mode ("PR 1 of 3").
 pub fn terraform_route(op: Operation) -> Vec<Step> {
-    let all: &[Step] = match op {
-        Operation::Failover { unplanned: false } => &[Step::CheckRpo, Step::RemoveForward],
-        Operation::Failover { unplanned: true } => &[Step::DeleteForwardFromB, Step::ForgetForward],
-        Operation::Failback => &FAILBACK_FROM_START,
-        Operation::Init => &[Step::CreateForward],
-    };
-    all.iter()
+    whole_route(op)
+        .iter()
         .copied()
         .filter(|s| s.spec().terraform.is_some())
         .collect()
+}
+
+/// Every phase of a whole operation from its usual start, in order.
+fn whole_route(op: Operation) -> &'static [Step] {
+    match op {
+        Operation::Failover { unplanned: false } => &[Step::CheckRpo, Step::RemoveForward],
+        Operation::Failover { unplanned: true } => &[Step::DeleteForwardFromB, Step::ForgetForward],
+        Operation::Failback => &FAILBACK_FROM_START,
+        Operation::Init => &[Step::DisableProtectionB, Step::CreateForward],
+    }
 }
 
 /// Where `step` stands in the operation's Terraform route: (its number from 1, the count).
@@ -126,12 +140,15 @@ pub fn route_position(op: Operation, step: Step) -> Option<(usize, usize)> {
 
 /// What the phase after `step` in the route needs from the operator before it is applied.
 pub fn next_needs(op: Operation, step: Step) -> Option<&'static str> {
-    let route = terraform_route(op);
+    let route = whole_route(op);
     let n = route.iter().position(|s| *s == step)?;
-    match route.get(n + 1) {
-        Some(Step::RemoveReverse) => Some("the application on B stopped"),
-        _ => None,
-    }
+    let before_next = route[n + 1..]
+        .iter()
+        .take_while(|s| s.spec().terraform.is_none());
+    before_next
+        .into_iter()
+        .any(|s| matches!(s.spec().confirm, Confirmation::StopWritesOnB(_)))
+        .then_some("the application on B stopped")
 }
 
 fn plan(steps: &[Step], summary: impl Into<String>) -> Result<PairPlan, DrError> {
@@ -372,7 +389,7 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, DrError> {
         }
         check_status(r, "B -> A")?;
         return plan(
-            &FAILBACK_FROM_START[1..],
+            failback_from(Step::CreateReverse),
             format!("B -> A is {}: resuming at its gate", r.status),
         );
     }
@@ -386,7 +403,7 @@ fn plan_failback(view: &PairView) -> Result<PairPlan, DrError> {
     }
     match (view.a.protection(), view.b.protection()) {
         (Some(Protection::Enabled), Some(Protection::Disabled)) => plan(
-            &FAILBACK_FROM_START[5..],
+            failback_from(Step::CreateForward),
             "B -> A is gone and B's protection is DISABLED: resuming at A -> B",
         ),
         (_, Some(Protection::Disabled)) => Err(DrError::Refused(

@@ -7,17 +7,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::events::{Event, EventKind};
+use super::measure::measure;
+pub use super::measure::{DataAccount, Rto};
 use super::phase::Step;
-use super::planner::Operation;
 use crate::aws::rfc3339;
 
 const TEMPLATE: &str = include_str!("../../templates/report/report.md.tera");
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rto {
-    pub aws_seconds: f64,
-    pub wall_seconds: f64,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseRecord {
@@ -50,26 +45,6 @@ pub struct PairReport {
     pub notes: Vec<String>,
 }
 
-/// Whether every write survives the operation: the old primary's writes after its last sync
-/// (a failover's loss, or a failback's overwrite of A) and, for a failback, B's writes before
-/// the cut-over.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct DataAccount {
-    /// None: the run did not get far enough to tell.
-    pub all_writes_accounted_for: Option<bool>,
-    /// Seconds of writes that are not (None: unknown).
-    pub seconds: Option<f64>,
-    /// Bytes written only on A that a failback overwrote or kept (None: unknown).
-    pub bytes: Option<f64>,
-    /// What says so: metrics, sync timestamps, a recovery point, the operator's word.
-    pub basis: Vec<String>,
-    pub recovery_point: Option<String>,
-    #[serde(skip)]
-    a_side: Option<bool>,
-    #[serde(skip)]
-    b_side: Option<bool>,
-}
-
 impl Report {
     /// Each pair's figures, as numbers.
     pub fn figures(&self) -> Vec<super::events::Figures> {
@@ -85,21 +60,6 @@ impl Report {
                 all_writes_accounted_for: p.data.all_writes_accounted_for,
             })
             .collect()
-    }
-}
-
-impl DataAccount {
-    fn because(&mut self, basis: String) {
-        if !self.basis.contains(&basis) {
-            self.basis.push(basis);
-        }
-    }
-
-    fn settle(&mut self) {
-        self.all_writes_accounted_for = match (self.a_side, self.b_side) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(true) && b.unwrap_or(true)),
-        };
     }
 }
 
@@ -173,25 +133,11 @@ impl Report {
             sdk_changes: Vec::new(),
             timeline: Vec::new(),
         };
-        let mut operation = None;
-        // Where the RTO starts: a pipeline stage's operation start (the merged proposal's
-        // reading of AWS), else the run's first observation.
-        let aws_start = events
-            .iter()
-            .find_map(|e| match &e.kind {
-                EventKind::RunStarted {
-                    operation_started: Some(t),
-                    ..
-                } => humantime::parse_rfc3339(t).ok(),
-                _ => None,
-            })
-            .or_else(|| events.iter().find_map(|e| e.aws_time));
-        r.aws_started_at = aws_start.map(rfc3339);
+        r.aws_started_at = super::measure::aws_start(events).map(rfc3339);
         for e in events {
             let pair = e.pair.clone().unwrap_or_default();
             match &e.kind {
                 EventKind::RunStarted { operation: op, .. } => {
-                    operation = Some(*op);
                     r.operation = op.name().to_string();
                     r.started_at = humantime::format_rfc3339_seconds(e.at).to_string();
                 }
@@ -227,28 +173,6 @@ impl Report {
                     }
                 }
                 EventKind::GatePassed { detail, .. } => {
-                    let failover = matches!(operation, Some(Operation::Failover { .. }));
-                    if e.step == Some(Step::RemoveReverse) {
-                        if let Some(p) = r.pair_mut(&pair) {
-                            if let Some(q) = p.phases.iter().find(|x| x.step == Step::Quiesce) {
-                                let aws = match (
-                                    q.aws_started
-                                        .as_deref()
-                                        .and_then(|t| humantime::parse_rfc3339_weak(t).ok()),
-                                    e.aws_time,
-                                ) {
-                                    (Some(s), Some(n)) => {
-                                        n.duration_since(s).unwrap_or_default().as_secs_f64()
-                                    }
-                                    _ => 0.0,
-                                };
-                                p.write_outage = Some(Rto {
-                                    aws_seconds: aws,
-                                    wall_seconds: secs(e.elapsed_ms) - q.started_s,
-                                });
-                            }
-                        }
-                    }
                     if let Some(p) = r.pair_mut(&pair) {
                         if let Some(rec) =
                             p.phases.iter_mut().rev().find(|x| Some(x.step) == e.step)
@@ -257,66 +181,6 @@ impl Report {
                             rec.aws_ended = e.aws_time.map(rfc3339);
                             rec.gate_result = Some(detail.clone());
                         }
-                        if failover && e.step.is_some_and(Step::makes_b_writable) && p.rto.is_none()
-                        {
-                            p.rto = Some(Rto {
-                                aws_seconds: match (aws_start, e.aws_time) {
-                                    (Some(s), Some(n)) => {
-                                        n.duration_since(s).unwrap_or_default().as_secs_f64()
-                                    }
-                                    _ => 0.0,
-                                },
-                                wall_seconds: secs(e.elapsed_ms),
-                            });
-                        }
-                    }
-                }
-                EventKind::DataAtRisk { text, seconds } => {
-                    let failover = matches!(operation, Some(Operation::Failover { .. }));
-                    if let Some(p) = r.pair_mut(&pair) {
-                        p.data_at_risk = Some(text.clone());
-                        p.data_at_risk_seconds = *seconds;
-                        let ok = *seconds == Some(0.0);
-                        if failover {
-                            p.data.a_side = Some(ok);
-                            p.data.seconds = *seconds;
-                            p.data.because(
-                                "last write on A (CloudWatch) against the last completed sync (LastReplicatedTimestamp)".into(),
-                            );
-                        } else {
-                            p.data.b_side = Some(ok);
-                            p.data.because(
-                                "writes on B stopped and reached A before the cut-over (quiesce gate)".into(),
-                            );
-                        }
-                        p.data.settle();
-                    }
-                }
-                EventKind::WritesOnA {
-                    assessment,
-                    discarded,
-                } => {
-                    if let Some(p) = r.pair_mut(&pair) {
-                        p.data.a_side = Some(assessment.is_none());
-                        p.data.seconds = assessment.seconds();
-                        p.data.bytes = assessment.bytes();
-                        p.data
-                            .because(format!("writes only A has: {}", assessment.describe()));
-                        if *discarded && !assessment.is_none() {
-                            p.data.because(
-                                "operator acknowledgement: --discard-writes-on-a (A's writes were destroyed)".into(),
-                            );
-                        }
-                        p.data.settle();
-                    }
-                }
-                EventKind::RecoveryPoint { arn, .. } => {
-                    if let Some(p) = r.pair_mut(&pair) {
-                        p.data.a_side = Some(true);
-                        p.data.recovery_point = Some(arn.clone());
-                        p.data
-                            .because(format!("A's writes are kept in recovery point {arn}"));
-                        p.data.settle();
                     }
                 }
                 EventKind::Note { text } => {
@@ -363,6 +227,16 @@ impl Report {
                     pair: e.pair.clone(),
                     text: text.replace('|', "\\|"),
                 });
+            }
+        }
+        let mut measured = measure(events);
+        for p in r.pairs.iter_mut() {
+            if let Some(m) = measured.remove(&p.name) {
+                p.rto = m.rto;
+                p.write_outage = m.write_outage;
+                p.data_at_risk = m.data_at_risk;
+                p.data_at_risk_seconds = m.data_at_risk_seconds;
+                p.data = m.data;
             }
         }
         r

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use fs4::FileExt;
 
+use super::error::LeaseError;
 use super::Holder;
-use crate::dr::DrError;
 
 /// The lock, held until dropped.
 #[derive(Debug)]
@@ -20,10 +20,10 @@ pub struct LocalLock {
 }
 
 /// Takes the lock of the root in `dir` for `holder`, or says who has it.
-pub fn acquire(dir: &Path, holder: &Holder, take_over: bool) -> Result<LocalLock, DrError> {
+pub fn acquire(dir: &Path, holder: &Holder, take_over: bool) -> Result<LocalLock, LeaseError> {
     let folder = dir.join(".terraform");
     std::fs::create_dir_all(&folder)
-        .map_err(|e| DrError::Failed(format!("cannot create {}: {e}", folder.display())))?;
+        .map_err(|e| LeaseError::Failed(format!("cannot create {}: {e}", folder.display())))?;
     let path = folder.join("efs-dr.lock");
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -31,7 +31,7 @@ pub fn acquire(dir: &Path, holder: &Holder, take_over: bool) -> Result<LocalLock
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| DrError::Failed(format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| LeaseError::Failed(format!("cannot open {}: {e}", path.display())))?;
     if FileExt::try_lock(&file).is_err() {
         let mut text = String::new();
         let _ = file.read_to_string(&mut text);
@@ -43,7 +43,7 @@ pub fn acquire(dir: &Path, holder: &Holder, take_over: bool) -> Result<LocalLock
         } else {
             "Wait for it to end (it continues the same operation), then run this again if still needed"
         };
-        return Err(DrError::Failed(format!(
+        return Err(LeaseError::Failed(format!(
             "another efs-dr run holds {}: {who}. {next}",
             dir.display()
         )));

@@ -12,6 +12,7 @@
 //!
 //! Read-only commands (`status`, `plan`, dry runs) never take it.
 
+mod error;
 mod local;
 mod s3;
 
@@ -22,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::dr::DrError;
+pub use error::LeaseError;
 
 /// Who holds a lease, as the holder wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,7 +198,7 @@ pub fn may_take_over(
     take_over: bool,
     gone_here: bool,
     lease: &str,
-) -> Result<(), DrError> {
+) -> Result<(), LeaseError> {
     let age = human(heartbeat_age);
     if gone_here {
         // Provably dead (its process is gone from this very machine): running the same
@@ -218,13 +219,13 @@ pub fn may_take_over(
                 human(limit - heartbeat_age)
             )
         };
-        return Err(DrError::Failed(format!(
+        return Err(LeaseError::Failed(format!(
             "another efs-dr run holds the run lease {lease}: {} (last heartbeat {age} ago). Wait for it to end (run the same command again then, if still needed); {when}",
             holder.describe()
         )));
     }
     if heartbeat_age < limit {
-        return Err(DrError::Failed(format!(
+        return Err(LeaseError::Failed(format!(
             "the run lease {lease} is held by {}, whose last heartbeat is only {age} old (limit {}): it may still be running, so it is not taken over. Make sure it is stopped; --take-over is allowed in {}",
             holder.describe(),
             human(limit),
@@ -277,7 +278,7 @@ impl Lease {
     }
 
     /// Takes the lease of the config's state for `claim`, or says who has it and what to do.
-    pub async fn acquire(config: &Config, claim: Claim) -> Result<Lease, DrError> {
+    pub async fn acquire(config: &Config, claim: Claim) -> Result<Lease, LeaseError> {
         let dir = config.terraform_dir();
         match &config.terraform.s3_backend {
             Some(backend) => {
@@ -333,10 +334,10 @@ impl Lease {
 
     /// Before a change: the lease is still this run's and the state's store can be written.
     /// Otherwise the run must not change anything more.
-    pub async fn ensure_held(&self, before: &str) -> Result<(), DrError> {
+    pub async fn ensure_held(&self, before: &str) -> Result<(), LeaseError> {
         match &self.0.kind {
             Kind::S3(lease) => lease.renew_now(before).await,
-            Kind::Unreachable { why } => Err(DrError::StateUnreachable(format!(
+            Kind::Unreachable { why } => Err(LeaseError::Unreachable(format!(
                 "{why}: this run stops before {before}, because nothing may change while the state cannot be written"
             ))),
             _ => Ok(()),

@@ -10,10 +10,10 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 
+use super::error::LeaseError;
 use super::{may_take_over, Claim, Holder, TakeOver};
 use crate::aws::{AwsClock, AwsError};
 use crate::config::{LeaseSettings, S3Backend};
-use crate::dr::DrError;
 
 /// S3's clock: the latest `Date` it answered with (the same interceptor as AWS's clock for
 /// EFS), else this machine's.
@@ -280,7 +280,7 @@ impl S3Lease {
         backend: &S3Backend,
         settings: &LeaseSettings,
         claim: Claim,
-    ) -> Result<(S3Lease, Option<TakeOver>), DrError> {
+    ) -> Result<(S3Lease, Option<TakeOver>), LeaseError> {
         let clock = AwsClock::default();
         let shared = Arc::new(Shared {
             client: client(backend, settings.heartbeat, &clock).await,
@@ -293,9 +293,9 @@ impl S3Lease {
         let name = shared.name();
         let fail = |e: AwsError| {
             if e.category() == "unreachable" {
-                DrError::StateUnreachable(explain(backend, &e))
+                LeaseError::Unreachable(explain(backend, &e))
             } else {
-                DrError::Failed(explain(backend, &e))
+                LeaseError::Failed(explain(backend, &e))
             }
         };
         let mut taken_over = None;
@@ -346,7 +346,7 @@ impl S3Lease {
             }
         }
         let Some(etag) = etag else {
-            return Err(DrError::Failed(format!(
+            return Err(LeaseError::Failed(format!(
                 "the run lease {name} changed hands on every attempt: other runs are starting at the same moment. Wait a minute and run `efs-dr status` to see where things stand"
             )));
         };
@@ -357,10 +357,10 @@ impl S3Lease {
     }
 
     /// Renews now: before a change, the lease must still be this run's and S3 writable.
-    pub async fn renew_now(&self, before: &str) -> Result<(), DrError> {
+    pub async fn renew_now(&self, before: &str) -> Result<(), LeaseError> {
         match self.shared.renew().await {
             Ok(()) => Ok(()),
-            Err(Ok(lost)) => Err(DrError::Failed(format!(
+            Err(Ok(lost)) => Err(LeaseError::Failed(format!(
                 "{lost}. This run stops before {before} and changes nothing more; the holder continues the operation"
             ))),
             Err(Err(e)) => {
@@ -369,9 +369,9 @@ impl S3Lease {
                     self.shared.backend.bucket
                 );
                 Err(if e.category() == "unreachable" {
-                    DrError::StateUnreachable(text)
+                    LeaseError::Unreachable(text)
                 } else {
-                    DrError::Failed(text)
+                    LeaseError::Failed(text)
                 })
             }
         }

@@ -30,8 +30,8 @@ fn a_held_lease_names_its_holder_and_when_a_take_over_becomes_possible() {
         LEASE,
     )
     .unwrap_err();
-    assert_eq!(e.exit_code(), 1);
-    let text = e.message();
+    assert!(matches!(e, LeaseError::Failed(_)));
+    let text = e.to_string();
     assert!(text.contains(LEASE), "{text}");
     assert!(
         text.contains(
@@ -56,9 +56,9 @@ fn a_held_lease_names_its_holder_and_when_a_take_over_becomes_possible() {
     )
     .unwrap_err();
     assert!(
-        e.message().contains("run this again with --take-over"),
+        e.to_string().contains("run this again with --take-over"),
         "{}",
-        e.message()
+        e.to_string()
     );
 }
 
@@ -75,11 +75,11 @@ fn take_over_only_after_the_heartbeat_limit() {
     )
     .unwrap_err();
     assert!(
-        e.message().contains("only 1m 59s old (limit 2m)"),
+        e.to_string().contains("only 1m 59s old (limit 2m)"),
         "{}",
-        e.message()
+        e.to_string()
     );
-    assert!(e.message().contains("allowed in 1s"), "{}", e.message());
+    assert!(e.to_string().contains("allowed in 1s"), "{}", e.to_string());
     assert!(may_take_over(&holder(), limit, limit, true, false, LEASE).is_ok());
     assert!(may_take_over(
         &holder(),

@@ -165,7 +165,7 @@ pub fn check_pair(
     let view = &position.view;
     let next = position.pending().and_then(|p| p.apply);
     let settled = settled_direction(view);
-    let expected = next.and_then(|s| s.spec().direction).unwrap_or(settled);
+    let expected = next.and_then(|s| s.spec().direction()).unwrap_or(settled);
     if let Some(proposed) = proposed {
         if Some(proposed) != next {
             return Ok(PairCheck::Stale(format!(

@@ -10,3 +10,6 @@ pub mod ci;
 pub mod proposal;
 pub mod propose;
 pub mod worktree;
+
+#[cfg(test)]
+mod agreement_tests;

@@ -15,13 +15,13 @@ use crate::config::{Pair, Side};
 use crate::dr::context::Context;
 use crate::dr::decide::{Action, Inputs};
 use crate::dr::pending::{pending, pull_request_route, settled_direction, ReviewedStep, Stage};
-use crate::dr::phase::{RunFlags, Step};
+use crate::dr::phase::{Confirmation, RunFlags, Step};
 use crate::dr::planner::Operation;
 use crate::dr::position::{self, Look, PairPosition};
 use crate::dr::risk::failover_risk;
 use crate::dr::round::TerraformRound;
 use crate::dr::status::pair_status;
-use crate::dr::view::PairView;
+use crate::dr::view::{PairView, Snapshot};
 use crate::dr::DrError;
 use crate::ids::FileSystemId;
 use crate::render::{self, Direction, DIRECTIONS_FILE};
@@ -131,10 +131,10 @@ fn status(view: &PairView) -> LiveStatus {
     }
 }
 
-struct PairProposal {
+pub(crate) struct PairProposal {
     pair: Pair,
-    step: Step,
-    entry: ProposedPair,
+    pub(crate) step: Step,
+    pub(crate) entry: ProposedPair,
     /// The stage before apply makes SDK changes; the one after does.
     sdk_before: bool,
     sdk_after: bool,
@@ -143,14 +143,14 @@ struct PairProposal {
 }
 
 /// What `propose` makes of one pair.
-enum PairOutcome {
+pub(crate) enum PairOutcome {
     Proposed(Box<PairProposal>),
     Unchanged(Unchanged),
 }
 
 /// One pair's proposal, from its position: its pending Terraform phase and the route around
 /// it, or why there is none. Pure.
-fn propose_pair(
+pub(crate) fn propose_pair(
     op: Operation,
     pair: &Pair,
     position: &PairPosition,
@@ -191,9 +191,11 @@ fn propose_pair(
         .iter()
         .filter(|s| s.stage == Stage::AfterApply)
         .any(|s| makes_sdk(&s));
-    let writes_stopped = route
-        .iter()
-        .any(|s| s.stage == Stage::BeforeApply && !s.gate_only && s.step == Step::Quiesce);
+    let writes_stopped = route.iter().any(|s| {
+        s.stage == Stage::BeforeApply
+            && !s.gate_only
+            && matches!(s.step.spec().confirm, Confirmation::StopWritesOnB(_))
+    });
     let rest = &steps[steps
         .iter()
         .position(|s| *s == step)
@@ -248,6 +250,36 @@ fn propose_pair(
     })))
 }
 
+/// Every pair's view (the selected pairs with the evidence a failback needs) and the selected
+/// pairs' positions.
+async fn read_positions(
+    ctx: &Context,
+    req: &ProposeRequest,
+    inputs: Inputs<'_>,
+) -> Result<(Snapshot, Vec<PairView>, Vec<PairPosition>), DrError> {
+    let look = Look::for_operation(Some(req.op), &req.pairs, true);
+    let snapshot = position::observe(&ctx.aws, &look).await;
+    let state = position::read_state(&ctx.tf).await?;
+    let facts = position::gather(
+        &ctx.aws,
+        Some(req.op),
+        &req.pairs,
+        &snapshot,
+        Some(state),
+        None,
+        true,
+    )
+    .await;
+    let all = position::views(&ctx.config.pairs, &snapshot, &facts);
+    let selected: Vec<PairView> = all
+        .iter()
+        .filter(|v| req.pairs.iter().any(|p| p.name == v.pair))
+        .cloned()
+        .collect();
+    let positions = position::decide(req.op, &req.pairs, selected, inputs);
+    Ok((snapshot, all, positions))
+}
+
 /// Proposes the next Terraform phase of each selected pair: writes it into the root, plans it,
 /// checks the plan. On any error the root is left as it was.
 pub async fn propose(
@@ -270,27 +302,7 @@ pub async fn propose(
         gates: &ctx.config.gates,
         flags: req.flags,
     };
-    let look = Look::for_operation(Some(req.op), &req.pairs, true);
-    let snapshot = position::observe(&ctx.aws, &look).await;
-    let state = position::read_state(&ctx.tf).await?;
-    let facts = position::gather(
-        &ctx.aws,
-        Some(req.op),
-        &req.pairs,
-        &snapshot,
-        Some(state),
-        None,
-        true,
-    )
-    .await;
-    let all = position::views(&ctx.config.pairs, &snapshot, &facts);
-    let selected: Vec<PairView> = all
-        .iter()
-        .filter(|v| req.pairs.iter().any(|p| p.name == v.pair))
-        .cloned()
-        .collect();
-    let positions = position::decide(req.op, &req.pairs, selected, inputs);
-
+    let (snapshot, all, positions) = read_positions(ctx, req, inputs).await?;
     let mut proposals = Vec::new();
     let mut unchanged = Vec::new();
     let mut problems = Vec::new();
@@ -372,11 +384,43 @@ pub async fn propose(
     });
 
     let edit = render::RootEdit::begin(&dir, &[DIRECTIONS_FILE, IMPORTS_FILE, PROPOSAL_FILE]);
+    let (mut written, counts, plan_text) =
+        plan_round(ctx, &round, &directions_file, imports_file.as_ref()).await?;
+
+    let proposal = assemble(
+        ctx,
+        req,
+        proposals,
+        unchanged,
+        counts,
+        round.refresh,
+        snapshot.now().map(rfc3339),
+    );
+    proposal.write(&dir)?;
+    edit.keep();
+    written.push(PathBuf::from(PROPOSAL_FILE));
+    Ok(Proposed {
+        proposal,
+        plan_text,
+        written,
+    })
+}
+
+/// Writes a proposal's round into the root and plans it through the checked path a run uses;
+/// the plan's counts and its text for the body. The caller's `RootEdit` puts the files back
+/// on failure.
+async fn plan_round(
+    ctx: &Context,
+    round: &TerraformRound,
+    directions_file: &render::RenderedFile,
+    imports_file: Option<&render::RenderedFile>,
+) -> Result<(Vec<PathBuf>, PlanCounts, String), DrError> {
+    let dir = &ctx.tf.dir;
     let plan_file = Path::new(PLAN_FILE);
     let result = async {
-        let mut written = render::write(&dir, std::slice::from_ref(&directions_file))?;
-        match &imports_file {
-            Some(f) => written.extend(render::write(&dir, std::slice::from_ref(f))?),
+        let mut written = render::write(dir, std::slice::from_ref(directions_file))?;
+        match imports_file {
+            Some(f) => written.extend(render::write(dir, std::slice::from_ref(f))?),
             None => {
                 if dir.join(IMPORTS_FILE).exists() {
                     std::fs::remove_file(dir.join(IMPORTS_FILE)).map_err(|e| {
@@ -400,25 +444,7 @@ pub async fn propose(
     }
     .await;
     let _ = std::fs::remove_file(dir.join(plan_file));
-    let (mut written, counts, plan_text) = result?;
-
-    let proposal = assemble(
-        ctx,
-        req,
-        proposals,
-        unchanged,
-        counts,
-        round.refresh,
-        snapshot.now().map(rfc3339),
-    );
-    proposal.write(&dir)?;
-    edit.keep();
-    written.push(PathBuf::from(PROPOSAL_FILE));
-    Ok(Proposed {
-        proposal,
-        plan_text,
-        written,
-    })
+    result
 }
 
 fn imports_hcl(imports: &[(String, FileSystemId)]) -> String {

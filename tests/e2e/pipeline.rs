@@ -391,3 +391,60 @@ async fn a_failover_and_a_failback_run_as_reviewed_pull_requests_and_pipeline_st
         .await;
     assert_eq!(detailed.code, 2, "{}", detailed.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proposal_edited_by_hand_is_refused_before_apply_with_what_differs() {
+    let d = drill(&["app"]).await;
+    let repo = d.dir.path();
+    d.ok(&["init", "--yes"]).await;
+    std::fs::write(
+        repo.join(".gitignore"),
+        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\n",
+    )
+    .unwrap();
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    d.ok(&["propose", "failover"]).await;
+    let file = d.tf_dir().join("efs-dr.proposal.json");
+    let reviewed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(reviewed["format"], 2);
+
+    // The step name is kept; what the phase may change is not: it now allows destroying the
+    // reverse replication instead of the forward one.
+    let mut edited = reviewed.clone();
+    let route = edited["pairs"][0]["route"].as_array_mut().unwrap();
+    let apply = route.iter_mut().find(|s| s["stage"] == "apply").unwrap();
+    assert_eq!(apply["step"], "remove_forward");
+    let plan = apply["actions"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["action"] == "plan_check_apply")
+        .unwrap();
+    let address = plan["allowed"][0]["address"].as_str().unwrap().to_string();
+    assert!(address.contains(".forward["), "{address}");
+    plan["allowed"][0]["address"] = Value::from(address.replace(".forward[", ".reverse["));
+    std::fs::write(&file, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+
+    let gate = d.efs_dr(&["gate", "failover", "--before-apply"]).await;
+    refused(&gate, "the live decision is not what was reviewed");
+    let text = format!("{}{}", gate.stdout, gate.stderr);
+    assert!(
+        text.contains("pair app")
+            && text.contains("(the Terraform phase)")
+            && text.contains(&format!(
+                "allows delete {}",
+                address.replace(".forward[", ".reverse[")
+            ))
+            && text.contains(&format!("allows delete {address}")),
+        "the refusal says what differs:\n{text}"
+    );
+    // Nothing changed: A -> B still replicates.
+    assert_eq!(d.replications(B_REGION).await.len(), 1);
+
+    // The proposal as it was reviewed passes the same stage.
+    std::fs::write(&file, serde_json::to_string_pretty(&reviewed).unwrap()).unwrap();
+    let gate = d.efs_dr(&["gate", "failover", "--before-apply"]).await;
+    assert_eq!(gate.code, 0, "{}\n{}", gate.stdout, gate.stderr);
+}

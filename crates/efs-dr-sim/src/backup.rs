@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use super::clock::Millis;
 use super::error::ApiError;
 use super::model::{BackupJob, JobState, NewBackupJob, World};
-use super::server::{region_from_headers, SimState};
 use super::settings::SimSettings;
+use super::state::{region_from_headers, SimState};
 
 pub fn routes() -> Router<Arc<SimState>> {
     Router::new()

@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 
 use super::error::ApiError;
 use super::metrics::{self, unit_of, MetricQuery};
-use super::server::{region_from_headers, SimState};
+use super::state::{region_from_headers, SimState};
 
 const SERVICE: &str = "GraniteServiceVersion20100801";
 

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::clock::{millis, rfc3339};
 use super::error::ApiError;
-use super::server::SimState;
+use super::state::SimState;
 
 pub fn routes() -> Router<Arc<SimState>> {
     Router::new()

@@ -18,8 +18,8 @@ use super::model::{
     file_system_arn, DeletionMode, FileSystem, NewDestination, NewFileSystem, Replication, Tag,
     World,
 };
-use super::server::{region_from_headers, SimState};
 use super::settings::SimSettings;
+use super::state::{region_from_headers, SimState};
 
 pub fn routes() -> Router<Arc<SimState>> {
     Router::new()

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::server::{region_from_headers, SimState};
+use super::state::{region_from_headers, SimState};
 
 const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 

@@ -7,7 +7,7 @@ use super::super::view::tests::*;
 use super::super::view::{PairView, Snapshot};
 use super::*;
 
-fn settings() -> GateSettings {
+pub(crate) fn settings() -> GateSettings {
     GateSettings {
         poll_interval: Duration::from_secs(5),
         replication_timeout: Duration::from_secs(1800),
@@ -396,6 +396,199 @@ fn the_stop_writes_question_is_skipped_only_by_writes_stopped() {
 
 /// Every point a failover, a failback or an init can stop at, and the phases and first
 /// actions a new run decides from there.
+/// Every point a run can resume at: (what it is, the operation, the pair's view, the phases
+/// left). The runner, `propose` and `check-plan` are checked against the same table
+/// (`pipeline::agreement_tests`).
+pub(crate) fn resume_points() -> Vec<(&'static str, Operation, PairView, Vec<Step>)> {
+    let failover = Operation::Failover { unplanned: false };
+    let unplanned = Operation::Failover { unplanned: true };
+    use Step::*;
+    let deleting = repl(A, B, "DELETING", Some(10));
+    let a_down = |s| view(down(s, "us-east-1"), true, false);
+    let f = repl(A, B, "ENABLED", Some(10));
+    let reverse_deleting = repl(B, A, "DELETING", Some(5));
+    let reverse_enabling = repl(B, A, "ENABLING", None);
+    let forward_enabling = repl(A, B, "ENABLING", None);
+    vec![
+        // Planned failover: from home; killed while A -> B deletes; done.
+        (
+            "failover from home",
+            failover,
+            home(),
+            vec![CheckRpo, RemoveForward],
+        ),
+        (
+            "failover killed while A -> B deletes",
+            failover,
+            view(
+                snap(
+                    "ENABLED",
+                    "REPLICATING",
+                    vec![deleting.clone()],
+                    vec![deleting.clone()],
+                    20,
+                ),
+                true,
+                false,
+            ),
+            vec![RemoveForward],
+        ),
+        ("failover done", failover, b_serving(), vec![]),
+        // Unplanned failover: from home; killed after the SDK delete (DELETING in B); after
+        // the deletion but before the state rm.
+        (
+            "unplanned failover from home",
+            unplanned,
+            a_down(snap("ENABLED", "REPLICATING", vec![], vec![f.clone()], 20)),
+            vec![DeleteForwardFromB, ForgetForward],
+        ),
+        (
+            "unplanned failover killed after the SDK delete",
+            unplanned,
+            a_down(snap("ENABLED", "REPLICATING", vec![], vec![deleting], 20)),
+            vec![DeleteForwardFromB, ForgetForward],
+        ),
+        (
+            "unplanned failover before the state rm",
+            unplanned,
+            a_down(snap("ENABLED", "ENABLED", vec![], vec![], 20)),
+            vec![ForgetForward],
+        ),
+        // Failback: B serving; A DISABLED; B -> A creating; B -> A deleting; B DISABLED.
+        (
+            "failback from B serving",
+            Operation::Failback,
+            b_serving(),
+            vec![
+                DisableProtectionA,
+                CreateReverse,
+                Quiesce,
+                DisableProtectionB,
+                RemoveReverse,
+                CreateForward,
+            ],
+        ),
+        (
+            "failback with A fenced",
+            Operation::Failback,
+            view(
+                snap("DISABLED", "ENABLED", vec![], vec![], 20),
+                false,
+                false,
+            ),
+            vec![
+                DisableProtectionA,
+                CreateReverse,
+                Quiesce,
+                DisableProtectionB,
+                RemoveReverse,
+                CreateForward,
+            ],
+        ),
+        (
+            "failback while B -> A is created",
+            Operation::Failback,
+            view(
+                snap(
+                    "REPLICATING",
+                    "ENABLED",
+                    vec![reverse_enabling.clone()],
+                    vec![reverse_enabling],
+                    20,
+                ),
+                false,
+                true,
+            ),
+            vec![
+                CreateReverse,
+                Quiesce,
+                DisableProtectionB,
+                RemoveReverse,
+                CreateForward,
+            ],
+        ),
+        // B -> A deleting: B was fenced before it (and is fenced now if it was not).
+        (
+            "failback while B -> A deletes",
+            Operation::Failback,
+            view(
+                snap(
+                    "REPLICATING",
+                    "DISABLED",
+                    vec![reverse_deleting.clone()],
+                    vec![reverse_deleting.clone()],
+                    20,
+                ),
+                false,
+                true,
+            ),
+            vec![RemoveReverse, CreateForward],
+        ),
+        (
+            "failback while B -> A deletes, B not fenced",
+            Operation::Failback,
+            view(
+                snap(
+                    "REPLICATING",
+                    "ENABLED",
+                    vec![reverse_deleting.clone()],
+                    vec![reverse_deleting],
+                    20,
+                ),
+                false,
+                true,
+            ),
+            vec![DisableProtectionB, RemoveReverse, CreateForward],
+        ),
+        // B -> A gone, B fenced: only A -> B is left.
+        (
+            "failback with B -> A gone and B fenced",
+            Operation::Failback,
+            view(
+                snap("ENABLED", "DISABLED", vec![], vec![], 20),
+                false,
+                false,
+            ),
+            vec![CreateForward],
+        ),
+        // A -> B created but its first sync not seen yet: resume at its gate.
+        (
+            "failback before A -> B's first sync",
+            Operation::Failback,
+            view(
+                snap(
+                    "ENABLED",
+                    "REPLICATING",
+                    vec![forward_enabling.clone()],
+                    vec![forward_enabling],
+                    20,
+                ),
+                true,
+                false,
+            ),
+            vec![CreateForward],
+        ),
+        // Init: a create into B; an import; nothing.
+        (
+            "init from nothing",
+            Operation::Init,
+            view(snap("ENABLED", "ENABLED", vec![], vec![], 20), false, false),
+            vec![DisableProtectionB, CreateForward],
+        ),
+        (
+            "init of a replication made by hand",
+            Operation::Init,
+            view(
+                snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
+                false,
+                false,
+            ),
+            vec![ImportForward],
+        ),
+        ("init done", Operation::Init, home(), vec![]),
+    ]
+}
+
 #[test]
 fn every_resumption_point_decides_the_phases_left() {
     let gates = settings();
@@ -411,125 +604,21 @@ fn every_resumption_point_decides_the_phases_left() {
             .map(|p| p.step)
             .collect::<Vec<_>>()
     };
-    let failover = Operation::Failover { unplanned: false };
+    for (what, op, v, left) in resume_points() {
+        assert_eq!(steps(op, &v), left, "{what}");
+    }
     let unplanned = Operation::Failover { unplanned: true };
     use Step::*;
-    // Planned failover: from home; killed while A -> B deletes; done.
-    assert_eq!(steps(failover, &home()), [CheckRpo, RemoveForward]);
-    let deleting = repl(A, B, "DELETING", Some(10));
-    let v = view(
-        snap(
-            "ENABLED",
-            "REPLICATING",
-            vec![deleting.clone()],
-            vec![deleting.clone()],
-            20,
-        ),
+    // The ForgetForward left before the state rm: state rm, then a plan without refresh.
+    let forgotten_not = view(
+        down(snap("ENABLED", "ENABLED", vec![], vec![], 20), "us-east-1"),
         true,
         false,
     );
-    assert_eq!(steps(failover, &v), [RemoveForward]);
-    assert!(steps(failover, &b_serving()).is_empty());
-    // Unplanned failover: from home; killed after the SDK delete (DELETING in B); after the
-    // deletion but before the state rm.
-    let a_down = |s| view(down(s, "us-east-1"), true, false);
-    let f = repl(A, B, "ENABLED", Some(10));
-    assert_eq!(
-        steps(
-            unplanned,
-            &a_down(snap("ENABLED", "REPLICATING", vec![], vec![f], 20))
-        ),
-        [DeleteForwardFromB, ForgetForward]
-    );
-    assert_eq!(
-        steps(
-            unplanned,
-            &a_down(snap("ENABLED", "REPLICATING", vec![], vec![deleting], 20))
-        ),
-        [DeleteForwardFromB, ForgetForward]
-    );
-    let forgotten_not = a_down(snap("ENABLED", "ENABLED", vec![], vec![], 20));
-    assert_eq!(steps(unplanned, &forgotten_not), [ForgetForward]);
-    // The ForgetForward left from there: state rm, then a plan without refresh.
     let d = decide_pair(unplanned, &pair(), &forgotten_not, inputs).unwrap();
     assert!(d.phases[0].actions.contains(&Action::StateRm {
         address: FWD.into()
     }));
-    // Failback: B serving; A DISABLED; B -> A creating; B -> A deleting; B DISABLED.
-    assert_eq!(
-        steps(Operation::Failback, &b_serving()),
-        [
-            DisableProtectionA,
-            CreateReverse,
-            Quiesce,
-            DisableProtectionB,
-            RemoveReverse,
-            CreateForward
-        ]
-    );
-    let v = view(
-        snap("DISABLED", "ENABLED", vec![], vec![], 20),
-        false,
-        false,
-    );
-    assert_eq!(steps(Operation::Failback, &v)[0], DisableProtectionA);
-    let r = repl(B, A, "ENABLING", None);
-    let v = view(
-        snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20),
-        false,
-        true,
-    );
-    assert_eq!(
-        steps(Operation::Failback, &v),
-        [
-            CreateReverse,
-            Quiesce,
-            DisableProtectionB,
-            RemoveReverse,
-            CreateForward
-        ]
-    );
-    // B -> A deleting: B was fenced before it (and is fenced now if it was not).
-    let r = repl(B, A, "DELETING", Some(5));
-    let v = view(
-        snap(
-            "REPLICATING",
-            "DISABLED",
-            vec![r.clone()],
-            vec![r.clone()],
-            20,
-        ),
-        false,
-        true,
-    );
-    assert_eq!(
-        steps(Operation::Failback, &v),
-        [RemoveReverse, CreateForward]
-    );
-    let v = view(
-        snap("REPLICATING", "ENABLED", vec![r.clone()], vec![r], 20),
-        false,
-        true,
-    );
-    assert_eq!(
-        steps(Operation::Failback, &v),
-        [DisableProtectionB, RemoveReverse, CreateForward]
-    );
-    // B -> A gone, B fenced: only A -> B is left.
-    let v = view(
-        snap("ENABLED", "DISABLED", vec![], vec![], 20),
-        false,
-        false,
-    );
-    assert_eq!(steps(Operation::Failback, &v), [CreateForward]);
-    // A -> B created but its first sync not seen yet: resume at its gate.
-    let f = repl(A, B, "ENABLING", None);
-    let v = view(
-        snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
-        true,
-        false,
-    );
-    assert_eq!(steps(Operation::Failback, &v), [CreateForward]);
     // After an unplanned failover: the stale configuration on A goes first.
     let stale = repl(A, B, "ERROR", Some(10));
     let v = view(
@@ -538,20 +627,6 @@ fn every_resumption_point_decides_the_phases_left() {
         false,
     );
     assert_eq!(steps(Operation::Failback, &v)[0], CleanupStaleOnA);
-    // Init: nothing; an import; a create into B.
-    let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 20), false, false);
-    assert_eq!(
-        steps(Operation::Init, &v),
-        [DisableProtectionB, CreateForward]
-    );
-    let f = repl(A, B, "ENABLED", Some(10));
-    let v = view(
-        snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20),
-        false,
-        false,
-    );
-    assert_eq!(steps(Operation::Init, &v), [ImportForward]);
-    assert!(steps(Operation::Init, &home()).is_empty());
     // B fenced with the reverse gone: the failback's last phase creates A -> B.
     let v = view(
         snap("ENABLED", "DISABLED", vec![], vec![], 20),

@@ -108,3 +108,37 @@ fn a_failback_report_has_its_write_outage() {
     );
     assert!(r.markdown().unwrap().contains("Write outage"));
 }
+
+#[test]
+fn the_finished_events_figures_are_the_reports() {
+    for name in ["init", "failover", "failback"] {
+        let events = recorded(name);
+        let figures = crate::dr::measure::figures(&events);
+        assert_eq!(figures, Report::from_events(&events).figures(), "{name}");
+        assert!(!figures.is_empty(), "{name}");
+    }
+    // The failback's write outage runs from the quiesce's start to the gate that made A
+    // writable, as the table marks them.
+    let events = recorded("failback");
+    let f = &crate::dr::measure::figures(&events)[0];
+    let start = events
+        .iter()
+        .find(|e| e.step == Some(Step::Quiesce) && matches!(e.kind, EventKind::PhaseStarted { .. }))
+        .unwrap();
+    let end = events
+        .iter()
+        .find(|e| {
+            e.step == Some(Step::RemoveReverse) && matches!(e.kind, EventKind::GatePassed { .. })
+        })
+        .unwrap();
+    assert_eq!(
+        f.write_outage_aws_seconds,
+        Some(
+            end.aws_time
+                .unwrap()
+                .duration_since(start.aws_time.unwrap())
+                .unwrap()
+                .as_secs_f64()
+        )
+    );
+}

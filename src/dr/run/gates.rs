@@ -10,7 +10,7 @@ use crate::config::Pair;
 use crate::dr::error::DrError;
 use crate::dr::events::EventKind;
 use crate::dr::gate::{evaluate, fmt_dur, Verdict};
-use crate::dr::phase::{Gate, Step};
+use crate::dr::phase::{Gate, OnPass, OnTimeout, Step};
 use crate::dr::position::{self, Look};
 use crate::dr::view::{PairView, Role};
 use crate::ids::FileSystemId;
@@ -194,8 +194,8 @@ impl Runner<'_> {
                 waited_aws_ms: Some(aws.as_millis() as u64),
             },
         );
-        match step {
-            Step::BackupA => {
+        match step.spec().on_pass {
+            OnPass::RecoveryPoint => {
                 if let Some(j) = view
                     .a_backup_jobs
                     .iter()
@@ -213,8 +213,8 @@ impl Runner<'_> {
                     );
                 }
             }
-            Step::CheckRpo => self.data_at_risk(view),
-            Step::Quiesce => {
+            OnPass::DataAtRisk => self.data_at_risk(view),
+            OnPass::CutOverSafe => {
                 self.out.emit(
                     Some(name),
                     Some(step),
@@ -234,7 +234,7 @@ impl Runner<'_> {
                     },
                 );
             }
-            _ => {}
+            OnPass::Nothing => {}
         }
     }
 }
@@ -248,7 +248,7 @@ fn timeout_advice(scope: &super::Scope, step: Step) -> String {
         Scope::BeforeApply { .. } => Some("efs-dr gate --before-apply --perform-sdk"),
         Scope::AfterApply { .. } => Some("efs-dr gate --after-apply --perform-sdk"),
     };
-    match (stage, step == Step::Quiesce) {
+    match (stage, step.spec().on_timeout == OnTimeout::StopWritesFirst) {
         (None, true) => "nothing was cut over: B keeps serving and B -> A keeps replicating, so no data is lost. Stop the application on B, then run `efs-dr failback --writes-stopped` again".into(),
         (None, false) => "nothing further was changed. Find out why (`efs-dr status`, the EFS console), then run the same command again: it continues from this phase".into(),
         (Some(stage), true) => format!("nothing was cut over: B keeps serving and B -> A keeps replicating, so no data is lost. Stop the application on B, set EFS_DR_WRITES_STOPPED=true for this stage, then re-run this pipeline stage (`{stage}`); apply nothing before it passes"),

@@ -16,12 +16,13 @@ use super::error::{DrError, Outcome};
 use super::events::{Event, EventKind, EventSink, Recorder};
 pub use super::pending::Scope;
 use super::pending::{in_scope, stage, StageStep};
-use super::phase::{RunFlags, Step};
+use super::phase::{GateWork, RunFlags, Step};
 use super::planner::Operation;
 use super::position::{self, Facts, Look, PairPosition};
 use super::view::{PairView, Snapshot};
 use super::writes::AOnlyWrites;
 use crate::config::Pair;
+use crate::lease::LeaseError;
 use crate::render;
 
 /// What to run.
@@ -98,7 +99,7 @@ pub async fn run(
             outcome,
             exit_code: result.as_ref().err().map_or(0, DrError::exit_code),
             message,
-            figures: super::report::Report::from_events(runner.out.events()).figures(),
+            figures: super::measure::figures(runner.out.events()),
             stage: result.as_ref().ok().and(runner.stage_end()),
         },
     );
@@ -282,35 +283,76 @@ impl Runner<'_> {
 
     async fn execute(&mut self) -> Result<String, DrError> {
         let (first, positions) = self.first_position().await?;
-        let now = first.snapshot.now();
+        let queues = self.queues(&positions, first.snapshot.now())?;
+        if queues.values().all(Vec::is_empty) {
+            return self.ended(format!("nothing to do: {}", self.req.op.name()));
+        }
+        if matches!(self.req.op, Operation::Failover { .. }) {
+            for view in &first.views {
+                self.data_at_risk(view);
+            }
+        }
+        if self.req.dry_run {
+            let n: usize = queues.values().map(Vec::len).sum();
+            return Ok(format!(
+                "dry run: {n} phase(s) would run; nothing was changed"
+            ));
+        }
+        if self.req.scope == Scope::Everything {
+            self.every_question_can_be_answered(&positions)?;
+        }
+        self.every_gate_can_pass(&first, &queues).await?;
+        self.backup_can_be_made(&queues).await?;
+        self.rounds(queues, first).await?;
+        let done = self
+            .stage_end()
+            .unwrap_or_else(|| format!("{} done", self.req.op.name()));
+        self.ended(done)
+    }
+
+    /// Each pair's steps in this run, from its position and the scope; each plan said. A pair
+    /// that cannot go does not hold the others back in a whole run of the CLI; a pipeline stage
+    /// (or a dry run) moves all its pairs or none.
+    fn queues(
+        &mut self,
+        positions: &[PairPosition],
+        now: Option<crate::aws::AwsTime>,
+    ) -> Result<BTreeMap<String, Vec<StageStep>>, DrError> {
         let mut queues: BTreeMap<String, Vec<StageStep>> = BTreeMap::new();
         let mut blocked = Vec::new();
-        for (pair, position) in self.req.pairs.iter().zip(&positions) {
+        for (pair, position) in self.req.pairs.iter().zip(positions) {
             let view = &position.view;
-            match &position.decision {
-                Ok(d) => {
-                    let steps = position.steps();
-                    match stage(&self.req.scope, pair, &steps, view, self.inputs()) {
-                        Ok(q) => {
-                            self.applied_by_the_pipeline(pair, view, now);
-                            queues.insert(pair.name.clone(), q);
-                        }
-                        Err(e) => blocked.push((pair.name.clone(), e)),
-                    }
-                    self.out.emit(
-                        Some(&pair.name),
-                        None,
-                        now,
-                        EventKind::PairPlanned {
-                            a: side_label(&pair.primary),
-                            b: side_label(&pair.secondary),
-                            found: d.found.clone(),
-                            phases: d.phases.clone(),
-                        },
-                    );
+            let d = match &position.decision {
+                Ok(d) => d,
+                Err(e) => {
+                    blocked.push((pair.name.clone(), e.clone()));
+                    continue;
                 }
-                Err(e) => blocked.push((pair.name.clone(), e.clone())),
+            };
+            match stage(
+                &self.req.scope,
+                pair,
+                &position.steps(),
+                view,
+                self.inputs(),
+            ) {
+                Ok(q) => {
+                    self.applied_by_the_pipeline(pair, view, now);
+                    queues.insert(pair.name.clone(), q);
+                }
+                Err(e) => blocked.push((pair.name.clone(), e)),
             }
+            self.out.emit(
+                Some(&pair.name),
+                None,
+                now,
+                EventKind::PairPlanned {
+                    a: side_label(&pair.primary),
+                    b: side_label(&pair.secondary),
+                    found: d.found.clone(),
+                    phases: d.phases.clone(),
+                },
+            );
         }
         // After each pair's plan, so that the report has the pair to put it under.
         for (name, assessment) in self.writes_on_a.clone() {
@@ -325,59 +367,36 @@ impl Runner<'_> {
                 },
             );
         }
-        // A pair that cannot go does not hold the others back (a whole run of the CLI); a
-        // pipeline stage moves all its pairs or none.
+        for (name, e) in &blocked {
+            self.out.emit(
+                Some(name),
+                None,
+                now,
+                EventKind::Refused {
+                    message: e.message().to_string(),
+                },
+            );
+        }
         let others_can_go = self.req.scope == Scope::Everything
             && blocked.len() < self.req.pairs.len()
             && !self.req.dry_run;
-        if others_can_go && !blocked.is_empty() {
-            for (name, e) in blocked.drain(..) {
-                self.out.emit(
-                    Some(&name),
-                    None,
-                    now,
-                    EventKind::Refused {
-                        message: e.message().to_string(),
-                    },
-                );
-                queues.remove(&name);
-                self.failed.push((name, e));
-            }
-        }
-        if !blocked.is_empty() {
-            for (name, e) in &blocked {
-                self.out.emit(
-                    Some(name),
-                    None,
-                    now,
-                    EventKind::Refused {
-                        message: e.message().to_string(),
-                    },
-                );
-            }
+        if !blocked.is_empty() && !others_can_go {
             return Err(DrError::blocked(&blocked, "nothing was changed"));
         }
-        if queues.values().all(Vec::is_empty) {
-            return self.ended(format!("nothing to do: {}", self.req.op.name()));
+        for (name, e) in blocked {
+            queues.remove(&name);
+            self.failed.push((name, e));
         }
-        if matches!(self.req.op, Operation::Failover { .. }) {
-            for view in &first.views {
-                self.data_at_risk(view);
-            }
-        }
-        if !self.req.dry_run && self.req.scope == Scope::Everything {
-            self.every_question_can_be_answered(&positions)?;
-        }
-        if !self.req.dry_run {
-            self.every_gate_can_pass(&first, &queues).await?;
-            self.backup_can_be_made(&queues).await?;
-        }
-        if self.req.dry_run {
-            let n: usize = queues.values().map(Vec::len).sum();
-            return Ok(format!(
-                "dry run: {n} phase(s) would run; nothing was changed"
-            ));
-        }
+        Ok(queues)
+    }
+
+    /// The rounds: the earliest step any pair is at, for every pair at it, until every queue
+    /// is done. Each round decides from what AWS says now (the first from the run's start).
+    async fn rounds(
+        &mut self,
+        mut queues: BTreeMap<String, Vec<StageStep>>,
+        first: Observed,
+    ) -> Result<(), DrError> {
         let mut observed = Some(first);
         while let Some(step) = queues
             .values()
@@ -405,14 +424,13 @@ impl Runner<'_> {
                 let pairs: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
                 self.state_writable(step, &pairs).await?;
             }
-            // Each round decides from what AWS says now (the first one from the run's start).
             let seen = match observed.take() {
                 Some(o) => o,
                 None => {
                     self.observe(
                         false,
                         step.spec().terraform.is_some(),
-                        step == Step::BackupA,
+                        step.spec().gate == GateWork::RecoveryPoint,
                     )
                     .await?
                 }
@@ -446,10 +464,7 @@ impl Runner<'_> {
                 self.failed.push((name, e));
             }
         }
-        let done = self
-            .stage_end()
-            .unwrap_or_else(|| format!("{} done", self.req.op.name()));
-        self.ended(done)
+        Ok(())
     }
 
     /// Before anything else, the root says what AWS has, for every pair whose regions both
@@ -671,7 +686,7 @@ impl Runner<'_> {
             match held {
                 // B's own deletions in an unplanned failover: B must serve, and they change
                 // nothing the state holds; the state is reconciled at the next step.
-                Err(DrError::StateUnreachable(why))
+                Err(LeaseError::Unreachable(why))
                     if self.req.op == (Operation::Failover { unplanned: true })
                         && !round
                             .iter()
@@ -706,7 +721,7 @@ impl Runner<'_> {
     async fn state_writable(&self, step: Step, pairs: &[&str]) -> Result<(), DrError> {
         let before = format!("\"{}\" (pairs {})", step.title(), pairs.join(", "));
         match self.ctx.lease.ensure_held(&before).await {
-            Err(DrError::StateUnreachable(why)) => {
+            Err(LeaseError::Unreachable(why)) => {
                 let serving = pairs
                     .iter()
                     .map(|n| {
@@ -722,7 +737,7 @@ impl Runner<'_> {
                     "{serving}\nthe Terraform state still holds A -> B, because the state cannot be written: {why}.\nRun the same command again when the state's store answers: it only forgets A -> B in the state (B keeps serving meanwhile)"
                 )))
             }
-            other => other,
+            other => Ok(other?),
         }
     }
 

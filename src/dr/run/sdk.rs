@@ -125,16 +125,14 @@ impl Runner<'_> {
                 local_only: true, ..
             } = change
             {
-                if step == Step::DeleteForwardFromB {
-                    let a_region = &self.pair(name).primary.region;
+                if let Some(note) = step.spec().local_only_note {
+                    let a_region = self.pair(name).primary.region.to_string();
                     self.out.emit(
                         Some(name),
                         Some(step),
                         now,
                         EventKind::Note {
-                            text: format!(
-                                "A's region {a_region} did not answer: the replication was deleted in B's region only (LOCAL_CONFIGURATION_ONLY). A still holds a stale configuration; `efs-dr failback` removes it"
-                            ),
+                            text: note.replace("{a_region}", &a_region),
                         },
                     );
                 }
