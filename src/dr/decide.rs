@@ -386,7 +386,9 @@ fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<A
                 });
             }
             // Forgetting must not read the source region (it may be down): plan from the state.
-            out.push(plan(Vec::new(), false));
+            // The plan may forget the instance itself (a reviewed pull request carries the
+            // forget as `moved` + `removed`; a run has removed it from the state already).
+            out.push(plan(allow(d, ChangeKind::Forget), false));
         }
     }
     Ok(out)

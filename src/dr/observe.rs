@@ -10,23 +10,10 @@ use super::view::Snapshot;
 use crate::aws::Aws;
 use crate::ids::FileSystemId;
 
-/// Polls every region; `watch_writes` lists (region, file system) whose last write is read.
-pub async fn observe(aws: &Aws, watch_writes: &BTreeSet<(String, FileSystemId)>) -> Snapshot {
-    observe_regions(aws, None, watch_writes).await
-}
-
-/// Polls the regions in `only` (every region when None). A region left out reads as not
-/// observed: a gate that does not need a region does not wait for it (it may be down).
-pub async fn observe_regions(
-    aws: &Aws,
-    only: Option<&BTreeSet<String>>,
-    watch_writes: &BTreeSet<(String, FileSystemId)>,
-) -> Snapshot {
-    observe_with(aws, only, &BTreeSet::new(), watch_writes).await
-}
-
-/// Polls every region, those in `probe` with a single attempt (regions expected to be down:
-/// their retries would hold up what the others' answers allow).
+/// Polls the regions in `only` (every region when None), those in `probe` with a single
+/// attempt (regions expected to be down: their retries would hold up what the others' answers
+/// allow). `watch_writes` lists (region, file system) whose last write is read. Reached
+/// through `position::observe`.
 pub async fn observe_with(
     aws: &Aws,
     only: Option<&BTreeSet<String>>,

@@ -135,12 +135,40 @@ fn render(
     ctx.insert("plan_line", &p.plan.line());
     ctx.insert("plan_text", plan_text.trim_end());
     ctx.insert("plan_note", &plan_note);
+    ctx.insert("forgets", &forgets(p));
     ctx.insert("before_groups", &groups(p, ProposedPair::before_apply));
     ctx.insert("after_groups", &groups(p, ProposedPair::after_apply));
     ctx.insert("commands", &p.commands);
     ctx.insert("operation", p.operation.name());
     ctx.insert("version", env!("CARGO_PKG_VERSION"));
     tera::Tera::one_off(TEMPLATE, &ctx, false).map_err(|e| format!("{e:?}"))
+}
+
+/// A replication this proposal's phase forgets.
+#[derive(Serialize)]
+struct Forgotten {
+    pair: String,
+    address: String,
+}
+
+/// What the proposal's Terraform phases remove from the state without destroying.
+fn forgets(p: &Proposal) -> Vec<Forgotten> {
+    p.pairs
+        .iter()
+        .flat_map(|x| {
+            x.route
+                .iter()
+                .filter(|s| s.stage == crate::dr::pending::Stage::Apply)
+                .flat_map(|s| &s.actions)
+                .filter_map(|a| match a {
+                    crate::dr::decide::Action::StateRm { address } => Some(Forgotten {
+                        pair: x.pair.clone(),
+                        address: address.clone(),
+                    }),
+                    _ => None,
+                })
+        })
+        .collect()
 }
 
 /// Where this pull request stands in its operation: "PR 1 of 3 of the failback; the next needs
@@ -281,9 +309,15 @@ mod tests {
                 add: 0,
                 change: 0,
                 destroy: pairs,
+                forget: 0,
+            },
+            terraform: PlanMaker {
+                terraform_version: "1.15.5".into(),
+                format_version: "1.2".into(),
             },
             commands: Commands {
                 before_apply: "efs-dr gate failover --before-apply".into(),
+                plan_flags: vec![],
                 apply: "terraform -chdir=terraform apply".into(),
                 after_apply: "efs-dr gate failover --after-apply".into(),
                 next: None,
@@ -408,5 +442,78 @@ mod tests {
         // Everything after the plan is still there.
         assert!(text.contains("### Gates") && text.contains("### Next"));
         assert!(text.contains("efs-dr gate failover --after-apply"));
+    }
+
+    #[test]
+    fn the_body_of_a_forget_says_what_is_forgotten_and_that_nothing_is_destroyed() {
+        let address =
+            "module.us_east_1__us_west_2.aws_efs_replication_configuration.forward[\"pair-000\"]";
+        let mut p = proposal(1);
+        p.operation = Operation::Failover { unplanned: true };
+        p.plan = PlanCounts {
+            forget: 1,
+            ..PlanCounts::default()
+        };
+        p.commands.apply = "terraform -chdir=terraform apply -refresh=false".into();
+        p.pairs[0].step = Step::ForgetForward;
+        p.pairs[0].route = vec![ReviewedStep {
+            stage: Stage::Apply,
+            step: Step::ForgetForward,
+            gate_only: false,
+            actions: vec![
+                Action::StateRm {
+                    address: address.into(),
+                },
+                Action::Gate {
+                    gate: Gate::NoReplication {
+                        roles: vec![Role::B],
+                        writable: Role::B,
+                    },
+                },
+            ],
+        }];
+        let text = body(&p, "15m", "Terraform will perform the following actions:\n").unwrap();
+        let arena = Arena::new();
+        let mut options = Options::default();
+        options.extension.table = true;
+        let root = parse_document(&arena, &text, &options);
+        let texts = |kind: fn(&NodeValue) -> bool| -> Vec<String> {
+            root.descendants()
+                .filter(|n| kind(&n.data.borrow().value))
+                .map(|n| {
+                    n.descendants()
+                        .filter_map(|d| match &d.data.borrow().value {
+                            NodeValue::Text(t) => Some(t.to_string()),
+                            NodeValue::Code(c) => Some(c.literal.clone()),
+                            _ => None,
+                        })
+                        .collect::<String>()
+                })
+                .collect()
+        };
+        let items = texts(|v| matches!(v, NodeValue::Item(_)));
+        assert!(
+            items
+                .iter()
+                .any(|i| i.contains("pair-000") && i.contains(address)),
+            "the forgotten instance is a list item: {items:?}"
+        );
+        let paragraphs = texts(|v| matches!(v, NodeValue::Paragraph));
+        assert!(
+            paragraphs
+                .iter()
+                .any(|p| p.starts_with("Forgotten, not destroyed.")
+                    && p.contains("nothing is deleted in AWS")
+                    && p.contains("-refresh=false")),
+            "{paragraphs:?}"
+        );
+        let strong = texts(|v| matches!(v, NodeValue::Strong));
+        assert!(
+            strong.iter().any(|s| s.contains("1 to forget")
+                && s.contains("0 to destroy")
+                && s.contains("nothing is destroyed")),
+            "{strong:?}"
+        );
+        assert!(text.contains("`terraform -chdir=terraform apply -refresh=false`"));
     }
 }

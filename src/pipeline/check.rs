@@ -83,17 +83,30 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
         .iter()
         .map(|c| (c.address.as_str(), c.kind()))
         .collect();
+    // A forgotten instance leaves the state; its moved-to address exists nowhere else. Up to
+    // Terraform 1.15.5 `planned_values` still lists it, from 1.15.6 it does not (#38665):
+    // both are consistent.
+    let forgotten: BTreeSet<&str> = plan
+        .resource_changes
+        .iter()
+        .filter(|c| c.kind() == ChangeKind::Forget)
+        .flat_map(|c| [Some(c.address.as_str()), c.previous_address.as_deref()])
+        .flatten()
+        .collect();
     for a in after.difference(&before) {
         let imported = plan
             .resource_changes
             .iter()
             .any(|c| c.address == *a && c.change.importing.is_some());
-        if !imported && kind.get(a.as_str()) != Some(&ChangeKind::Create) {
+        if !imported
+            && kind.get(a.as_str()) != Some(&ChangeKind::Create)
+            && !forgotten.contains(a.as_str())
+        {
             out.push(format!("{a} is in planned_values but no change creates it"));
         }
     }
     for a in before.difference(&after) {
-        if kind.get(a.as_str()) != Some(&ChangeKind::Delete) {
+        if kind.get(a.as_str()) != Some(&ChangeKind::Delete) && !forgotten.contains(a.as_str()) {
             out.push(format!(
                 "{a} leaves the planned values but no change deletes it"
             ));
@@ -104,7 +117,7 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
         let null = |v: &Option<Value>| v.as_ref().is_none_or(Value::is_null);
         let bad = match c.kind() {
             ChangeKind::Create => !null(b) || null(a),
-            ChangeKind::Delete => null(b) || !null(a),
+            ChangeKind::Delete | ChangeKind::Forget => null(b) || !null(a),
             ChangeKind::NoOp => c.change.importing.is_none() && b != a,
             _ => false,
         };
@@ -129,7 +142,8 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
                     continue;
                 };
                 let wanted = d == name;
-                if after.contains(&address) != wanted && !after.is_empty() {
+                let held = after.contains(&address) && !forgotten.contains(address.as_str());
+                if held != wanted && !after.is_empty() {
                     out.push(format!(
                         "pair {}: its direction variable is \"{d}\" but the planned values {} {address}",
                         pair.name,
@@ -295,4 +309,161 @@ pub async fn check_plan(
         counts: PlanCounts::of(&plan.resource_changes),
         phases,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! check-plan on plans Terraform made: a forget recorded from Terraform 1.15.5 (the
+    //! unplanned failover's pull request, pairs "app" and "media"), and the same plan as 1.15.6
+    //! renders it (the forgotten instances no longer in `planned_values`, #38665).
+
+    use super::*;
+    use crate::dr::decide::tests::settings;
+    use crate::dr::decide::{actions, Inputs};
+    use crate::dr::phase::{RunFlags, Step};
+    use crate::dr::view::tests::{down, snap};
+    use crate::dr::view::PairView;
+    use crate::terraform::safety;
+
+    const RECORDED: &str = include_str!("fixtures/forget-plan-1.15.5.json");
+
+    fn pairs() -> Vec<Pair> {
+        let text = ["app", "media"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                format!(
+                    "pair \"{name}\" {{\n primary {{\n region = \"us-east-1\"\n file_system_id = \"fs-0123456789abcdef{i}\"\n }}\n secondary {{\n region = \"us-west-2\"\n file_system_id = \"fs-0fedcba987654321{i}\"\n }}\n}}\n"
+                )
+            })
+            .collect::<String>();
+        crate::config::Config::parse(&text, std::path::Path::new("t.hcl"))
+            .expect("valid")
+            .pairs
+    }
+
+    /// What the pending phase (forget A -> B, A down, the state still holding it) allows for
+    /// every pair, as decide says.
+    fn allowed() -> Vec<crate::terraform::AllowedChange> {
+        let gates = settings();
+        let inputs = Inputs {
+            gates: &gates,
+            flags: RunFlags::default(),
+        };
+        pairs()
+            .iter()
+            .flat_map(|p| {
+                let mut v = PairView::derive(
+                    p,
+                    &down(snap("ENABLED", "ENABLED", vec![], vec![], 20), "us-east-1"),
+                );
+                v.state_forward = Some(true);
+                v.state_reverse = Some(false);
+                actions(p, Step::ForgetForward, &v, inputs).unwrap()
+            })
+            .flat_map(|a| match a {
+                Action::PlanCheckApply { allowed, .. } => allowed,
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    fn recorded() -> Value {
+        serde_json::from_str(RECORDED).unwrap()
+    }
+
+    fn parse(v: &Value) -> PlanJson {
+        PlanJson::parse(&v.to_string()).unwrap()
+    }
+
+    /// The same plan as Terraform 1.15.6 renders it: forgotten instances are not planned values.
+    fn as_1_15_6(mut v: Value) -> Value {
+        let forgotten: Vec<String> = v["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["change"]["actions"] == serde_json::json!(["forget"]))
+            .flat_map(|c| [c["address"].clone(), c["previous_address"].clone()])
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        fn strip(module: &mut Value, forgotten: &[String]) {
+            if let Some(rs) = module.get_mut("resources").and_then(Value::as_array_mut) {
+                rs.retain(|r| {
+                    !forgotten.contains(&r["address"].as_str().unwrap_or_default().to_string())
+                });
+            }
+            if let Some(cs) = module
+                .get_mut("child_modules")
+                .and_then(Value::as_array_mut)
+            {
+                for c in cs {
+                    strip(c, forgotten);
+                }
+            }
+        }
+        strip(&mut v["planned_values"]["root_module"], &forgotten);
+        v
+    }
+
+    #[test]
+    fn the_recorded_forget_holds_together_and_is_allowed_in_both_renderings() {
+        let v = recorded();
+        let changes = v["resource_changes"].as_array().unwrap();
+        let forgets: Vec<&Value> = changes
+            .iter()
+            .filter(|c| c["change"]["actions"] == serde_json::json!(["forget"]))
+            .collect();
+        assert_eq!(forgets.len(), 2, "the recording forgets both pairs");
+        for f in &forgets {
+            assert_eq!(f["action_reason"], "delete_because_no_move_target");
+            assert!(f["previous_address"]
+                .as_str()
+                .unwrap()
+                .contains(".forward[\""));
+        }
+        for plan in [v.clone(), as_1_15_6(v)] {
+            let plan = parse(&plan);
+            assert!(
+                inconsistencies(&plan, &pairs()).is_empty(),
+                "{:?}",
+                inconsistencies(&plan, &pairs())
+            );
+            safety::check(&plan, &allowed()).unwrap();
+            let counts = PlanCounts::of(&plan.resource_changes);
+            assert_eq!((counts.forget, counts.destroy, counts.add), (2, 0, 0));
+            assert!(counts.line().contains("2 to forget"), "{}", counts.line());
+        }
+    }
+
+    #[test]
+    fn an_action_a_replace_or_a_forget_of_another_pair_is_refused() {
+        // An action invocation: a side effect resource_changes does not show.
+        let mut v = recorded();
+        v["action_invocations"] =
+            serde_json::json!([{"address": "action.aws_lambda_invoke.notify"}]);
+        assert!(safety::check(&parse(&v), &allowed()).is_err());
+        // A replace of a replication.
+        let mut v = recorded();
+        for c in v["resource_changes"].as_array_mut().unwrap() {
+            if c["change"]["actions"] == serde_json::json!(["forget"]) {
+                c["change"]["actions"] = serde_json::json!(["delete", "create"]);
+                break;
+            }
+        }
+        assert!(safety::check(&parse(&v), &allowed()).is_err());
+        // The forget of an instance that is not a pair's forward replication.
+        let mut v = recorded();
+        for c in v["resource_changes"].as_array_mut().unwrap() {
+            if c["change"]["actions"] == serde_json::json!(["forget"]) {
+                let other = c["previous_address"]
+                    .as_str()
+                    .unwrap()
+                    .replace(".forward[", ".reverse[");
+                c["previous_address"] = Value::from(other);
+                break;
+            }
+        }
+        let err = safety::check(&parse(&v), &allowed()).unwrap_err();
+        assert_eq!(err.unexpected.len(), 1, "{err}");
+    }
 }

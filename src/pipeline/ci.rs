@@ -46,6 +46,8 @@ pub struct GitlabReport {
     pub create: usize,
     pub update: usize,
     pub delete: usize,
+    /// Left the state without being destroyed (GitLab shows the three above).
+    pub forget: usize,
 }
 
 impl From<PlanCounts> for GitlabReport {
@@ -54,6 +56,7 @@ impl From<PlanCounts> for GitlabReport {
             create: c.add,
             update: c.change,
             delete: c.destroy,
+            forget: c.forget,
         }
     }
 }
@@ -74,10 +77,11 @@ mod tests {
                 import: 0,
                 add: 1,
                 change: 0,
-                destroy: 2
+                destroy: 2,
+                forget: 1,
             }))
             .unwrap(),
-            r#"{"create":1,"update":0,"delete":2}"#
+            r#"{"create":1,"update":0,"delete":2,"forget":1}"#
         );
     }
 }

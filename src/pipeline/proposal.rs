@@ -35,6 +35,8 @@ pub struct Proposal {
     /// Selected pairs with no Terraform phase to propose, and why.
     pub unchanged: Vec<Unchanged>,
     pub plan: PlanCounts,
+    /// What made the plan.
+    pub terraform: PlanMaker,
     /// The commands the pipeline runs, in order.
     pub commands: Commands,
 }
@@ -116,12 +118,23 @@ pub struct LiveStatus {
     pub protection_b: Option<String>,
 }
 
+/// The Terraform that made a proposal's plan, and the plan JSON's format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanMaker {
+    pub terraform_version: String,
+    pub format_version: String,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanCounts {
     pub import: usize,
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    /// Instances that leave the state without being destroyed (Terraform's own summary
+    /// counts them nowhere).
+    #[serde(default)]
+    pub forget: usize,
 }
 
 impl PlanCounts {
@@ -140,7 +153,8 @@ impl PlanCounts {
                     c.add += 1;
                     c.destroy += 1;
                 }
-                ChangeKind::NoOp | ChangeKind::Read | ChangeKind::Forget | ChangeKind::Unknown => {}
+                ChangeKind::Forget => c.forget += 1,
+                ChangeKind::NoOp | ChangeKind::Read | ChangeKind::Unknown => {}
             }
         }
         c
@@ -148,7 +162,7 @@ impl PlanCounts {
 
     /// Terraform's own summary line.
     pub fn line(&self) -> String {
-        if self.import + self.add + self.change + self.destroy == 0 {
+        if self.import + self.add + self.change + self.destroy + self.forget == 0 {
             return "No changes. Your infrastructure matches the configuration.".into();
         }
         let import = if self.import > 0 {
@@ -156,8 +170,16 @@ impl PlanCounts {
         } else {
             String::new()
         };
+        let forget = if self.forget > 0 {
+            format!(
+                " {} to forget (removed from the state only: nothing is destroyed).",
+                self.forget
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "Plan: {import}{} to add, {} to change, {} to destroy.",
+            "Plan: {import}{} to add, {} to change, {} to destroy.{forget}",
             self.add, self.change, self.destroy
         )
     }
@@ -166,6 +188,10 @@ impl PlanCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commands {
     pub before_apply: String,
+    /// What `terraform plan` of this proposal needs beyond its defaults (`-refresh=false` for a
+    /// forget: its region is not read). Pipelines that plan themselves add these.
+    #[serde(default)]
+    pub plan_flags: Vec<String>,
     pub apply: String,
     pub after_apply: String,
     /// After the stage after apply: the next proposal, or None when the operation is done.

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::proposal::{
-    Commands, LiveStatus, PlanCounts, Proposal, ProposedPair, Unchanged, FORMAT, PROPOSAL_FILE,
+    Commands, LiveStatus, PlanCounts, PlanMaker, Proposal, ProposedPair, Unchanged, FORMAT,
+    PROPOSAL_FILE,
 };
 use super::worktree::WorkTree;
 use crate::aws::rfc3339;
@@ -15,7 +16,7 @@ use crate::config::{Pair, Side};
 use crate::dr::context::Context;
 use crate::dr::decide::{Action, Inputs};
 use crate::dr::pending::{pending, pull_request_route, settled_direction, ReviewedStep, Stage};
-use crate::dr::phase::{Confirmation, RunFlags, Step};
+use crate::dr::phase::{Confirmation, RunFlags, Step, TfWork};
 use crate::dr::planner::Operation;
 use crate::dr::position::{self, Look, PairPosition};
 use crate::dr::risk::failover_risk;
@@ -29,6 +30,13 @@ use crate::terraform::PhaseError;
 
 /// The `import` blocks of a phase that brings an existing replication into the state.
 pub const IMPORTS_FILE: &str = "efs-dr.imports.tf";
+
+/// The `moved` + `removed` blocks of a phase that forgets a replication without reading its
+/// region (an unplanned failover's A -> B): Terraform >= 1.7.
+pub const FORGET_FILE: &str = "efs-dr.forget.tf";
+
+/// The oldest Terraform whose `removed` block forgets without destroying.
+const FORGET_NEEDS: crate::terraform::Version = crate::terraform::Version(1, 7, 0);
 
 /// Where `propose` saves its plan, inside the root's `.terraform/` (never committed).
 const PLAN_FILE: &str = ".terraform/efs-dr-proposal.tfplan";
@@ -64,6 +72,7 @@ fn ours(path: &Path) -> bool {
         DIRECTIONS_FILE,
         PROPOSAL_FILE,
         IMPORTS_FILE,
+        FORGET_FILE,
         ".terraform.lock.hcl",
     ]
     .iter()
@@ -345,16 +354,29 @@ pub async fn propose(
             .flat_map(|s| s.actions.clone())
             .collect()
     };
-    if let Some(p) = proposals.iter().find(|p| {
-        applies(p)
+    // A `state rm` is proposed as a forget file when it is the phase's own forget (the
+    // unplanned failover's A -> B); any other (a state entry AWS no longer has) is the CLI's.
+    for p in &proposals {
+        let forgets_by_phase = matches!(p.step.spec().terraform, Some(TfWork::Forget(_)));
+        let removes = applies(p)
             .iter()
-            .any(|a| matches!(a, Action::StateRm { .. }))
-    }) {
-        return Err(DrError::Refused(format!(
-            "pair {}: \"{}\" removes a replication from the state without reading its region, which a Terraform configuration cannot express for one pair of a module. Run `efs-dr failover --unplanned` from a machine with the state; nothing was written",
-            p.pair.name,
-            p.step.title()
-        )));
+            .any(|a| matches!(a, Action::StateRm { .. }));
+        if removes && !forgets_by_phase {
+            return Err(DrError::Refused(format!(
+                "pair {}: \"{}\" first removes from the state a replication AWS no longer has, which a pull request does not carry. Run `efs-dr {}` once from a machine with the state (it forgets only that entry), then propose again; nothing was written",
+                p.pair.name,
+                p.step.title(),
+                req.op.args()
+            )));
+        }
+        if removes && ctx.tf.version < FORGET_NEEDS {
+            return Err(DrError::Refused(format!(
+                "pair {}: \"{}\" forgets A -> B without reading A's region, which a pull request carries as a `removed` block: Terraform {FORGET_NEEDS} or later understands it, this one is {}. Use a newer Terraform in the pipeline, or run `efs-dr failover --unplanned` from a machine with the state; nothing was written",
+                p.pair.name,
+                p.step.title(),
+                ctx.tf.version
+            )));
+        }
     }
 
     // The round, as a run builds it; pairs not proposed keep what the state and AWS hold.
@@ -382,28 +404,50 @@ pub async fn propose(
         path: PathBuf::from(IMPORTS_FILE),
         content: imports_hcl(&imports),
     });
+    let forget_file = (!round.forgets.is_empty()).then(|| render::RenderedFile {
+        path: PathBuf::from(FORGET_FILE),
+        content: forget_hcl(&round.forgets),
+    });
 
-    let edit = render::RootEdit::begin(&dir, &[DIRECTIONS_FILE, IMPORTS_FILE, PROPOSAL_FILE]);
-    let (mut written, counts, plan_text) =
-        plan_round(ctx, &round, &directions_file, imports_file.as_ref()).await?;
+    let edit = render::RootEdit::begin(
+        &dir,
+        &[DIRECTIONS_FILE, IMPORTS_FILE, FORGET_FILE, PROPOSAL_FILE],
+    );
+    let planned = plan_round(
+        ctx,
+        &round,
+        &directions_file,
+        &[(IMPORTS_FILE, imports_file), (FORGET_FILE, forget_file)],
+    )
+    .await?;
 
     let proposal = assemble(
         ctx,
         req,
         proposals,
         unchanged,
-        counts,
+        &planned,
         round.refresh,
         snapshot.now().map(rfc3339),
     );
     proposal.write(&dir)?;
     edit.keep();
+    let mut written = planned.written;
     written.push(PathBuf::from(PROPOSAL_FILE));
     Ok(Proposed {
         proposal,
-        plan_text,
+        plan_text: planned.text,
         written,
     })
+}
+
+/// A proposal's plan: the files written, its counts, its text and what made it.
+struct Planned {
+    written: Vec<PathBuf>,
+    counts: PlanCounts,
+    text: String,
+    terraform_version: String,
+    format_version: String,
 }
 
 /// Writes a proposal's round into the root and plans it through the checked path a run uses;
@@ -413,21 +457,22 @@ async fn plan_round(
     ctx: &Context,
     round: &TerraformRound,
     directions_file: &render::RenderedFile,
-    imports_file: Option<&render::RenderedFile>,
-) -> Result<(Vec<PathBuf>, PlanCounts, String), DrError> {
+    optional: &[(&str, Option<render::RenderedFile>)],
+) -> Result<Planned, DrError> {
     let dir = &ctx.tf.dir;
     let plan_file = Path::new(PLAN_FILE);
     let result = async {
         let mut written = render::write(dir, std::slice::from_ref(directions_file))?;
-        match imports_file {
-            Some(f) => written.extend(render::write(dir, std::slice::from_ref(f))?),
-            None => {
-                if dir.join(IMPORTS_FILE).exists() {
-                    std::fs::remove_file(dir.join(IMPORTS_FILE)).map_err(|e| {
-                        DrError::Failed(format!("cannot remove {IMPORTS_FILE}: {e}"))
-                    })?;
-                    written.push(PathBuf::from(IMPORTS_FILE));
+        // A phase's own files, and the last phase's removed (the next proposal deletes them).
+        for (name, file) in optional {
+            match file {
+                Some(f) => written.extend(render::write(dir, std::slice::from_ref(f))?),
+                None if dir.join(name).exists() => {
+                    std::fs::remove_file(dir.join(name))
+                        .map_err(|e| DrError::Failed(format!("cannot remove {name}: {e}")))?;
+                    written.push(PathBuf::from(name));
                 }
+                None => {}
             }
         }
         let checked = match ctx.tf.plan_checked(plan_file, &round.allowed, round.refresh).await {
@@ -440,11 +485,45 @@ async fn plan_round(
             Err(PhaseError::Terraform(e)) => return Err(e.into()),
         };
         let plan_text = ctx.tf.show_plan_text(plan_file).await?;
-        Ok::<_, DrError>((written, PlanCounts::of(&checked.planned), plan_text))
+        Ok::<_, DrError>(Planned {
+            written,
+            counts: PlanCounts::of(&checked.planned),
+            text: plan_text,
+            terraform_version: checked.terraform_version,
+            format_version: checked.format_version,
+        })
     }
     .await;
     let _ = std::fs::remove_file(dir.join(plan_file));
     result
+}
+
+/// A forget Terraform can plan for one instance of a module's `for_each` (a `removed` block
+/// cannot name an instance, hashicorp/terraform#34439): each instance is moved to an address no
+/// resource declares, and that address is removed without being destroyed. Terraform >= 1.9.3
+/// never reads AWS for it.
+fn forget_hcl(forgets: &[(String, String)]) -> String {
+    const FROM: &str = ".aws_efs_replication_configuration.forward[";
+    const TO: &str = ".aws_efs_replication_configuration.efs_dr_forgotten[";
+    let mut s = String::from(
+        "# Written by `efs-dr propose`: Terraform forgets these replications (they leave the\n# state; nothing is destroyed and their region is not read). Apply with\n# `terraform apply -refresh=false`. The next proposal removes this file.\n",
+    );
+    let mut removed = BTreeSet::new();
+    for (pair, address) in forgets {
+        let to = address.replacen(FROM, TO, 1);
+        s.push_str(&format!(
+            "\n# pair {pair}\nmoved {{\n  from = {address}\n  to   = {to}\n}}\n"
+        ));
+        if let Some((resource, _)) = to.split_once('[') {
+            removed.insert(resource.to_string());
+        }
+    }
+    for resource in removed {
+        s.push_str(&format!(
+            "\nremoved {{\n  from = {resource}\n  lifecycle {{\n    destroy = false\n  }}\n}}\n"
+        ));
+    }
+    s
 }
 
 fn imports_hcl(imports: &[(String, FileSystemId)]) -> String {
@@ -464,7 +543,7 @@ fn assemble(
     req: &ProposeRequest,
     proposals: Vec<PairProposal>,
     unchanged: Vec<Unchanged>,
-    plan: PlanCounts,
+    planned: &Planned,
     refresh: bool,
     proposed_at: Option<String>,
 ) -> Proposal {
@@ -518,9 +597,18 @@ fn assemble(
         proposed_at,
         pairs: proposals.into_iter().map(|p| p.entry).collect(),
         unchanged,
-        plan,
+        plan: planned.counts,
+        terraform: PlanMaker {
+            terraform_version: planned.terraform_version.clone(),
+            format_version: planned.format_version.clone(),
+        },
         commands: Commands {
             before_apply: before,
+            plan_flags: if refresh {
+                Vec::new()
+            } else {
+                vec!["-refresh=false".into()]
+            },
             apply,
             after_apply: after,
             next,

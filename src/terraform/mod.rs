@@ -340,6 +340,8 @@ impl Terraform {
                 file: plan_file.to_path_buf(),
                 changes: Vec::new(),
                 planned: Vec::new(),
+                terraform_version: self.version.to_string(),
+                format_version: String::new(),
             });
         }
         let plan = self.show_plan(plan_file).await?;
@@ -348,6 +350,8 @@ impl Terraform {
             file: plan_file.to_path_buf(),
             changes: plan.changes().into_iter().cloned().collect(),
             planned: plan.resource_changes,
+            terraform_version: plan.terraform_version,
+            format_version: plan.format_version,
         })
     }
 
@@ -372,6 +376,10 @@ pub struct CheckedPlan {
     /// Every resource change as Terraform planned it, no-ops and imports included (what its
     /// summary line counts).
     pub planned: Vec<ResourceChange>,
+    /// The Terraform that made it, and its JSON's format (empty when nothing changes: the plan
+    /// was not shown).
+    pub terraform_version: String,
+    pub format_version: String,
 }
 
 /// A plan that failed, or that was refused as unsafe.

@@ -36,6 +36,10 @@ pub struct ResourceChange {
     #[serde(rename = "type")]
     pub resource_type: String,
     pub change: Change,
+    /// Where the instance was before a `moved` block (Terraform >= 1.1), when it moved: a
+    /// forget (`removed` with `destroy = false`) of a moved instance names it here.
+    #[serde(default)]
+    pub previous_address: Option<String>,
     /// Why Terraform plans this change (`replace_because_tainted`, ...), when it says.
     #[serde(default)]
     pub action_reason: Option<String>,
@@ -87,6 +91,15 @@ impl ChangeKind {
 }
 
 impl ResourceChange {
+    /// The instance the change is about: a forget's instance as the state held it (its
+    /// `previous_address` when it was moved to be forgotten), else its address.
+    pub fn subject(&self) -> &str {
+        match (self.kind(), &self.previous_address) {
+            (ChangeKind::Forget, Some(previous)) => previous,
+            _ => &self.address,
+        }
+    }
+
     pub fn kind(&self) -> ChangeKind {
         let a: Vec<&str> = self.change.actions.iter().map(String::as_str).collect();
         match a.as_slice() {

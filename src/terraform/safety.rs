@@ -65,7 +65,7 @@ pub fn check(plan: &PlanJson, allowed: &[AllowedChange]) -> Result<(), UnsafePla
         .filter(|c| {
             !allowed
                 .iter()
-                .any(|a| a.address == c.address && a.kind == c.kind())
+                .any(|a| a.address == c.subject() && a.kind == c.kind())
         })
         .map(|c| UnexpectedChange {
             address: c.address.clone(),
@@ -163,5 +163,31 @@ mod tests {
             ]
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_forget_is_allowed_by_the_instance_it_forgets_never_by_the_address_it_was_moved_to() {
+        let forward =
+            |p: &str| format!("module.m.aws_efs_replication_configuration.forward[\"{p}\"]");
+        let plan = |previous: &str| {
+            PlanJson::parse(&format!(
+                r#"{{"format_version":"1.2","resource_changes":[
+                  {{"address":"module.m.aws_efs_replication_configuration.efs_dr_forgotten[\"a\"]","previous_address":{previous:?},"type":"aws_efs_replication_configuration","action_reason":"delete_because_no_move_target","change":{{"actions":["forget"],"before":{{}},"after":null}}}}
+                ]}}"#
+            ))
+            .unwrap()
+        };
+        let allowed = [allow(&forward("a"), ChangeKind::Forget)];
+        assert!(check(&plan(&forward("a")), &allowed).is_ok());
+        // Another pair's instance, or a delete of the same: refused.
+        assert!(check(&plan(&forward("b")), &allowed).is_err());
+        assert!(check(
+            &plan(&forward("a")),
+            &[allow(&forward("a"), ChangeKind::Delete)]
+        )
+        .is_err());
+        // A forget allowed for the moved-to address does not let the instance go.
+        let moved_to = "module.m.aws_efs_replication_configuration.efs_dr_forgotten[\"a\"]";
+        assert!(check(&plan(&forward("a")), &[allow(moved_to, ChangeKind::Forget)]).is_err());
     }
 }

@@ -1056,6 +1056,28 @@ async fn the_whole_job_runs_on_the_oldest_tested_terraform() {
         state["terraform_version"], "1.6.6",
         "the state was written by 1.6.6"
     );
+    // A pull request carries an unplanned failover's forget as a `removed` block, which 1.6
+    // does not know: propose says so and writes nothing.
+    d.ts.control.set_outage(A_REGION, true).await.unwrap();
+    let old = d
+        .efs_dr(&[
+            "propose",
+            "failover",
+            "--unplanned",
+            "--body-file",
+            "/dev/null",
+        ])
+        .await;
+    assert_eq!(old.code, 2, "{}\n{}", old.stdout, old.stderr);
+    assert!(
+        old.stderr
+            .contains("Terraform 1.7.0 or later understands it, this one is 1.6.6"),
+        "{}",
+        old.stderr
+    );
+    assert!(!d.tf_dir().join("efs-dr.forget.tf").exists());
+    assert!(!d.tf_dir().join("efs-dr.proposal.json").exists());
+    d.ts.control.set_outage(A_REGION, false).await.unwrap();
     d.ok(&["failover", "--yes", "--writes-stopped"]).await;
     assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
     d.write_on_b("old-tf").await;

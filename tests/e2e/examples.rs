@@ -152,7 +152,9 @@ impl GitHub {
                 // An unset repository variable is the empty string.
                 self.vars.get(v).cloned().unwrap_or_default()
             } else if let Some(v) = expr.strip_prefix("inputs.") {
-                self.inputs[v].clone()
+                // An input the run does not set is its default: the empty string here, which
+                // efs-dr reads as unset.
+                self.inputs.get(v).cloned().unwrap_or_default()
             } else if let Some(v) = expr.strip_prefix("secrets.") {
                 format!("test-secret-{v}")
             } else if let Some(v) = expr.strip_prefix("runner.") {

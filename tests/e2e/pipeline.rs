@@ -3,9 +3,11 @@
 //! pipeline's stages around a plain `terraform apply` (not efs-dr), until a failover and a
 //! failback are done. Checked against the simulator's API and file listing, and the state.
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use crate::dr::{drill, Drill, Run, B_REGION};
+use crate::dr::{drill, Drill, Run, A_REGION, B_REGION};
 use crate::pipeline_field::git;
 
 /// Plain Terraform, as a pipeline runs it; (exit code, stdout + stderr).
@@ -48,20 +50,23 @@ fn refused(run: &Run, needle: &str) {
 /// before apply, plain `terraform apply`, the stage after apply. Returns the proposal.
 async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
     let repo = d.dir.path();
-    let branch = format!("{op}-{n}");
+    let branch = format!("{}-{n}", op.replace(" --", "-"));
     git(repo, &["checkout", "-q", "-b", &branch]);
     let body = repo.join("pr.md");
     let summary = repo.join("pr.json");
-    let proposed = d
-        .ok(&[
-            "propose",
-            op,
-            "--body-file",
-            body.to_str().unwrap(),
-            "--summary-file",
-            summary.to_str().unwrap(),
-        ])
-        .await;
+    let mut args = vec!["propose"];
+    args.extend(op.split_whitespace());
+    args.extend([
+        "--body-file",
+        body.to_str().unwrap(),
+        "--summary-file",
+        summary.to_str().unwrap(),
+    ]);
+    let proposed = d.ok(&args).await;
+    let op = match op {
+        "failover --unplanned" => "unplanned failover",
+        other => other,
+    };
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     let proposal = summary["proposal"].clone();
     let body = std::fs::read_to_string(&body).unwrap();
@@ -73,7 +78,8 @@ async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
         assert!(
             line.ends_with("efs-dr.auto.tfvars.json")
                 || line.ends_with("efs-dr.proposal.json")
-                || line.ends_with("efs-dr.imports.tf"),
+                || line.ends_with("efs-dr.imports.tf")
+                || line.ends_with("efs-dr.forget.tf"),
             "propose changed {line}\n{}",
             proposed.stderr
         );
@@ -447,4 +453,159 @@ async fn a_proposal_edited_by_hand_is_refused_before_apply_with_what_differs() {
     std::fs::write(&file, serde_json::to_string_pretty(&reviewed).unwrap()).unwrap();
     let gate = d.efs_dr(&["gate", "failover", "--before-apply"]).await;
     assert_eq!(gate.code, 0, "{}\n{}", gate.stdout, gate.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down() {
+    let d = drill(&["app", "media"]).await;
+    let repo = d.dir.path();
+    d.ok(&["init", "--yes"]).await;
+    std::fs::write(
+        repo.join(".gitignore"),
+        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\n",
+    )
+    .unwrap();
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    d.ts.control.set_outage(A_REGION, true).await.unwrap();
+
+    // The proposal's plan, made by the pipeline itself, passes check-plan: the forget of each
+    // pair's A -> B (at the moved-to address, its previous address the forward instance), and
+    // nothing else; Terraform's own summary counts nothing.
+    git(repo, &["checkout", "-q", "-b", "check"]);
+    d.ok(&[
+        "propose",
+        "failover",
+        "--unplanned",
+        "--body-file",
+        "/dev/null",
+    ])
+    .await;
+    let forget = std::fs::read_to_string(d.tf_dir().join("efs-dr.forget.tf")).unwrap();
+    assert!(
+        forget.contains("moved {") && forget.contains("destroy = false"),
+        "{forget}"
+    );
+    let (code, out) = terraform(
+        &d,
+        &[
+            "-chdir=terraform",
+            "plan",
+            "-input=false",
+            "-refresh=false",
+            "-out=forget.tfplan",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 to destroy"), "{out}");
+    let checked = d
+        .efs_dr(&[
+            "check-plan",
+            d.tf_dir().join("forget.tfplan").to_str().unwrap(),
+            "--gitlab-report",
+            repo.join("gitlab.json").to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(checked.code, 0, "{}\n{}", checked.stdout, checked.stderr);
+    let gitlab: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.join("gitlab.json")).unwrap()).unwrap();
+    assert_eq!(gitlab["forget"], 2, "{gitlab}");
+    assert_eq!(gitlab["delete"], 0, "{gitlab}");
+    if let Ok(dir) = std::env::var("EFS_DR_RECORD_PLANS") {
+        let (_, json) =
+            terraform(&d, &["-chdir=terraform", "show", "-json", "forget.tfplan"]).await;
+        std::fs::write(Path::new(&dir).join("forget-plan.json"), json).unwrap();
+    }
+    std::fs::remove_file(repo.join("gitlab.json")).unwrap();
+    std::fs::remove_file(d.tf_dir().join("forget.tfplan")).unwrap();
+    git(repo, &["checkout", "-q", "--", "terraform"]);
+    git(repo, &["clean", "-fdq", "--", "terraform"]);
+    git(repo, &["checkout", "-q", "main"]);
+    git(repo, &["branch", "-q", "-D", "check"]);
+    assert!(git(repo, &["status", "--porcelain"]).is_empty());
+
+    // One pull request: B's deletion is the stage before apply's (SDK, from B's region), the
+    // forget is Terraform's (moved + removed, applied without refresh).
+    let p = one_pull_request(&d, "failover --unplanned", 1).await;
+    assert_eq!(p["operation"]["failover"]["unplanned"], true, "{p}");
+    assert_eq!(p["pairs"][0]["step"], "forget_forward");
+    assert_eq!(p["plan"]["forget"], 2, "{}", p["plan"]);
+    assert_eq!(p["plan"]["destroy"], 0);
+    assert!(p["terraform"]["terraform_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("1."));
+    assert!(!p["terraform"]["format_version"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    let commands = &p["commands"];
+    assert!(commands["before_apply"]
+        .as_str()
+        .unwrap()
+        .contains("--unplanned --before-apply --perform-sdk"));
+    assert!(commands["apply"]
+        .as_str()
+        .unwrap()
+        .ends_with("-refresh=false"));
+    assert!(commands["next"].is_null());
+    for pair in &d.pairs {
+        assert_eq!(d.protection(B_REGION, &pair.b).await, "ENABLED");
+    }
+    assert!(d.replications(B_REGION).await.is_empty());
+    assert!(d.state().await.is_empty(), "{:?}", d.state().await);
+    let (code, out) = terraform(
+        &d,
+        &[
+            "-chdir=terraform",
+            "plan",
+            "-input=false",
+            "-refresh=false",
+            "-detailed-exitcode",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "the plan is not clean:\n{out}");
+    d.write_on_b("outage").await;
+
+    // A returns: the failback runs as pull requests; the first one deletes the forget file.
+    d.ts.control.set_outage(A_REGION, false).await.unwrap();
+    let forget_file = d.tf_dir().join("efs-dr.forget.tf");
+    assert!(forget_file.exists());
+    let mut steps = Vec::new();
+    for n in 1..6 {
+        let p = one_pull_request(&d, "failback", n).await;
+        if n == 1 {
+            assert!(
+                !forget_file.exists(),
+                "the next proposal deletes the forget file"
+            );
+        }
+        steps.push(p["pairs"][0]["step"].as_str().unwrap().to_string());
+        if p["commands"]["next"].is_null() {
+            break;
+        }
+        if n == 1 {
+            d.write_on_b("during-failback").await;
+        }
+    }
+    assert_eq!(
+        steps,
+        ["create_reverse", "remove_reverse", "create_forward"]
+    );
+    d.assert_home_with_everything(&["outage", "during-failback"])
+        .await;
+    let (code, out) = terraform(
+        &d,
+        &[
+            "-chdir=terraform",
+            "plan",
+            "-input=false",
+            "-detailed-exitcode",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "the plan is not clean:\n{out}");
 }

@@ -16,7 +16,7 @@ use super::error::{DrError, Outcome};
 use super::events::{Event, EventKind, EventSink, Recorder};
 pub use super::pending::Scope;
 use super::pending::{in_scope, stage, StageStep};
-use super::phase::{GateWork, RunFlags, Step};
+use super::phase::{GateWork, RunFlags, SdkWork, Step};
 use super::planner::Operation;
 use super::position::{self, Facts, Look, PairPosition};
 use super::view::{PairView, Snapshot};
@@ -578,6 +578,7 @@ impl Runner<'_> {
         let (direction, kind) = match proposed.spec().terraform {
             Some(TfWork::Create(d)) if in_state(d) == Some(true) => (d, ChangeKind::Create),
             Some(TfWork::Remove(d)) if in_state(d) == Some(false) => (d, ChangeKind::Delete),
+            Some(TfWork::Forget(d)) if in_state(d) == Some(false) => (d, ChangeKind::Forget),
             _ => return,
         };
         let Some(address) = render::replication_address(pair, direction) else {
@@ -804,7 +805,7 @@ impl Runner<'_> {
                         fix(&suggest(spec.expected))
                     )));
                 }
-                if s.step != Step::CheckRpo || !self.flags.writes_stopped {
+                if spec.gate != GateWork::Rpo || !self.flags.writes_stopped {
                     continue;
                 }
                 let (Some(r), Some(now)) = (view.forward(), view.now) else {
@@ -867,8 +868,15 @@ impl Runner<'_> {
                 continue;
             };
             let before_fence = queues.get(&pair.name).is_some_and(|q| {
-                q.iter()
-                    .any(|s| matches!(s.step, Step::DisableProtectionA | Step::BackupA))
+                q.iter().any(|s| {
+                    let spec = s.step.spec();
+                    spec.gate == GateWork::RecoveryPoint
+                        || spec.sdk
+                            == Some(SdkWork::Protection(
+                                super::view::Role::A,
+                                crate::aws::Protection::Disabled,
+                            ))
+                })
             });
             if !before_fence {
                 continue;
