@@ -289,33 +289,17 @@ async fn read_positions(
     Ok((snapshot, all, positions))
 }
 
-/// Proposes the next Terraform phase of each selected pair: writes it into the root, plans it,
-/// checks the plan. On any error the root is left as it was.
-pub async fn propose(
-    ctx: &Context,
+/// Each selected pair's proposal, or why it has none; refuses when any pair cannot be proposed,
+/// a named pair has nothing to propose, or nothing is left at all (`Pending`: not an error).
+fn sort(
     req: &ProposeRequest,
-    worktree: &dyn WorkTree,
-) -> Result<Proposed, DrError> {
-    let dir = ctx.tf.dir.clone();
-    if !dir.join("main.tf").exists() {
-        return Err(DrError::Failed(format!(
-            "there is no rendered root in {}: run `efs-dr render` (and `efs-dr init` once), commit the root, then propose",
-            dir.display()
-        )));
-    }
-    check_root(ctx, worktree)?;
-    if !dir.join(".terraform").exists() {
-        ctx.tf.init().await?;
-    }
-    let inputs = Inputs {
-        gates: &ctx.config.gates,
-        flags: req.flags,
-    };
-    let (snapshot, all, positions) = read_positions(ctx, req, inputs).await?;
+    positions: &[PairPosition],
+    inputs: Inputs<'_>,
+) -> Result<(Vec<PairProposal>, Vec<Unchanged>), DrError> {
     let mut proposals = Vec::new();
     let mut unchanged = Vec::new();
     let mut problems = Vec::new();
-    for (pair, position) in req.pairs.iter().zip(&positions) {
+    for (pair, position) in req.pairs.iter().zip(positions) {
         match propose_pair(req.op, pair, position, inputs) {
             Ok(PairOutcome::Proposed(p)) => proposals.push(*p),
             Ok(PairOutcome::Unchanged(u)) => unchanged.push(u),
@@ -346,19 +330,33 @@ pub async fn propose(
             req.op.name()
         )));
     }
-    let applies = |p: &PairProposal| -> Vec<Action> {
-        p.entry
+    Ok((proposals, unchanged))
+}
+
+impl PairProposal {
+    /// The actions of its Terraform phase.
+    fn applies(&self) -> Vec<Action> {
+        self.entry
             .route
             .iter()
             .filter(|s| s.stage == Stage::Apply)
             .flat_map(|s| s.actions.clone())
             .collect()
-    };
-    // A `state rm` is proposed as a forget file when it is the phase's own forget (the
-    // unplanned failover's A -> B); any other (a state entry AWS no longer has) is the CLI's.
-    for p in &proposals {
+    }
+}
+
+/// A `state rm` is proposed as a forget file when it is the phase's own forget (the unplanned
+/// failover's A -> B) and Terraform knows `removed`; any other (a state entry AWS no longer
+/// has) is the CLI's to make.
+fn forgets_can_be_proposed(
+    ctx: &Context,
+    req: &ProposeRequest,
+    proposals: &[PairProposal],
+) -> Result<(), DrError> {
+    for p in proposals {
         let forgets_by_phase = matches!(p.step.spec().terraform, Some(TfWork::Forget(_)));
-        let removes = applies(p)
+        let removes = p
+            .applies()
             .iter()
             .any(|a| matches!(a, Action::StateRm { .. }));
         if removes && !forgets_by_phase {
@@ -379,10 +377,38 @@ pub async fn propose(
         }
     }
 
+    Ok(())
+}
+
+/// Proposes the next Terraform phase of each selected pair: writes it into the root, plans it,
+/// checks the plan. On any error the root is left as it was.
+pub async fn propose(
+    ctx: &Context,
+    req: &ProposeRequest,
+    worktree: &dyn WorkTree,
+) -> Result<Proposed, DrError> {
+    let dir = ctx.tf.dir.clone();
+    if !dir.join("main.tf").exists() {
+        return Err(DrError::Failed(format!(
+            "there is no rendered root in {}: run `efs-dr render` (and `efs-dr init` once), commit the root, then propose",
+            dir.display()
+        )));
+    }
+    check_root(ctx, worktree)?;
+    if !dir.join(".terraform").exists() {
+        ctx.tf.init().await?;
+    }
+    let inputs = Inputs {
+        gates: &ctx.config.gates,
+        flags: req.flags,
+    };
+    let (snapshot, all, positions) = read_positions(ctx, req, inputs).await?;
+    let (proposals, unchanged) = sort(req, &positions, inputs)?;
+    forgets_can_be_proposed(ctx, req, &proposals)?;
     // The round, as a run builds it; pairs not proposed keep what the state and AWS hold.
     let actions: Vec<(String, Vec<Action>)> = proposals
         .iter()
-        .map(|p| (p.pair.name.clone(), applies(p)))
+        .map(|p| (p.pair.name.clone(), p.applies()))
         .collect();
     let round =
         TerraformRound::from_actions(actions.iter().map(|(n, a)| (n.as_str(), a.as_slice())));
