@@ -3,14 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{opt_time, AwsError, AwsTime, RegionClients};
+use super::{opt_time, AwsError, AwsTime, BackupJobState, RegionClients};
 
 /// One backup job as AWS Backup reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupJobInfo {
     pub id: String,
-    /// CREATED, PENDING, RUNNING, ABORTING, ABORTED, COMPLETED, FAILED, EXPIRED or PARTIAL.
-    pub state: String,
+    pub state: BackupJobState,
     #[serde(with = "opt_time")]
     pub created: Option<AwsTime>,
     pub recovery_point_arn: Option<String>,
@@ -21,10 +20,7 @@ pub struct BackupJobInfo {
 impl BackupJobInfo {
     /// Ended without a recovery point.
     pub fn failed(&self) -> bool {
-        matches!(
-            self.state.as_str(),
-            "FAILED" | "ABORTED" | "ABORTING" | "EXPIRED" | "PARTIAL"
-        )
+        self.state.failed()
     }
 }
 
@@ -98,10 +94,9 @@ impl RegionClients {
             for j in page.backup_jobs() {
                 out.push(BackupJobInfo {
                     id: j.backup_job_id().unwrap_or_default().to_string(),
-                    state: j
-                        .state()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                    state: BackupJobState::from_aws(
+                        j.state().map(|s| s.as_str()).unwrap_or_default(),
+                    ),
                     created: time(j.creation_date()),
                     recovery_point_arn: j.recovery_point_arn().map(str::to_string),
                     vault: j.backup_vault_name().map(str::to_string),

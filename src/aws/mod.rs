@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use backup::BackupJobInfo;
 pub use error::{AwsError, AwsErrorKind};
 pub use evidence::SYNC_HISTORY;
-pub use types::{Protection, ReplicationStatus};
+pub use types::{BackupJobState, LifeCycleState, Protection, ReplicationStatus};
 
 use crate::ids::{FileSystemId, Region};
 
@@ -295,7 +295,7 @@ pub struct ReplicationInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileSystemInfo {
     pub id: FileSystemId,
-    pub life_cycle_state: String,
+    pub life_cycle_state: LifeCycleState,
     pub protection: Protection,
     pub name: Option<String>,
     /// What AWS Backup calls it (the account id is in there).
@@ -411,7 +411,7 @@ impl RegionClients {
                     id.clone(),
                     FileSystemInfo {
                         id,
-                        life_cycle_state: fs.life_cycle_state().as_str().to_string(),
+                        life_cycle_state: LifeCycleState::from_aws(fs.life_cycle_state().as_str()),
                         // Absent on file systems that never took part in a replication.
                         protection: fs
                             .file_system_protection()

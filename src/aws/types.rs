@@ -134,3 +134,117 @@ mod tests {
         );
     }
 }
+
+/// An enum of AWS's upper-case values with a catch-all for values this version does not know,
+/// serialised as AWS spells them.
+macro_rules! aws_value {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($variant,)+
+            /// A value this version of efs-dr does not know.
+            Other(String),
+        }
+
+        impl $name {
+            pub fn from_aws(s: &str) -> $name {
+                match s {
+                    $($text => $name::$variant,)+
+                    other => $name::Other(other.to_string()),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(s) => s,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name::from_aws(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(s: $name) -> Self {
+                s.as_str().to_string()
+            }
+        }
+    };
+}
+
+aws_value! {
+    /// An AWS Backup job's state (`BackupJob.State`).
+    BackupJobState {
+        Created = "CREATED",
+        Pending = "PENDING",
+        Running = "RUNNING",
+        Aborting = "ABORTING",
+        Aborted = "ABORTED",
+        Completed = "COMPLETED",
+        Failed = "FAILED",
+        Expired = "EXPIRED",
+        Partial = "PARTIAL",
+    }
+}
+
+impl BackupJobState {
+    /// Ended without a recovery point.
+    pub fn failed(&self) -> bool {
+        matches!(
+            self,
+            BackupJobState::Failed
+                | BackupJobState::Aborted
+                | BackupJobState::Aborting
+                | BackupJobState::Expired
+                | BackupJobState::Partial
+        )
+    }
+}
+
+aws_value! {
+    /// A file system's life cycle state (`FileSystemDescription.LifeCycleState`).
+    LifeCycleState {
+        Creating = "creating",
+        Available = "available",
+        Updating = "updating",
+        Deleting = "deleting",
+        Deleted = "deleted",
+        Error = "error",
+    }
+}
+
+#[cfg(test)]
+mod aws_value_tests {
+    use super::*;
+
+    #[test]
+    fn aws_values_round_trip_and_keep_what_they_do_not_know() {
+        for s in ["COMPLETED", "PARTIAL", "SOMETHING_NEW"] {
+            let v = BackupJobState::from_aws(s);
+            assert_eq!(v.as_str(), s);
+            assert_eq!(serde_json::to_value(&v).unwrap(), s);
+        }
+        assert!(BackupJobState::from_aws("ABORTED").failed());
+        assert!(!BackupJobState::from_aws("RUNNING").failed());
+        assert_eq!(
+            LifeCycleState::from_aws("available"),
+            LifeCycleState::Available
+        );
+        assert_eq!(
+            serde_json::from_str::<LifeCycleState>("\"later\"").unwrap(),
+            LifeCycleState::Other("later".into())
+        );
+    }
+}

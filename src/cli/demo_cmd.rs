@@ -66,7 +66,7 @@ async fn create_file_system(aws: &Aws, region: &str, token: &str) -> Result<Stri
             .map_err(|e| err("DescribeFileSystems")(e.to_string()))?;
         if all
             .get(&efs_dr_ids::FileSystemId::from_aws(&id))
-            .is_some_and(|f| f.life_cycle_state == "available")
+            .is_some_and(|f| f.life_cycle_state == efs_dr::aws::LifeCycleState::Available)
         {
             return Ok(id);
         }

@@ -167,6 +167,7 @@ impl EventSink for Human {
                 self.say(&format!("[{pair}]   recovery point of A: {arn}"))
             }
             EventKind::Note { text } => self.say(&format!("[{pair}]   note: {text}")),
+            EventKind::Warning { text } => self.say(&format!("[{pair}]   warning: {text}")),
             EventKind::Refused { message } => {
                 self.clear_bars();
                 self.say(&format!("[{pair}] refused: {message}"))

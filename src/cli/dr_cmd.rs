@@ -225,7 +225,7 @@ pub fn selected(config: &Config, args: &PairArgs) -> Result<Vec<Pair>, DrError> 
     config
         .select_pairs(&args.pairs)
         .map(|v| v.into_iter().cloned().collect())
-        .map_err(DrError::Failed)
+        .map_err(|e| DrError::Failed(e.to_string()))
 }
 
 /// The display for `output`.

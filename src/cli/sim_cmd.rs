@@ -114,14 +114,20 @@ pub fn read_iam_policy(
         })
 }
 
-fn parse_rfc3339(s: &str) -> Result<i64, String> {
-    humantime::parse_rfc3339_weak(s)
-        .map_err(|e| format!("{e} (for example 2026-11-21T09:00:00Z)"))
-        .and_then(|t| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .map_err(|_| "times before 1970 are not supported".to_string())
-        })
+/// Why a `--start` time cannot be used.
+#[derive(Debug, thiserror::Error)]
+enum StartTimeError {
+    #[error("{0} (for example 2026-11-21T09:00:00Z)")]
+    Format(#[from] humantime::TimestampError),
+    #[error("times before 1970 are not supported")]
+    BeforeEpoch,
+}
+
+fn parse_rfc3339(s: &str) -> Result<i64, StartTimeError> {
+    let t = humantime::parse_rfc3339_weak(s)?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .map_err(|_| StartTimeError::BeforeEpoch)
 }
 
 impl ServeArgs {

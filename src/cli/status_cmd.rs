@@ -23,7 +23,7 @@ pub struct StatusArgs {
 }
 
 /// Who holds the run lease, as status shows it: Ok(None) when no run holds it.
-pub type LeaseSeen = Result<Option<LeaseStatus>, String>;
+pub type LeaseSeen = Result<Option<LeaseStatus>, efs_dr::lease::LeaseError>;
 
 pub fn print(
     statuses: &[PairStatus],
@@ -35,7 +35,7 @@ pub fn print(
         OutputFormat::Json => {
             let lease = match lease {
                 Ok(held) => serde_json::json!({ "held": held.is_some(), "by": held }),
-                Err(e) => serde_json::json!({ "held": null, "unknown": e }),
+                Err(e) => serde_json::json!({ "held": null, "unknown": e.to_string() }),
             };
             println!(
                 "{}",

@@ -225,7 +225,7 @@ impl Config {
                 issues.push(
                     block.span(),
                     &format!("pair {name:?}"),
-                    problem,
+                    problem.to_string(),
                     Some(PAIR_EXAMPLE.to_string()),
                 );
                 continue;
@@ -324,7 +324,7 @@ impl Config {
 
     /// The pairs named, or every pair when `names` is empty. Unknown names are an error that
     /// lists the pairs there are.
-    pub fn select_pairs(&self, names: &[String]) -> Result<Vec<&Pair>, String> {
+    pub fn select_pairs(&self, names: &[String]) -> Result<Vec<&Pair>, UnknownPair> {
         if names.is_empty() {
             return Ok(self.pairs.iter().collect());
         }
@@ -333,12 +333,11 @@ impl Config {
             match self.pairs.iter().find(|p| &p.name == name) {
                 Some(p) => out.push(p),
                 None => {
-                    let known: Vec<&str> = self.pairs.iter().map(|p| p.name.as_str()).collect();
-                    return Err(format!(
-                        "there is no pair {name:?} in {}; the pairs are: {}",
-                        self.file.display(),
-                        known.join(", ")
-                    ));
+                    return Err(UnknownPair {
+                        name: name.clone(),
+                        file: self.file.clone(),
+                        known: self.pairs.iter().map(|p| p.name.clone()).collect(),
+                    });
                 }
             }
         }
@@ -350,17 +349,33 @@ fn label_str(label: &BlockLabel) -> String {
     label.as_str().to_string()
 }
 
-fn check_pair_name(name: &str) -> Result<(), String> {
+/// A `--pair` that names no pair of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("there is no pair {name:?} in {}; the pairs are: {}", file.display(), known.join(", "))]
+pub struct UnknownPair {
+    pub name: String,
+    pub file: PathBuf,
+    pub known: Vec<String>,
+}
+
+/// A pair name that cannot be a Terraform map key and a file name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PairNameError {
+    #[error("a pair name cannot be empty")]
+    Empty,
+    #[error("{0:?} is not a usable pair name: use letters, digits, '-' and '_' (it becomes a Terraform map key and a file name)")]
+    Unusable(String),
+}
+
+fn check_pair_name(name: &str) -> Result<(), PairNameError> {
     if name.is_empty() {
-        return Err("a pair name cannot be empty".to_string());
+        return Err(PairNameError::Empty);
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(format!(
-            "{name:?} is not a usable pair name: use letters, digits, '-' and '_' (it becomes a Terraform map key and a file name)"
-        ));
+        return Err(PairNameError::Unusable(name.to_string()));
     }
     Ok(())
 }

@@ -301,7 +301,8 @@ fn pair_selection_names_the_known_pairs() {
     assert_eq!(c.select_pairs(&[]).unwrap().len(), 2);
     assert_eq!(c.select_pairs(&["media".into()]).unwrap()[0].name, "media");
     let e = c.select_pairs(&["nope".into()]).unwrap_err();
-    assert!(e.contains("shared-home, media"), "{e}");
+    assert!(e.to_string().contains("shared-home, media"), "{e}");
+    assert_eq!(e.known, ["shared-home", "media"]);
 }
 
 #[test]

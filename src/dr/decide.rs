@@ -212,6 +212,14 @@ pub fn actions(
                 pair.name
             )));
         }
+        if let (SdkWork::BackupA, Some(why)) = (sdk, &view.a_backup_jobs_unread) {
+            // The job's token counts the jobs that failed: unread, a failed job's token could
+            // be asked for again.
+            return Err(DrError::Failed(format!(
+                "pair {}: A's backup jobs could not be read ({why}), so this failback's backup job cannot be told from one that failed. Nothing was changed; run the same command again (`efs-dr status` shows whether AWS Backup answers)",
+                pair.name
+            )));
+        }
         let change = sdk_change(pair, sdk, view);
         // A deletion AWS is already carrying out is not asked for again: only its gate is
         // left (a run stopped between the deletion and its gate).

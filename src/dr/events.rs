@@ -108,6 +108,11 @@ pub enum EventKind {
     Note {
         text: String,
     },
+    /// Something that went wrong without stopping the run, which the operator must know (a
+    /// piece of evidence that could not be read, a store that did not answer).
+    Warning {
+        text: String,
+    },
     Finished {
         outcome: Outcome,
         exit_code: u8,

@@ -6,20 +6,20 @@ use std::time::Duration;
 
 use super::view::PairView;
 use super::writes::{assess, AOnlyWrites};
-use crate::aws::{Aws, AwsTime, BackupJobInfo};
+use crate::aws::{Aws, AwsError, AwsTime, BackupJobInfo};
 use crate::config::Pair;
 
-/// Writes only A has, as AWS tells them now.
-pub async fn a_only_writes(aws: &Aws, pair: &Pair, view: &PairView) -> AOnlyWrites {
+/// Writes only A has, as AWS tells them now, and what could not be read on the way (the
+/// assessment stands on the rest; the operator hears of each).
+pub async fn a_only_writes(aws: &Aws, pair: &Pair, view: &PairView) -> (AOnlyWrites, Vec<String>) {
+    let mut unread = Vec::new();
     if let Some(e) = &view.a.error {
-        return AOnlyWrites::Unknown {
-            reason: format!("A's region {} does not answer: {e}", view.a.region),
-        };
+        let reason = format!("A's region {} does not answer: {e}", view.a.region);
+        return (AOnlyWrites::Unknown { reason }, unread);
     }
     let Some(now) = view.now.or_else(|| aws.now()) else {
-        return AOnlyWrites::Unknown {
-            reason: "AWS's clock was not seen".into(),
-        };
+        let reason = "AWS's clock was not seen".to_string();
+        return (AOnlyWrites::Unknown { reason }, unread);
     };
     let (a, b) = (&pair.primary, &pair.secondary);
     let mut candidates: Vec<(AwsTime, String)> = Vec::new();
@@ -51,35 +51,36 @@ pub async fn a_only_writes(aws: &Aws, pair: &Pair, view: &PairView) -> AOnlyWrit
                 format!("CloudWatch TimeSinceLastSync in {}", side.region),
             )),
             Ok(None) => {}
-            Err(e) => tracing::warn!(pair = %pair.name, "TimeSinceLastSync not read: {e}"),
+            Err(e) => unread.push(format!(
+                "CloudWatch TimeSinceLastSync in {} could not be read ({e}): the last sync is judged without it",
+                side.region
+            )),
         }
     }
     let last_sync = candidates.into_iter().max_by_key(|(t, _)| *t);
     let writes = match &last_sync {
-        Some((t, _)) => aws
-            .region(&a.region)
-            .writes_since(&a.file_system_id, *t - Duration::from_secs(60), now)
-            .await
-            .map_err(|e| e.to_string()),
+        Some((t, _)) => {
+            aws.region(&a.region)
+                .writes_since(&a.file_system_id, *t - Duration::from_secs(60), now)
+                .await
+        }
         None => Ok(Vec::new()),
     };
-    assess(last_sync, writes)
+    (assess(last_sync, writes), unread)
 }
 
-/// A's backup jobs, newest first (empty when the pair has no backup block or A's ARN is not
-/// known).
-pub async fn a_backup_jobs(aws: &Aws, pair: &Pair, view: &PairView) -> Vec<BackupJobInfo> {
+/// A's backup jobs, newest first (none when the pair has no backup block or A's ARN is not
+/// known); an error when AWS Backup did not answer, which is never read as "no job".
+pub async fn a_backup_jobs(
+    aws: &Aws,
+    pair: &Pair,
+    view: &PairView,
+) -> Result<Vec<BackupJobInfo>, AwsError> {
     if pair.backup.is_none() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let Some(arn) = view.a.file_system.as_ref().and_then(|f| f.arn.clone()) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    match aws.region(&pair.primary.region).backup_jobs(&arn).await {
-        Ok(jobs) => jobs,
-        Err(e) => {
-            tracing::warn!(pair = %pair.name, "backup jobs not read: {e}");
-            Vec::new()
-        }
-    }
+    aws.region(&pair.primary.region).backup_jobs(&arn).await
 }

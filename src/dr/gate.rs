@@ -249,8 +249,11 @@ fn recovery_point(view: &PairView, after: Option<std::time::SystemTime>) -> Verd
         })
         .max_by_key(|j| j.created);
     match job {
-        None => Verdict::Waiting("no backup job of A has started yet".into()),
-        Some(j) if j.state == "COMPLETED" => Verdict::Passed(format!(
+        None => match &view.a_backup_jobs_unread {
+            Some(why) => Verdict::Waiting(format!("A's backup jobs could not be read: {why}")),
+            None => Verdict::Waiting("no backup job of A has started yet".into()),
+        },
+        Some(j) if j.state == crate::aws::BackupJobState::Completed => Verdict::Passed(format!(
             "recovery point {} (backup job {}) holds A",
             j.recovery_point_arn.as_deref().unwrap_or("?"),
             j.id
@@ -274,6 +277,20 @@ mod tests {
     use super::super::view::PairView;
     use super::*;
     use crate::aws::LastWrite;
+
+    #[test]
+    fn a_recovery_point_gate_whose_jobs_were_not_read_says_so_instead_of_no_job() {
+        let mut v = PairView::derive(&pair(), &snap("DISABLED", "ENABLED", vec![], vec![], 20));
+        assert!(matches!(
+            recovery_point(&v, None),
+            Verdict::Waiting(w) if w == "no backup job of A has started yet"
+        ));
+        v.a_backup_jobs_unread = Some("ThrottlingException".into());
+        assert!(matches!(
+            recovery_point(&v, None),
+            Verdict::Waiting(w) if w.contains("could not be read: ThrottlingException")
+        ));
+    }
 
     #[test]
     fn rpo_refuses_an_old_sync_unless_forced() {

@@ -65,7 +65,7 @@ fn side_problem(view: &PairView, role: Role, op: Operation) -> Option<DrError> {
             "file system {} ({role}) does not exist in {}; check the pair in the config (is it in another region?)",
             side.file_system_id, side.region
         ))),
-        Some(fs) if fs.life_cycle_state != "available" => Some(DrError::Failed(format!(
+        Some(fs) if fs.life_cycle_state != crate::aws::LifeCycleState::Available => Some(DrError::Failed(format!(
             "file system {} ({role}) is {}, not available; wait for it, then run {} again",
             side.file_system_id,
             fs.life_cycle_state,

@@ -16,7 +16,7 @@ use super::phase::Step;
 use super::planner::Operation;
 use super::view::{PairFacts, PairView, Snapshot};
 use super::writes::AOnlyWrites;
-use crate::aws::{Aws, BackupJobInfo};
+use crate::aws::{Aws, AwsError, BackupJobInfo};
 use crate::config::Pair;
 use crate::ids::FileSystemId;
 use crate::render::{replication_address, Direction};
@@ -95,8 +95,11 @@ pub struct Facts {
     pub state: Option<BTreeSet<String>>,
     /// Writes only A has, per pair, where they are at stake.
     pub writes_on_a: BTreeMap<String, AOnlyWrites>,
-    /// A's backup jobs, newest first, per pair whose recovery point is decided or waited for.
-    pub backup_jobs: BTreeMap<String, Vec<BackupJobInfo>>,
+    /// A's backup jobs, newest first, per pair whose recovery point is decided or waited for;
+    /// why they could not be read.
+    pub backup_jobs: BTreeMap<String, Result<Vec<BackupJobInfo>, AwsError>>,
+    /// What could not be read on the way, per pair: the operator must hear of each.
+    pub unread: Vec<(String, String)>,
 }
 
 impl Facts {
@@ -116,11 +119,14 @@ impl Facts {
             state_forward: holds(Direction::Forward),
             state_reverse: holds(Direction::Reverse),
             a_only_writes: self.writes_on_a.get(&pair.name).cloned(),
-            a_backup_jobs: self
-                .backup_jobs
-                .get(&pair.name)
-                .cloned()
-                .unwrap_or_default(),
+            a_backup_jobs: match self.backup_jobs.get(&pair.name) {
+                Some(Ok(jobs)) => jobs.clone(),
+                _ => Vec::new(),
+            },
+            a_backup_jobs_unread: match self.backup_jobs.get(&pair.name) {
+                Some(Err(e)) => Some(e.to_string()),
+                _ => None,
+            },
         }
     }
 }
@@ -162,7 +168,11 @@ pub async fn gather(
         let writes = match known {
             Some(known) => known.get(&pair.name).cloned(),
             None if writes_on_a_at_stake(op, &view) => {
-                Some(evidence::a_only_writes(aws, pair, &view).await)
+                let (writes, unread) = evidence::a_only_writes(aws, pair, &view).await;
+                facts
+                    .unread
+                    .extend(unread.into_iter().map(|u| (pair.name.clone(), u)));
+                Some(writes)
             }
             None => None,
         };
@@ -171,6 +181,12 @@ pub async fn gather(
         };
         if with_jobs && !writes.is_none() && pair.backup.is_some() {
             let jobs = evidence::a_backup_jobs(aws, pair, &view).await;
+            if let Err(e) = &jobs {
+                facts.unread.push((
+                    pair.name.clone(),
+                    format!("A's backup jobs could not be read ({e})"),
+                ));
+            }
             facts.backup_jobs.insert(pair.name.clone(), jobs);
         }
         facts.writes_on_a.insert(pair.name.clone(), writes);

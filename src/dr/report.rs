@@ -12,6 +12,25 @@ pub use super::measure::{DataAccount, Rto};
 use super::phase::Step;
 use crate::aws::rfc3339;
 
+/// Why a report could not be made or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("the report could not be rendered: {0:?}")]
+    Render(tera::Error),
+    #[error("the report could not be serialised: {0}")]
+    Json(serde_json::Error),
+    #[error("cannot create the report folder {}: {source}", path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 const TEMPLATE: &str = include_str!("../../templates/report/report.md.tera");
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,6 +126,8 @@ pub struct Report {
     pub terraform_changes: Vec<ChangeRecord>,
     pub sdk_changes: Vec<SdkRecord>,
     pub timeline: Vec<TimelineEntry>,
+    /// What went wrong without stopping the run and belongs to no pair.
+    pub warnings: Vec<String>,
 }
 
 fn secs(ms: u64) -> f64 {
@@ -132,6 +153,7 @@ impl Report {
             terraform_changes: Vec::new(),
             sdk_changes: Vec::new(),
             timeline: Vec::new(),
+            warnings: Vec::new(),
         };
         r.aws_started_at = super::measure::aws_start(events).map(rfc3339);
         for e in events {
@@ -188,6 +210,10 @@ impl Report {
                         p.notes.push(text.clone());
                     }
                 }
+                EventKind::Warning { text } => match r.pair_mut(&pair) {
+                    Some(p) => p.notes.push(format!("warning: {text}")),
+                    None => r.warnings.push(text.clone()),
+                },
                 EventKind::Applied { changes } => {
                     for c in changes {
                         r.terraform_changes.push(ChangeRecord {
@@ -246,15 +272,17 @@ impl Report {
         self.pairs.iter_mut().find(|p| p.name == name)
     }
 
-    pub fn markdown(&self) -> Result<String, String> {
-        let ctx = tera::Context::from_serialize(self).map_err(|e| format!("{e:?}"))?;
-        tera::Tera::one_off(TEMPLATE, &ctx, false).map_err(|e| format!("{e:?}"))
+    pub fn markdown(&self) -> Result<String, ReportError> {
+        let ctx = tera::Context::from_serialize(self).map_err(ReportError::Render)?;
+        tera::Tera::one_off(TEMPLATE, &ctx, false).map_err(ReportError::Render)
     }
 
     /// Writes `<dir>/<operation>-<time>-<pid>.md` and `.json`; returns the Markdown path.
-    pub fn write(&self, dir: &Path) -> Result<PathBuf, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create the report folder {}: {e}", dir.display()))?;
+    pub fn write(&self, dir: &Path) -> Result<PathBuf, ReportError> {
+        std::fs::create_dir_all(dir).map_err(|source| ReportError::Folder {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let stamp = self
             .started_at
             .replace([':', '-'], "")
@@ -269,9 +297,17 @@ impl Report {
         let md = dir.join(format!("{base}.md"));
         let json = dir.join(format!("{base}.json"));
         let text = self.markdown()?;
-        std::fs::write(&md, text).map_err(|e| format!("cannot write {}: {e}", md.display()))?;
-        let body = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        std::fs::write(&json, body).map_err(|e| format!("cannot write {}: {e}", json.display()))?;
+        let write = |path: &Path, text: String| {
+            std::fs::write(path, text).map_err(|source| ReportError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        write(&md, text)?;
+        write(
+            &json,
+            serde_json::to_string_pretty(self).map_err(ReportError::Json)?,
+        )?;
         Ok(md)
     }
 }
@@ -321,6 +357,7 @@ fn describe(kind: &EventKind) -> Option<String> {
             format!("recovery point of A: {arn} (backup job {job})")
         }
         EventKind::Note { text } => text.clone(),
+        EventKind::Warning { text } => format!("warning: {text}"),
         EventKind::Refused { message } => format!("refused: {message}"),
         EventKind::Finished { message, .. } => format!("finished: {message}"),
         EventKind::GatePolled { .. } | EventKind::ReportWritten { .. } => return None,

@@ -110,6 +110,9 @@ pub struct PairView {
     pub a_only_writes: Option<AOnlyWrites>,
     /// A's backup jobs, newest first (read while a recovery-point gate waits).
     pub a_backup_jobs: Vec<BackupJobInfo>,
+    /// Why they could not be read.
+    #[serde(skip)]
+    pub a_backup_jobs_unread: Option<String>,
 }
 
 /// What is known of a pair beyond one observation of its regions: what the Terraform state
@@ -121,6 +124,8 @@ pub struct PairFacts {
     pub state_reverse: Option<bool>,
     pub a_only_writes: Option<AOnlyWrites>,
     pub a_backup_jobs: Vec<BackupJobInfo>,
+    /// Why A's backup jobs could not be read (they are then not known to be none).
+    pub a_backup_jobs_unread: Option<String>,
 }
 
 impl PairView {
@@ -189,6 +194,7 @@ impl PairView {
             now: snapshot.now(),
             a_only_writes: facts.a_only_writes,
             a_backup_jobs: facts.a_backup_jobs,
+            a_backup_jobs_unread: facts.a_backup_jobs_unread,
         }
     }
 
@@ -298,7 +304,7 @@ pub(crate) mod tests {
                 "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/{fs_id}"
             )),
             id: id(fs_id),
-            life_cycle_state: "available".into(),
+            life_cycle_state: crate::aws::LifeCycleState::Available,
             protection: Protection::from_aws(protection),
             name: None,
         }

@@ -100,7 +100,7 @@ impl AOnlyWrites {
 /// minute before it (`Err`: the metrics could not be read).
 pub fn assess(
     last_sync: Option<(AwsTime, String)>,
-    writes: Result<Vec<(AwsTime, f64)>, String>,
+    writes: Result<Vec<(AwsTime, f64)>, crate::aws::AwsError>,
 ) -> AOnlyWrites {
     let Some((sync, source)) = last_sync else {
         return AOnlyWrites::Unknown {
@@ -180,7 +180,14 @@ mod tests {
             AOnlyWrites::Unknown { .. }
         ));
         assert!(matches!(
-            assess(sync(10), Err("throttled".into())),
+            assess(
+                sync(10),
+                Err(crate::aws::AwsError {
+                    region: "us-east-1".into(),
+                    operation: "GetMetricData",
+                    kind: crate::aws::AwsErrorKind::Other("throttled".into()),
+                })
+            ),
             AOnlyWrites::Unknown { reason } if reason.contains("throttled")
         ));
     }

@@ -311,7 +311,7 @@ impl Lease {
     /// Who holds the config's lease now, without taking it (for `status`): the holder and the
     /// age of its last heartbeat (None for a local lock, which cannot go stale). Err: it could
     /// not be read.
-    pub async fn peek(config: &Config) -> Result<Option<LeaseStatus>, String> {
+    pub async fn peek(config: &Config) -> Result<Option<LeaseStatus>, LeaseError> {
         match &config.terraform.s3_backend {
             Some(backend) => s3::peek(backend, &config.lease).await,
             None => Ok(local::peek(&config.terraform_dir())),

@@ -72,6 +72,12 @@ fn explain(backend: &S3Backend, e: &AwsError) -> String {
     }
 }
 
+/// This run's hold on the lease: the version it wrote last, or why it no longer has one.
+enum Hold {
+    Version(String),
+    Lost(String),
+}
+
 struct Shared {
     client: aws_sdk_s3::Client,
     backend: S3Backend,
@@ -80,7 +86,7 @@ struct Shared {
     holder: Mutex<Holder>,
     /// The ETag of this run's lease object; Err once it is no longer this run's (why).
     /// The async mutex also keeps renewals in order.
-    etag: tokio::sync::Mutex<Result<String, String>>,
+    etag: tokio::sync::Mutex<Hold>,
 }
 
 /// The lease, renewed in the background until released.
@@ -142,13 +148,13 @@ impl Shared {
     async fn renew(&self) -> Result<(), Result<String, AwsError>> {
         let mut etag = self.etag.lock().await;
         let mut current = match &*etag {
-            Ok(tag) => tag.clone(),
-            Err(lost) => return Err(Ok(lost.clone())),
+            Hold::Version(tag) => tag.clone(),
+            Hold::Lost(why) => return Err(Ok(why.clone())),
         };
         for attempt in 0..2 {
             let e = match self.put(Some(&current)).await {
                 Ok(tag) => {
-                    *etag = Ok(tag);
+                    *etag = Hold::Version(tag);
                     return Ok(());
                 }
                 Err(e) => e,
@@ -169,7 +175,7 @@ impl Shared {
                         "the run lease {} is no longer this run's: {who}",
                         self.name()
                     );
-                    *etag = Err(why.clone());
+                    *etag = Hold::Lost(why.clone());
                     return Err(Ok(why));
                 }
                 Met::Failure(e) => return Err(Err(e)),
@@ -288,7 +294,7 @@ impl S3Lease {
             key: format!("{}.efs-dr-lease", backend.key),
             clock,
             holder: Mutex::new(claim.holder.clone()),
-            etag: tokio::sync::Mutex::new(Err("not taken yet".into())),
+            etag: tokio::sync::Mutex::new(Hold::Lost("not taken yet".into())),
         });
         let name = shared.name();
         let fail = |e: AwsError| {
@@ -350,7 +356,7 @@ impl S3Lease {
                 "the run lease {name} changed hands on every attempt: other runs are starting at the same moment. Wait a minute and run `efs-dr status` to see where things stand"
             )));
         };
-        *shared.etag.lock().await = Ok(etag);
+        *shared.etag.lock().await = Hold::Version(etag);
         tracing::info!("run lease {name} taken");
         let heartbeat = tokio::spawn(beat(shared.clone(), settings.heartbeat));
         Ok((S3Lease { shared, heartbeat }, taken_over))
@@ -381,7 +387,7 @@ impl S3Lease {
     pub async fn release(self) {
         self.heartbeat.abort();
         let etag = self.shared.etag.lock().await;
-        let Ok(tag) = &*etag else {
+        let Hold::Version(tag) = &*etag else {
             return;
         };
         let name = self.shared.name();
@@ -509,13 +515,13 @@ async fn release_dead_terraform_lock(
 pub async fn peek(
     backend: &S3Backend,
     settings: &LeaseSettings,
-) -> Result<Option<super::LeaseStatus>, String> {
+) -> Result<Option<super::LeaseStatus>, LeaseError> {
     let clock = AwsClock::default();
     let client = client(backend, settings.heartbeat, &clock).await;
     let key = format!("{}.efs-dr-lease", backend.key);
     let found = read_object(&client, &backend.bucket, &key, &clock)
         .await
-        .map_err(|e| explain(backend, &e))?;
+        .map_err(|e| LeaseError::Failed(explain(backend, &e)))?;
     Ok(found.map(|(body, _, age)| super::LeaseStatus {
         lease: format!("s3://{}/{key}", backend.bucket),
         holder: holder_of(&body),

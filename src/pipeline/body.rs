@@ -74,7 +74,7 @@ fn render(
     max_lag: &str,
     plan_text: &str,
     plan_note: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, tera::Error> {
     let rows: Vec<Row> = p
         .pairs
         .iter()
@@ -141,7 +141,7 @@ fn render(
     ctx.insert("commands", &p.commands);
     ctx.insert("operation", p.operation.name());
     ctx.insert("version", env!("CARGO_PKG_VERSION"));
-    tera::Tera::one_off(TEMPLATE, &ctx, false).map_err(|e| format!("{e:?}"))
+    tera::Tera::one_off(TEMPLATE, &ctx, false)
 }
 
 /// A replication this proposal's phase forgets.
@@ -191,7 +191,7 @@ pub fn route(p: &Proposal) -> Option<String> {
 
 /// The body, at most `GITHUB_BODY_LIMIT - MARGIN` characters: the full plan is cut at a line
 /// when it does not fit, and the body says so.
-pub fn body(p: &Proposal, max_lag: &str, plan_text: &str) -> Result<String, String> {
+pub fn body(p: &Proposal, max_lag: &str, plan_text: &str) -> Result<String, tera::Error> {
     let limit = GITHUB_BODY_LIMIT - MARGIN;
     let full = render(p, max_lag, plan_text, None)?;
     if full.chars().count() <= limit {

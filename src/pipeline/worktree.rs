@@ -1,5 +1,5 @@
 //! The working tree behind a narrow seam: which files under a directory differ from the last
-//! commit. `git` is the only implementation; tests of the logic use their own.
+//! commit. `git` is the only implementation.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,19 +7,40 @@ use std::process::Command;
 pub trait WorkTree {
     /// Files under `dir` (relative to it) changed since the last commit, staged or not, and
     /// files not tracked (ignored ones left out). None: `dir` is not in a git working tree.
-    fn changed_files(&self, dir: &Path) -> Result<Option<Vec<PathBuf>>, String>;
+    fn changed_files(&self, dir: &Path) -> Result<Option<Vec<PathBuf>>, WorkTreeError>;
+}
+
+/// Why the working tree could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkTreeError {
+    #[error("cannot run git: {0}")]
+    Spawn(std::io::Error),
+    #[error("`git {args}` failed: {stderr}")]
+    Git { args: String, stderr: String },
 }
 
 /// The `git` on PATH.
 pub struct Git;
 
-fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, String> {
+fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, WorkTreeError> {
     Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))
+        .map_err(WorkTreeError::Spawn)
+}
+
+/// `git args` that must succeed: its output.
+fn git_ok(dir: &Path, args: &[&str]) -> Result<std::process::Output, WorkTreeError> {
+    let out = git(dir, args)?;
+    if !out.status.success() {
+        return Err(WorkTreeError::Git {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out)
 }
 
 fn paths(out: &[u8]) -> Vec<PathBuf> {
@@ -30,7 +51,7 @@ fn paths(out: &[u8]) -> Vec<PathBuf> {
 }
 
 impl WorkTree for Git {
-    fn changed_files(&self, dir: &Path) -> Result<Option<Vec<PathBuf>>, String> {
+    fn changed_files(&self, dir: &Path) -> Result<Option<Vec<PathBuf>>, WorkTreeError> {
         let inside = match git(dir, &["rev-parse", "--is-inside-work-tree"]) {
             Ok(o) => o.status.success(),
             // No git at all: there is no working tree to protect.
@@ -44,16 +65,10 @@ impl WorkTree for Git {
             .status
             .success();
         if has_head {
-            let diff = git(dir, &["diff", "HEAD", "--name-only", "--relative", "-z"])?;
-            if !diff.status.success() {
-                return Err(String::from_utf8_lossy(&diff.stderr).trim().to_string());
-            }
+            let diff = git_ok(dir, &["diff", "HEAD", "--name-only", "--relative", "-z"])?;
             changed.extend(paths(&diff.stdout));
         }
-        let others = git(dir, &["ls-files", "--others", "--exclude-standard", "-z"])?;
-        if !others.status.success() {
-            return Err(String::from_utf8_lossy(&others.stderr).trim().to_string());
-        }
+        let others = git_ok(dir, &["ls-files", "--others", "--exclude-standard", "-z"])?;
         changed.extend(paths(&others.stdout));
         changed.sort();
         changed.dedup();

@@ -259,9 +259,9 @@ impl Terraform {
         let ran = self
             .run_ok("show", &commands::show_plan(plan_file), true, &[])
             .await?;
-        PlanJson::parse(&ran.stdout).map_err(|reason| TfError::BadJson {
+        PlanJson::parse(&ran.stdout).map_err(|e| TfError::BadJson {
             command: "show -json".into(),
-            reason,
+            reason: e.to_string(),
         })
     }
 

@@ -151,8 +151,8 @@ impl ResourceChange {
 }
 
 impl PlanJson {
-    pub fn parse(json: &str) -> Result<PlanJson, String> {
-        serde_json::from_str(json).map_err(|e| e.to_string())
+    pub fn parse(json: &str) -> Result<PlanJson, serde_json::Error> {
+        serde_json::from_str(json)
     }
 
     /// What the plan would do beyond its resource changes: action invocations and deferred

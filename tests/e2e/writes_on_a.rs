@@ -133,6 +133,37 @@ async fn a_recovery_point_keeps_every_write_only_a_had_before_the_failback_overw
     assert!(failed.finished_message().contains("FAILED"));
     assert_eq!(on_a(&d).await, before, "A untouched");
 
+    // AWS Backup does not answer when A's jobs are read: the failback stops before asking for
+    // a job it cannot tell from the one that failed, says why as a warning event, and the same
+    // command goes on afterwards.
+    d.ts.control
+        .inject_fault("ListBackupJobs", "AccessDeniedException", 1)
+        .await
+        .unwrap();
+    let unread = d.efs_dr(&FAILBACK).await;
+    assert_eq!(unread.code, 1, "{}\n{}", unread.stdout, unread.stderr);
+    assert!(
+        unread
+            .finished_message()
+            .contains("backup jobs could not be read"),
+        "{}",
+        unread.finished_message()
+    );
+    let warning = unread
+        .events
+        .iter()
+        .find(|e| e["event"] == "warning")
+        .expect("a warning event");
+    assert!(
+        warning["text"]
+            .as_str()
+            .unwrap()
+            .contains("A's backup jobs could not be read"),
+        "{warning}"
+    );
+    assert_eq!(warning["pair"], "app");
+    assert_eq!(on_a(&d).await, before, "A untouched");
+
     // Killed while the backup job runs, then run again: one more job, not two.
     let killed = d
         .efs_dr_killed_at(&FAILBACK, |e| {

@@ -777,6 +777,21 @@ fn a_failback_over_writes_only_a_has_keeps_a_recovery_point_or_refuses() {
     )
     .unwrap();
     assert!(again.iter().any(|a| matches!(a, Action::Sdk { change: SdkChange::StartBackup { token: t2, .. } } if *t2 == token)));
+    // A's backup jobs unread: the job cannot be told from one that failed, so nothing is
+    // asked of AWS Backup.
+    let mut unread = v.clone();
+    unread.a_backup_jobs_unread = Some("AccessDeniedException".into());
+    let e = actions(
+        &with_backup(),
+        Step::BackupA,
+        &unread,
+        inputs(RunFlags::default()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, DrError::Failed(m) if m.contains("could not be read (AccessDeniedException)") && m.contains("run the same command again")),
+        "{e:?}"
+    );
     // Nothing only on A: no recovery point, no refusal.
     v.a_only_writes = Some(AOnlyWrites::None {
         last_sync: Some(t(50)),

@@ -82,17 +82,7 @@ impl Runner<'_> {
                 .iter()
                 .map(|(name, _)| self.pair(name).clone())
                 .collect();
-            let facts = position::gather(
-                &self.ctx.aws,
-                Some(self.req.op),
-                &selected,
-                &snapshot,
-                state,
-                Some(&self.writes_on_a),
-                needs_jobs,
-            )
-            .await;
-            let views = position::views(&selected, &snapshot, &facts);
+            let views = self.views(&selected, &snapshot, state, needs_jobs).await;
             let aws_elapsed = match (aws_start, now) {
                 (Some(s), Some(n)) => n.duration_since(s).unwrap_or_default(),
                 _ => Duration::ZERO,
@@ -199,7 +189,7 @@ impl Runner<'_> {
                 if let Some(j) = view
                     .a_backup_jobs
                     .iter()
-                    .filter(|j| j.state == "COMPLETED")
+                    .filter(|j| j.state == crate::aws::BackupJobState::Completed)
                     .max_by_key(|j| j.created)
                 {
                     self.out.emit(

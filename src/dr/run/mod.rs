@@ -63,6 +63,8 @@ pub async fn run(
         flags: req.flags,
         writes_on_a: BTreeMap::new(),
         failed: Vec::new(),
+        warned: BTreeSet::new(),
+        first_unread: Vec::new(),
     };
     runner.out.emit(
         None,
@@ -120,6 +122,10 @@ struct Runner<'a> {
     writes_on_a: BTreeMap<String, AOnlyWrites>,
     /// Pairs that stopped (refused, timed out) while the others went on.
     failed: Vec<(String, DrError)>,
+    /// The warnings said so far, so that a gate's every poll does not repeat them.
+    warned: BTreeSet<(String, String)>,
+    /// What the run's first observation could not read, said once the pairs are planned.
+    first_unread: Vec<(String, String)>,
 }
 
 /// One observation with what the state holds, as a round decides from it.
@@ -153,7 +159,7 @@ impl Runner<'_> {
     /// `with_jobs` (a recovery point is being decided or waited for); what was assessed of A's
     /// writes at the run's start is kept.
     async fn observe(
-        &self,
+        &mut self,
         with_writes: bool,
         with_state: bool,
         with_jobs: bool,
@@ -165,13 +171,16 @@ impl Runner<'_> {
         } else {
             None
         };
-        let views = self.views(&snapshot, state, with_jobs).await;
+        let pairs = self.req.pairs.clone();
+        let views = self.views(&pairs, &snapshot, state, with_jobs).await;
         Ok(Observed { snapshot, views })
     }
 
-    /// The selected pairs' views, with the assessment of A's writes made at the run's start.
+    /// The views of `pairs`, with the assessment of A's writes made at the run's start; what
+    /// could not be read is said.
     async fn views(
-        &self,
+        &mut self,
+        pairs: &[Pair],
         snapshot: &Snapshot,
         state: Option<BTreeSet<String>>,
         with_jobs: bool,
@@ -179,14 +188,29 @@ impl Runner<'_> {
         let facts = position::gather(
             &self.ctx.aws,
             Some(self.req.op),
-            &self.req.pairs,
+            pairs,
             snapshot,
             state,
             Some(&self.writes_on_a),
             with_jobs,
         )
         .await;
-        position::views(&self.req.pairs, snapshot, &facts)
+        self.say_unread(&facts.unread, snapshot.now());
+        position::views(pairs, snapshot, &facts)
+    }
+
+    /// Each piece of evidence that could not be read, once per run: a warning event.
+    fn say_unread(&mut self, unread: &[(String, String)], now: Option<crate::aws::AwsTime>) {
+        for (pair, text) in unread {
+            if self.warned.insert((pair.clone(), text.clone())) {
+                self.out.emit(
+                    Some(pair),
+                    None,
+                    now,
+                    EventKind::Warning { text: text.clone() },
+                );
+            }
+        }
     }
 
     /// An unplanned failover whose every pair still shows A -> B decides its first phase (B's
@@ -247,7 +271,17 @@ impl Runner<'_> {
             match position::read_state(&self.ctx.tf).await {
                 Ok(s) => Some(s),
                 Err(e) if self.req.dry_run => {
-                    tracing::warn!("the Terraform state was not read: {}", e.message());
+                    self.out.emit(
+                        None,
+                        None,
+                        snapshot.now(),
+                        EventKind::Warning {
+                            text: format!(
+                                "the Terraform state was not read, so this preview does not know what it holds: {}",
+                                e.message()
+                            ),
+                        },
+                    );
                     None
                 }
                 Err(e) => return Err(e),
@@ -275,6 +309,8 @@ impl Runner<'_> {
         )
         .await;
         self.writes_on_a = facts.writes_on_a.clone();
+        // Said after each pair's plan, so that the report has the pair to put them under.
+        self.first_unread = facts.unread.clone();
         let views = position::views(&self.req.pairs, &snapshot, &facts);
         let positions =
             position::decide(self.req.op, &self.req.pairs, views.clone(), self.inputs());
@@ -367,6 +403,8 @@ impl Runner<'_> {
                 },
             );
         }
+        let unread = std::mem::take(&mut self.first_unread);
+        self.say_unread(&unread, now);
         for (name, e) in &blocked {
             self.out.emit(
                 Some(name),
@@ -693,7 +731,14 @@ impl Runner<'_> {
                             .iter()
                             .any(|(_, a)| a.iter().any(Action::is_terraform)) =>
                 {
-                    tracing::warn!("{why}; B's deletions go ahead without it");
+                    self.out.emit(
+                        None,
+                        Some(step),
+                        self.ctx.aws.now(),
+                        EventKind::Warning {
+                            text: format!("{why}; B's deletions go ahead without the run lease"),
+                        },
+                    );
                 }
                 other => other?,
             }
