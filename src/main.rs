@@ -2,7 +2,6 @@
 
 mod cli;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,24 +9,6 @@ use tracing_subscriber::EnvFilter;
 
 use cli::Cli;
 use efs_dr::dr::DrError;
-
-/// A closed stdout or stderr (`efs-dr plan failback | head -1`) ends the process quietly
-/// instead of a panic: the reader is gone, there is nobody to tell.
-fn quiet_on_closed_output() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        default(info);
-    }));
-}
 
 /// A pipeline leaves a variable empty when it is not set (GitHub Actions passes `""` for an
 /// unset repository variable: `EFS_DR_WRITES_STOPPED: ${{ vars.EFS_DR_WRITES_STOPPED }}`):
@@ -58,7 +39,6 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    quiet_on_closed_output();
     // `efs-dr help --help` is the top-level help, as `efs-dr --help`.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.len() == 3 && args[1] == "help" && (args[2] == "--help" || args[2] == "-h") {
@@ -89,12 +69,12 @@ async fn run() -> ExitCode {
     match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = match &e {
+            match &e {
                 // --detailed-exitcode's "there is something to do": not an error.
-                DrError::Pending(m) => writeln!(std::io::stderr(), "{m}"),
-                DrError::Refused(m) => writeln!(std::io::stderr(), "refused: {m}"),
-                _ => writeln!(std::io::stderr(), "error: {e}"),
-            };
+                DrError::Pending(m) => cli::output::warn(&format!("{m}\n")),
+                DrError::Refused(m) => cli::output::error(&format!("refused: {m}\n")),
+                _ => cli::output::error(&format!("error: {e}\n")),
+            }
             ExitCode::from(e.exit_code())
         }
     }

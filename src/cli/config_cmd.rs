@@ -4,6 +4,7 @@ use std::path::Path;
 
 use clap::Subcommand;
 
+use super::output::{out, say, warn_line};
 use super::OutputFormat;
 use efs_dr::config::Config;
 use efs_dr::dr::DrError;
@@ -22,7 +23,7 @@ pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), 
                 Err(e) => {
                     // A pipeline reading stdout learns what is wrong, as data.
                     if output == OutputFormat::Json {
-                        println!("{}", invalid_json(path, &e));
+                        out!("{}", invalid_json(path, &e));
                     }
                     return Err(e.into());
                 }
@@ -35,17 +36,17 @@ pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), 
                     doc["valid"] = serde_json::json!(true);
                     let doc = serde_json::to_string_pretty(&doc)
                         .map_err(|e| DrError::Failed(format!("cannot render JSON: {e}")))?;
-                    println!("{doc}");
+                    out!("{doc}");
                 }
                 OutputFormat::Human => {
-                    eprintln!(
+                    say!(
                         "{} is valid: {} pair{}",
                         path.display(),
                         config.pairs.len(),
                         if config.pairs.len() == 1 { "" } else { "s" }
                     );
                     for p in &config.pairs {
-                        eprintln!(
+                        say!(
                             "  {}: {} {} (primary) -> {} {} (secondary)",
                             p.name,
                             p.primary.region,
@@ -54,13 +55,13 @@ pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), 
                             p.secondary.file_system_id
                         );
                     }
-                    eprintln!(
+                    say!(
                         "  terraform: {} in {}",
                         config.terraform.binary,
                         config.terraform_dir().display()
                     );
                     for w in config.warnings() {
-                        eprintln!("warning: {w}");
+                        warn_line!("warning: {w}");
                     }
                 }
             }

@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::confirm::Terminal;
 use super::dr_cmd::{context, display, execute, Overrides};
+use super::output::{out, say};
 use super::{status_cmd, OutputFormat};
 use efs_dr::aws::{Aws, ClientOptions};
 use efs_dr::dr::phase::RunFlags;
@@ -129,7 +130,7 @@ async fn step(
 
 async fn status(ctx: &Context, output: OutputFormat, title: &str) -> Result<(), DrError> {
     if output == OutputFormat::Human {
-        eprintln!("\n== status {title}");
+        say!("\n== status {title}");
     }
     let s =
         efs_dr::dr::status::collect(&ctx.config, &ctx.aws, Some(&ctx.tf), &ctx.config.pairs).await;
@@ -141,7 +142,7 @@ async fn status(ctx: &Context, output: OutputFormat, title: &str) -> Result<(), 
 
 fn banner(output: OutputFormat, text: &str) {
     if output == OutputFormat::Human {
-        eprintln!("\n== {text}");
+        say!("\n== {text}");
     }
 }
 
@@ -341,11 +342,11 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), DrError> {
     if output == OutputFormat::Human {
         if let Some(last) = reports.last() {
             if let Ok(md) = std::fs::read_to_string(last) {
-                eprintln!("\n== the failback report ({})\n\n{md}", last.display());
+                say!("\n== the failback report ({})\n\n{md}", last.display());
             }
         }
         for r in &reports {
-            eprintln!("report: {}", r.display());
+            say!("report: {}", r.display());
         }
     }
     let verdict = serde_json::json!({
@@ -359,13 +360,13 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), DrError> {
         "dir": dir,
     });
     if output == OutputFormat::Json {
-        println!("{verdict}");
+        out!("{verdict}");
     }
     if !problems.is_empty() {
         return Err(DrError::Failed(format!("demo: {}", problems.join("; "))));
     }
     if output == OutputFormat::Human {
-        eprintln!(
+        say!(
             "\ndemo passed in {:.1}s: {} files on A == B (5 written on A, 3 added and 1 changed on B during the failover), ids unchanged ({a}, {b})",
             wall.as_secs_f64(),
             on_a.len()

@@ -2,7 +2,7 @@
 //! terminal, lines otherwise) or for machines (one JSON object per line on stdout).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,9 +16,7 @@ pub struct JsonLines;
 impl EventSink for JsonLines {
     fn emit(&mut self, event: &Event) {
         if let Ok(line) = serde_json::to_string(event) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+            super::output::stdout(&format!("{line}\n"));
         }
     }
 }
@@ -32,7 +30,10 @@ pub struct Human {
 
 impl Human {
     pub fn new() -> Human {
-        let target = if std::io::stderr().is_terminal() {
+        // Spinners are information: none under -q.
+        let target = if std::io::stderr().is_terminal()
+            && super::output::level() >= super::output::Level::Default
+        {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
@@ -46,9 +47,14 @@ impl Human {
 
     /// A line above the progress display.
     pub fn say(&self, line: &str) {
-        self.progress.suspend(|| {
-            let _ = writeln!(std::io::stderr(), "{line}");
-        });
+        self.progress
+            .suspend(|| super::output::info(&format!("{line}\n")));
+    }
+
+    /// A warning above the progress display (shown under `-q` too).
+    fn warn(&self, line: &str) {
+        self.progress
+            .suspend(|| super::output::warn(&format!("{line}\n")));
     }
 
     fn clear_bars(&mut self) {
@@ -167,7 +173,7 @@ impl EventSink for Human {
                 self.say(&format!("[{pair}]   recovery point of A: {arn}"))
             }
             EventKind::Note { text } => self.say(&format!("[{pair}]   note: {text}")),
-            EventKind::Warning { text } => self.say(&format!("[{pair}]   warning: {text}")),
+            EventKind::Warning { text } => self.warn(&format!("[{pair}]   warning: {text}")),
             EventKind::Refused { message } => {
                 self.clear_bars();
                 self.say(&format!("[{pair}] refused: {message}"))

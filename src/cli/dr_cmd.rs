@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::confirm::Terminal;
 use super::display::{Human, JsonLines};
+use super::output::{out, say};
 use super::OutputFormat;
 use efs_dr::aws::{Aws, ClientOptions};
 use efs_dr::config::{Config, Pair};
@@ -470,16 +471,16 @@ fn print_plan(finished: &Finished, output: OutputFormat) {
                 })).collect::<Vec<_>>(),
                 "result": match &finished.result { Ok(m) => m.clone(), Err(e) => e.message().to_string() },
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Human => {
             let mut n = 0;
             for (pair, _, phases) in &decisions {
                 for phase in phases {
                     n += 1;
-                    eprintln!("{n}. [{pair}] {}", phase.title);
+                    say!("{n}. [{pair}] {}", phase.title);
                     for action in &phase.actions {
-                        eprintln!("     {}", action.describe());
+                        say!("     {}", action.describe());
                     }
                 }
             }

@@ -5,6 +5,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::dr_cmd::{selected, PairArgs};
+use super::output::out;
 use efs_dr::config::Config;
 use efs_dr::dr::DrError;
 use efs_dr::iam::{policy, Operations};
@@ -22,7 +23,7 @@ pub fn run(args: IamArgs, config_path: &Path) -> Result<(), DrError> {
     let config = Config::load(config_path)?;
     let pairs = selected(&config, &args.pairs)?;
     let doc = policy(&config, &pairs, args.operation);
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&doc).expect("a policy serialises")
     );

@@ -10,6 +10,7 @@ mod dr_cmd;
 #[cfg(test)]
 mod examples_tests;
 mod iam_cmd;
+pub mod output;
 mod pipeline_cmd;
 mod render_cmd;
 mod signals;
@@ -138,6 +139,12 @@ impl Cli {
 const QUIET_SDK: &str = "aws_sigv4=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,aws_smithy_http_client=warn,aws_smithy_types=warn,aws_config=warn,aws_credential_types=warn,aws_runtime=warn,hyper=warn,hyper_util=warn,h2=warn,rustls=warn";
 
 pub async fn run(cli: Cli) -> Result<(), DrError> {
+    output::init(cli.quiet);
+    let result = command(cli).await;
+    output::finish(result)
+}
+
+async fn command(cli: Cli) -> Result<(), DrError> {
     match cli.command {
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config, cli.output),
         Command::Init(args) => dr_cmd::init(args, &cli.config, cli.output).await,
@@ -159,13 +166,8 @@ pub async fn run(cli: Cli) -> Result<(), DrError> {
     }
 }
 
-/// Writes to stdout; a reader that went away (`efs-dr ... | head -1`) ends the output quietly.
+/// Writes bytes to stdout through the output layer (completions, the man page).
 pub fn write_stdout(bytes: &[u8]) -> Result<(), DrError> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(DrError::Failed(format!("cannot write to stdout: {e}"))),
-    }
+    output::stdout(&String::from_utf8_lossy(bytes));
+    Ok(())
 }

@@ -13,6 +13,7 @@ use super::dr_cmd::{
     context, display, execute, report_dir, selected, take_lease, LeaseArgs, Overrides, PairArgs,
     ReportArgs,
 };
+use super::output::{out, out_raw, say};
 use super::OutputFormat;
 use efs_dr::dr::phase::RunFlags;
 use efs_dr::dr::planner::Operation;
@@ -164,7 +165,7 @@ fn append_step_summary(markdown: &str) {
 fn annotate<T>(what: &str, result: Result<T, DrError>) -> Result<T, DrError> {
     if let Err(e) = &result {
         if github() {
-            println!(
+            out!(
                 "{}",
                 ci::error(
                     &format!("efs-dr {what}: {}", e.outcome().as_str()),
@@ -178,7 +179,7 @@ fn annotate<T>(what: &str, result: Result<T, DrError>) -> Result<T, DrError> {
 
 fn write_file(path: &Path, text: &str, what: &str) -> Result<(), DrError> {
     if path == Path::new("-") {
-        print!("{text}");
+        out_raw!("{text}");
         return Ok(());
     }
     std::fs::write(path, text).map_err(|e| {
@@ -252,17 +253,17 @@ async fn propose_inner(
     gitlab_report(args.gitlab_report.as_deref(), proposed.proposal.plan)?;
     match (&args.body_file, output) {
         (Some(path), _) => write_file(path, &text, "pull-request body")?,
-        (None, OutputFormat::Human) => print!("{text}"),
+        (None, OutputFormat::Human) => out_raw!("{text}"),
         (None, OutputFormat::Json) => {}
     }
     if output == OutputFormat::Json {
-        print!("{summary_text}");
+        out_raw!("{summary_text}");
     }
     append_step_summary(&text);
     let p = &proposed.proposal;
     if github() {
         for u in &p.unchanged {
-            println!(
+            out!(
                 "{}",
                 ci::warning(&format!(
                     "pair {} is not in this proposal: {}",
@@ -271,8 +272,8 @@ async fn propose_inner(
             );
         }
     }
-    eprintln!("proposed: {}", p.title);
-    eprintln!(
+    say!("proposed: {}", p.title);
+    say!(
         "  wrote {} in {}",
         proposed
             .written
@@ -282,8 +283,8 @@ async fn propose_inner(
             .join(", "),
         ctx.tf.dir.display()
     );
-    eprintln!("  {}", p.plan.line());
-    eprintln!("  commit them on a branch and open the pull request, e.g. `gh pr create --title \"{}\" --body-file BODY.md`", p.title);
+    say!("  {}", p.plan.line());
+    say!("  commit them on a branch and open the pull request, e.g. `gh pr create --title \"{}\" --body-file BODY.md`", p.title);
     Ok(())
 }
 
@@ -296,14 +297,14 @@ fn nothing_to_propose(args: &ProposeArgs, done: &str, output: OutputFormat) -> R
         write_file(path, &summary_text, "JSON summary")?;
     }
     if output == OutputFormat::Json {
-        print!("{summary_text}");
+        out_raw!("{summary_text}");
     }
-    eprintln!("{done}");
+    say!("{done}");
     if let Some(path) = &args.summary_file {
-        eprintln!("  wrote {} (\"proposal\": null)", path.display());
+        say!("  wrote {} (\"proposal\": null)", path.display());
     }
     if let Some(path) = &args.body_file {
-        eprintln!(
+        say!(
             "  {} not written: there is no pull request to open",
             path.display()
         );
@@ -395,14 +396,14 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
     let mut display = display(output);
     let gh = github();
     if gh {
-        println!("{}", ci::group(&format!("efs-dr gate {}", op.args())));
+        out!("{}", ci::group(&format!("efs-dr gate {}", op.args())));
     }
     // A pipeline has no terminal: a question is answered only by the stage's flags.
     let confirm = Terminal { assume_yes: false };
     let (finished, report) = execute(&ctx, req, &confirm, display.as_mut(), &dir).await;
     std::mem::take(&mut ctx.lease).release().await;
     if gh {
-        println!("{}", ci::END_GROUP);
+        out!("{}", ci::END_GROUP);
         if let Some(path) = report {
             if let Ok(md) = std::fs::read_to_string(&path) {
                 append_step_summary(&md);
@@ -477,7 +478,7 @@ async fn check_plan_inner(
         .map(|(pair, step)| format!("{pair}: {}", step.title()))
         .collect();
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => out!(
             "{}",
             serde_json::json!({
                 "ok": true,
@@ -487,14 +488,14 @@ async fn check_plan_inner(
             })
         ),
         OutputFormat::Human => {
-            eprintln!("plan ok for the {}: {}", op.name(), checked.counts.line());
+            say!("plan ok for the {}: {}", op.name(), checked.counts.line());
             for p in &phases {
-                eprintln!("  {p}");
+                say!("  {p}");
             }
         }
     }
     if github() {
-        println!(
+        out!(
             "{}",
             ci::notice(&format!(
                 "efs-dr check-plan: {} ({})",

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 
+use super::output::{out, say};
 use super::OutputFormat;
 use efs_dr::config::Config;
 use efs_dr::dr::DrError;
@@ -29,18 +30,18 @@ pub fn run(args: RenderArgs, config_path: &Path, output: OutputFormat) -> Result
     let dir = config.terraform_dir();
     let written = render::write(&dir, &files).map_err(|e| DrError::Failed(e.to_string()))?;
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => out!(
             "{}",
             serde_json::json!({ "dir": dir, "written": written, "files": files.iter().map(|f| &f.path).collect::<Vec<_>>() })
         ),
         OutputFormat::Human => {
-            eprintln!(
+            say!(
                 "rendered {} ({} file(s) changed)",
                 dir.display(),
                 written.len()
             );
             for w in &written {
-                eprintln!("  wrote {}", w.display());
+                say!("  wrote {}", w.display());
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use tokio::signal::unix::{signal, SignalKind};
 
+use super::output::warn_line;
 use efs_dr::interrupt::{self, Interrupt};
 
 /// Listens for SIGINT and SIGTERM for the rest of the process; the run reads the returned
@@ -22,7 +23,7 @@ pub fn listen() -> Interrupt {
             _ = int.recv() => libc::SIGINT,
             _ = term.recv() => libc::SIGTERM,
         };
-        eprintln!(
+        warn_line!(
             "\nefs-dr: {} received: stopping at a safe point (Terraform, if running, is asked to stop and release the state lock); press Ctrl-C again to quit at once",
             interrupt::name(first)
         );
@@ -31,7 +32,7 @@ pub fn listen() -> Interrupt {
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
-        eprintln!("efs-dr: quitting now; run the same command again to continue");
+        warn_line!("efs-dr: quitting now; run the same command again to continue");
         std::process::exit(128 + first);
     });
     interrupt

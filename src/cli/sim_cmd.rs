@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use super::output::{out, say};
 use super::OutputFormat;
 use efs_dr::dr::DrError;
 use efs_dr_sim::{DeleteWhileDeleting, SimOptions, SimSettings, Simulator, SyncMetricRegions};
@@ -175,20 +176,20 @@ async fn serve(args: ServeArgs, output: OutputFormat) -> Result<(), DrError> {
         .map_err(|e| DrError::Failed(e.to_string()))?;
     let url = sim.endpoint_url();
     if !sim.addr().ip().is_loopback() {
-        eprintln!(
+        say!(
             "WARNING: the simulator listens on {}, not on loopback. Its control API ({url}/_sim/: clock, outages, faults, file contents) has NO AUTHENTICATION: anyone who can reach this address can read and change everything in it. Listen on 127.0.0.1 unless every host that can reach it is yours.",
             sim.addr()
         );
         tracing::warn!(listen = %sim.addr(), "the simulator's control API has no authentication");
     }
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => out!(
             "{}",
             serde_json::json!({ "endpoint": url, "time_scale": args.time_scale })
         ),
         OutputFormat::Human => {
-            println!("efs-dr simulator listening on {url}");
-            eprintln!(
+            out!("efs-dr simulator listening on {url}");
+            say!(
                 "  time scale {}x; try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {url} --region us-east-1 efs describe-file-systems",
                 args.time_scale
             );

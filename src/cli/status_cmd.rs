@@ -6,6 +6,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::dr_cmd::{connect, selected, terraform, Overrides, PairArgs};
+use super::output::{out, say, warn_line};
 use super::OutputFormat;
 use efs_dr::dr::status::{collect, PairStatus};
 use efs_dr::dr::DrError;
@@ -37,7 +38,7 @@ pub fn print(
                 Ok(held) => serde_json::json!({ "held": held.is_some(), "by": held }),
                 Err(e) => serde_json::json!({ "held": null, "unknown": e.to_string() }),
             };
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
                     "pairs": statuses,
@@ -49,22 +50,23 @@ pub fn print(
         }
         OutputFormat::Human => {
             for w in warnings {
-                eprintln!("warning: {w}");
+                warn_line!("warning: {w}");
             }
             match lease {
-                Ok(Some(held)) => eprintln!("run lease: {}", held.describe()),
-                Ok(None) => eprintln!("run lease: free (no efs-dr run in progress)"),
-                Err(e) => eprintln!("run lease: unknown ({e})"),
+                Ok(Some(held)) => say!("run lease: {}", held.describe()),
+                Ok(None) => say!("run lease: free (no efs-dr run in progress)"),
+                Err(e) => say!("run lease: unknown ({e})"),
             }
             for s in statuses {
-                eprintln!("pair {}", s.pair);
+                say!("pair {}", s.pair);
                 for (role, side) in [("A", &s.a), ("B", &s.b)] {
                     match &side.error {
-                        Some(e) => eprintln!(
+                        Some(e) => say!(
                             "  {role} {} {}: UNKNOWN ({e})",
-                            side.file_system_id, side.region
+                            side.file_system_id,
+                            side.region
                         ),
-                        None => eprintln!(
+                        None => say!(
                             "  {role} {} {}: {}protection {}, {}",
                             side.file_system_id,
                             side.region,
@@ -83,7 +85,7 @@ pub fn print(
                     }
                 }
                 match &s.replication {
-                    Some(r) => eprintln!(
+                    Some(r) => say!(
                         "  replication {} -> {}: {}{}, last sync {}{}",
                         r.source,
                         r.destination,
@@ -98,11 +100,11 @@ pub fn print(
                             .unwrap_or_default()
                     ),
                     None => match &s.replication_unknown {
-                        Some(why) => eprintln!("  replication: unknown ({why})"),
-                        None => eprintln!("  replication: none"),
+                        Some(why) => say!("  replication: unknown ({why})"),
+                        None => say!("  replication: none"),
                     },
                 }
-                eprintln!(
+                say!(
                     "  terraform: desired direction {}, state holds {}",
                     s.desired_direction
                         .map(Direction::as_str)
@@ -115,21 +117,21 @@ pub fn print(
                     }
                 );
                 if let Some(w) = &s.writes_only_on_a {
-                    eprintln!(
+                    say!(
                         "  writes only A has (a failback overwrites A): {}",
                         w.describe()
                     );
                 }
                 if let Some(why) = &s.state_unknown {
-                    eprintln!("  drift: unknown ({why})");
+                    say!("  drift: unknown ({why})");
                     for d in &s.drift {
-                        eprintln!("  DRIFT: {d}");
+                        say!("  DRIFT: {d}");
                     }
                 } else if s.drift.is_empty() {
-                    eprintln!("  drift: none");
+                    say!("  drift: none");
                 } else {
                     for d in &s.drift {
-                        eprintln!("  DRIFT: {d}");
+                        say!("  DRIFT: {d}");
                     }
                 }
             }
@@ -144,7 +146,7 @@ pub async fn run(args: StatusArgs, config: &Path, output: OutputFormat) -> Resul
     let tf = match terraform(&config, &overrides).await {
         Ok(tf) => Some(tf),
         Err(e) => {
-            eprintln!("warning: the Terraform state is not shown: {}", e.message());
+            warn_line!("warning: the Terraform state is not shown: {}", e.message());
             None
         }
     };

@@ -163,3 +163,63 @@ async fn help_help_invalid_config_as_json_and_every_flag_explained() {
         );
     }
 }
+
+/// `-qq` prints nothing but errors, for every command: no progress, no information, no
+/// warnings, no machine output (a pipeline that wants only the exit code).
+#[tokio::test(flavor = "multi_thread")]
+async fn double_quiet_prints_nothing_but_errors_for_every_command() {
+    let d = crate::dr::drill(&["app"]).await;
+    let run = |output: &'static str, args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
+        cmd.arg("--config")
+            .arg(d.config())
+            .args(["-qq", "--output", output])
+            .args(args)
+            .env("PATH", efs_dr_testkit::path_with_tools())
+            .envs(efs_dr_testkit::tf_env(&d.ts.url))
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    };
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["config", "validate"],
+        vec!["render"],
+        vec!["init", "--yes"],
+        vec!["status"],
+        vec!["plan", "failover"],
+        vec!["failover", "--yes", "--dry-run"],
+        vec!["propose", "failover"],
+        vec!["iam-policy"],
+        vec!["completions", "bash"],
+        vec!["man"],
+    ];
+    for output in ["human", "json"] {
+        for args in &commands {
+            let out = run(output, args).output().await.unwrap();
+            assert!(
+                out.status.success(),
+                "{output} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.stdout.is_empty() && out.stderr.is_empty(),
+                "-qq --output {output} {args:?} printed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // An error is still said, and only the error.
+    let out = run("human", &["failover", "--pair", "nope", "--yes"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: there is no pair \"nope\"") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
