@@ -20,7 +20,7 @@ use efs_dr::dr::events::{Event, EventKind, EventSink};
 use efs_dr::dr::phase::RunFlags;
 use efs_dr::dr::planner::Operation;
 use efs_dr::dr::report::Report;
-use efs_dr::dr::run::{self, Finished, Request};
+use efs_dr::dr::run::{self, Ended, Finished, Request};
 use efs_dr::dr::DrError;
 use efs_dr::lease::{Claim, Holder, Lease};
 use efs_dr::terraform::Terraform;
@@ -286,7 +286,7 @@ struct Invocation<'a> {
 }
 
 /// Builds the context, runs the operation, prints the plan of a dry run, returns its end.
-async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<String, DrError> {
+async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<Ended, DrError> {
     let mut ctx = context(inv.config, &Overrides::default()).await?;
     ctx.tf.interrupt = super::signals::listen();
     if inv.op == Operation::Init {
@@ -428,9 +428,10 @@ pub async fn plan(cmd: PlanCommand, config: &Path, output: OutputFormat) -> Resu
         dry_run: true,
         lease: None,
     };
-    let message = invoke(inv, output).await?;
-    if detailed && !message.starts_with("nothing to do") {
-        return Err(DrError::Pending(message));
+    match invoke(inv, output).await? {
+        // --detailed-exitcode: phases pending exit 2, as `terraform plan`.
+        end @ Ended::DryRun { .. } if detailed => return Err(DrError::Pending(end.message())),
+        _ => {}
     }
     Ok(())
 }
@@ -469,7 +470,7 @@ fn print_plan(finished: &Finished, output: OutputFormat) {
                     "writes_only_on_a": writes_on_a(pair),
                     "phases": phases,
                 })).collect::<Vec<_>>(),
-                "result": match &finished.result { Ok(m) => m.clone(), Err(e) => e.message().to_string() },
+                "result": match &finished.result { Ok(end) => end.message(), Err(e) => e.message().to_string() },
             });
             out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }

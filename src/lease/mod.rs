@@ -323,6 +323,15 @@ impl Lease {
         &self.0.name
     }
 
+    /// What the lease had to say since the last call (its heartbeat lost or failing, or
+    /// answering again): the run reports each as a warning.
+    pub fn take_notices(&self) -> Vec<String> {
+        match &self.0.kind {
+            Kind::S3(lease) => lease.take_notices(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn is_held(&self) -> bool {
         matches!(self.0.kind, Kind::Local(_) | Kind::S3(_))
     }

@@ -87,6 +87,8 @@ struct Shared {
     /// The ETag of this run's lease object; Err once it is no longer this run's (why).
     /// The async mutex also keeps renewals in order.
     etag: tokio::sync::Mutex<Hold>,
+    /// What the heartbeat had to say since the run last asked: the run reports it.
+    notices: Mutex<Vec<String>>,
 }
 
 /// The lease, renewed in the background until released.
@@ -96,6 +98,15 @@ pub struct S3Lease {
 }
 
 impl Shared {
+    /// Said in the log now, and to the run when it next asks.
+    fn notice(&self, text: String) {
+        tracing::warn!("{text}");
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(text);
+    }
+
     fn body(&self) -> Vec<u8> {
         let mut holder = self.holder.lock().unwrap_or_else(|p| p.into_inner());
         holder.heartbeat = super::rfc3339(SystemTime::now());
@@ -281,6 +292,17 @@ impl S3Lease {
         self.shared.name()
     }
 
+    /// What the heartbeat had to say since the last call (lost, failing, answering again).
+    pub fn take_notices(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .shared
+                .notices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
     /// Takes the lease, or takes it over (`claim.take_over`, heartbeat older than the limit).
     pub async fn acquire(
         backend: &S3Backend,
@@ -295,6 +317,7 @@ impl S3Lease {
             clock,
             holder: Mutex::new(claim.holder.clone()),
             etag: tokio::sync::Mutex::new(Hold::Lost("not taken yet".into())),
+            notices: Mutex::new(Vec::new()),
         });
         let name = shared.name();
         let fail = |e: AwsError| {
@@ -435,20 +458,23 @@ async fn beat(shared: Arc<Shared>, every: Duration) {
         match shared.renew().await {
             Ok(()) => {
                 if failing {
-                    tracing::info!("run lease {}: S3 answers again", shared.name());
+                    shared.notice(format!(
+                        "run lease {}: S3 answers again; the heartbeat is renewed",
+                        shared.name()
+                    ));
                 }
                 failing = false;
             }
             Err(Ok(lost)) => {
-                tracing::warn!("{lost}: this run makes no further change");
+                shared.notice(format!("{lost}: this run makes no further change"));
                 return;
             }
             Err(Err(e)) => {
                 if !failing {
-                    tracing::warn!(
+                    shared.notice(format!(
                         "run lease {}: the heartbeat failed ({e}); the run goes on waiting, and makes no change until S3 answers",
                         shared.name()
-                    );
+                    ));
                 }
                 failing = true;
             }

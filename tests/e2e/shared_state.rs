@@ -564,15 +564,24 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
     let rest =
         tokio::spawn(async move { while logs.next_line().await.ok().flatten().is_some() {} });
     let mut ended = Value::Null;
+    let mut warnings = Vec::new();
     while let Some(line) = events.next_line().await.unwrap() {
         let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         if e["event"] == "finished" {
             ended = e;
+        } else if e["event"] == "warning" {
+            warnings.push(e["text"].as_str().unwrap_or_default().to_string());
         }
     }
     let status = child.wait().await.unwrap();
     rest.await.unwrap();
     assert_eq!(status.code(), Some(0), "{ended}");
+    // What the log said of the lease, the JSON events say too (and so the report).
+    assert!(
+        warnings.iter().any(|w| w.contains("the heartbeat failed"))
+            && warnings.iter().any(|w| w.contains("S3 answers again")),
+        "{warnings:?}"
+    );
     d.assert_home_with_everything(&["outage"]).await;
     assert!(object(&moto, LEASE_KEY).await.is_none());
 }

@@ -83,6 +83,7 @@ impl Runner<'_> {
                 .map(|(name, _)| self.pair(name).clone())
                 .collect();
             let views = self.views(&selected, &snapshot, state, needs_jobs).await;
+            self.say_lease_notices();
             let aws_elapsed = match (aws_start, now) {
                 (Some(s), Some(n)) => n.duration_since(s).unwrap_or_default(),
                 _ => Duration::ZERO,

@@ -41,10 +41,32 @@ pub struct Request {
     pub operation_started: Option<crate::aws::AwsTime>,
 }
 
+/// How a run that did not fail ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Every pair was where the operation takes it already.
+    NothingToDo(String),
+    /// A preview: this many phases would run; nothing was changed.
+    DryRun { phases: usize },
+    /// What the run did (or, for a pipeline stage, where the operation stands).
+    Done(String),
+}
+
+impl Ended {
+    pub fn message(&self) -> String {
+        match self {
+            Ended::NothingToDo(m) | Ended::Done(m) => m.clone(),
+            Ended::DryRun { phases } => {
+                format!("dry run: {phases} phase(s) would run; nothing was changed")
+            }
+        }
+    }
+}
+
 /// The end of a run, and everything it said.
 #[derive(Debug)]
 pub struct Finished {
-    pub result: Result<String, DrError>,
+    pub result: Result<Ended, DrError>,
     pub events: Vec<Event>,
 }
 
@@ -89,8 +111,9 @@ pub async fn run(
         );
     }
     let result = runner.execute().await;
+    runner.say_lease_notices();
     let (outcome, message) = match &result {
-        Ok(m) => (Outcome::Done, m.clone()),
+        Ok(end) => (Outcome::Done, end.message()),
         Err(e) => (e.outcome(), e.message().to_string()),
     };
     runner.out.emit(
@@ -197,6 +220,14 @@ impl Runner<'_> {
         .await;
         self.say_unread(&facts.unread, snapshot.now());
         position::views(pairs, snapshot, &facts)
+    }
+
+    /// What the run lease had to say since it was last asked: a warning event each.
+    fn say_lease_notices(&mut self) {
+        for text in self.ctx.lease.take_notices() {
+            self.out
+                .emit(None, None, self.ctx.aws.now(), EventKind::Warning { text });
+        }
     }
 
     /// Each piece of evidence that could not be read, once per run: a warning event.
@@ -317,11 +348,14 @@ impl Runner<'_> {
         Ok((Observed { snapshot, views }, positions))
     }
 
-    async fn execute(&mut self) -> Result<String, DrError> {
+    async fn execute(&mut self) -> Result<Ended, DrError> {
         let (first, positions) = self.first_position().await?;
         let queues = self.queues(&positions, first.snapshot.now())?;
         if queues.values().all(Vec::is_empty) {
-            return self.ended(format!("nothing to do: {}", self.req.op.name()));
+            return self.ended(Ended::NothingToDo(format!(
+                "nothing to do: {}",
+                self.req.op.name()
+            )));
         }
         if matches!(self.req.op, Operation::Failover { .. }) {
             for view in &first.views {
@@ -329,10 +363,8 @@ impl Runner<'_> {
             }
         }
         if self.req.dry_run {
-            let n: usize = queues.values().map(Vec::len).sum();
-            return Ok(format!(
-                "dry run: {n} phase(s) would run; nothing was changed"
-            ));
+            let phases: usize = queues.values().map(Vec::len).sum();
+            return Ok(Ended::DryRun { phases });
         }
         if self.req.scope == Scope::Everything {
             self.every_question_can_be_answered(&positions)?;
@@ -343,7 +375,7 @@ impl Runner<'_> {
         let done = self
             .stage_end()
             .unwrap_or_else(|| format!("{} done", self.req.op.name()));
-        self.ended(done)
+        self.ended(Ended::Done(done))
     }
 
     /// Each pair's steps in this run, from its position and the scope; each plan said. A pair
@@ -451,6 +483,7 @@ impl Runner<'_> {
                     (s.step == step).then(|| (p.name.clone(), s.gate_only))
                 })
                 .collect();
+            self.say_lease_notices();
             if let Some(signal) = self.ctx.tf.interrupt.signalled() {
                 return Err(interrupted(signal, step));
             }
@@ -660,7 +693,7 @@ impl Runner<'_> {
 
     /// The end of a run whose pairs may not all have completed: the pairs that stopped, each
     /// with its reason, and the gravest exit (a timeout, then a refusal, then an error).
-    fn ended(&mut self, done: String) -> Result<String, DrError> {
+    fn ended(&mut self, done: Ended) -> Result<Ended, DrError> {
         if self.failed.is_empty() {
             return Ok(done);
         }
