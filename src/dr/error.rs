@@ -121,7 +121,7 @@ impl DrError {
     pub fn blocked(blocked: &[(String, DrError)], untouched: &str) -> DrError {
         let text = blocked
             .iter()
-            .map(|(name, e)| format!("pair {name}: {}", e.message()))
+            .map(|(name, e)| named(name, e))
             .collect::<Vec<_>>()
             .join("\n");
         let text = format!("{text}\n{untouched}");
@@ -141,13 +141,7 @@ impl DrError {
     pub fn fleet(stopped: &[(String, DrError)], completed: &[&str]) -> DrError {
         let mut text = stopped
             .iter()
-            .map(|(name, e)| {
-                if e.message().contains(&format!("pair {name}")) {
-                    e.message().to_string()
-                } else {
-                    format!("pair {name}: {}", e.message())
-                }
-            })
+            .map(|(name, e)| named(name, e))
             .collect::<Vec<_>>()
             .join("\n");
         if !completed.is_empty() {
@@ -164,6 +158,17 @@ impl DrError {
         } else {
             DrError::Failed(text)
         }
+    }
+}
+
+/// A pair's error as one line of a fleet's: the message, with the pair in front unless it
+/// starts with it already. (Errors that carry their pair as data are the next step.)
+fn named(pair: &str, e: &DrError) -> String {
+    let m = e.message();
+    if m.starts_with(&format!("pair {pair}")) {
+        m.to_string()
+    } else {
+        format!("pair {pair}: {m}")
     }
 }
 
@@ -242,5 +247,27 @@ mod tests {
             DrError::blocked(&stopped, "nothing was written"),
             DrError::Refused(_)
         ));
+    }
+
+    /// The joined end of a fleet, pinned.
+    #[test]
+    fn a_fleets_end_reads_as_operators_see_it() {
+        let stopped = vec![
+            (
+                "home".to_string(),
+                DrError::GateTimeout(
+                    "pair home, phase \"wait until writes on B stopped and reached A\": B is still written".into(),
+                ),
+            ),
+            (
+                "media".to_string(),
+                DrError::Refused("not confirmed; nothing more was changed (--yes skips this question)".into()),
+            ),
+        ];
+        let shown = [
+            DrError::fleet(&stopped, &["web"]).to_string(),
+            DrError::blocked(&stopped, "nothing was changed").to_string(),
+        ];
+        insta::assert_snapshot!(shown.join("\n\n"));
     }
 }

@@ -292,6 +292,43 @@ mod tests {
         ));
     }
 
+    /// The text of the gates' refusals, pinned.
+    #[test]
+    fn the_gate_refusals_read_as_operators_see_them() {
+        let f = repl(A, B, "ENABLED", Some(0));
+        let v = PairView::derive(
+            &pair(),
+            &snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 3600),
+        );
+        let rpo = Gate::Rpo {
+            max_lag: Duration::from_secs(900),
+            force: false,
+            writes_stopped: false,
+            writes_stopped_at: None,
+        };
+        let mut failed =
+            PairView::derive(&pair(), &snap("DISABLED", "ENABLED", vec![], vec![], 20));
+        failed.a_backup_jobs = vec![crate::aws::BackupJobInfo {
+            id: "job-1".into(),
+            state: crate::aws::BackupJobState::Failed,
+            created: Some(t(10)),
+            recovery_point_arn: None,
+            vault: Some("efs-dr".into()),
+            status_message: Some("the role cannot be assumed".into()),
+        }];
+        let shown: Vec<String> = [
+            evaluate(&rpo, &v),
+            evaluate(&Gate::RecoveryPoint { after: None }, &failed),
+        ]
+        .into_iter()
+        .map(|verdict| match verdict {
+            Verdict::Refused(m) => m,
+            other => format!("not refused: {other:?}"),
+        })
+        .collect();
+        insta::assert_snapshot!(shown.join("\n\n"));
+    }
+
     #[test]
     fn rpo_refuses_an_old_sync_unless_forced() {
         let f = repl(A, B, "ENABLED", Some(0));

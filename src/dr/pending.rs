@@ -710,4 +710,41 @@ mod tests {
         let e = after(&v, reviewed(Step::CreateForward, vec![])).unwrap_err();
         assert!(e.message().contains("The proposal is stale"), "{e}");
     }
+
+    /// The text of every refusal a pipeline stage can meet, pinned.
+    #[test]
+    fn the_stage_refusals_read_as_operators_see_them() {
+        let gates = crate::dr::decide::tests::settings();
+        let v = view(snap("ENABLED", "ENABLED", vec![], vec![], 20), false, false);
+        let steps = position(Operation::Failback, &v);
+        let run = |scope: Scope| {
+            stage(&scope, &pair(), &steps, &v, inputs(&gates))
+                .unwrap_err()
+                .to_string()
+        };
+        let route = pull_request_route(&pair(), &steps, &v, inputs(&gates))
+            .unwrap()
+            .unwrap();
+        let mut edited = route.clone();
+        edited.retain(|s| s.step != Step::DisableProtectionA);
+        let shown = [
+            run(Scope::BeforeApply {
+                perform_sdk: false,
+                proposed: None,
+            }),
+            run(Scope::BeforeApply {
+                perform_sdk: true,
+                proposed: reviewed(Step::CreateForward, vec![]),
+            }),
+            run(Scope::BeforeApply {
+                perform_sdk: true,
+                proposed: reviewed(Step::CreateReverse, edited),
+            }),
+            run(Scope::AfterApply {
+                perform_sdk: true,
+                proposed: reviewed(Step::CreateReverse, vec![]),
+            }),
+        ];
+        insta::assert_snapshot!(shown.join("\n\n"));
+    }
 }

@@ -140,3 +140,39 @@ fn a_holder_reads_back_what_older_runs_wrote() {
     assert_eq!(me.pid, std::process::id());
     assert!(me.id.contains(&format!("/{}/", me.pid)), "{}", me.id);
 }
+
+/// The text of every refusal of the lease an operator can meet, pinned.
+#[test]
+fn the_lease_refusals_read_as_operators_see_them() {
+    let limit = Duration::from_secs(120);
+    let shown = [
+        may_take_over(
+            &holder(),
+            Duration::from_secs(30),
+            limit,
+            false,
+            false,
+            LEASE,
+        ),
+        may_take_over(
+            &holder(),
+            Duration::from_secs(300),
+            limit,
+            false,
+            false,
+            LEASE,
+        ),
+        may_take_over(
+            &holder(),
+            Duration::from_secs(119),
+            limit,
+            true,
+            false,
+            LEASE,
+        ),
+    ]
+    .into_iter()
+    .map(|r| r.unwrap_err().to_string())
+    .collect::<Vec<_>>();
+    insta::assert_snapshot!(shown.join("\n\n"));
+}

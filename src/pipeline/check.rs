@@ -466,4 +466,40 @@ mod tests {
         let err = safety::check(&parse(&v), &allowed()).unwrap_err();
         assert_eq!(err.unexpected.len(), 1, "{err}");
     }
+
+    /// The text of check-plan's per-pair refusals, pinned.
+    #[test]
+    fn check_plans_refusals_read_as_operators_see_them() {
+        let gates = settings();
+        let inputs = Inputs {
+            gates: &gates,
+            flags: RunFlags::default(),
+        };
+        let p = &pairs()[0];
+        let mut v = PairView::derive(p, &snap("ENABLED", "ENABLED", vec![], vec![], 20));
+        v.state_forward = Some(false);
+        v.state_reverse = Some(false);
+        let position = crate::dr::position::decide(
+            crate::dr::planner::Operation::Failback,
+            std::slice::from_ref(p),
+            vec![v],
+            inputs,
+        )
+        .remove(0);
+        let shown = [
+            check_pair(p, &position, Some("forward"), None, inputs),
+            check_pair(
+                p,
+                &position,
+                Some("reverse"),
+                Some(Step::RemoveReverse),
+                inputs,
+            ),
+        ]
+        .map(|c| match c.unwrap() {
+            PairCheck::Stale(why) => why,
+            other => format!("{other:?}"),
+        });
+        insta::assert_snapshot!(shown.join("\n\n"));
+    }
 }
