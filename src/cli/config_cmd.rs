@@ -4,7 +4,7 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use super::output::{out, say, warn_line};
+use super::output::{human, out, warn_line};
 use super::OutputFormat;
 use efs_dr::config::Config;
 use efs_dr::dr::DrError;
@@ -39,14 +39,14 @@ pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), 
                     out!("{doc}");
                 }
                 OutputFormat::Human => {
-                    say!(
+                    human!(
                         "{} is valid: {} pair{}",
                         path.display(),
                         config.pairs.len(),
                         if config.pairs.len() == 1 { "" } else { "s" }
                     );
                     for p in &config.pairs {
-                        say!(
+                        human!(
                             "  {}: {} {} (primary) -> {} {} (secondary)",
                             p.name,
                             p.primary.region,
@@ -55,7 +55,7 @@ pub fn run(cmd: ConfigCommand, path: &Path, output: OutputFormat) -> Result<(), 
                             p.secondary.file_system_id
                         );
                     }
-                    say!(
+                    human!(
                         "  terraform: {} in {}",
                         config.terraform.binary,
                         config.terraform_dir().display()

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::confirm::Terminal;
 use super::dr_cmd::{context, display, execute, Overrides};
-use super::output::{out, say};
+use super::output::{human, out, say};
 use super::{status_cmd, OutputFormat};
 use efs_dr::aws::{Aws, ClientOptions};
 use efs_dr::dr::phase::RunFlags;
@@ -342,11 +342,11 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), DrError> {
     if output == OutputFormat::Human {
         if let Some(last) = reports.last() {
             if let Ok(md) = std::fs::read_to_string(last) {
-                say!("\n== the failback report ({})\n\n{md}", last.display());
+                human!("\n== the failback report ({})\n\n{md}", last.display());
             }
         }
         for r in &reports {
-            say!("report: {}", r.display());
+            human!("report: {}", r.display());
         }
     }
     let verdict = serde_json::json!({
@@ -366,7 +366,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> Result<(), DrError> {
         return Err(DrError::Failed(format!("demo: {}", problems.join("; "))));
     }
     if output == OutputFormat::Human {
-        say!(
+        human!(
             "\ndemo passed in {:.1}s: {} files on A == B (5 written on A, 3 added and 1 changed on B during the failover), ids unchanged ({a}, {b})",
             wall.as_secs_f64(),
             on_a.len()

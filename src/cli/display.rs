@@ -51,6 +51,12 @@ impl Human {
             .suspend(|| super::output::info(&format!("{line}\n")));
     }
 
+    /// The run's result above the progress display (shown under `-q` too).
+    fn result(&self, line: &str) {
+        self.progress
+            .suspend(|| super::output::result(&format!("{line}\n")));
+    }
+
     /// A warning above the progress display (shown under `-q` too).
     fn warn(&self, line: &str) {
         self.progress
@@ -184,10 +190,10 @@ impl EventSink for Human {
                 self.clear_bars();
                 // An error is printed once, by main, after the report's path.
                 if *exit_code == 0 {
-                    self.say(message);
+                    self.result(message);
                 }
             }
-            EventKind::ReportWritten { report } => self.say(&format!("report: {report}")),
+            EventKind::ReportWritten { report } => self.result(&format!("report: {report}")),
         }
     }
 }

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::confirm::Terminal;
 use super::display::{Human, JsonLines};
-use super::output::{out, say};
+use super::output::{human, out};
 use super::OutputFormat;
 use efs_dr::aws::{Aws, ClientOptions};
 use efs_dr::config::{Config, Pair};
@@ -479,9 +479,9 @@ fn print_plan(finished: &Finished, output: OutputFormat) {
             for (pair, _, phases) in &decisions {
                 for phase in phases {
                     n += 1;
-                    say!("{n}. [{pair}] {}", phase.title);
+                    human!("{n}. [{pair}] {}", phase.title);
                     for action in &phase.actions {
-                        say!("     {}", action.describe());
+                        human!("     {}", action.describe());
                     }
                 }
             }

@@ -15,7 +15,8 @@ use efs_dr::dr::DrError;
 pub enum Level {
     /// `-qq`: nothing but errors (main prints those).
     Silent = 0,
-    /// `-q`: the command's output and warnings, no progress or information lines.
+    /// `-q`: the command's output (stdout, and its result for people on stderr) and
+    /// warnings; no progress or information lines.
     Quiet = 1,
     /// Everything.
     Default = 2,
@@ -70,6 +71,14 @@ pub fn info(text: &str) {
     }
 }
 
+/// A command's result for people on stderr (a status, a plan, what was written): printed
+/// unless `-qq`.
+pub fn result(text: &str) {
+    if level() >= Level::Quiet {
+        stderr(text);
+    }
+}
+
 /// A warning on stderr: printed unless `-qq`.
 pub fn warn(text: &str) {
     if level() >= Level::Quiet {
@@ -114,7 +123,14 @@ macro_rules! out_raw {
     };
 }
 
-/// A line for people (stderr), hidden by `-q`.
+/// A command's result for people (stderr), hidden only by `-qq`.
+macro_rules! human {
+    ($($arg:tt)*) => {
+        $crate::cli::output::result(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// An information line for people (stderr), hidden by `-q`.
 macro_rules! say {
     ($($arg:tt)*) => {
         $crate::cli::output::info(&format!("{}\n", format_args!($($arg)*)))
@@ -128,4 +144,4 @@ macro_rules! warn_line {
     };
 }
 
-pub(crate) use {out, out_raw, say, warn_line};
+pub(crate) use {human, out, out_raw, say, warn_line};

@@ -13,7 +13,7 @@ use super::dr_cmd::{
     context, display, execute, report_dir, selected, take_lease, LeaseArgs, Overrides, PairArgs,
     ReportArgs,
 };
-use super::output::{out, out_raw, say};
+use super::output::{human, out, out_raw};
 use super::OutputFormat;
 use efs_dr::dr::phase::RunFlags;
 use efs_dr::dr::planner::Operation;
@@ -272,8 +272,8 @@ async fn propose_inner(
             );
         }
     }
-    say!("proposed: {}", p.title);
-    say!(
+    human!("proposed: {}", p.title);
+    human!(
         "  wrote {} in {}",
         proposed
             .written
@@ -283,8 +283,8 @@ async fn propose_inner(
             .join(", "),
         ctx.tf.dir.display()
     );
-    say!("  {}", p.plan.line());
-    say!("  commit them on a branch and open the pull request, e.g. `gh pr create --title \"{}\" --body-file BODY.md`", p.title);
+    human!("  {}", p.plan.line());
+    human!("  commit them on a branch and open the pull request, e.g. `gh pr create --title \"{}\" --body-file BODY.md`", p.title);
     Ok(())
 }
 
@@ -299,12 +299,12 @@ fn nothing_to_propose(args: &ProposeArgs, done: &str, output: OutputFormat) -> R
     if output == OutputFormat::Json {
         out_raw!("{summary_text}");
     }
-    say!("{done}");
+    human!("{done}");
     if let Some(path) = &args.summary_file {
-        say!("  wrote {} (\"proposal\": null)", path.display());
+        human!("  wrote {} (\"proposal\": null)", path.display());
     }
     if let Some(path) = &args.body_file {
-        say!(
+        human!(
             "  {} not written: there is no pull request to open",
             path.display()
         );
@@ -488,9 +488,9 @@ async fn check_plan_inner(
             })
         ),
         OutputFormat::Human => {
-            say!("plan ok for the {}: {}", op.name(), checked.counts.line());
+            human!("plan ok for the {}: {}", op.name(), checked.counts.line());
             for p in &phases {
-                say!("  {p}");
+                human!("  {p}");
             }
         }
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::output::{out, say};
+use super::output::{human, out};
 use super::OutputFormat;
 use efs_dr::config::Config;
 use efs_dr::dr::DrError;
@@ -35,13 +35,13 @@ pub fn run(args: RenderArgs, config_path: &Path, output: OutputFormat) -> Result
             serde_json::json!({ "dir": dir, "written": written, "files": files.iter().map(|f| &f.path).collect::<Vec<_>>() })
         ),
         OutputFormat::Human => {
-            say!(
+            human!(
                 "rendered {} ({} file(s) changed)",
                 dir.display(),
                 written.len()
             );
             for w in &written {
-                say!("  wrote {}", w.display());
+                human!("  wrote {}", w.display());
             }
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::output::{out, say};
+use super::output::{human, out};
 use super::OutputFormat;
 use efs_dr::dr::DrError;
 use efs_dr_sim::{DeleteWhileDeleting, SimOptions, SimSettings, Simulator, SyncMetricRegions};
@@ -176,7 +176,7 @@ async fn serve(args: ServeArgs, output: OutputFormat) -> Result<(), DrError> {
         .map_err(|e| DrError::Failed(e.to_string()))?;
     let url = sim.endpoint_url();
     if !sim.addr().ip().is_loopback() {
-        say!(
+        human!(
             "WARNING: the simulator listens on {}, not on loopback. Its control API ({url}/_sim/: clock, outages, faults, file contents) has NO AUTHENTICATION: anyone who can reach this address can read and change everything in it. Listen on 127.0.0.1 unless every host that can reach it is yours.",
             sim.addr()
         );
@@ -189,7 +189,7 @@ async fn serve(args: ServeArgs, output: OutputFormat) -> Result<(), DrError> {
         ),
         OutputFormat::Human => {
             out!("efs-dr simulator listening on {url}");
-            say!(
+            human!(
                 "  time scale {}x; try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {url} --region us-east-1 efs describe-file-systems",
                 args.time_scale
             );

@@ -6,7 +6,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::dr_cmd::{connect, selected, terraform, Overrides, PairArgs};
-use super::output::{out, say, warn_line};
+use super::output::{human, out, warn_line};
 use super::OutputFormat;
 use efs_dr::dr::status::{collect, PairStatus};
 use efs_dr::dr::DrError;
@@ -53,20 +53,20 @@ pub fn print(
                 warn_line!("warning: {w}");
             }
             match lease {
-                Ok(Some(held)) => say!("run lease: {}", held.describe()),
-                Ok(None) => say!("run lease: free (no efs-dr run in progress)"),
-                Err(e) => say!("run lease: unknown ({e})"),
+                Ok(Some(held)) => human!("run lease: {}", held.describe()),
+                Ok(None) => human!("run lease: free (no efs-dr run in progress)"),
+                Err(e) => human!("run lease: unknown ({e})"),
             }
             for s in statuses {
-                say!("pair {}", s.pair);
+                human!("pair {}", s.pair);
                 for (role, side) in [("A", &s.a), ("B", &s.b)] {
                     match &side.error {
-                        Some(e) => say!(
+                        Some(e) => human!(
                             "  {role} {} {}: UNKNOWN ({e})",
                             side.file_system_id,
                             side.region
                         ),
-                        None => say!(
+                        None => human!(
                             "  {role} {} {}: {}protection {}, {}",
                             side.file_system_id,
                             side.region,
@@ -85,7 +85,7 @@ pub fn print(
                     }
                 }
                 match &s.replication {
-                    Some(r) => say!(
+                    Some(r) => human!(
                         "  replication {} -> {}: {}{}, last sync {}{}",
                         r.source,
                         r.destination,
@@ -100,11 +100,11 @@ pub fn print(
                             .unwrap_or_default()
                     ),
                     None => match &s.replication_unknown {
-                        Some(why) => say!("  replication: unknown ({why})"),
-                        None => say!("  replication: none"),
+                        Some(why) => human!("  replication: unknown ({why})"),
+                        None => human!("  replication: none"),
                     },
                 }
-                say!(
+                human!(
                     "  terraform: desired direction {}, state holds {}",
                     s.desired_direction
                         .map(Direction::as_str)
@@ -117,21 +117,21 @@ pub fn print(
                     }
                 );
                 if let Some(w) = &s.writes_only_on_a {
-                    say!(
+                    human!(
                         "  writes only A has (a failback overwrites A): {}",
                         w.describe()
                     );
                 }
                 if let Some(why) = &s.state_unknown {
-                    say!("  drift: unknown ({why})");
+                    human!("  drift: unknown ({why})");
                     for d in &s.drift {
-                        say!("  DRIFT: {d}");
+                        human!("  DRIFT: {d}");
                     }
                 } else if s.drift.is_empty() {
-                    say!("  drift: none");
+                    human!("  drift: none");
                 } else {
                     for d in &s.drift {
-                        say!("  DRIFT: {d}");
+                        human!("  DRIFT: {d}");
                     }
                 }
             }

@@ -210,6 +210,37 @@ async fn double_quiet_prints_nothing_but_errors_for_every_command() {
             );
         }
     }
+    // -q keeps a command's result for people (the status itself), and drops information
+    // lines (the run's progress).
+    let quiet = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
+        cmd.arg("--config")
+            .arg(d.config())
+            .arg("-q")
+            .args(args)
+            .env("PATH", efs_dr_testkit::path_with_tools())
+            .envs(efs_dr_testkit::tf_env(&d.ts.url))
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    };
+    let status = quiet(&["status"]).output().await.unwrap();
+    let text = String::from_utf8_lossy(&status.stderr);
+    assert!(
+        text.contains("pair app"),
+        "-q status shows the status: {text}"
+    );
+    let plan = quiet(&["failover", "--yes", "--dry-run"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&plan.stderr);
+    assert!(
+        text.contains("dry run:") && !text.contains("efs-dr failover: app"),
+        "-q shows the result, not the progress: {text}"
+    );
+
     // An error is still said, and only the error.
     let out = run("human", &["failover", "--pair", "nope", "--yes"])
         .output()
