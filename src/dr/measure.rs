@@ -188,6 +188,21 @@ pub fn measure(events: &[Event]) -> BTreeMap<String, Measured> {
     out
 }
 
+impl Measured {
+    /// The pair's figures, as numbers.
+    pub fn figures(&self, pair: &str) -> Figures {
+        Figures {
+            pair: pair.to_string(),
+            rto_aws_seconds: self.rto.as_ref().map(|r| r.aws_seconds),
+            rto_wall_seconds: self.rto.as_ref().map(|r| r.wall_seconds),
+            write_outage_aws_seconds: self.write_outage.as_ref().map(|r| r.aws_seconds),
+            write_outage_wall_seconds: self.write_outage.as_ref().map(|r| r.wall_seconds),
+            data_at_risk_seconds: self.data.seconds.or(self.data_at_risk_seconds),
+            all_writes_accounted_for: self.data.all_writes_accounted_for,
+        }
+    }
+}
+
 /// Each planned pair's figures, as numbers, in the order the run planned them.
 pub fn figures(events: &[Event]) -> Vec<Figures> {
     let measured = measure(events);
@@ -195,17 +210,8 @@ pub fn figures(events: &[Event]) -> Vec<Figures> {
         .iter()
         .filter(|e| matches!(e.kind, EventKind::PairPlanned { .. }))
         .filter_map(|e| {
-            let name = e.pair.clone()?;
-            let m = measured.get(&name)?;
-            Some(Figures {
-                pair: name,
-                rto_aws_seconds: m.rto.as_ref().map(|r| r.aws_seconds),
-                rto_wall_seconds: m.rto.as_ref().map(|r| r.wall_seconds),
-                write_outage_aws_seconds: m.write_outage.as_ref().map(|r| r.aws_seconds),
-                write_outage_wall_seconds: m.write_outage.as_ref().map(|r| r.wall_seconds),
-                data_at_risk_seconds: m.data.seconds.or(m.data_at_risk_seconds),
-                all_writes_accounted_for: m.data.all_writes_accounted_for,
-            })
+            let name = e.pair.as_deref()?;
+            Some(measured.get(name)?.figures(name))
         })
         .collect()
 }

@@ -69,14 +69,15 @@ impl Report {
     pub fn figures(&self) -> Vec<super::events::Figures> {
         self.pairs
             .iter()
-            .map(|p| super::events::Figures {
-                pair: p.name.clone(),
-                rto_aws_seconds: p.rto.as_ref().map(|r| r.aws_seconds),
-                rto_wall_seconds: p.rto.as_ref().map(|r| r.wall_seconds),
-                write_outage_aws_seconds: p.write_outage.as_ref().map(|r| r.aws_seconds),
-                write_outage_wall_seconds: p.write_outage.as_ref().map(|r| r.wall_seconds),
-                data_at_risk_seconds: p.data.seconds.or(p.data_at_risk_seconds),
-                all_writes_accounted_for: p.data.all_writes_accounted_for,
+            .map(|p| {
+                super::measure::Measured {
+                    rto: p.rto.clone(),
+                    write_outage: p.write_outage.clone(),
+                    data_at_risk: p.data_at_risk.clone(),
+                    data_at_risk_seconds: p.data_at_risk_seconds,
+                    data: p.data.clone(),
+                }
+                .figures(&p.name)
             })
             .collect()
     }

@@ -169,11 +169,11 @@ async fn help_help_invalid_config_as_json_and_every_flag_explained() {
 #[tokio::test(flavor = "multi_thread")]
 async fn double_quiet_prints_nothing_but_errors_for_every_command() {
     let d = crate::dr::drill(&["app"]).await;
-    let run = |output: &'static str, args: &[&str]| {
+    let efs_dr_at = |level: &'static str, output: &'static str, args: &[&str]| {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
         cmd.arg("--config")
             .arg(d.config())
-            .args(["-qq", "--output", output])
+            .args([level, "--output", output])
             .args(args)
             .env("PATH", efs_dr_testkit::path_with_tools())
             .envs(efs_dr_testkit::tf_env(&d.ts.url))
@@ -182,6 +182,7 @@ async fn double_quiet_prints_nothing_but_errors_for_every_command() {
             .kill_on_drop(true);
         cmd
     };
+    let run = |output: &'static str, args: &[&str]| efs_dr_at("-qq", output, args);
     let commands: Vec<Vec<&str>> = vec![
         vec!["config", "validate"],
         vec!["render"],
@@ -212,19 +213,7 @@ async fn double_quiet_prints_nothing_but_errors_for_every_command() {
     }
     // -q keeps a command's result for people (the status itself), and drops information
     // lines (the run's progress).
-    let quiet = |args: &[&str]| {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
-        cmd.arg("--config")
-            .arg(d.config())
-            .arg("-q")
-            .args(args)
-            .env("PATH", efs_dr_testkit::path_with_tools())
-            .envs(efs_dr_testkit::tf_env(&d.ts.url))
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        cmd
-    };
+    let quiet = |args: &[&str]| efs_dr_at("-q", "human", args);
     let status = quiet(&["status"]).output().await.unwrap();
     let text = String::from_utf8_lossy(&status.stderr);
     assert!(

@@ -29,6 +29,19 @@ async fn terraform(d: &Drill, args: &[&str]) -> (i32, String) {
     )
 }
 
+/// A plain `terraform plan -detailed-exitcode` (with `extra` flags) finds nothing to do.
+async fn plan_is_clean(d: &Drill, extra: &[&str]) {
+    let mut args = vec![
+        "-chdir=terraform",
+        "plan",
+        "-input=false",
+        "-detailed-exitcode",
+    ];
+    args.extend(extra);
+    let (code, out) = terraform(d, &args).await;
+    assert_eq!(code, 0, "the plan is not clean:\n{out}");
+}
+
 /// An efs-dr command line as the proposal spells it ("efs-dr gate failback --before-apply").
 async fn run_line(d: &Drill, line: &str) -> Run {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -367,17 +380,7 @@ async fn a_failover_and_a_failback_run_as_reviewed_pull_requests_and_pipeline_st
     // Nothing lost, ids unchanged, A -> B, and Terraform has nothing left to do.
     d.assert_home_with_everything(&["failover", "during-failback"])
         .await;
-    let (code, out) = terraform(
-        &d,
-        &[
-            "-chdir=terraform",
-            "plan",
-            "-input=false",
-            "-detailed-exitcode",
-        ],
-    )
-    .await;
-    assert_eq!(code, 0, "the plan is not clean:\n{out}");
+    plan_is_clean(&d, &[]).await;
     let done = d.efs_dr(&["propose", "failback"]).await;
     assert_eq!(
         done.code, 0,
@@ -556,18 +559,7 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
     }
     assert!(d.replications(B_REGION).await.is_empty());
     assert!(d.state().await.is_empty(), "{:?}", d.state().await);
-    let (code, out) = terraform(
-        &d,
-        &[
-            "-chdir=terraform",
-            "plan",
-            "-input=false",
-            "-refresh=false",
-            "-detailed-exitcode",
-        ],
-    )
-    .await;
-    assert_eq!(code, 0, "the plan is not clean:\n{out}");
+    plan_is_clean(&d, &["-refresh=false"]).await;
     d.write_on_b("outage").await;
 
     // A returns: the failback runs as pull requests; the first one deletes the forget file.
@@ -597,15 +589,5 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
     );
     d.assert_home_with_everything(&["outage", "during-failback"])
         .await;
-    let (code, out) = terraform(
-        &d,
-        &[
-            "-chdir=terraform",
-            "plan",
-            "-input=false",
-            "-detailed-exitcode",
-        ],
-    )
-    .await;
-    assert_eq!(code, 0, "the plan is not clean:\n{out}");
+    plan_is_clean(&d, &[]).await;
 }
