@@ -18,7 +18,7 @@ impl Confirm for Terminal {
 
     fn ask(&self, question: &Question) -> Answer {
         if self.assume_yes && question.skip == Skip::Yes {
-            return Answer::Yes;
+            return Answer::Flagged;
         }
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
             return Answer::CannotAsk;

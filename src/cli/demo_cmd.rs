@@ -114,6 +114,7 @@ async fn step(
     report_dir: &Path,
 ) -> Result<(), DrError> {
     let req = Request {
+        audit: None,
         op,
         pairs: ctx.config.pairs.clone(),
         flags,

@@ -179,6 +179,7 @@ impl EventSink for Human {
                 self.say(&format!("[{pair}]   recovery point of A: {arn}"))
             }
             EventKind::Note { text } => self.say(&format!("[{pair}]   note: {text}")),
+            EventKind::Answered { .. } => {}
             EventKind::Warning { text } => self.warn(&format!("[{pair}]   warning: {text}")),
             EventKind::Refused { message } => {
                 self.clear_bars();

@@ -295,6 +295,10 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<Ended, DrEr
         }
     }
     let req = Request {
+        audit: Some(efs_dr::dr::audit::gather(
+            &ctx,
+            std::env::args().skip(1).collect(),
+        )),
         op: inv.op,
         pairs: selected(&ctx.config, inv.pairs)?,
         flags: inv.flags,

@@ -375,6 +375,10 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
         }
     };
     let req = Request {
+        audit: Some(efs_dr::dr::audit::gather(
+            &ctx,
+            std::env::args().skip(1).collect(),
+        )),
         op,
         pairs: selected(&ctx.config, &args.pairs)?,
         flags: RunFlags {

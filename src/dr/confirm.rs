@@ -6,7 +6,10 @@ use super::decide::Question;
 /// The operator's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
+    /// A person answered yes.
     Yes,
+    /// The flag that skips the question answered it (`--yes`).
+    Flagged,
     No,
     /// There is nobody to ask (no terminal) and no flag answered.
     CannotAsk,

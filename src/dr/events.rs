@@ -30,6 +30,15 @@ pub enum EventKind {
         /// A pipeline stage: when its operation started (AWS time, RFC 3339).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         operation_started: Option<String>,
+        /// Who ran it, with what (None: a run that did not say, as older recordings).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audit: Option<Audit>,
+    },
+    /// A question of the run was answered yes: by whom.
+    Answered {
+        question: String,
+        /// "the operator at the terminal", or the flag that answered it ("--yes").
+        by: String,
     },
     /// The run holds the run lease (one run at a time), taken over from a dead run or not.
     LeaseTaken {
@@ -167,6 +176,21 @@ mod wall_time {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         humantime::parse_rfc3339_weak(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
+}
+
+/// Who ran what, with what: filed with the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    pub efs_dr_version: String,
+    pub terraform_version: String,
+    /// The command line as typed, after the program's name.
+    pub command_line: Vec<String>,
+    pub user: String,
+    pub host: String,
+    /// SHA-256 of the configuration file, as it was read.
+    pub config_sha256: String,
+    /// The git commit of the rendered root, when it is in a git working tree.
+    pub root_commit: Option<String>,
 }
 
 /// A pair's figures at the end of a run (seconds; None: not measured in this run).

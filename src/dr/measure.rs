@@ -18,6 +18,24 @@ use crate::aws::AwsTime;
 pub struct Rto {
     pub aws_seconds: f64,
     pub wall_seconds: f64,
+    /// The same, in human units ("28m 23s").
+    pub aws: String,
+    pub wall: String,
+}
+
+impl Rto {
+    pub fn new(aws_seconds: f64, wall_seconds: f64) -> Rto {
+        let human = |s: f64| {
+            humantime::format_duration(std::time::Duration::from_secs(s.max(0.0).round() as u64))
+                .to_string()
+        };
+        Rto {
+            aws: human(aws_seconds),
+            wall: human(wall_seconds),
+            aws_seconds,
+            wall_seconds,
+        }
+    }
 }
 
 /// Whether every write survives the operation: the old primary's writes after its last sync
@@ -126,17 +144,14 @@ pub fn measure(events: &[Event]) -> BTreeMap<String, Measured> {
                 };
                 if step.spec().outage == Outage::Ends {
                     if let Some((wall, aws)) = outage_from.get(&pair) {
-                        m.write_outage = Some(Rto {
-                            aws_seconds: between(*aws, e.aws_time),
-                            wall_seconds: secs(e.elapsed_ms) - wall,
-                        });
+                        m.write_outage = Some(Rto::new(
+                            between(*aws, e.aws_time),
+                            secs(e.elapsed_ms) - wall,
+                        ));
                     }
                 }
                 if failover && step.makes_b_writable() && m.rto.is_none() {
-                    m.rto = Some(Rto {
-                        aws_seconds: between(start, e.aws_time),
-                        wall_seconds: secs(e.elapsed_ms),
-                    });
+                    m.rto = Some(Rto::new(between(start, e.aws_time), secs(e.elapsed_ms)));
                 }
             }
             EventKind::DataAtRisk { text, seconds } => {
@@ -176,6 +191,8 @@ pub fn measure(events: &[Event]) -> BTreeMap<String, Measured> {
                 m.data.settle();
             }
             EventKind::RecoveryPoint { arn, .. } => {
+                // A recovery point keeps A's writes, whatever was said of them before.
+                m.data.basis.retain(|b| !b.contains("destroyed"));
                 m.data.a_side = Some(true);
                 m.data.recovery_point = Some(arn.clone());
                 m.data

@@ -4,6 +4,7 @@
 //! (`gate`); its only output is events (`events`), of which the report is a pure function
 //! (`report`).
 
+pub mod audit;
 pub mod confirm;
 pub mod context;
 pub mod decide;

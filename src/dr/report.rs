@@ -129,6 +129,22 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
     /// What went wrong without stopping the run and belongs to no pair.
     pub warnings: Vec<String>,
+    /// The version of this report's format.
+    pub schema_version: u32,
+    /// Who ran it, with what.
+    pub audit: Option<super::events::Audit>,
+    /// Each question the run asked and who answered it.
+    pub answers: Vec<AnswerRecord>,
+}
+
+/// The version of the report's format (JSON and Markdown): raised when a field changes meaning
+/// or goes.
+pub const REPORT_SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerRecord {
+    pub question: String,
+    pub by: String,
 }
 
 fn secs(ms: u64) -> f64 {
@@ -155,12 +171,24 @@ impl Report {
             sdk_changes: Vec::new(),
             timeline: Vec::new(),
             warnings: Vec::new(),
+            schema_version: REPORT_SCHEMA,
+            audit: None,
+            answers: Vec::new(),
         };
         r.aws_started_at = super::measure::aws_start(events).map(rfc3339);
         for e in events {
             let pair = e.pair.clone().unwrap_or_default();
             match &e.kind {
-                EventKind::RunStarted { operation: op, .. } => {
+                EventKind::Answered { question, by } => r.answers.push(AnswerRecord {
+                    question: question.clone(),
+                    by: by.clone(),
+                }),
+                EventKind::RunStarted {
+                    operation: op,
+                    audit,
+                    ..
+                } => {
+                    r.audit = audit.clone();
                     r.operation = op.name().to_string();
                     r.started_at = humantime::format_rfc3339_seconds(e.at).to_string();
                 }
@@ -215,6 +243,15 @@ impl Report {
                     Some(p) => p.notes.push(format!("warning: {text}")),
                     None => r.warnings.push(text.clone()),
                 },
+                // What Terraform changed in the state alone (a forget, an import, an untaint):
+                // changes an auditor must see beside the applied ones.
+                EventKind::StateChanged { command, address } => {
+                    r.terraform_changes.push(ChangeRecord {
+                        pair: pair.clone(),
+                        address: address.clone(),
+                        kind: command.clone(),
+                    });
+                }
                 EventKind::Applied { changes } => {
                     for c in changes {
                         r.terraform_changes.push(ChangeRecord {
@@ -358,6 +395,7 @@ fn describe(kind: &EventKind) -> Option<String> {
             format!("recovery point of A: {arn} (backup job {job})")
         }
         EventKind::Note { text } => text.clone(),
+        EventKind::Answered { question, by } => format!("answered yes by {by}: {question}"),
         EventKind::Warning { text } => format!("warning: {text}"),
         EventKind::Refused { message } => format!("refused: {message}"),
         EventKind::Finished { message, .. } => format!("finished: {message}"),

@@ -86,7 +86,7 @@ impl Holder {
 
 /// The name this machine goes by in the lease: `EFS_DR_HOST` (a stable runner name where
 /// host names are random, e.g. containers), else the host name.
-fn host() -> String {
+pub fn host() -> String {
     if let Some(name) = std::env::var("EFS_DR_HOST")
         .ok()
         .filter(|h| !h.trim().is_empty())

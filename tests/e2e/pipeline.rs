@@ -137,6 +137,26 @@ async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
         assert!(!stage.starts_with(&format!("{op} done")), "{stage}");
     }
     let report = after.report();
+    // What an auditor files: the schema, who ran which command on which commit of the root.
+    assert_eq!(report["schema_version"], 1, "{report}");
+    let audit = &report["audit"];
+    assert!(
+        audit["command_line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--after-apply")
+            && audit["root_commit"].as_str().is_some_and(|c| c.len() == 40)
+            && audit["config_sha256"]
+                .as_str()
+                .is_some_and(|c| c.len() == 64)
+            && !audit["user"].as_str().unwrap_or_default().is_empty()
+            && audit["terraform_version"]
+                .as_str()
+                .unwrap()
+                .starts_with("1."),
+        "{audit}"
+    );
     assert!(
         report["title"].is_null() && report["stage"].as_str() == Some(stage.as_str()),
         "{report}"

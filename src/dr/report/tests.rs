@@ -142,3 +142,179 @@ fn the_finished_events_figures_are_the_reports() {
         )
     );
 }
+
+/// Every combination of what a failback learns of A's writes, the operator's flag, a recovery
+/// point and the cut-over: the report's data account never says two things at once.
+#[test]
+fn the_data_account_never_contradicts_itself() {
+    use crate::dr::planner::Operation;
+    use crate::dr::writes::AOnlyWrites;
+    let at = |kind: EventKind, pair: Option<&str>| Event {
+        at: std::time::SystemTime::UNIX_EPOCH,
+        elapsed_ms: 0,
+        aws_time: None,
+        pair: pair.map(str::to_string),
+        step: None,
+        kind,
+    };
+    let assessments = [
+        AOnlyWrites::None {
+            last_sync: None,
+            basis: "test".into(),
+        },
+        AOnlyWrites::Some {
+            first: None,
+            last: None,
+            bytes: 42.0,
+            last_sync: None,
+            basis: "test".into(),
+        },
+        AOnlyWrites::Unknown {
+            reason: "A's region does not answer".into(),
+        },
+    ];
+    for assessment in &assessments {
+        for discarded in [false, true] {
+            for kept in [false, true] {
+                for b_ok in [None, Some(true), Some(false)] {
+                    let mut events = vec![
+                        at(
+                            EventKind::RunStarted {
+                                operation: Operation::Failback,
+                                pairs: vec!["app".into()],
+                                dry_run: false,
+                                operation_started: None,
+                                audit: None,
+                            },
+                            None,
+                        ),
+                        at(
+                            EventKind::PairPlanned {
+                                a: "a".into(),
+                                b: "b".into(),
+                                found: "B serves".into(),
+                                phases: vec![],
+                            },
+                            Some("app"),
+                        ),
+                        at(
+                            EventKind::WritesOnA {
+                                assessment: assessment.clone(),
+                                discarded: discarded && !assessment.is_none(),
+                            },
+                            Some("app"),
+                        ),
+                    ];
+                    if kept {
+                        events.push(at(
+                            EventKind::RecoveryPoint {
+                                arn: "arn:aws:backup:us-east-1:123456789012:recovery-point:x"
+                                    .into(),
+                                job: "job-1".into(),
+                            },
+                            Some("app"),
+                        ));
+                    }
+                    if let Some(ok) = b_ok {
+                        events.push(at(
+                            EventKind::DataAtRisk {
+                                text: "b".into(),
+                                seconds: Some(if ok { 0.0 } else { 3.0 }),
+                            },
+                            Some("app"),
+                        ));
+                    }
+                    let r = Report::from_events(&events);
+                    let d = &r.pairs[0].data;
+                    let said = d.basis.join(" | ");
+                    let case = format!(
+                        "{assessment:?} discarded={discarded} kept={kept} b_ok={b_ok:?}: {said}"
+                    );
+                    assert!(
+                        !(said.contains("destroyed") && said.contains("kept")),
+                        "{case}"
+                    );
+                    let a_ok = assessment.is_none() || kept;
+                    let expected = a_ok && b_ok.unwrap_or(true);
+                    assert_eq!(d.all_writes_accounted_for, Some(expected), "{case}");
+                    let md = r.markdown().unwrap();
+                    assert_eq!(
+                        md.contains("All writes accounted for**: yes"),
+                        expected,
+                        "{case}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The report's schema: every field an auditor files is there, by name.
+#[test]
+fn the_report_schema_is_pinned() {
+    let mut events = recorded("failover");
+    if let EventKind::RunStarted { audit, .. } = &mut events[0].kind {
+        *audit = Some(crate::dr::events::Audit {
+            efs_dr_version: "0.1.0".into(),
+            terraform_version: "1.15.5".into(),
+            command_line: vec!["failover".into(), "--yes".into()],
+            user: "ops".into(),
+            host: "runner-1".into(),
+            config_sha256: "0".repeat(64),
+            root_commit: Some("1".repeat(40)),
+        });
+    }
+    let mut answered = events[1].clone();
+    answered.kind = EventKind::Answered {
+        question: "Pairs demo: remove A -> B through Terraform.".into(),
+        by: "--yes".into(),
+    };
+    events.insert(2, answered);
+    let mut forgot = events[2].clone();
+    forgot.pair = Some("demo".into());
+    forgot.kind = EventKind::StateChanged {
+        command: "state rm".into(),
+        address: "module.m.aws_efs_replication_configuration.forward[\"demo\"]".into(),
+    };
+    events.insert(3, forgot);
+    let r = Report::from_events(&events);
+    let json = serde_json::to_value(&r).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    insta::assert_snapshot!(keys.join("\n"));
+    assert_eq!(json["schema_version"], REPORT_SCHEMA);
+    for field in [
+        "efs_dr_version",
+        "terraform_version",
+        "command_line",
+        "user",
+        "host",
+        "config_sha256",
+        "root_commit",
+    ] {
+        assert!(!json["audit"][field].is_null(), "{field}");
+    }
+    assert_eq!(json["answers"][0]["by"], "--yes");
+    assert!(json["terraform_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["kind"] == "state rm"));
+    assert!(json["pairs"][0]["rto"]["aws"]
+        .as_str()
+        .unwrap()
+        .contains('m'));
+    let md = r.markdown().unwrap();
+    for line in [
+        "| report schema | 1 |",
+        "| command | `efs-dr failover --yes` |",
+        "| run by | ops on runner-1 |",
+        "**answered yes** by --yes",
+    ] {
+        assert!(md.contains(line), "{line} not in:\n{md}");
+    }
+}

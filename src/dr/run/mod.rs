@@ -39,6 +39,8 @@ pub struct Request {
     /// A pipeline stage: when its operation started (the merged proposal's reading of AWS,
     /// AWS time), so that the RTO counts from there, not from this stage.
     pub operation_started: Option<crate::aws::AwsTime>,
+    /// Who runs it, with what: said at the run's start for the report.
+    pub audit: Option<super::events::Audit>,
 }
 
 /// How a run that did not fail ended.
@@ -97,6 +99,7 @@ pub async fn run(
             pairs: req.pairs.iter().map(|p| p.name.clone()).collect(),
             dry_run: req.dry_run,
             operation_started: req.operation_started.map(crate::aws::rfc3339),
+            audit: req.audit.clone(),
         },
     );
     if ctx.lease.is_held() {
@@ -424,7 +427,10 @@ impl Runner<'_> {
         }
         // After each pair's plan, so that the report has the pair to put it under.
         for (name, assessment) in self.writes_on_a.clone() {
-            let discarded = self.flags.discard_writes_on_a && !assessment.is_none();
+            // A backup block keeps a recovery point whatever the flag says: nothing discarded.
+            let discarded = self.flags.discard_writes_on_a
+                && !assessment.is_none()
+                && self.pair(&name).backup.is_none();
             self.out.emit(
                 Some(&name),
                 None,
@@ -996,18 +1002,33 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn ask(&self, question: Question) -> Result<(), DrError> {
+    fn ask(&mut self, question: Question) -> Result<(), DrError> {
         let flag = question.skip.flag();
-        match self.confirm.ask(&question) {
-            Answer::Yes => Ok(()),
-            Answer::No => Err(DrError::Refused(format!(
-                "not confirmed; nothing more was changed ({flag} skips this question)"
-            ))),
-            Answer::CannotAsk => Err(DrError::Refused(format!(
-                "{}\nnot confirmed: there is no terminal to ask on; pass {flag} to proceed",
-                question.text
-            ))),
-        }
+        let by = match self.confirm.ask(&question) {
+            Answer::Yes => "the operator at the terminal".to_string(),
+            Answer::Flagged => flag.to_string(),
+            Answer::No => {
+                return Err(DrError::Refused(format!(
+                    "not confirmed; nothing more was changed ({flag} skips this question)"
+                )))
+            }
+            Answer::CannotAsk => {
+                return Err(DrError::Refused(format!(
+                    "{}\nnot confirmed: there is no terminal to ask on; pass {flag} to proceed",
+                    question.text
+                )))
+            }
+        };
+        self.out.emit(
+            None,
+            None,
+            self.ctx.aws.now(),
+            EventKind::Answered {
+                question: question.text,
+                by,
+            },
+        );
+        Ok(())
     }
 
     /// What a failover may lose, from one observation of the pair.
