@@ -134,6 +134,8 @@ pub struct RegionClients {
     pub efs_read: aws_sdk_efs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub backup: aws_sdk_backup::Client,
+    /// Who the credentials are (GetCallerIdentity): for the report.
+    pub sts: aws_sdk_sts::Client,
     clock: AwsClock,
 }
 
@@ -198,6 +200,11 @@ impl Aws {
                     .build(),
             );
             let backup = aws_sdk_backup::Client::new(&shared);
+            let sts = aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&shared)
+                    .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+                    .build(),
+            );
             map.insert(
                 region.as_str().to_string(),
                 RegionClients {
@@ -206,6 +213,7 @@ impl Aws {
                     efs_read,
                     cloudwatch,
                     backup,
+                    sts,
                     clock,
                 },
             );
@@ -531,6 +539,20 @@ impl RegionClients {
                 .build(),
         );
         probe
+    }
+
+    /// The account and the ARN the credentials act as (STS GetCallerIdentity in this region).
+    pub async fn caller_identity(&self) -> Result<(String, String), AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(self.region.as_str(), "GetCallerIdentity", e))?;
+        Ok((
+            out.account().unwrap_or_default().to_string(),
+            out.arn().unwrap_or_default().to_string(),
+        ))
     }
 
     /// Observes the region: replications, file systems, and the last writes of `watch_writes`.

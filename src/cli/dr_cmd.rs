@@ -295,10 +295,7 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<Ended, DrEr
         }
     }
     let req = Request {
-        audit: Some(efs_dr::dr::audit::gather(
-            &ctx,
-            std::env::args().skip(1).collect(),
-        )),
+        audit: Some(efs_dr::dr::audit::gather(&ctx, std::env::args().skip(1).collect()).await),
         op: inv.op,
         pairs: selected(&ctx.config, inv.pairs)?,
         flags: inv.flags,

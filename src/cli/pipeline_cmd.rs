@@ -375,10 +375,7 @@ async fn gate_inner(args: GateArgs, config: &Path, output: OutputFormat) -> Resu
         }
     };
     let req = Request {
-        audit: Some(efs_dr::dr::audit::gather(
-            &ctx,
-            std::env::args().skip(1).collect(),
-        )),
+        audit: Some(efs_dr::dr::audit::gather(&ctx, std::env::args().skip(1).collect()).await),
         op,
         pairs: selected(&ctx.config, &args.pairs)?,
         flags: RunFlags {

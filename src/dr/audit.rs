@@ -10,8 +10,22 @@ use super::context::Context;
 use super::events::Audit;
 
 /// What the run's context says of it; `command_line` is the arguments after the program.
-pub fn gather(ctx: &Context, command_line: Vec<String>) -> Audit {
+/// The caller is asked of STS in a secondary region (one that outlives A's outage), with a
+/// short deadline: the report says why when it cannot tell.
+pub async fn gather(ctx: &Context, command_line: Vec<String>) -> Audit {
+    let caller = match ctx.config.pairs.first() {
+        Some(pair) => {
+            let ask = ctx.aws.region(&pair.secondary.region).caller_identity();
+            match tokio::time::timeout(std::time::Duration::from_secs(10), ask).await {
+                Ok(Ok((account, arn))) => format!("{arn} (account {account})"),
+                Ok(Err(e)) => format!("unknown ({e})"),
+                Err(_) => "unknown (STS did not answer within 10 s)".into(),
+            }
+        }
+        None => "unknown (no pair)".into(),
+    };
     Audit {
+        aws_caller: caller,
         efs_dr_version: env!("CARGO_PKG_VERSION").to_string(),
         terraform_version: ctx.tf.version.to_string(),
         command_line,

@@ -191,6 +191,9 @@ pub struct Audit {
     pub config_sha256: String,
     /// The git commit of the rendered root, when it is in a git working tree.
     pub root_commit: Option<String>,
+    /// The AWS account and the caller's ARN (STS), or why they are not known.
+    #[serde(default)]
+    pub aws_caller: String,
 }
 
 /// A pair's figures at the end of a run (seconds; None: not measured in this run).

@@ -158,6 +158,12 @@ async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
         "{audit}"
     );
     assert!(
+        audit["aws_caller"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("arn:aws:") && c.contains("(account ")),
+        "{audit}"
+    );
+    assert!(
         report["title"].is_null() && report["stage"].as_str() == Some(stage.as_str()),
         "{report}"
     );

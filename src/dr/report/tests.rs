@@ -262,6 +262,7 @@ fn the_report_schema_is_pinned() {
             host: "runner-1".into(),
             config_sha256: "0".repeat(64),
             root_commit: Some("1".repeat(40)),
+            aws_caller: "arn:aws:iam::123456789012:user/ops (account 123456789012)".into(),
         });
     }
     let mut answered = events[1].clone();
@@ -295,6 +296,7 @@ fn the_report_schema_is_pinned() {
         "host",
         "config_sha256",
         "root_commit",
+        "aws_caller",
     ] {
         assert!(!json["audit"][field].is_null(), "{field}");
     }
@@ -312,7 +314,7 @@ fn the_report_schema_is_pinned() {
     for line in [
         "| report schema | 1 |",
         "| command | `efs-dr failover --yes` |",
-        "| run by | ops on runner-1 |",
+        "| run by | ops on runner-1, as arn:aws:iam::123456789012:user/ops (account 123456789012) |",
         "**answered yes** by --yes",
     ] {
         assert!(md.contains(line), "{line} not in:\n{md}");
