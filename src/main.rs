@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use cli::Cli;
 use efs_dr::dr::DrError;
+use efs_dr::dr::error::Outcome;
 
 /// A pipeline leaves a variable empty when it is not set (GitHub Actions passes `""` for an
 /// unset repository variable: `EFS_DR_WRITES_STOPPED: ${{ vars.EFS_DR_WRITES_STOPPED }}`):
@@ -72,10 +73,27 @@ async fn run() -> ExitCode {
             match &e {
                 // --detailed-exitcode's "there is something to do": not an error.
                 DrError::Pending(m) => cli::output::warn(&format!("{m}\n")),
-                DrError::Refused(m) => cli::output::error(&format!("refused: {m}\n")),
-                _ => cli::output::error(&format!("error: {e}\n")),
+                _ if e.outcome() == Outcome::Refused => {
+                    cli::output::error(&format!("refused: {}\n", with_causes(&e)))
+                }
+                _ => cli::output::error(&format!("error: {}\n", with_causes(&e))),
             }
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// An error with the chain of its causes, each on its own line unless its parent's message
+/// already says it (Terraform's and the configuration's errors quote their cause).
+fn with_causes(e: &DrError) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text.push_str(&format!("\n  caused by: {said}"));
+        }
+        cause = c.source();
+    }
+    text
 }

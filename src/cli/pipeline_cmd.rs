@@ -169,7 +169,7 @@ fn annotate<T>(what: &str, result: Result<T, DrError>) -> Result<T, DrError> {
                 "{}",
                 ci::error(
                     &format!("efs-dr {what}: {}", e.outcome().as_str()),
-                    e.message()
+                    &e.message()
                 )
             );
         }

@@ -208,17 +208,14 @@ pub fn actions(
     if let Some(sdk) = spec.sdk {
         if sdk == SdkWork::BackupA && pair.backup.is_none() {
             return Err(DrError::Failed(format!(
-                "pair {}: a recovery point of A needs a backup block in the config:\n{BACKUP_EXAMPLE}",
-                pair.name
-            )));
+                "a recovery point of A needs a backup block in the config:\n{BACKUP_EXAMPLE}"
+            ))
+            .for_pair(&pair.name));
         }
         if let (SdkWork::BackupA, Some(why)) = (sdk, &view.a_backup_jobs_unread) {
             // The job's token counts the jobs that failed: unread, a failed job's token could
             // be asked for again.
-            return Err(DrError::Failed(format!(
-                "pair {}: A's backup jobs could not be read ({why}), so this failback's backup job cannot be told from one that failed. Nothing was changed; run the same command again (`efs-dr status` shows whether AWS Backup answers)",
-                pair.name
-            )));
+            return Err(DrError::Failed(format!("A's backup jobs could not be read ({why}), so this failback's backup job cannot be told from one that failed. Nothing was changed; run the same command again (`efs-dr status` shows whether AWS Backup answers)")).for_pair(&pair.name));
         }
         let change = sdk_change(pair, sdk, view);
         // A deletion AWS is already carrying out is not asked for again: only its gate is
@@ -463,12 +460,7 @@ fn guard_writes_on_a(
     if inputs.flags.discard_writes_on_a {
         return Ok(());
     }
-    Err(DrError::Refused(format!(
-        "pair {}: writes only A has: {}. Failing back replicates B -> A into A and would destroy them. Either keep a recovery point of A first: add to {}\n{BACKUP_EXAMPLE}\n(an AWS Backup vault in A's region, and a role AWS Backup can assume), or pass --discard-writes-on-a to destroy them (recorded in the report). Nothing was changed",
-        pair.name,
-        writes.describe(),
-        "efs-dr.hcl"
-    )))
+    Err(DrError::Refused(format!("writes only A has: {}. Failing back replicates B -> A into A and would destroy them. Either keep a recovery point of A first: add to {}\n{BACKUP_EXAMPLE}\n(an AWS Backup vault in A's region, and a role AWS Backup can assume), or pass --discard-writes-on-a to destroy them (recorded in the report). Nothing was changed", writes.describe(), "efs-dr.hcl")).for_pair(&pair.name))
 }
 
 /// Decides `op` for one pair: the planner's steps, each with its actions.
@@ -485,10 +477,7 @@ pub fn decide_pair(
         && !inputs.flags.force
     {
         if let Some(r) = view.forward().filter(|r| r.last_replicated.is_none()) {
-            return Err(DrError::Refused(format!(
-                "pair {}: A -> B ({}) never completed a sync, so B holds none of A's data: failing over would serve an empty B. Wait for A's region and its first sync (`efs-dr status`), or pass --force to fail over anyway",
-                pair.name, r.status
-            )));
+            return Err(DrError::Refused(format!("A -> B ({}) never completed a sync, so B holds none of A's data: failing over would serve an empty B. Wait for A's region and its first sync (`efs-dr status`), or pass --force to fail over anyway", r.status)).for_pair(&pair.name));
         }
     }
     let phases = plan

@@ -1,11 +1,23 @@
 //! The one error type of the orchestrator and its commands, and the only mapping from an end to
 //! an exit code: 0 done, 1 error, 2 refused as unsafe (or not confirmed), 3 a gate timed out,
 //! 4 B serves but the Terraform state is behind (an unplanned failover that could not write it).
+//!
+//! Each variant is a situation, with its data: a pair's error carries the pair (and the phase
+//! under way) as fields, a fleet's error holds each pair's, Terraform's, the lease's, the
+//! configuration's and the renderer's errors are kept whole as sources. Exit codes come from the
+//! variants; nothing reads an error's text to decide anything.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::config::LoadError;
+use crate::lease::LeaseError;
+use crate::render::RenderError;
+use crate::terraform::TfError;
+
 /// How a command ends when it does not succeed. The message says what happened and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DrError {
     /// Something is wrong that the operator must fix first (exit 1).
     #[error("{0}")]
@@ -30,6 +42,77 @@ pub enum DrError {
     /// B serves, the state still holds A -> B until the same command runs again (exit 4).
     #[error("{0}")]
     StateBehind(String),
+    /// One pair's end, the pair and the phase under way as data; the exit code is its error's.
+    #[error("pair {pair}{}: {error}", phase.as_ref().map(|p| format!(", phase \"{p}\"")).unwrap_or_default())]
+    Pair {
+        pair: String,
+        phase: Option<String>,
+        error: Box<DrError>,
+    },
+    /// Several pairs' ends: each pair's error, and the gravest exit code of them.
+    #[error("{0}")]
+    Fleet(Fleet),
+    /// Terraform failed, or was stopped by a signal (128 + the signal).
+    #[error(transparent)]
+    Terraform(Arc<TfError>),
+    /// The run lease could not be taken or kept, or its store does not answer.
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    /// The configuration cannot be read or is not valid.
+    #[error(transparent)]
+    Config(Arc<LoadError>),
+    /// The Terraform root could not be rendered.
+    #[error(transparent)]
+    Render(Arc<RenderError>),
+}
+
+/// How the pairs of a fleet that did not all complete ended.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    /// Each pair that stopped (or could not start), with its error.
+    pub stopped: Vec<(String, DrError)>,
+    /// The pairs that completed.
+    pub completed: Vec<String>,
+    /// Whether any pair started: pairs that could not start join as refused when any was
+    /// refused; pairs that stopped on the way as their gravest end (timeout, refusal, error).
+    pub started: bool,
+    /// What was left as it was ("nothing was changed"), said after the pairs.
+    pub untouched: Option<String>,
+}
+
+impl std::fmt::Display for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self
+            .stopped
+            .iter()
+            .map(|(name, e)| named(name, e))
+            .collect();
+        write!(f, "{}", lines.join("\n"))?;
+        if let Some(untouched) = &self.untouched {
+            write!(f, "\n{untouched}")?;
+        }
+        if !self.completed.is_empty() {
+            write!(
+                f,
+                "\nthe other pair(s) completed: {}. Run the same command again to finish only what is left",
+                self.completed.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Fleet {
+    fn outcome(&self) -> Outcome {
+        let any = |o: Outcome| self.stopped.iter().any(|(_, e)| e.outcome() == o);
+        if self.started && any(Outcome::GateTimeout) {
+            Outcome::GateTimeout
+        } else if any(Outcome::Refused) {
+            Outcome::Refused
+        } else {
+            Outcome::Error
+        }
+    }
 }
 
 /// How a run ended, as the events and the report say it.
@@ -72,44 +155,67 @@ impl Outcome {
 impl DrError {
     pub fn outcome(&self) -> Outcome {
         match self {
-            DrError::Failed(_) | DrError::StateUnreachable(_) => Outcome::Error,
+            DrError::Failed(_) | DrError::StateUnreachable(_) | DrError::Config(_) => {
+                Outcome::Error
+            }
+            DrError::Render(_) => Outcome::Error,
             DrError::StateBehind(_) => Outcome::StateBehind,
             DrError::Refused(_) | DrError::Pending(_) => Outcome::Refused,
             DrError::GateTimeout(_) => Outcome::GateTimeout,
             DrError::Interrupted(..) => Outcome::Interrupted,
+            DrError::Pair { error, .. } => error.outcome(),
+            DrError::Fleet(fleet) => fleet.outcome(),
+            DrError::Terraform(e) if matches!(**e, TfError::Interrupted { .. }) => {
+                Outcome::Interrupted
+            }
+            DrError::Terraform(_) | DrError::Lease(_) => Outcome::Error,
         }
     }
 
     pub fn exit_code(&self) -> u8 {
         match self {
             DrError::Interrupted(_, signal) => (128 + signal).clamp(0, 255) as u8,
+            DrError::Terraform(e) => match **e {
+                TfError::Interrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
+                _ => 1,
+            },
+            DrError::Pair { error, .. } => error.exit_code(),
             _ => self.outcome().exit_code(),
         }
     }
 
-    pub fn message(&self) -> &str {
+    /// The message an operator reads: the whole error, with the pair and phase in front when
+    /// it belongs to one.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// This error, as pair `pair`'s (unless it already is that pair's).
+    pub fn for_pair(self, pair: &str) -> DrError {
         match self {
-            DrError::Failed(m)
-            | DrError::Refused(m)
-            | DrError::GateTimeout(m)
-            | DrError::Pending(m)
-            | DrError::StateUnreachable(m)
-            | DrError::StateBehind(m)
-            | DrError::Interrupted(m, _) => m,
+            DrError::Pair { pair: ref p, .. } if p == pair => self,
+            error => DrError::Pair {
+                pair: pair.to_string(),
+                phase: None,
+                error: Box::new(error),
+            },
         }
     }
 
-    /// The same end, with `context` in front of the message.
-    pub fn context(self, context: impl std::fmt::Display) -> DrError {
-        let wrap = |m: String| format!("{context}: {m}");
+    /// This error, as pair `pair`'s at phase `phase`.
+    pub fn at(self, pair: &str, phase: impl std::fmt::Display) -> DrError {
+        DrError::Pair {
+            pair: pair.to_string(),
+            phase: Some(phase.to_string()),
+            error: Box::new(self),
+        }
+    }
+
+    /// The pair this error belongs to, if it belongs to one.
+    pub fn pair(&self) -> Option<&str> {
         match self {
-            DrError::Failed(m) => DrError::Failed(wrap(m)),
-            DrError::Refused(m) => DrError::Refused(wrap(m)),
-            DrError::GateTimeout(m) => DrError::GateTimeout(wrap(m)),
-            DrError::Pending(m) => DrError::Pending(wrap(m)),
-            DrError::Interrupted(m, s) => DrError::Interrupted(wrap(m), s),
-            DrError::StateUnreachable(m) => DrError::StateUnreachable(wrap(m)),
-            DrError::StateBehind(m) => DrError::StateBehind(wrap(m)),
+            DrError::Pair { pair, .. } => Some(pair),
+            _ => None,
         }
     }
 }
@@ -118,89 +224,53 @@ impl DrError {
 impl DrError {
     /// Pairs that cannot start, each with its reason, joined: refused when any was refused,
     /// else failed. `untouched` says what was left as it was ("nothing was changed").
-    pub fn blocked(blocked: &[(String, DrError)], untouched: &str) -> DrError {
-        let text = blocked
-            .iter()
-            .map(|(name, e)| named(name, e))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let text = format!("{text}\n{untouched}");
-        if blocked
-            .iter()
-            .any(|(_, e)| matches!(e, DrError::Refused(_)))
-        {
-            DrError::Refused(text)
-        } else {
-            DrError::Failed(text)
-        }
+    pub fn blocked(blocked: Vec<(String, DrError)>, untouched: &str) -> DrError {
+        DrError::Fleet(Fleet {
+            stopped: blocked,
+            completed: Vec::new(),
+            started: false,
+            untouched: Some(untouched.to_string()),
+        })
     }
 
     /// The end of a run whose pairs did not all complete: the pairs that stopped, each with
     /// its reason, the pairs that completed, and the gravest end (a timeout, then a refusal,
     /// then an error).
-    pub fn fleet(stopped: &[(String, DrError)], completed: &[&str]) -> DrError {
-        let mut text = stopped
-            .iter()
-            .map(|(name, e)| named(name, e))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !completed.is_empty() {
-            text.push_str(&format!(
-                "\nthe other pair(s) completed: {}. Run the same command again to finish only what is left",
-                completed.join(", ")
-            ));
-        }
-        let any = |pick: fn(&DrError) -> bool| stopped.iter().any(|(_, e)| pick(e));
-        if any(|e| matches!(e, DrError::GateTimeout(_))) {
-            DrError::GateTimeout(text)
-        } else if any(|e| matches!(e, DrError::Refused(_))) {
-            DrError::Refused(text)
-        } else {
-            DrError::Failed(text)
-        }
+    pub fn fleet(stopped: Vec<(String, DrError)>, completed: &[&str]) -> DrError {
+        DrError::Fleet(Fleet {
+            stopped,
+            completed: completed.iter().map(|c| c.to_string()).collect(),
+            started: true,
+            untouched: None,
+        })
     }
 }
 
-/// A pair's error as one line of a fleet's: the message, with the pair in front unless it
-/// starts with it already. (Errors that carry their pair as data are the next step.)
+impl From<TfError> for DrError {
+    fn from(e: TfError) -> Self {
+        DrError::Terraform(Arc::new(e))
+    }
+}
+
+impl From<LoadError> for DrError {
+    fn from(e: LoadError) -> Self {
+        DrError::Config(Arc::new(e))
+    }
+}
+
+impl From<RenderError> for DrError {
+    fn from(e: RenderError) -> Self {
+        DrError::Render(Arc::new(e))
+    }
+}
+
+/// A pair's error as one line of a fleet's: with the pair in front unless the error is that
+/// pair's already.
 fn named(pair: &str, e: &DrError) -> String {
-    let m = e.message();
-    if m.starts_with(&format!("pair {pair}")) {
-        m.to_string()
+    if e.pair() == Some(pair) {
+        e.to_string()
     } else {
-        format!("pair {pair}: {m}")
-    }
-}
-
-impl From<crate::terraform::TfError> for DrError {
-    fn from(e: crate::terraform::TfError) -> Self {
-        match e {
-            crate::terraform::TfError::Interrupted { signal, .. } => {
-                DrError::Interrupted(e.to_string(), signal)
-            }
-            e => DrError::Failed(e.to_string()),
-        }
-    }
-}
-
-impl From<crate::lease::LeaseError> for DrError {
-    fn from(e: crate::lease::LeaseError) -> Self {
-        match e {
-            crate::lease::LeaseError::Failed(m) => DrError::Failed(m),
-            crate::lease::LeaseError::Unreachable(m) => DrError::StateUnreachable(m),
-        }
-    }
-}
-
-impl From<crate::config::LoadError> for DrError {
-    fn from(e: crate::config::LoadError) -> Self {
-        DrError::Failed(e.to_string())
-    }
-}
-
-impl From<crate::render::RenderError> for DrError {
-    fn from(e: crate::render::RenderError) -> Self {
-        DrError::Failed(e.to_string())
+        format!("pair {pair}: {e}")
     }
 }
 
@@ -216,8 +286,17 @@ mod tests {
         assert_eq!(DrError::StateBehind("x".into()).exit_code(), 4);
         assert_eq!(DrError::StateUnreachable("x".into()).exit_code(), 1);
         assert_eq!(Outcome::Done.exit_code(), 0);
-        let e = DrError::Refused("no".into()).context("pair app");
-        assert_eq!(e, DrError::Refused("pair app: no".into()));
+        let e = DrError::Refused("no".into()).for_pair("app");
+        assert_eq!(e.to_string(), "pair app: no");
+        assert_eq!((e.exit_code(), e.pair()), (2, Some("app")));
+        let e = DrError::GateTimeout("late".into()).at("app", "wait");
+        assert_eq!(e.to_string(), "pair app, phase \"wait\": late");
+        assert_eq!(e.exit_code(), 3);
+        let stopped = TfError::Interrupted {
+            command: "apply".into(),
+            signal: 15,
+        };
+        assert_eq!(DrError::from(stopped).exit_code(), 143);
     }
 
     #[test]
@@ -226,47 +305,51 @@ mod tests {
             ("a".to_string(), DrError::Failed("x".into())),
             (
                 "b".to_string(),
-                DrError::GateTimeout("pair b, phase y: late".into()),
+                DrError::GateTimeout("late".into()).at("b", "y"),
             ),
             ("c".to_string(), DrError::Refused("z".into())),
         ];
-        let e = DrError::fleet(&stopped, &["d"]);
+        let e = DrError::fleet(stopped, &["d"]);
+        assert_eq!(e.outcome(), Outcome::GateTimeout);
         assert_eq!(
-            e,
-            DrError::GateTimeout("pair a: x\npair b, phase y: late\npair c: z\nthe other pair(s) completed: d. Run the same command again to finish only what is left".into())
+            e.to_string(),
+            "pair a: x\npair b, phase \"y\": late\npair c: z\nthe other pair(s) completed: d. Run the same command again to finish only what is left"
         );
-        assert!(matches!(
-            DrError::fleet(&stopped[..1], &[]),
-            DrError::Failed(_)
-        ));
-        assert!(matches!(
-            DrError::blocked(&stopped[..1], "nothing was changed"),
-            DrError::Failed(m) if m == "pair a: x\nnothing was changed"
-        ));
-        assert!(matches!(
-            DrError::blocked(&stopped, "nothing was written"),
-            DrError::Refused(_)
-        ));
+        let failed = || vec![("a".to_string(), DrError::Failed("x".into()))];
+        assert_eq!(DrError::fleet(failed(), &[]).outcome(), Outcome::Error);
+        let blocked = DrError::blocked(failed(), "nothing was changed");
+        assert_eq!(blocked.outcome(), Outcome::Error);
+        assert_eq!(blocked.to_string(), "pair a: x\nnothing was changed");
+        let mut mixed = failed();
+        mixed.push(("b".into(), DrError::GateTimeout("late".into())));
+        mixed.push(("c".into(), DrError::Refused("z".into())));
+        // Pairs that could not start: a refusal is the gravest.
+        let blocked = DrError::blocked(mixed, "nothing was written");
+        assert_eq!(blocked.outcome(), Outcome::Refused);
     }
 
     /// The joined end of a fleet, pinned.
     #[test]
     fn a_fleets_end_reads_as_operators_see_it() {
-        let stopped = vec![
-            (
-                "home".to_string(),
-                DrError::GateTimeout(
-                    "pair home, phase \"wait until writes on B stopped and reached A\": B is still written".into(),
+        let stopped = || {
+            vec![
+                (
+                    "home".to_string(),
+                    DrError::GateTimeout("B is still written".into())
+                        .at("home", "wait until writes on B stopped and reached A"),
                 ),
-            ),
-            (
-                "media".to_string(),
-                DrError::Refused("not confirmed; nothing more was changed (--yes skips this question)".into()),
-            ),
-        ];
+                (
+                    "media".to_string(),
+                    DrError::Refused(
+                        "not confirmed; nothing more was changed (--yes skips this question)"
+                            .into(),
+                    ),
+                ),
+            ]
+        };
         let shown = [
-            DrError::fleet(&stopped, &["web"]).to_string(),
-            DrError::blocked(&stopped, "nothing was changed").to_string(),
+            DrError::fleet(stopped(), &["web"]).to_string(),
+            DrError::blocked(stopped(), "nothing was changed").to_string(),
         ];
         insta::assert_snapshot!(shown.join("\n\n"));
     }

@@ -331,12 +331,7 @@ pub fn stage(
             let live = pull_request_route(pair, steps, view, inputs)?.unwrap_or_default();
             let differ = differences(&proposed.route, &live, view);
             if !differ.is_empty() {
-                return Err(DrError::Refused(format!(
-                        "pair {}: the live decision is not what was reviewed in the merged proposal (\"{}\"):\n  - {}\nApply nothing: run `efs-dr propose` again and review that; nothing was changed",
-                        pair.name,
-                        proposed.step.title(),
-                        differ.join("\n  - ")
-                    )));
+                return Err(DrError::Refused(format!("the live decision is not what was reviewed in the merged proposal (\"{}\"):\n  - {}\nApply nothing: run `efs-dr propose` again and review that; nothing was changed", proposed.step.title(), differ.join("\n  - "))).for_pair(&pair.name));
             }
         }
     }

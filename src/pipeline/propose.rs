@@ -307,7 +307,7 @@ fn sort(
         }
     }
     if !problems.is_empty() {
-        return Err(DrError::blocked(&problems, "nothing was written"));
+        return Err(DrError::blocked(problems, "nothing was written"));
     }
     if req.named {
         if let Some(u) = unchanged.first() {
@@ -360,20 +360,10 @@ fn forgets_can_be_proposed(
             .iter()
             .any(|a| matches!(a, Action::StateRm { .. }));
         if removes && !forgets_by_phase {
-            return Err(DrError::Refused(format!(
-                "pair {}: \"{}\" first removes from the state a replication AWS no longer has, which a pull request does not carry. Run `efs-dr {}` once from a machine with the state (it forgets only that entry), then propose again; nothing was written",
-                p.pair.name,
-                p.step.title(),
-                req.op.args()
-            )));
+            return Err(DrError::Refused(format!("\"{}\" first removes from the state a replication AWS no longer has, which a pull request does not carry. Run `efs-dr {}` once from a machine with the state (it forgets only that entry), then propose again; nothing was written", p.step.title(), req.op.args())).for_pair(&p.pair.name));
         }
         if removes && ctx.tf.version < FORGET_NEEDS {
-            return Err(DrError::Refused(format!(
-                "pair {}: \"{}\" forgets A -> B without reading A's region, which a pull request carries as a `removed` block: Terraform {FORGET_NEEDS} or later understands it, this one is {}. Use a newer Terraform in the pipeline, or run `efs-dr failover --unplanned` from a machine with the state; nothing was written",
-                p.pair.name,
-                p.step.title(),
-                ctx.tf.version
-            )));
+            return Err(DrError::Refused(format!("\"{}\" forgets A -> B without reading A's region, which a pull request carries as a `removed` block: Terraform {FORGET_NEEDS} or later understands it, this one is {}. Use a newer Terraform in the pipeline, or run `efs-dr failover --unplanned` from a machine with the state; nothing was written", p.step.title(), ctx.tf.version)).for_pair(&p.pair.name));
         }
     }
 

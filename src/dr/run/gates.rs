@@ -126,9 +126,9 @@ impl Runner<'_> {
                         failures.push((
                             name.clone(),
                             DrError::Refused(format!(
-                                "pair {name}, phase \"{}\": {why}. Nothing more was changed for this pair",
-                                step.title()
-                            )),
+                                "{why}. Nothing more was changed for this pair"
+                            ))
+                            .at(name, step.title()),
                         ));
                     }
                     Verdict::Waiting(w) => {

@@ -449,7 +449,7 @@ impl Runner<'_> {
                 None,
                 now,
                 EventKind::Refused {
-                    message: e.message().to_string(),
+                    message: e.message(),
                 },
             );
         }
@@ -457,7 +457,7 @@ impl Runner<'_> {
             && blocked.len() < self.req.pairs.len()
             && !self.req.dry_run;
         if !blocked.is_empty() && !others_can_go {
-            return Err(DrError::blocked(&blocked, "nothing was changed"));
+            return Err(DrError::blocked(blocked, "nothing was changed"));
         }
         for (name, e) in blocked {
             queues.remove(&name);
@@ -534,7 +534,7 @@ impl Runner<'_> {
                     Some(step),
                     self.ctx.aws.now(),
                     EventKind::Refused {
-                        message: e.message().to_string(),
+                        message: e.message(),
                     },
                 );
                 queues.remove(&name);
@@ -711,7 +711,7 @@ impl Runner<'_> {
             .map(|p| p.name.as_str())
             .filter(|n| !failed.contains(n))
             .collect();
-        Err(DrError::fleet(&self.failed, &completed))
+        Err(DrError::fleet(std::mem::take(&mut self.failed), &completed))
     }
 
     /// One step for every pair at it: confirm, SDK changes, Terraform, gate, in that order.
@@ -839,13 +839,7 @@ impl Runner<'_> {
                         continue;
                     };
                     if !self.confirm.can_answer(&question) {
-                        return Err(DrError::Refused(format!(
-                            "pair {}, phase \"{}\" will ask: {}\nthere is no terminal to ask on: pass {} (or run on a terminal). Nothing was changed",
-                            pair.name,
-                            phase.title,
-                            question.text,
-                            question.skip.flag()
-                        )));
+                        return Err(DrError::Refused(format!("will ask: {}\nthere is no terminal to ask on: pass {} (or run on a terminal). Nothing was changed", question.text, question.skip.flag())).at(&pair.name, &phase.title));
                     }
                 }
             }
@@ -880,14 +874,7 @@ impl Runner<'_> {
             for s in queues.get(&pair.name).into_iter().flatten() {
                 let spec = s.step.spec();
                 if spec.expected > timeout {
-                    return Err(DrError::GateTimeout(format!(
-                        "pair {}, phase \"{}\": AWS usually takes {} for it, longer than replication_timeout {}: its gate would time out. {}; nothing was changed",
-                        pair.name,
-                        spec.title,
-                        fmt_dur(spec.expected),
-                        fmt_dur(timeout),
-                        fix(&suggest(spec.expected))
-                    )));
+                    return Err(DrError::GateTimeout(format!("AWS usually takes {} for it, longer than replication_timeout {}: its gate would time out. {}; nothing was changed", fmt_dur(spec.expected), fmt_dur(timeout), fix(&suggest(spec.expected)))).at(&pair.name, spec.title));
                 }
                 if spec.gate != GateWork::Rpo || !self.flags.writes_stopped {
                     continue;
@@ -919,19 +906,7 @@ impl Runner<'_> {
                     continue;
                 }
                 let lag = now.duration_since(last).unwrap_or_default();
-                return Err(DrError::GateTimeout(format!(
-                    "pair {}, phase \"{}\": the gate cannot pass within replication_timeout {} (AWS time). A -> B syncs about every {} (TimeSinceLastSync over the last 14 days), so the first sync that starts after writes stopped ({}) completes around {}, {} from now. Either {}, or fail over without --writes-stopped: the RPO gate then accepts the last sync, {} old, within max_lag {}. Nothing was changed",
-                    pair.name,
-                    spec.title,
-                    fmt_dur(timeout),
-                    fmt_dur(cadence),
-                    crate::aws::rfc3339(stopped),
-                    crate::aws::rfc3339(pass),
-                    fmt_dur(wait),
-                    fix(&suggest(wait)),
-                    fmt_dur(lag),
-                    fmt_dur(self.ctx.config.gates.max_lag)
-                )));
+                return Err(DrError::GateTimeout(format!("the gate cannot pass within replication_timeout {} (AWS time). A -> B syncs about every {} (TimeSinceLastSync over the last 14 days), so the first sync that starts after writes stopped ({}) completes around {}, {} from now. Either {}, or fail over without --writes-stopped: the RPO gate then accepts the last sync, {} old, within max_lag {}. Nothing was changed", fmt_dur(timeout), fmt_dur(cadence), crate::aws::rfc3339(stopped), crate::aws::rfc3339(pass), fmt_dur(wait), fix(&suggest(wait)), fmt_dur(lag), fmt_dur(self.ctx.config.gates.max_lag))).at(&pair.name, spec.title));
             }
         }
         Ok(())
@@ -973,19 +948,10 @@ impl Runner<'_> {
                 .backup_vault_exists(&backup.vault)
                 .await
                 .map_err(|e| {
-                    DrError::Failed(format!(
-                        "pair {}: the backup vault {} in A's region {region} could not be read ({e}); nothing was changed",
-                        pair.name, backup.vault
-                    ))
+                    DrError::Failed(format!("the backup vault {} in A's region {region} could not be read ({e}); nothing was changed", backup.vault)).for_pair(&pair.name)
                 })?;
             if !exists {
-                return Err(DrError::Failed(format!(
-                    "pair {}: the backup vault \"{}\" does not exist in A's region {region}, so the backup of A's own writes could not be made and A would be left read-only. Create it (`aws backup create-backup-vault --backup-vault-name {} --region {region}`) or correct backup {{ vault }} in {}; nothing was changed",
-                    pair.name,
-                    backup.vault,
-                    backup.vault,
-                    self.ctx.config.file.display()
-                )));
+                return Err(DrError::Failed(format!("the backup vault \"{}\" does not exist in A's region {region}, so the backup of A's own writes could not be made and A would be left read-only. Create it (`aws backup create-backup-vault --backup-vault-name {} --region {region}`) or correct backup {{ vault }} in {}; nothing was changed", backup.vault, backup.vault, self.ctx.config.file.display())).for_pair(&pair.name));
             }
             let role_ok = backup
                 .role_arn
@@ -993,10 +959,7 @@ impl Runner<'_> {
                 .and_then(|r| r.split(':').nth(4))
                 .is_some_and(|r| r.starts_with("role/"));
             if !role_ok {
-                return Err(DrError::Failed(format!(
-                    "pair {}: backup {{ role_arn = \"{}\" }} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); nothing was changed",
-                    pair.name, backup.role_arn
-                )));
+                return Err(DrError::Failed(format!("backup {{ role_arn = \"{}\" }} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); nothing was changed", backup.role_arn)).for_pair(&pair.name));
             }
         }
         Ok(())

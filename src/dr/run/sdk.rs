@@ -17,9 +17,9 @@ type Made = (Option<String>, Option<(String, Option<String>)>);
 async fn make(aws: &Aws, name: &str, step: Step, change: &SdkChange) -> Result<Made, DrError> {
     let context = |e: crate::aws::AwsError| {
         DrError::Failed(format!(
-            "pair {name}, phase \"{}\": {e}. Nothing else was changed; run the same command again to continue",
-            step.title()
+            "{e}. Nothing else was changed; run the same command again to continue"
         ))
+        .at(name, step.title())
     };
     match change {
         SdkChange::StartBackup {
@@ -35,10 +35,7 @@ async fn make(aws: &Aws, name: &str, step: Step, change: &SdkChange) -> Result<M
                 .start_backup_job(resource_arn, vault, role_arn, token)
                 .await
                 .map_err(|e| {
-                    DrError::Failed(format!(
-                        "pair {name}, phase \"{}\": AWS Backup refused the job as role {role_arn} into vault {vault}: {e}. Check that the vault exists in {region} and that AWS Backup can assume the role (its trust policy names backup.amazonaws.com). Nothing was overwritten; run the same command again once it is fixed",
-                        step.title()
-                    ))
+                    DrError::Failed(format!("AWS Backup refused the job as role {role_arn} into vault {vault}: {e}. Check that the vault exists in {region} and that AWS Backup can assume the role (its trust policy names backup.amazonaws.com). Nothing was overwritten; run the same command again once it is fixed")).at(name, step.title())
                 })?;
             Ok((id, Some((job, point))))
         }
