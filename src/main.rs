@@ -8,8 +8,8 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cli::Cli;
-use efs_dr::dr::DrError;
 use efs_dr::dr::error::Outcome;
+use efs_dr::dr::DrError;
 
 /// A pipeline leaves a variable empty when it is not set (GitHub Actions passes `""` for an
 /// unset repository variable: `EFS_DR_WRITES_STOPPED: ${{ vars.EFS_DR_WRITES_STOPPED }}`):

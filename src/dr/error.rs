@@ -49,6 +49,10 @@ pub enum DrError {
         phase: Option<String>,
         error: Box<DrError>,
     },
+    /// A pipeline stage refuses to go on (exit 2): a stale or edited proposal, a gate before
+    /// its apply, an SDK change without --perform-sdk.
+    #[error(transparent)]
+    Stage(#[from] crate::dr::pending::StageRefusal),
     /// Several pairs' ends: each pair's error, and the gravest exit code of them.
     #[error("{0}")]
     Fleet(Fleet),
@@ -160,7 +164,7 @@ impl DrError {
             }
             DrError::Render(_) => Outcome::Error,
             DrError::StateBehind(_) => Outcome::StateBehind,
-            DrError::Refused(_) | DrError::Pending(_) => Outcome::Refused,
+            DrError::Refused(_) | DrError::Pending(_) | DrError::Stage(_) => Outcome::Refused,
             DrError::GateTimeout(_) => Outcome::GateTimeout,
             DrError::Interrupted(..) => Outcome::Interrupted,
             DrError::Pair { error, .. } => error.outcome(),

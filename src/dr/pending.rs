@@ -326,12 +326,16 @@ pub fn stage(
     if let Some(proposed) = scope.proposed().and_then(|p| p.get(&pair.name)) {
         if matches!(scope, Scope::BeforeApply { .. }) {
             if at.apply != Some(proposed.step) {
-                return Err(DrError::Refused(stale(proposed.step, &at, view)));
+                return Err(stale(proposed.step, &at, view).into());
             }
             let live = pull_request_route(pair, steps, view, inputs)?.unwrap_or_default();
             let differ = differences(&proposed.route, &live, view);
             if !differ.is_empty() {
-                return Err(DrError::Refused(format!("the live decision is not what was reviewed in the merged proposal (\"{}\"):\n  - {}\nApply nothing: run `efs-dr propose` again and review that; nothing was changed", proposed.step.title(), differ.join("\n  - "))).for_pair(&pair.name));
+                return Err(DrError::from(StageRefusal::NotReviewed {
+                    proposed: proposed.step,
+                    differences: differ,
+                })
+                .for_pair(&pair.name));
             }
         }
     }
@@ -343,12 +347,7 @@ pub fn stage(
                 .proposed()
                 .and_then(|p| p.get(&pair.name))
                 .map(|r| &r.step);
-            let not_applied = |next: Step| {
-                DrError::Refused(format!(
-                        "nothing has been applied: the next phase, \"{}\", is not in the Terraform state yet. Run the stage before apply and `terraform apply` first (or this gate belongs to another phase); nothing was changed",
-                        next.title()
-                    ))
-            };
+            let not_applied = |next: Step| DrError::from(StageRefusal::NotApplied { next });
             let gate_only = |s: Step| StageStep {
                 step: s,
                 gate_only: true,
@@ -364,7 +363,7 @@ pub fn stage(
                 {
                     return Ok(vec![gate_only(*p)]);
                 }
-                Some(p) => return Err(DrError::Refused(stale(*p, &at, view))),
+                Some(p) => return Err(stale(*p, &at, view).into()),
                 None if at.applied.is_empty() => match at.apply {
                     // Stage steps are pending before the next phase: nothing was applied.
                     Some(next) if !at.before.is_empty() => return Err(not_applied(next)),
@@ -399,11 +398,11 @@ pub fn stage(
             if sdk_done(&change, view) {
                 s.gate_only = true;
             } else if !perform_sdk {
-                return Err(DrError::Refused(format!(
-                        "\"{}\" must be done at this stage: {}. Run the stage with --perform-sdk to make the change (the report records it), or make it yourself and run the stage again",
-                        s.step.title(),
-                        change.describe()
-                    )));
+                return Err(StageRefusal::SdkNotPerformed {
+                    step: s.step,
+                    change: change.describe(),
+                }
+                .into());
             }
         }
         out.push(s);
@@ -428,20 +427,51 @@ pub fn in_scope(scope: &Scope, actions: Vec<Action>, gate_only: bool) -> Vec<Act
 }
 
 /// Why a proposal no longer matches the live state.
-fn stale(proposed: Step, at: &Pending, view: &PairView) -> String {
-    let now = match (at.apply, at.applied.last()) {
+fn stale(proposed: Step, at: &Pending, view: &PairView) -> StageRefusal {
+    StageRefusal::Stale {
+        proposed,
+        next: at.apply,
+        applied: at.applied.last().copied(),
+        live_direction: view.live_direction(),
+    }
+}
+
+/// Why a pipeline stage refuses to go on for a pair (exit 2, nothing changed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StageRefusal {
+    /// The merged proposal is for another phase than the live state's pending one.
+    #[error("the merged proposal is for \"{}\", but the live state moved on: {} (live direction: {}). The proposal is stale: run `efs-dr propose` again and merge that instead; nothing was changed", proposed.title(), moved_on(*next, *applied), live_direction.as_str())]
+    Stale {
+        proposed: Step,
+        /// The phase to apply now, if any.
+        next: Option<Step>,
+        /// The last phase applied, if any.
+        applied: Option<Step>,
+        live_direction: Direction,
+    },
+    /// The live decision's route differs from the reviewed one.
+    #[error("the live decision is not what was reviewed in the merged proposal (\"{}\"):\n  - {}\nApply nothing: run `efs-dr propose` again and review that; nothing was changed", proposed.title(), differences.join("\n  - "))]
+    NotReviewed {
+        proposed: Step,
+        differences: Vec<String>,
+    },
+    /// The after-apply gate of a phase that is not applied yet.
+    #[error("nothing has been applied: the next phase, \"{}\", is not in the Terraform state yet. Run the stage before apply and `terraform apply` first (or this gate belongs to another phase); nothing was changed", next.title())]
+    NotApplied { next: Step },
+    /// An SDK change the stage must make, without --perform-sdk.
+    #[error("\"{}\" must be done at this stage: {change}. Run the stage with --perform-sdk to make the change (the report records it), or make it yourself and run the stage again", step.title())]
+    SdkNotPerformed { step: Step, change: String },
+}
+
+fn moved_on(next: Option<Step>, applied: Option<Step>) -> String {
+    match (next, applied) {
         (Some(next), _) => format!("the next phase to apply is \"{}\"", next.title()),
         (None, Some(done)) => format!(
             "\"{}\" is applied and nothing is left to apply",
             done.title()
         ),
         (None, None) => "nothing is left to do".to_string(),
-    };
-    format!(
-        "the merged proposal is for \"{}\", but the live state moved on: {now} (live direction: {}). The proposal is stale: run `efs-dr propose` again and merge that instead; nothing was changed",
-        proposed.title(),
-        view.live_direction().as_str()
-    )
+    }
 }
 
 #[cfg(test)]
@@ -610,10 +640,10 @@ mod tests {
         };
         let refused = before(false, None).unwrap_err();
         assert!(
-            refused.message().contains("must be done at this stage")
-                && refused.message().contains("--perform-sdk"),
+            matches!(&refused, DrError::Stage(StageRefusal::SdkNotPerformed { step, .. }) if *step == Step::DisableProtectionA),
             "{refused}"
         );
+        assert!(refused.message().contains("--perform-sdk"), "{refused}");
         let q = before(true, None).unwrap();
         assert_eq!(
             q,
@@ -624,7 +654,17 @@ mod tests {
         );
         // The proposal is for another phase: stale.
         let stale = before(true, reviewed(Step::CreateForward, vec![])).unwrap_err();
-        assert!(stale.message().contains("The proposal is stale"), "{stale}");
+        assert!(
+            matches!(
+                &stale,
+                DrError::Stage(StageRefusal::Stale {
+                    proposed: Step::CreateForward,
+                    next: Some(Step::CreateReverse),
+                    ..
+                })
+            ),
+            "{stale}"
+        );
         // The proposal's phase, with the route as it was reviewed: it goes.
         let route = pull_request_route(&pair(), &steps, &v, inputs(&gates))
             .unwrap()
@@ -642,10 +682,17 @@ mod tests {
             }
         }
         let differs = before(true, reviewed(Step::CreateReverse, edited)).unwrap_err();
+        let DrError::Pair { pair, error, .. } = &differs else {
+            panic!("not a pair's error: {differs:?}")
+        };
+        let DrError::Stage(StageRefusal::NotReviewed { differences, .. }) = error.as_ref() else {
+            panic!("not a review refusal: {error:?}")
+        };
+        assert_eq!(pair, "app");
         assert!(
-            differs.message().contains("not what was reviewed")
-                && differs.message().contains("allows delete")
-                && differs.message().contains("allows create"),
+            differences
+                .iter()
+                .any(|d| d.contains("allows delete") && d.contains("allows create")),
             "{differs}"
         );
         // A step nobody reviewed: refused.
@@ -685,7 +732,15 @@ mod tests {
             false,
         );
         let e = after(&v, reviewed(Step::CreateReverse, vec![])).unwrap_err();
-        assert!(e.message().starts_with("nothing has been applied"), "{e}");
+        assert!(
+            matches!(
+                e,
+                DrError::Stage(StageRefusal::NotApplied {
+                    next: Step::CreateReverse
+                })
+            ),
+            "{e}"
+        );
         // Applied: its gate (and nothing of the next phase's route).
         let r = repl(B, A, "ENABLING", None);
         let v = view(
@@ -703,7 +758,16 @@ mod tests {
         );
         // Applied and moved past: a proposal for the phase after it is stale.
         let e = after(&v, reviewed(Step::CreateForward, vec![])).unwrap_err();
-        assert!(e.message().contains("The proposal is stale"), "{e}");
+        assert!(
+            matches!(
+                e,
+                DrError::Stage(StageRefusal::Stale {
+                    proposed: Step::CreateForward,
+                    ..
+                })
+            ),
+            "{e}"
+        );
     }
 
     /// The text of every refusal a pipeline stage can meet, pinned.
