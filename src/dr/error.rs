@@ -28,6 +28,9 @@ pub enum DrError {
     /// A gate did not pass in time (exit 3).
     #[error("{0}")]
     GateTimeout(String),
+    /// A gate that was waited for did not pass within its timeout (exit 3).
+    #[error("{0}")]
+    GateTimedOut(Box<GateTimedOut>),
     /// Not an error: `--detailed-exitcode` says there is drift or work pending (exit 2).
     #[error("{0}")]
     Pending(String),
@@ -68,6 +71,35 @@ pub enum DrError {
     /// The Terraform root could not be rendered.
     #[error(transparent)]
     Render(Arc<RenderError>),
+}
+
+/// A gate that did not pass in time: which pair, which phase, what was still not true.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateTimedOut {
+    pub pair: String,
+    pub step: crate::dr::phase::Step,
+    pub timeout: std::time::Duration,
+    /// What the gate waits for.
+    pub gate: String,
+    /// What AWS said at the last look, if it answered.
+    pub last: Option<String>,
+    /// What to do next (depends on the scope: a pipeline stage or the whole run).
+    pub advice: String,
+}
+
+impl std::fmt::Display for GateTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gate of phase \"{}\" did not pass within {} (AWS time):\npair {}: \"{}\" still not true: {}\n{}",
+            self.step.title(),
+            crate::dr::gate::fmt_dur(self.timeout),
+            self.pair,
+            self.gate,
+            self.last.as_deref().unwrap_or("unknown"),
+            self.advice
+        )
+    }
 }
 
 /// How the pairs of a fleet that did not all complete ended.
@@ -165,7 +197,7 @@ impl DrError {
             DrError::Render(_) => Outcome::Error,
             DrError::StateBehind(_) => Outcome::StateBehind,
             DrError::Refused(_) | DrError::Pending(_) | DrError::Stage(_) => Outcome::Refused,
-            DrError::GateTimeout(_) => Outcome::GateTimeout,
+            DrError::GateTimeout(_) | DrError::GateTimedOut(_) => Outcome::GateTimeout,
             DrError::Interrupted(..) => Outcome::Interrupted,
             DrError::Pair { error, .. } => error.outcome(),
             DrError::Fleet(fleet) => fleet.outcome(),
@@ -219,6 +251,7 @@ impl DrError {
     pub fn pair(&self) -> Option<&str> {
         match self {
             DrError::Pair { pair, .. } => Some(pair),
+            DrError::GateTimedOut(t) => Some(&t.pair),
             _ => None,
         }
     }
@@ -268,10 +301,10 @@ impl From<RenderError> for DrError {
     }
 }
 
-/// A pair's error as one line of a fleet's: with the pair in front unless the error is that
-/// pair's already.
+/// A pair's error as one line of a fleet's: with the pair in front unless the error already
+/// starts with it.
 fn named(pair: &str, e: &DrError) -> String {
-    if e.pair() == Some(pair) {
+    if matches!(e, DrError::Pair { pair: p, .. } if p == pair) {
         e.to_string()
     } else {
         format!("pair {pair}: {e}")

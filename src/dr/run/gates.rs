@@ -8,8 +8,9 @@ use super::Runner;
 use crate::aws::AwsTime;
 use crate::config::Pair;
 use crate::dr::error::DrError;
+use crate::dr::error::GateTimedOut;
 use crate::dr::events::EventKind;
-use crate::dr::gate::{evaluate, fmt_dur, Verdict};
+use crate::dr::gate::{evaluate, Verdict};
 use crate::dr::phase::{Gate, OnPass, OnTimeout, Step};
 use crate::dr::position::{self, Look};
 use crate::dr::view::{PairView, Role};
@@ -146,13 +147,14 @@ impl Runner<'_> {
                 for (name, gate) in &pending {
                     failures.push((
                         name.clone(),
-                        DrError::GateTimeout(format!(
-                            "gate of phase \"{}\" did not pass within {} (AWS time):\npair {name}: \"{}\" still not true: {}\n{advice}",
-                            step.title(),
-                            fmt_dur(timeout),
-                            gate.describe(),
-                            last.get(name).map(String::as_str).unwrap_or("unknown")
-                        )),
+                        DrError::GateTimedOut(Box::new(GateTimedOut {
+                            pair: name.clone(),
+                            step,
+                            timeout,
+                            gate: gate.describe(),
+                            last: last.get(name).cloned(),
+                            advice: advice.clone(),
+                        })),
                     ));
                 }
                 return Ok(failures);
