@@ -22,7 +22,7 @@ use efs_dr::dr::planner::Operation;
 use efs_dr::dr::report::Report;
 use efs_dr::dr::run::{self, Ended, Finished, Request};
 use efs_dr::dr::DrError;
-use efs_dr::lease::{Claim, Holder, Lease};
+use efs_dr::lease::{Claim, Holder, Lease, LeaseError};
 use efs_dr::terraform::Terraform;
 
 #[derive(Debug, Clone, Args)]
@@ -309,7 +309,7 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<Ended, DrEr
             Ok(lease) => lease,
             // B's deletions need neither the state nor the lease: an unplanned failover makes
             // B writable first, and stops (exit 4) where the state must be written.
-            Err(DrError::StateUnreachable(why))
+            Err(DrError::Lease(LeaseError::Unreachable(why)))
                 if inv.op == (Operation::Failover { unplanned: true }) =>
             {
                 tracing::warn!("{why}. The unplanned failover makes B writable without the run lease, then stops before the Terraform state is changed");

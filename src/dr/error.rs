@@ -37,10 +37,6 @@ pub enum DrError {
     /// Stopped by a signal at a safe point (exit 128 + the signal: 130, 143).
     #[error("{0}")]
     Interrupted(String, i32),
-    /// The state's store (the S3 bucket of the backend and its run lease) does not answer:
-    /// nothing may change through Terraform (exit 1).
-    #[error("{0}")]
-    StateUnreachable(String),
     /// An unplanned failover made B writable, but the Terraform state could not be written:
     /// B serves, the state still holds A -> B until the same command runs again (exit 4).
     #[error("{0}")]
@@ -56,13 +52,17 @@ pub enum DrError {
     /// its apply, an SDK change without --perform-sdk.
     #[error(transparent)]
     Stage(#[from] crate::dr::pending::StageRefusal),
+    /// `propose` writes nothing: the root is not ready, or the phase cannot be a pull request.
+    #[error(transparent)]
+    Propose(#[from] crate::pipeline::propose::ProposeRefusal),
     /// Several pairs' ends: each pair's error, and the gravest exit code of them.
     #[error("{0}")]
     Fleet(Fleet),
     /// Terraform failed, or was stopped by a signal (128 + the signal).
     #[error(transparent)]
     Terraform(Arc<TfError>),
-    /// The run lease could not be taken or kept, or its store does not answer.
+    /// The run lease could not be taken or kept, or the state's store (the S3 bucket of the
+    /// backend and its lease) does not answer: nothing may change through Terraform (exit 1).
     #[error(transparent)]
     Lease(#[from] LeaseError),
     /// The configuration cannot be read or is not valid.
@@ -191,10 +191,10 @@ impl Outcome {
 impl DrError {
     pub fn outcome(&self) -> Outcome {
         match self {
-            DrError::Failed(_) | DrError::StateUnreachable(_) | DrError::Config(_) => {
-                Outcome::Error
-            }
+            DrError::Failed(_) | DrError::Config(_) => Outcome::Error,
             DrError::Render(_) => Outcome::Error,
+            DrError::Propose(r) if r.refused() => Outcome::Refused,
+            DrError::Propose(_) => Outcome::Error,
             DrError::StateBehind(_) => Outcome::StateBehind,
             DrError::Refused(_) | DrError::Pending(_) | DrError::Stage(_) => Outcome::Refused,
             DrError::GateTimeout(_) | DrError::GateTimedOut(_) => Outcome::GateTimeout,
@@ -321,7 +321,8 @@ mod tests {
         assert_eq!(DrError::Refused("x".into()).exit_code(), 2);
         assert_eq!(DrError::GateTimeout("x".into()).exit_code(), 3);
         assert_eq!(DrError::StateBehind("x".into()).exit_code(), 4);
-        assert_eq!(DrError::StateUnreachable("x".into()).exit_code(), 1);
+        let unreachable = LeaseError::Unreachable("S3 does not answer".into());
+        assert_eq!(DrError::from(unreachable).exit_code(), 1);
         assert_eq!(Outcome::Done.exit_code(), 0);
         let e = DrError::Refused("no".into()).for_pair("app");
         assert_eq!(e.to_string(), "pair app: no");

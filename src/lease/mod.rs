@@ -268,7 +268,7 @@ impl Lease {
     }
 
     /// No lease because its store does not answer: every change it guards is refused with
-    /// `why` (a `StateUnreachable` error).
+    /// `why` (`LeaseError::Unreachable`).
     pub fn unreachable(name: String, why: String) -> Lease {
         Lease(Arc::new(Inner {
             kind: Kind::Unreachable { why },

@@ -91,20 +91,19 @@ fn check_root(ctx: &Context, worktree: &dyn WorkTree) -> Result<(), DrError> {
         .map(|f| f.path.display().to_string())
         .collect();
     if !stale.is_empty() {
-        return Err(DrError::Failed(format!(
-            "the rendered root {} does not match {} ({} differ{}). Run `efs-dr render`, review and commit the result, then propose again; nothing was written",
-            dir.display(),
-            ctx.config.file.display(),
-            stale.join(", "),
-            if stale.len() == 1 { "s" } else { "" }
-        )));
+        return Err(ProposeRefusal::RootNotRendered {
+            root: dir.clone(),
+            config: ctx.config.file.clone(),
+            differ: stale,
+        }
+        .into());
     }
-    let changed = worktree.changed_files(dir).map_err(|e| {
-        DrError::Failed(format!(
-            "cannot read the working tree of {}: {e}",
-            dir.display()
-        ))
-    })?;
+    let changed = worktree
+        .changed_files(dir)
+        .map_err(|why| ProposeRefusal::WorkTreeUnread {
+            root: dir.clone(),
+            why: why.to_string(),
+        })?;
     let unrelated: Vec<String> = changed
         .unwrap_or_default()
         .into_iter()
@@ -112,12 +111,11 @@ fn check_root(ctx: &Context, worktree: &dyn WorkTree) -> Result<(), DrError> {
         .map(|p| p.display().to_string())
         .collect();
     if !unrelated.is_empty() {
-        return Err(DrError::Failed(format!(
-            "the rendered root {} has uncommitted changes that are not a proposal's: {}. Commit or stash them (`git stash -- {}`), then propose again; nothing was written",
-            dir.display(),
-            unrelated.join(", "),
-            dir.display()
-        )));
+        return Err(ProposeRefusal::Uncommitted {
+            root: dir.clone(),
+            files: unrelated,
+        }
+        .into());
     }
     Ok(())
 }
@@ -311,10 +309,11 @@ fn sort(
     }
     if req.named {
         if let Some(u) = unchanged.first() {
-            return Err(DrError::Failed(format!(
-                "nothing to propose for pair {}: {}. Leave it out of --pair; nothing was written",
-                u.pair, u.found
-            )));
+            return Err(ProposeRefusal::NothingForPair {
+                pair: u.pair.clone(),
+                found: u.found.clone(),
+            }
+            .into());
         }
     }
     if proposals.is_empty() {
@@ -360,14 +359,66 @@ fn forgets_can_be_proposed(
             .iter()
             .any(|a| matches!(a, Action::StateRm { .. }));
         if removes && !forgets_by_phase {
-            return Err(DrError::Refused(format!("\"{}\" first removes from the state a replication AWS no longer has, which a pull request does not carry. Run `efs-dr {}` once from a machine with the state (it forgets only that entry), then propose again; nothing was written", p.step.title(), req.op.args())).for_pair(&p.pair.name));
+            return Err(DrError::from(ProposeRefusal::StaleStateEntry {
+                step: p.step,
+                command: req.op.args().to_string(),
+            })
+            .for_pair(&p.pair.name));
         }
         if removes && ctx.tf.version < FORGET_NEEDS {
-            return Err(DrError::Refused(format!("\"{}\" forgets A -> B without reading A's region, which a pull request carries as a `removed` block: Terraform {FORGET_NEEDS} or later understands it, this one is {}. Use a newer Terraform in the pipeline, or run `efs-dr failover --unplanned` from a machine with the state; nothing was written", p.step.title(), ctx.tf.version)).for_pair(&p.pair.name));
+            return Err(DrError::from(ProposeRefusal::ForgetNeedsNewerTerraform {
+                step: p.step,
+                found: ctx.tf.version.clone(),
+            })
+            .for_pair(&p.pair.name));
         }
     }
 
     Ok(())
+}
+
+/// Why `propose` writes nothing: the root or the working tree is not what a proposal can start
+/// from (exit 1), or what the pair needs cannot be a pull request (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeRefusal {
+    #[error("there is no rendered root in {}: run `efs-dr render` (and `efs-dr init` once), commit the root, then propose", root.display())]
+    NoRoot { root: PathBuf },
+    #[error("the rendered root {} does not match {} ({} differ{}). Run `efs-dr render`, review and commit the result, then propose again; nothing was written", root.display(), config.display(), differ.join(", "), if differ.len() == 1 { "s" } else { "" })]
+    RootNotRendered {
+        root: PathBuf,
+        config: PathBuf,
+        /// The rendered files that differ.
+        differ: Vec<String>,
+    },
+    #[error("cannot read the working tree of {}: {why}. Run `efs-dr propose` in a git checkout of the repository that holds the root (the pull request is made from it); nothing was written", root.display())]
+    WorkTreeUnread { root: PathBuf, why: String },
+    #[error("the rendered root {} has uncommitted changes that are not a proposal's: {}. Commit or stash them (`git stash -- {}`), then propose again; nothing was written", root.display(), files.join(", "), root.display())]
+    Uncommitted { root: PathBuf, files: Vec<String> },
+    #[error(
+        "nothing to propose for pair {pair}: {found}. Leave it out of --pair; nothing was written"
+    )]
+    NothingForPair { pair: String, found: String },
+    #[error("\"{}\" first removes from the state a replication AWS no longer has, which a pull request does not carry. Run `efs-dr {command}` once from a machine with the state (it forgets only that entry), then propose again; nothing was written", step.title())]
+    StaleStateEntry { step: Step, command: String },
+    #[error("\"{}\" forgets A -> B without reading A's region, which a pull request carries as a `removed` block: Terraform {FORGET_NEEDS} or later understands it, this one is {found}. Use a newer Terraform in the pipeline, or run `efs-dr failover --unplanned` from a machine with the state; nothing was written", step.title())]
+    ForgetNeedsNewerTerraform {
+        step: Step,
+        found: crate::terraform::Version,
+    },
+    #[error("the plan of this proposal changes more than its phases allow, so nothing was proposed:\n{plan}")]
+    PlanUnsafe { plan: String },
+}
+
+impl ProposeRefusal {
+    /// Refused as unsafe for a pull request (2), or to be fixed first (1).
+    pub fn refused(&self) -> bool {
+        matches!(
+            self,
+            ProposeRefusal::StaleStateEntry { .. }
+                | ProposeRefusal::ForgetNeedsNewerTerraform { .. }
+                | ProposeRefusal::PlanUnsafe { .. }
+        )
+    }
 }
 
 /// Proposes the next Terraform phase of each selected pair: writes it into the root, plans it,
@@ -379,10 +430,7 @@ pub async fn propose(
 ) -> Result<Proposed, DrError> {
     let dir = ctx.tf.dir.clone();
     if !dir.join("main.tf").exists() {
-        return Err(DrError::Failed(format!(
-            "there is no rendered root in {}: run `efs-dr render` (and `efs-dr init` once), commit the root, then propose",
-            dir.display()
-        )));
+        return Err(ProposeRefusal::NoRoot { root: dir }.into());
     }
     check_root(ctx, worktree)?;
     if !dir.join(".terraform").exists() {
@@ -491,12 +539,17 @@ async fn plan_round(
                 None => {}
             }
         }
-        let checked = match ctx.tf.plan_checked(plan_file, &round.allowed, round.refresh).await {
+        let checked = match ctx
+            .tf
+            .plan_checked(plan_file, &round.allowed, round.refresh)
+            .await
+        {
             Ok(c) => c,
             Err(PhaseError::Unsafe(unsafe_plan)) => {
-                return Err(DrError::Refused(format!(
-                    "the plan of this proposal changes more than its phases allow, so nothing was proposed:\n{unsafe_plan}"
-                )))
+                return Err(ProposeRefusal::PlanUnsafe {
+                    plan: unsafe_plan.to_string(),
+                }
+                .into())
             }
             Err(PhaseError::Terraform(e)) => return Err(e.into()),
         };
@@ -629,5 +682,66 @@ fn assemble(
             after_apply: after,
             next,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reason `propose` writes nothing, as an operator reads it, with its exit code.
+    #[test]
+    fn proposes_refusals_read_as_operators_see_them() {
+        let root = PathBuf::from("terraform");
+        let refusals = vec![
+            DrError::from(ProposeRefusal::NoRoot { root: root.clone() }),
+            ProposeRefusal::RootNotRendered {
+                root: root.clone(),
+                config: PathBuf::from("efs-dr.hcl"),
+                differ: vec!["main.tf".into()],
+            }
+            .into(),
+            ProposeRefusal::WorkTreeUnread {
+                root: root.clone(),
+                why: "git: not a git repository".into(),
+            }
+            .into(),
+            ProposeRefusal::Uncommitted {
+                root: root.clone(),
+                files: vec!["extra.tf".into(), "notes.txt".into()],
+            }
+            .into(),
+            ProposeRefusal::NothingForPair {
+                pair: "home".into(),
+                found: "already failed over: no replication and B is writable".into(),
+            }
+            .into(),
+            DrError::from(ProposeRefusal::StaleStateEntry {
+                step: Step::CleanupStaleOnA,
+                command: "failback".into(),
+            })
+            .for_pair("home"),
+            DrError::from(ProposeRefusal::ForgetNeedsNewerTerraform {
+                step: Step::ForgetForward,
+                found: crate::terraform::Version(1, 6, 6),
+            })
+            .for_pair("home"),
+            ProposeRefusal::PlanUnsafe {
+                plan: "  - module.efs_dr.aws_efs_replication_configuration.forward[\"home\"]: delete (this phase allows no change)".into(),
+            }
+            .into(),
+            DrError::blocked(
+                vec![(
+                    "media".into(),
+                    DrError::Refused("A -> B (ENABLED) never completed a sync, so B holds none of A's data: failing over would serve an empty B. Wait for A's region and its first sync (`efs-dr status`), or pass --force to fail over anyway".into()),
+                )],
+                "nothing was written",
+            ),
+        ];
+        let shown: Vec<String> = refusals
+            .iter()
+            .map(|e| format!("exit {}: {e}", e.exit_code()))
+            .collect();
+        insta::assert_snapshot!(shown.join("\n\n"));
     }
 }

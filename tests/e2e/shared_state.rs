@@ -759,3 +759,171 @@ async fn status_with_a_state_bucket_that_does_not_answer_ends_and_says_unknown()
     assert!(unknown.contains("did not answer within 3s"), "{doc}");
     assert!(st.stderr.contains("drift unknown"), "{}", st.stderr);
 }
+
+/// One stream of what an operator sees: the display's lines (human output, on stderr) or its
+/// events (`--output json`, on stdout), and the process.
+struct Watched {
+    child: tokio::process::Child,
+    lines: Lines<Box<dyn tokio::io::AsyncRead + Unpin + Send>>,
+    json: bool,
+}
+
+impl Watched {
+    /// A failback on `m`, shown as `json` says; logs off, so that stderr holds only the display.
+    fn failback(d: &Drill, m: &Machine, json: bool) -> Watched {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
+        cmd.arg("--config")
+            .arg(m.config())
+            .args(["--output", if json { "json" } else { "human" }])
+            .args(["failback", "--yes", "--writes-stopped"])
+            .env("PATH", efs_dr_testkit::path_with_tools())
+            .envs(efs_dr_testkit::tf_env(&d.ts.url))
+            .env("EFS_DR_HOST", m.name)
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap();
+        let stream: Box<dyn tokio::io::AsyncRead + Unpin + Send> = if json {
+            Box::new(child.stdout.take().unwrap())
+        } else {
+            Box::new(child.stderr.take().unwrap())
+        };
+        Watched {
+            child,
+            lines: BufReader::new(stream).lines(),
+            json,
+        }
+    }
+
+    /// The warning a line says, if it says one: a `warning` event's text, or the display's
+    /// `[pair]   warning: TEXT` line.
+    fn warning(&self, line: &str) -> Option<String> {
+        if self.json {
+            let e: Value = serde_json::from_str(line).ok()?;
+            (e["event"] == "warning").then(|| e["text"].as_str().unwrap_or_default().to_string())
+        } else {
+            line.split_once("]   warning: ").map(|(_, t)| t.to_string())
+        }
+    }
+
+    /// Whether a line says the run waits at the quiesce gate.
+    fn waits_at_quiesce(&self, line: &str, in_quiesce: &mut bool) -> bool {
+        if self.json {
+            let e: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+            e["event"] == "gate_polled"
+                && e["step"] == "quiesce"
+                && e["verdict"]["outcome"] == "waiting"
+        } else {
+            if line.contains("] > ") {
+                *in_quiesce = line.contains("wait until writes on B stopped");
+            }
+            *in_quiesce && line.contains("]   waiting: ")
+        }
+    }
+
+    /// The report's path, if the line gives it.
+    fn report(&self, line: &str) -> Option<PathBuf> {
+        let path = if self.json {
+            let e: Value = serde_json::from_str(line).ok()?;
+            e["report"].as_str()?.to_string()
+        } else {
+            line.strip_prefix("report: ")?.to_string()
+        };
+        Some(PathBuf::from(path))
+    }
+}
+
+/// `--output json` carries every warning the terminal shows: a failback that cannot read a
+/// CloudWatch metric of A and whose lease heartbeat fails while it waits at the quiesce gate
+/// (S3 paused), run once with each output. Each run's warnings are its report's too, word for
+/// word; the two runs' warnings are the same kinds, as many of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_carries_every_warning_the_terminal_shows() {
+    let kinds = [
+        "CloudWatch TimeSinceLastSync in",
+        "the heartbeat failed",
+        "S3 answers again",
+    ];
+    let mut counts = Vec::new();
+    for json in [false, true] {
+        let (moto, d, m1, _) = failed_over().await;
+        d.ts.control
+            .inject_fault("GetMetricData", "AccessDeniedException", 1)
+            .await
+            .unwrap();
+        let w = Writer::start(&d, "live");
+        let mut run = Watched::failback(&d, &m1, json);
+        let mut warnings = Vec::new();
+        let mut report = None;
+        let mut in_quiesce = false;
+        let mut seen = |run: &Watched, line: &str, warnings: &mut Vec<String>| {
+            warnings.extend(run.warning(line));
+            if let Some(r) = run.report(line) {
+                report = Some(r);
+            }
+        };
+        // Waiting at the quiesce gate: S3 stops until the run says its heartbeat failed.
+        loop {
+            let line = run.lines.next_line().await.unwrap().expect("the run waits");
+            seen(&run, &line, &mut warnings);
+            if run.waits_at_quiesce(&line, &mut in_quiesce) {
+                break;
+            }
+        }
+        moto.pause();
+        loop {
+            let line = run.lines.next_line().await.unwrap().expect("the run warns");
+            seen(&run, &line, &mut warnings);
+            if warnings.iter().any(|w| w.contains("the heartbeat failed")) {
+                break;
+            }
+        }
+        moto.resume();
+        w.stopped().await;
+        while let Some(line) = run.lines.next_line().await.unwrap() {
+            seen(&run, &line, &mut warnings);
+        }
+        let status = run.child.wait().await.unwrap();
+        assert_eq!(status.code(), Some(0), "json: {json}; {warnings:?}");
+        let count: Vec<usize> = kinds
+            .iter()
+            .map(|k| warnings.iter().filter(|w| w.contains(k)).count())
+            .collect();
+        assert!(
+            count.iter().all(|n| *n >= 1),
+            "json: {json}: every kind of warning shown: {warnings:#?}"
+        );
+        // The report says each warning the output said, word for word.
+        let report = report
+            .expect("the report's path is said")
+            .with_extension("json");
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let mut in_report: Vec<String> = report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap().to_string())
+            .chain(
+                report["pairs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|p| p["notes"].as_array().unwrap().iter())
+                    .filter_map(|n| n.as_str()?.strip_prefix("warning: "))
+                    .map(str::to_string),
+            )
+            .collect();
+        in_report.sort();
+        warnings.sort();
+        assert_eq!(in_report, warnings, "json: {json}");
+        counts.push(count);
+        d.assert_home_with_everything(&["outage"]).await;
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "human and JSON show the same warnings"
+    );
+}
