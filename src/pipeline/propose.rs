@@ -368,7 +368,7 @@ fn forgets_can_be_proposed(
         if removes && ctx.tf.version < FORGET_NEEDS {
             return Err(DrError::from(ProposeRefusal::ForgetNeedsNewerTerraform {
                 step: p.step,
-                found: ctx.tf.version.clone(),
+                found: ctx.tf.version,
             })
             .for_pair(&p.pair.name));
         }
