@@ -849,8 +849,16 @@ async fn json_output_carries_every_warning_the_terminal_shows() {
     let mut counts = Vec::new();
     for json in [false, true] {
         let (moto, d, m1, _) = failed_over().await;
+        // The second metric read in A's region (the first is the observation's last writes):
+        // TimeSinceLastSync, the evidence of writes only A has.
         d.ts.control
-            .inject_fault("GetMetricData", "AccessDeniedException", 1)
+            .inject_fault_in(
+                Some(A_REGION),
+                "GetMetricData",
+                "AccessDeniedException",
+                1,
+                1,
+            )
             .await
             .unwrap();
         let w = Writer::start(&d, "live");
@@ -858,7 +866,9 @@ async fn json_output_carries_every_warning_the_terminal_shows() {
         let mut warnings = Vec::new();
         let mut report = None;
         let mut in_quiesce = false;
+        let mut shown = Vec::new();
         let mut seen = |run: &Watched, line: &str, warnings: &mut Vec<String>| {
+            shown.push(line.to_string());
             warnings.extend(run.warning(line));
             if let Some(r) = run.report(line) {
                 report = Some(r);
@@ -866,7 +876,12 @@ async fn json_output_carries_every_warning_the_terminal_shows() {
         };
         // Waiting at the quiesce gate: S3 stops until the run says its heartbeat failed.
         loop {
-            let line = run.lines.next_line().await.unwrap().expect("the run waits");
+            let Some(line) = run.lines.next_line().await.unwrap() else {
+                panic!(
+                    "the run ended before waiting at the quiesce gate:\n{}",
+                    shown.join("\n")
+                )
+            };
             seen(&run, &line, &mut warnings);
             if run.waits_at_quiesce(&line, &mut in_quiesce) {
                 break;

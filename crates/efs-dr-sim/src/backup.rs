@@ -69,7 +69,7 @@ fn call(
     if let Err(e) = sim.authorize(&action, &resource, &[("aws:RequestedRegion", &region)]) {
         return error_response(&e);
     }
-    match sim.api(operation, mutates, |w, s| f(w, s, &region)) {
+    match sim.api(&region, operation, mutates, |w, s| f(w, s, &region)) {
         Ok(v) => (
             StatusCode::OK,
             [("content-type", "application/json")],

@@ -108,9 +108,9 @@ fn dispatch(
         return render_error(&e, protocol);
     }
     let result = input.and_then(|input| match operation {
-        "GetMetricData" => sim.api("GetMetricData", false, |w, s| get_metric_data(w, s, &region, input)),
+        "GetMetricData" => sim.api(&region, "GetMetricData", false, |w, s| get_metric_data(w, s, &region, input)),
         "GetMetricStatistics" => {
-            sim.api("GetMetricStatistics", false, |w, s| get_metric_statistics(w, s, &region, input))
+            sim.api(&region, "GetMetricStatistics", false, |w, s| get_metric_statistics(w, s, &region, input))
         }
         other => Err(ApiError::new(
             400,

@@ -226,6 +226,12 @@ struct FaultInput {
     error: String,
     #[serde(default = "one")]
     count: u32,
+    /// Only in this region (every region when left out).
+    #[serde(default)]
+    region: Option<String>,
+    /// Calls let through before the first that fails.
+    #[serde(default)]
+    skip: u32,
 }
 
 fn one() -> u32 {
@@ -234,8 +240,9 @@ fn one() -> u32 {
 
 async fn add_fault(State(sim): State<Arc<SimState>>, body: Bytes) -> Response {
     respond(sim.locked(|w, _| {
-        let r =
-            parse::<FaultInput>(&body).and_then(|i| w.add_fault(&i.operation, &i.error, i.count));
+        let r = parse::<FaultInput>(&body).and_then(|i| {
+            w.add_fault_after(i.region.as_deref(), &i.operation, &i.error, i.skip, i.count)
+        });
         let changed = r.is_ok();
         (r.map(|_| Value::Null), changed)
     }))
@@ -246,7 +253,7 @@ async fn list_faults(State(sim): State<Arc<SimState>>) -> Response {
         Ok(Value::Array(
             w.faults
                 .iter()
-                .map(|f| json!({ "operation": f.operation, "error": f.error, "remaining": f.remaining }))
+                .map(|f| json!({ "operation": f.operation, "error": f.error, "remaining": f.remaining, "region": f.region }))
                 .collect(),
         ))
     }))

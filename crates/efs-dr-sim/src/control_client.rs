@@ -280,10 +280,23 @@ impl ControlClient {
         error: &str,
         count: u32,
     ) -> Result<(), ControlError> {
+        self.inject_fault_in(None, operation, error, 0, count).await
+    }
+
+    /// Fails `count` calls of `operation` with `error` after letting `skip` through, only in
+    /// `region` when given (an outage or a permission is regional).
+    pub async fn inject_fault_in(
+        &self,
+        region: Option<&str>,
+        operation: &str,
+        error: &str,
+        skip: u32,
+        count: u32,
+    ) -> Result<(), ControlError> {
         self.call(
             Method::POST,
             "/_sim/faults",
-            json!({ "operation": operation, "error": error, "count": count })
+            json!({ "operation": operation, "error": error, "count": count, "region": region, "skip": skip })
                 .to_string()
                 .into_bytes(),
         )

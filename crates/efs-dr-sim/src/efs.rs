@@ -106,7 +106,7 @@ fn call(
     if let Err(e) = sim.authorize(&action, &resource, &[("aws:RequestedRegion", &region)]) {
         return error_response(&e);
     }
-    match sim.api(operation, mutates, |w, s| f(w, s, &region)) {
+    match sim.api(&region, operation, mutates, |w, s| f(w, s, &region)) {
         Ok(_) if status == StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
         Ok(v) => (
             status,

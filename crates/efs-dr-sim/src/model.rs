@@ -253,6 +253,12 @@ pub struct ActivityLog {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fault {
+    /// Only in this region (None: in every region).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Calls let through before the first that fails.
+    #[serde(default)]
+    pub skip: u32,
     pub operation: String,
     pub error: String,
     pub remaining: u32,
@@ -1143,7 +1149,25 @@ impl World {
         Ok(())
     }
 
-    pub fn add_fault(&mut self, operation: &str, error: &str, count: u32) -> Result<(), ApiError> {
+    pub fn add_fault(
+        &mut self,
+        region: Option<&str>,
+        operation: &str,
+        error: &str,
+        count: u32,
+    ) -> Result<(), ApiError> {
+        self.add_fault_after(region, operation, error, 0, count)
+    }
+
+    /// A fault that lets the next `skip` calls through, then fails `count`.
+    pub fn add_fault_after(
+        &mut self,
+        region: Option<&str>,
+        operation: &str,
+        error: &str,
+        skip: u32,
+        count: u32,
+    ) -> Result<(), ApiError> {
         if !FAULTS.contains(&error) {
             return Err(ApiError::bad_request(format!(
                 "error must be one of {}, not {error:?}",
@@ -1151,6 +1175,8 @@ impl World {
             )));
         }
         self.faults.push(Fault {
+            region: region.map(str::to_string),
+            skip,
             operation: operation.to_string(),
             error: error.to_string(),
             remaining: count,
@@ -1158,12 +1184,17 @@ impl World {
         Ok(())
     }
 
-    /// The injected failure for this call of `operation`, if one is pending.
-    pub fn take_fault(&mut self, operation: &str) -> Option<ApiError> {
-        let fault = self
-            .faults
-            .iter_mut()
-            .find(|f| f.operation == operation && f.remaining > 0)?;
+    /// The injected failure for this call of `operation` in `region`, if one is pending.
+    pub fn take_fault(&mut self, region: &str, operation: &str) -> Option<ApiError> {
+        let fault = self.faults.iter_mut().find(|f| {
+            f.operation == operation
+                && f.remaining > 0
+                && f.region.as_deref().is_none_or(|r| r == region)
+        })?;
+        if fault.skip > 0 {
+            fault.skip -= 1;
+            return None;
+        }
         fault.remaining -= 1;
         let err = match fault.error.as_str() {
             "ThrottlingException" => ApiError::throttling(),

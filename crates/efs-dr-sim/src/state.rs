@@ -57,16 +57,17 @@ impl SimState {
         self.locked(|w, s| (f(w, s), false))
     }
 
-    /// One AWS operation: an injected fault for it fails it first; a successful mutating call is
-    /// saved.
+    /// One AWS operation in `region`: an injected fault for it (in any region, or in this one)
+    /// fails it first; a successful mutating call is saved.
     pub fn api<R>(
         &self,
+        region: &str,
         operation: &str,
         mutates: bool,
         f: impl FnOnce(&mut World, &SimSettings) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
         self.locked(|w, s| {
-            if let Some(fault) = w.take_fault(operation) {
+            if let Some(fault) = w.take_fault(region, operation) {
                 tracing::info!(operation, error = fault.code, "injected fault");
                 return (Err(fault), true);
             }

@@ -29,7 +29,7 @@ pub fn handle(sim: &SimState, headers: &HeaderMap, body: &Bytes) -> Response {
         ));
     };
     let result = match param("Action") {
-        Some("GetCallerIdentity") => sim.api("GetCallerIdentity", false, |_, s| {
+        Some("GetCallerIdentity") => sim.api(&region, "GetCallerIdentity", false, |_, s| {
             Ok(caller_identity(&s.account_id))
         }),
         Some(other) => Err(ApiError::new(

@@ -368,19 +368,49 @@ fn protection_disabled_is_read_only_unless_configured_otherwise() {
 #[test]
 fn injected_faults_fail_the_next_calls_only() {
     let mut w = World::new(1, T0);
-    w.add_fault("DeleteReplicationConfiguration", "ThrottlingException", 2)
+    let r = "us-east-1";
+    w.add_fault(
+        None,
+        "DeleteReplicationConfiguration",
+        "ThrottlingException",
+        2,
+    )
+    .unwrap();
+    assert!(w.take_fault(r, "DescribeFileSystems").is_none());
+    assert_eq!(
+        w.take_fault(r, "DeleteReplicationConfiguration")
+            .unwrap()
+            .code,
+        "ThrottlingException"
+    );
+    assert_eq!(
+        w.take_fault("us-west-2", "DeleteReplicationConfiguration")
+            .unwrap()
+            .code,
+        "ThrottlingException"
+    );
+    assert!(w.take_fault(r, "DeleteReplicationConfiguration").is_none());
+    assert!(w.add_fault(None, "X", "Boom", 1).is_err());
+    // A regional fault: only that region's calls fail.
+    w.add_fault(
+        Some("us-west-2"),
+        "GetMetricData",
+        "AccessDeniedException",
+        1,
+    )
+    .unwrap();
+    assert!(w.take_fault(r, "GetMetricData").is_none());
+    assert_eq!(
+        w.take_fault("us-west-2", "GetMetricData").unwrap().code,
+        "AccessDeniedException"
+    );
+    assert!(w.take_fault("us-west-2", "GetMetricData").is_none());
+    // The second call fails, not the first.
+    w.add_fault_after(None, "GetMetricData", "ThrottlingException", 1, 1)
         .unwrap();
-    assert!(w.take_fault("DescribeFileSystems").is_none());
-    assert_eq!(
-        w.take_fault("DeleteReplicationConfiguration").unwrap().code,
-        "ThrottlingException"
-    );
-    assert_eq!(
-        w.take_fault("DeleteReplicationConfiguration").unwrap().code,
-        "ThrottlingException"
-    );
-    assert!(w.take_fault("DeleteReplicationConfiguration").is_none());
-    assert!(w.add_fault("X", "Boom", 1).is_err());
+    assert!(w.take_fault(r, "GetMetricData").is_none());
+    assert!(w.take_fault(r, "GetMetricData").is_some());
+    assert!(w.take_fault(r, "GetMetricData").is_none());
 }
 
 #[test]
