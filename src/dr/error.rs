@@ -58,6 +58,9 @@ pub enum DrError {
     /// Several pairs' ends: each pair's error, and the gravest exit code of them.
     #[error("{0}")]
     Fleet(Fleet),
+    /// An AWS call of an SDK change failed (exit 1): the region, the call and what AWS said.
+    #[error("{0}. Nothing else was changed; run the same command again to continue")]
+    Aws(crate::aws::AwsError),
     /// Terraform failed, or was stopped by a signal (128 + the signal).
     #[error(transparent)]
     Terraform(Arc<TfError>),
@@ -204,7 +207,7 @@ impl DrError {
             DrError::Terraform(e) if matches!(**e, TfError::Interrupted { .. }) => {
                 Outcome::Interrupted
             }
-            DrError::Terraform(_) | DrError::Lease(_) => Outcome::Error,
+            DrError::Terraform(_) | DrError::Lease(_) | DrError::Aws(_) => Outcome::Error,
         }
     }
 

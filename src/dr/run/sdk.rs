@@ -15,12 +15,7 @@ use crate::dr::phase::{SdkChange, Step};
 type Made = (Option<String>, Option<(String, Option<String>)>);
 
 async fn make(aws: &Aws, name: &str, step: Step, change: &SdkChange) -> Result<Made, DrError> {
-    let context = |e: crate::aws::AwsError| {
-        DrError::Failed(format!(
-            "{e}. Nothing else was changed; run the same command again to continue"
-        ))
-        .at(name, step.title())
-    };
+    let context = |e: crate::aws::AwsError| DrError::Aws(e).at(name, step.title());
     match change {
         SdkChange::StartBackup {
             region,
