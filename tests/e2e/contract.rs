@@ -1,6 +1,9 @@
 //! The 3 a.m. contract: status that never guesses, exit codes a pipeline can trust, output a
 //! machine can read. Against the simulator with real Terraform.
 
+use efs_dr::dr::error::Outcome;
+use efs_dr::dr::events::EventKind;
+
 use crate::dr::{drill, A_REGION};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,7 +103,7 @@ async fn a_question_nobody_can_answer_is_refused_before_the_first_change() {
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.finished_message().contains("--writes-stopped"));
     assert!(run.steps_started().is_empty(), "{:?}", run.steps_started());
-    assert!(!run.events.iter().any(|e| e["event"] == "sdk_change"));
+    assert!(!run.any(|k| matches!(k, EventKind::SdkChange { .. })));
     assert_eq!(d.protection(A_REGION, &d.pairs[0].a).await, protection);
     assert!(d.replications(crate::dr::B_REGION).await.is_empty());
 }
@@ -196,8 +199,10 @@ async fn gates_poll_in_aws_time() {
     let polls: Vec<u64> = init
         .events
         .iter()
-        .filter(|e| e["event"] == "gate_polled")
-        .filter_map(|e| e["next_poll_ms"].as_u64())
+        .filter_map(|e| match e.kind {
+            EventKind::GatePolled { next_poll_ms, .. } => Some(next_poll_ms),
+            _ => None,
+        })
         .collect();
     assert!(!polls.is_empty());
     let longest = polls.iter().max().unwrap();
@@ -205,10 +210,23 @@ async fn gates_poll_in_aws_time() {
         *longest <= 500,
         "a poll slept {longest} ms of wall time: {polls:?}"
     );
-    for passed in init.events.iter().filter(|e| e["event"] == "gate_passed") {
+    let passed: Vec<&EventKind> = init
+        .events
+        .iter()
+        .map(|e| &e.kind)
+        .filter(|k| matches!(k, EventKind::GatePassed { .. }))
+        .collect();
+    assert!(!passed.is_empty());
+    for k in passed {
         assert!(
-            passed["waited_ms"].is_u64() && passed["waited_aws_ms"].is_u64(),
-            "{passed}"
+            matches!(
+                k,
+                EventKind::GatePassed {
+                    waited_aws_ms: Some(_),
+                    ..
+                }
+            ),
+            "{k:?}"
         );
     }
 }
@@ -223,20 +241,22 @@ async fn the_failback_reports_its_write_outage_and_finished_carries_the_figures(
     let finished = |run: &crate::dr::Run| {
         run.events
             .iter()
-            .find(|e| e["event"] == "finished")
-            .cloned()
+            .find_map(|e| match &e.kind {
+                EventKind::Finished { figures, .. } => Some(figures[0].clone()),
+                _ => None,
+            })
             .unwrap()
     };
-    let f = &finished(&over)["figures"][0];
-    assert!(f["rto_aws_seconds"].as_f64().unwrap() > 0.0, "{f}");
-    assert!(f["data_at_risk_seconds"].is_f64(), "{f}");
+    let f = finished(&over);
+    assert!(f.rto_aws_seconds.unwrap() > 0.0, "{f:?}");
+    assert!(f.data_at_risk_seconds.is_some(), "{f:?}");
     let back = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
     let outage = &back.report()["pairs"][0]["write_outage"];
     assert!(outage["aws_seconds"].as_f64().unwrap() > 0.0, "{outage}");
     assert!(outage["wall_seconds"].as_f64().unwrap() > 0.0, "{outage}");
-    let f = &finished(&back)["figures"][0];
-    assert_eq!(f["write_outage_aws_seconds"], outage["aws_seconds"]);
-    assert_eq!(f["all_writes_accounted_for"], true, "{f}");
+    let f = finished(&back);
+    assert_eq!(f.write_outage_aws_seconds, outage["aws_seconds"].as_f64());
+    assert_eq!(f.all_writes_accounted_for, Some(true), "{f:?}");
 }
 
 /// SIGINT during `terraform apply`: efs-dr asks Terraform to stop, waits for it to release the
@@ -270,8 +290,11 @@ async fn an_interrupted_run_stops_terraform_cleanly_and_continues_when_run_again
     let mut lines = BufReader::new(run.stdout.take().unwrap()).lines();
     let mut events = Vec::new();
     while let Ok(Some(line)) = lines.next_line().await {
-        let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        let applying = e["event"] == "plan_summary" && e["step"] == "remove_forward";
+        let Some(e) = efs_dr_testkit::drill::event(&line) else {
+            continue;
+        };
+        let applying = matches!(e.kind, EventKind::PlanSummary { .. })
+            && e.step == Some(efs_dr::dr::phase::Step::RemoveForward);
         events.push(e);
         if applying {
             break;
@@ -283,19 +306,26 @@ async fn an_interrupted_run_stops_terraform_cleanly_and_continues_when_run_again
         libc::kill(pid, libc::SIGINT);
     }
     while let Ok(Some(line)) = lines.next_line().await {
-        events.push(serde_json::from_str(&line).unwrap_or_default());
+        events.extend(efs_dr_testkit::drill::event(&line));
     }
     let status = run.wait().await.unwrap();
     assert_eq!(status.code(), Some(130));
     let finished = events
         .iter()
-        .find(|e| e["event"] == "finished")
+        .find_map(|e| match &e.kind {
+            EventKind::Finished {
+                outcome, exit_code, ..
+            } => Some((*outcome, *exit_code)),
+            _ => None,
+        })
         .expect("a finished event");
-    assert_eq!(finished["outcome"], "interrupted", "{finished}");
-    assert_eq!(finished["exit_code"], 130);
+    assert_eq!(finished, (Outcome::Interrupted, 130));
     let report = events
         .iter()
-        .find_map(|e| e["report"].as_str())
+        .find_map(|e| match &e.kind {
+            EventKind::ReportWritten { report } => Some(report.as_str()),
+            _ => None,
+        })
         .expect("the report is written");
     let md = std::fs::read_to_string(report).unwrap();
     assert!(md.contains("interrupted") && md.contains("SIGINT"), "{md}");

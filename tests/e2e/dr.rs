@@ -1,378 +1,35 @@
 //! The orchestrator end to end: the efs-dr binary, real Terraform with the stand-in provider,
 //! and the simulator at a high time scale. Every check reads AWS (the simulator's API and its
-//! file listing) or the Terraform state, never efs-dr's own word alone.
+//! file listing) or the Terraform state, never efs-dr's own word alone. The drill itself is the
+//! test kit's (`efs_dr_testkit::drill`).
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use efs_dr::dr::events::{Event, EventKind};
+use efs_dr::dr::phase::{SdkChange, Step};
 use efs_dr_sim::{SimOptions, Simulator};
-use efs_dr_testkit::{efs, file_system, start_with, TestSim};
+pub(crate) use efs_dr_testkit::drill::{config_text, Drill, Run, A_REGION, B_REGION, SCALE};
+use efs_dr_testkit::{file_system, TestSim};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-pub(crate) const SCALE: f64 = 600.0;
-pub(crate) const A_REGION: &str = "us-east-1";
-pub(crate) const B_REGION: &str = "us-west-2";
+/// Points of a run to kill it at (with the step).
+const GATE_POLLED: fn(&EventKind) -> bool = |k| matches!(k, EventKind::GatePolled { .. });
+const PLAN_SUMMARY: fn(&EventKind) -> bool = |k| matches!(k, EventKind::PlanSummary { .. });
+const SDK_CHANGE: fn(&EventKind) -> bool = |k| matches!(k, EventKind::SdkChange { .. });
 
-pub(crate) struct PairIds {
-    pub(crate) name: String,
-    pub(crate) a: String,
-    pub(crate) b: String,
-}
+/// The binary under test.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_efs-dr");
 
-pub(crate) struct Drill {
-    pub(crate) ts: TestSim,
-    pub(crate) dir: tempfile::TempDir,
-    pub(crate) pairs: Vec<PairIds>,
-}
-
-/// What one efs-dr run did.
-#[derive(Debug)]
-pub(crate) struct Run {
-    pub(crate) code: i32,
-    pub(crate) events: Vec<Value>,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-}
-
-impl Run {
-    /// What an ended efs-dr process printed.
-    pub(crate) fn of(out: std::process::Output) -> Run {
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            events: stdout
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect(),
-            stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        }
-    }
-
-    pub(crate) fn finished_message(&self) -> String {
-        self.events
-            .iter()
-            .rev()
-            .find(|e| e["event"] == "finished")
-            .and_then(|e| e["message"].as_str())
-            .unwrap_or_default()
-            .to_string()
-    }
-    pub(crate) fn steps_started(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter(|e| e["event"] == "phase_started")
-            .map(|e| {
-                format!(
-                    "{}:{}",
-                    e["pair"].as_str().unwrap_or(""),
-                    e["step"].as_str().unwrap_or("")
-                )
-            })
-            .collect()
-    }
-    pub(crate) fn report(&self) -> Value {
-        let path = self
-            .events
-            .iter()
-            .rev()
-            .find_map(|e| e["report"].as_str())
-            .expect("a report path");
-        let json = Path::new(path).with_extension("json");
-        serde_json::from_str(&std::fs::read_to_string(json).expect("report json")).expect("json")
-    }
-}
-
-pub(crate) fn config_text(pairs: &[PairIds], timeout: &str, binary: &str) -> String {
-    let mut s = format!(
-        "terraform {{\n  dir = \"terraform\"\n  binary = \"{binary}\"\n  lock_timeout = \"2s\"\n}}\n\ngates {{\n  poll_interval = \"20ms\"\n  replication_timeout = \"{timeout}\"\n  max_lag = \"15m\"\n  quiesce_window = \"2m\"\n}}\n"
-    );
-    for p in pairs {
-        s.push_str(&format!(
-            "\npair \"{}\" {{\n  primary {{\n    region = \"{A_REGION}\"\n    file_system_id = \"{}\"\n  }}\n  secondary {{\n    region = \"{B_REGION}\"\n    file_system_id = \"{}\"\n  }}\n}}\n",
-            p.name, p.a, p.b
-        ));
-    }
-    s
-}
-
-pub(crate) async fn drill_with(names: &[&str], opts: SimOptions) -> Drill {
-    let ts = start_with(opts).await;
-    let mut pairs = Vec::new();
-    for name in names {
-        let a = file_system(&ts, A_REGION, &format!("{name}-a")).await;
-        let b = file_system(&ts, B_REGION, &format!("{name}-b")).await;
-        for i in 1..=3 {
-            ts.control
-                .write_file(
-                    &a,
-                    &format!("{name}/a-{i}.txt"),
-                    format!("{name} on A {i}").as_bytes(),
-                )
-                .await
-                .unwrap();
-        }
-        pairs.push(PairIds {
-            name: name.to_string(),
-            a,
-            b,
-        });
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = Drill { ts, dir, pairs };
-    d.write_config("40m", "terraform");
-    d
-}
-
+/// A drill of the binary under test with `names` pairs, at [`SCALE`].
 pub(crate) async fn drill(names: &[&str]) -> Drill {
-    drill_with(
-        names,
-        SimOptions {
-            time_scale: SCALE,
-            seed: Some(7),
-            ..SimOptions::default()
-        },
-    )
-    .await
+    efs_dr_testkit::drill::drill(BIN, names).await
 }
 
-impl Drill {
-    pub(crate) fn config(&self) -> PathBuf {
-        self.dir.path().join("efs-dr.hcl")
-    }
-
-    pub(crate) fn write_config(&self, timeout: &str, binary: &str) {
-        std::fs::write(self.config(), config_text(&self.pairs, timeout, binary)).unwrap();
-    }
-
-    pub(crate) fn tf_dir(&self) -> PathBuf {
-        self.dir.path().join("terraform")
-    }
-
-    pub(crate) fn command(&self, args: &[&str]) -> tokio::process::Command {
-        self.command_with(&self.config(), args)
-    }
-
-    pub(crate) fn command_with(&self, config: &Path, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_efs-dr"));
-        cmd.arg("--config")
-            .arg(config)
-            .args(["--output", "json"])
-            .args(args)
-            .env("PATH", efs_dr_testkit::path_with_tools())
-            .envs(efs_dr_testkit::tf_env(&self.ts.url))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    /// Plain `terraform ARGS` in the root, as an operator runs it: (exit code, output).
-    pub(crate) async fn terraform(&self, args: &[&str]) -> (i32, String) {
-        let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
-            .args(args)
-            .current_dir(self.tf_dir())
-            .envs(efs_dr_testkit::tf_env(&self.ts.url))
-            .output()
-            .await
-            .expect("terraform runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    }
-
-    pub(crate) async fn efs_dr(&self, args: &[&str]) -> Run {
-        Run::of(self.command(args).output().await.expect("efs-dr runs"))
-    }
-
-    /// Runs efs-dr, killing it (SIGKILL) at the first event `stop_at` accepts; whether it was
-    /// killed, and every event it printed. A run that ends by itself must succeed unless it was
-    /// meant to be killed.
-    pub(crate) async fn efs_dr_until(
-        &self,
-        args: &[&str],
-        stop_at: Option<&dyn Fn(&Value) -> bool>,
-    ) -> (bool, Vec<Value>) {
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut events = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(e) = serde_json::from_str::<Value>(&line) {
-                let stop = stop_at.is_some_and(|f| f(&e));
-                events.push(e);
-                if stop {
-                    child.start_kill().unwrap();
-                    child.wait().await.unwrap();
-                    return (true, events);
-                }
-            }
-        }
-        let status = child.wait().await.unwrap();
-        assert!(
-            status.success() || stop_at.is_some(),
-            "efs-dr {args:?} failed: {events:?}"
-        );
-        (false, events)
-    }
-
-    /// Runs efs-dr and kills it (SIGKILL) at the first event `stop_at` accepts. True when it
-    /// was killed, false when it ended first.
-    pub(crate) async fn efs_dr_killed_at(
-        &self,
-        args: &[&str],
-        stop_at: impl Fn(&Value) -> bool,
-    ) -> bool {
-        self.efs_dr_until(args, Some(&stop_at)).await.0
-    }
-
-    /// Runs `args` once per (step, event), killing each run at that event of that step: each run
-    /// must continue where the one before was killed.
-    async fn kill_at_each(&self, args: &[&str], points: &[(&str, &str)]) {
-        for (step, event) in points {
-            let killed = self
-                .efs_dr_killed_at(args, |e| e["step"] == *step && e["event"] == *event)
-                .await;
-            assert!(killed, "efs-dr {args:?} ended before {event} of {step}");
-        }
-    }
-
-    pub(crate) async fn ok(&self, args: &[&str]) -> Run {
-        let run = self.efs_dr(args).await;
-        assert_eq!(
-            run.code, 0,
-            "efs-dr {args:?} failed:\n{}\n{}",
-            run.stdout, run.stderr
-        );
-        run
-    }
-
-    pub(crate) async fn state(&self) -> Vec<String> {
-        let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
-            .args(["state", "list"])
-            .current_dir(self.tf_dir())
-            .output()
-            .await
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    pub(crate) async fn protection(&self, region: &str, fs: &str) -> String {
-        efs(&self.ts.url, region)
-            .describe_file_systems()
-            .file_system_id(fs)
-            .send()
-            .await
-            .unwrap()
-            .file_systems()[0]
-            .file_system_protection()
-            .unwrap()
-            .replication_overwrite_protection()
-            .unwrap()
-            .as_str()
-            .to_string()
-    }
-
-    /// The replications a region reports, as (source, destination, status).
-    pub(crate) async fn replications(&self, region: &str) -> Vec<(String, String, String)> {
-        match efs(&self.ts.url, region)
-            .describe_replication_configurations()
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .replications()
-                .iter()
-                .map(|r| {
-                    let d = &r.destinations()[0];
-                    (
-                        r.source_file_system_id().to_string(),
-                        d.file_system_id().to_string(),
-                        d.status().as_str().to_string(),
-                    )
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    pub(crate) async fn write_on_b(&self, tag: &str) {
-        for p in &self.pairs {
-            for i in 1..=2 {
-                self.ts
-                    .control
-                    .write_file(
-                        &p.b,
-                        &format!("{}/b-{tag}-{i}.txt", p.name),
-                        b"written on B",
-                    )
-                    .await
-                    .expect("B is writable after the failover");
-            }
-        }
-    }
-
-    /// A holds everything B holds, and every pair is home: A -> B ENABLED into the same ids.
-    pub(crate) async fn assert_home_with_everything(&self, expected_on_b: &[&str]) {
-        for p in &self.pairs {
-            let on_a = self.ts.control.digest(&p.a).await.unwrap();
-            let on_b = self.ts.control.digest(&p.b).await.unwrap();
-            assert_eq!(on_a, on_b, "pair {}: A and B differ", p.name);
-            for i in 1..=3 {
-                assert!(on_a.contains_key(&format!("{}/a-{i}.txt", p.name)));
-            }
-            for tag in expected_on_b {
-                for i in 1..=2 {
-                    let f = format!("{}/b-{tag}-{i}.txt", p.name);
-                    assert!(on_a.contains_key(&f), "pair {}: {f} was lost", p.name);
-                }
-            }
-            assert_eq!(self.protection(A_REGION, &p.a).await, "ENABLED");
-            assert_eq!(self.protection(B_REGION, &p.b).await, "REPLICATING");
-        }
-        let in_b = self.replications(B_REGION).await;
-        for p in &self.pairs {
-            assert!(
-                in_b.contains(&(p.a.clone(), p.b.clone(), "ENABLED".into())),
-                "pair {}: A -> B is not ENABLED into the same B: {in_b:?}",
-                p.name
-            );
-        }
-        // Ids never change: each region still holds exactly the pairs' file systems.
-        for (region, ids) in [
-            (
-                A_REGION,
-                self.pairs.iter().map(|p| p.a.clone()).collect::<Vec<_>>(),
-            ),
-            (B_REGION, self.pairs.iter().map(|p| p.b.clone()).collect()),
-        ] {
-            let out = efs(&self.ts.url, region)
-                .describe_file_systems()
-                .send()
-                .await
-                .unwrap();
-            let mut seen: Vec<String> = out
-                .file_systems()
-                .iter()
-                .map(|f| f.file_system_id().to_string())
-                .collect();
-            let mut ids = ids;
-            seen.sort();
-            ids.sort();
-            assert_eq!(seen, ids, "file systems in {region}");
-        }
-    }
+/// A drill of the binary under test on a simulator started with `opts`.
+pub(crate) async fn drill_with(names: &[&str], opts: SimOptions) -> Drill {
+    efs_dr_testkit::drill::drill_with(BIN, names, opts).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -402,10 +59,10 @@ async fn two_pairs_fail_over_and_back_with_writes_on_b() {
     assert_eq!(actions[2]["allowed"][0]["kind"], "delete");
 
     let failover = d.ok(&["failover", "--yes", "--writes-stopped"]).await;
-    let plans: Vec<&Value> = failover
+    let plans: Vec<&Event> = failover
         .events
         .iter()
-        .filter(|e| e["event"] == "plan_summary")
+        .filter(|e| matches!(e.kind, EventKind::PlanSummary { .. }))
         .collect();
     assert_eq!(plans.len(), 2, "one plan summary per pair");
     for p in &d.pairs {
@@ -461,7 +118,10 @@ async fn two_pairs_fail_over_and_back_with_writes_on_b() {
             .events
             .iter()
             .rev()
-            .find_map(|e| e["report"].as_str())
+            .find_map(|e| match &e.kind {
+                EventKind::ReportWritten { report } => Some(report.as_str()),
+                _ => None,
+            })
             .unwrap(),
     )
     .unwrap();
@@ -507,19 +167,37 @@ async fn unplanned_failover_with_a_down_then_failback_cleans_the_stale_configura
     let sdk = run
         .events
         .iter()
-        .find(|e| e["event"] == "sdk_change")
+        .find_map(|e| match &e.kind {
+            EventKind::SdkChange { change, .. } => Some(change),
+            _ => None,
+        })
         .expect("an SDK delete");
-    assert_eq!(sdk["change"]["local_only"], true, "{sdk}");
+    assert!(
+        matches!(
+            sdk,
+            SdkChange::DeleteReplication {
+                local_only: true,
+                ..
+            }
+        ),
+        "{sdk:?}"
+    );
     // B writable before Terraform runs at all: the gate passed, then the state was reconciled.
-    let idx = |pred: &dyn Fn(&Value) -> bool| run.events.iter().position(pred).unwrap();
-    let writable = idx(&|e| e["event"] == "gate_passed" && e["step"] == "delete_forward_from_b");
-    let state_rm = idx(&|e| e["event"] == "state_changed" && e["command"] == "state rm");
+    let idx = |pred: &dyn Fn(&Event) -> bool| run.events.iter().position(pred).unwrap();
+    let writable = idx(&|e| {
+        matches!(e.kind, EventKind::GatePassed { .. }) && e.step == Some(Step::DeleteForwardFromB)
+    });
+    let state_rm = idx(
+        &|e| matches!(&e.kind, EventKind::StateChanged { command, .. } if command == "state rm"),
+    );
     assert!(writable < state_rm);
     // Both pairs forgotten (one `terraform state rm` for the fleet), A never read.
     let forgotten = run
         .events
         .iter()
-        .filter(|e| e["event"] == "state_changed" && e["command"] == "state rm")
+        .filter(
+            |e| matches!(&e.kind, EventKind::StateChanged { command, .. } if command == "state rm"),
+        )
         .count();
     assert_eq!(forgotten, 2);
     assert!(d.state().await.is_empty(), "{:?}", d.state().await);
@@ -596,10 +274,10 @@ async fn failback_while_b_is_written_waits_then_refuses_and_loses_nothing() {
         "{msg}"
     );
     assert!(msg.contains("nothing was cut over"), "{msg}");
-    let waited: Vec<&Value> = run
+    let waited: Vec<&Event> = run
         .events
         .iter()
-        .filter(|e| e["event"] == "gate_polled" && e["step"] == "quiesce")
+        .filter(|e| matches!(e.kind, EventKind::GatePolled { .. }) && e.step == Some(Step::Quiesce))
         .collect();
     assert!(waited.len() > 3, "the gate polled while writes went on");
     // Not cut over: B -> A still replicating, B still writable.
@@ -622,13 +300,15 @@ async fn failback_while_b_is_written_waits_then_refuses_and_loses_nothing() {
         !back
             .events
             .iter()
-            .any(|e| e["event"] == "applied" && e["step"] == "create_reverse"),
+            .any(|e| matches!(e.kind, EventKind::Applied { .. })
+                && e.step == Some(Step::CreateReverse)),
         "B -> A was not created again"
     );
     assert!(!back
         .events
         .iter()
-        .any(|e| e["event"] == "sdk_change" && e["step"] == "disable_protection_a"));
+        .any(|e| matches!(e.kind, EventKind::SdkChange { .. })
+            && e.step == Some(Step::DisableProtectionA)));
     let on_a = d.ts.control.digest(&p.a).await.unwrap();
     for n in 1..=written {
         assert!(
@@ -644,8 +324,11 @@ async fn a_run_killed_in_each_phase_continues_when_run_again() {
     let d = drill(&["app"]).await;
     // init killed while Terraform creates A -> B: run again, it is not created twice.
     assert!(
-        d.efs_dr_killed_at(&["init", "--yes"], |e| e["event"] == "plan_summary")
-            .await
+        d.efs_dr_killed_at(&["init", "--yes"], |e| matches!(
+            e.kind,
+            EventKind::PlanSummary { .. }
+        ))
+        .await
     );
     d.ok(&["init", "--yes"]).await;
     assert_eq!(d.replications(B_REGION).await.len(), 1);
@@ -654,8 +337,8 @@ async fn a_run_killed_in_each_phase_continues_when_run_again() {
     d.kill_at_each(
         &["failover", "--yes", "--writes-stopped"],
         &[
-            ("check_rpo", "gate_polled"),
-            ("remove_forward", "plan_summary"),
+            (Step::CheckRpo, GATE_POLLED),
+            (Step::RemoveForward, PLAN_SUMMARY),
         ],
     )
     .await;
@@ -667,12 +350,12 @@ async fn a_run_killed_in_each_phase_continues_when_run_again() {
     d.kill_at_each(
         &["failback", "--yes", "--writes-stopped"],
         &[
-            ("disable_protection_a", "sdk_change"),
-            ("create_reverse", "plan_summary"),
-            ("quiesce", "gate_polled"),
-            ("disable_protection_b", "sdk_change"),
-            ("remove_reverse", "plan_summary"),
-            ("create_forward", "plan_summary"),
+            (Step::DisableProtectionA, SDK_CHANGE),
+            (Step::CreateReverse, PLAN_SUMMARY),
+            (Step::Quiesce, GATE_POLLED),
+            (Step::DisableProtectionB, SDK_CHANGE),
+            (Step::RemoveReverse, PLAN_SUMMARY),
+            (Step::CreateForward, PLAN_SUMMARY),
         ],
     )
     .await;
@@ -694,8 +377,10 @@ async fn an_unplanned_failover_killed_in_each_phase_continues() {
     d.kill_at_each(
         &["failover", "--unplanned", "--yes"],
         &[
-            ("delete_forward_from_b", "gate_polled"),
-            ("forget_forward", "state_changed"),
+            (Step::DeleteForwardFromB, GATE_POLLED),
+            (Step::ForgetForward, |k| {
+                matches!(k, EventKind::StateChanged { .. })
+            }),
         ],
     )
     .await;
@@ -738,12 +423,22 @@ async fn the_simulator_restarted_mid_run() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let Drill { ts, dir, pairs } = d;
+    let Drill {
+        ts,
+        dir,
+        pairs,
+        bin,
+    } = d;
     let mut ts = Some(ts);
     let mut restarted = None;
     while let Ok(Some(line)) = lines.next_line().await {
-        let e: Value = serde_json::from_str(&line).unwrap_or_default();
-        if restarted.is_none() && e["event"] == "phase_started" && e["step"] == "create_reverse" {
+        let Some(e) = efs_dr_testkit::drill::event(&line) else {
+            continue;
+        };
+        if restarted.is_none()
+            && matches!(e.kind, EventKind::PhaseStarted { .. })
+            && e.step == Some(Step::CreateReverse)
+        {
             // Down while Terraform creates B -> A; back 300 ms later from its state file.
             ts.take().unwrap().sim.shutdown().await;
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -770,6 +465,7 @@ async fn the_simulator_restarted_mid_run() {
         },
         dir,
         pairs,
+        bin,
     };
     if status.code() != Some(0) {
         // The run may stop with a clear error while AWS was away; run again continues.
@@ -828,7 +524,7 @@ async fn bad_inputs_are_refused_with_clear_messages() {
     d.ok(&["failover", "--yes"]).await;
     let killed = d
         .efs_dr_killed_at(&["failback", "--yes", "--writes-stopped"], |e| {
-            e["event"] == "gate_passed" && e["step"] == "create_reverse"
+            matches!(e.kind, EventKind::GatePassed { .. }) && e.step == Some(Step::CreateReverse)
         })
         .await;
     assert!(killed);

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
+use efs_dr::dr::events::{Event, EventKind};
+use efs_dr::dr::phase::Step;
+use efs_dr::terraform::ChangeKind;
 use efs_dr_sim::{DeleteWhileDeleting, SimOptions, SimSettings};
-use serde_json::Value;
 
 use crate::dr::{config_text, drill_with, Drill, A_REGION, B_REGION};
 
@@ -48,11 +50,13 @@ async fn creation_time(
         .map(|r| *r.creation_time())
 }
 
-fn notes(events: &[Value]) -> Vec<String> {
+fn notes(events: &[Event]) -> Vec<String> {
     events
         .iter()
-        .filter(|e| e["event"] == "note")
-        .map(|e| e["text"].as_str().unwrap_or_default().to_string())
+        .filter_map(|e| match &e.kind {
+            EventKind::Note { text } => Some(text.clone()),
+            _ => None,
+        })
         .collect()
 }
 
@@ -110,15 +114,19 @@ async fn a_create_that_times_out_is_gated_not_replaced() {
     let creates = back
         .events
         .iter()
-        .filter(|e| e["event"] == "applied" && e["step"] == "create_reverse")
+        .filter(|e| {
+            matches!(e.kind, EventKind::Applied { .. }) && e.step == Some(Step::CreateReverse)
+        })
         .count();
     assert_eq!(creates, 1, "B -> A created once: {}", back.stdout);
     let replaced = back
         .events
         .iter()
-        .filter(|e| e["event"] == "plan_summary" || e["event"] == "applied")
-        .flat_map(|e| e["changes"].as_array().cloned().unwrap_or_default())
-        .any(|c| c["kind"] == "replace");
+        .flat_map(|e| match &e.kind {
+            EventKind::PlanSummary { changes } | EventKind::Applied { changes } => changes.clone(),
+            _ => Vec::new(),
+        })
+        .any(|c| c.kind == ChangeKind::Replace);
     assert!(!replaced, "{}", back.stdout);
     assert!(
         notes(&back.events)

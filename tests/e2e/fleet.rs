@@ -1,5 +1,7 @@
 //! A fleet: many pairs in one run, and one pair failing does not hold the others back.
 
+use efs_dr::dr::events::EventKind;
+
 use crate::dr::{drill, A_REGION, B_REGION};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -63,8 +65,10 @@ async fn twenty_pairs_fail_over_and_back_while_one_pair_in_error_is_left_behind(
         let calls: Vec<u64> = run
             .events
             .iter()
-            .filter(|e| e["event"] == "gate_polled")
-            .map(|e| e["sdk_calls"].as_u64().unwrap())
+            .filter_map(|e| match e.kind {
+                EventKind::GatePolled { sdk_calls, .. } => Some(sdk_calls),
+                _ => None,
+            })
             .collect();
         assert!(!calls.is_empty());
         assert!(

@@ -7,6 +7,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use efs_dr::dr::events::{Event, EventKind};
+use efs_dr::terraform::ChangeKind;
+use efs_dr_testkit::drill::{event, step_name};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -80,7 +83,7 @@ async fn kill_at(
     step: &str,
     moment: Moment,
     victim: Victim,
-) -> (bool, Vec<Value>) {
+) -> (bool, Vec<Event>) {
     orphans_done(d).await;
     let mut child = d
         .command(args)
@@ -107,17 +110,17 @@ async fn kill_at(
             lines.next_line().await
         };
         let Ok(Some(line)) = line else { break false };
-        let Ok(e) = serde_json::from_str::<Value>(&line) else {
+        let Some(e) = event(&line) else {
             continue;
         };
         events.push(e.clone());
-        if e["step"] != step {
+        if step_name(&e) != step {
             continue;
         }
-        match (e["event"].as_str(), moment) {
-            (Some("plan_summary"), Moment::Planned) => break true,
-            (Some("plan_summary"), Moment::Applying) => planned = true,
-            (Some("applied"), Moment::Applied) => break true,
+        match (&e.kind, moment) {
+            (EventKind::PlanSummary { .. }, Moment::Planned) => break true,
+            (EventKind::PlanSummary { .. }, Moment::Applying) => planned = true,
+            (EventKind::Applied { .. }, Moment::Applied) => break true,
             _ => {}
         }
     };
@@ -149,7 +152,7 @@ async fn until_done(d: &Drill, args: &[&str]) -> Vec<Run> {
             let history: Vec<String> = runs
                 .iter()
                 .flat_map(|r| &r.events)
-                .map(|e| format!("{} {} {}", e["event"], e["step"], e["changes"]))
+                .map(|e| format!("{} {:?}", step_name(e), e.kind))
                 .collect();
             panic!(
                 "efs-dr {args:?} did not heal:\n{}\nstate: {:?}\nA: {:?}\nB: {:?}\n{}",
@@ -170,12 +173,15 @@ async fn until_done(d: &Drill, args: &[&str]) -> Vec<Run> {
 }
 
 /// The Terraform creations the runs applied for `step`.
-fn creations(events: &[Value], step: &str) -> usize {
+fn creations(events: &[Event], step: &str) -> usize {
     events
         .iter()
-        .filter(|e| e["event"] == "applied" && e["step"] == step)
-        .flat_map(|e| e["changes"].as_array().cloned().unwrap_or_default())
-        .filter(|c| c["kind"] == "create")
+        .filter(|e| step_name(e) == step)
+        .flat_map(|e| match &e.kind {
+            EventKind::Applied { changes } => changes.clone(),
+            _ => Vec::new(),
+        })
+        .filter(|c| c.kind == ChangeKind::Create)
         .count()
 }
 
@@ -192,7 +198,7 @@ async fn kill_each_phase(
 ) -> usize {
     let mut kills = 0;
     // A creation AWS has seen while its run was killed: (step, the runs since).
-    let mut created: Option<(&str, Vec<Value>)> = None;
+    let mut created: Option<(&str, Vec<Event>)> = None;
     for step in steps {
         let (killed, events) = kill_at(d, args, step, moment, victim).await;
         if let Some((_, seen)) = created.as_mut() {
@@ -257,7 +263,7 @@ async fn every_kill_of_every_terraform_phase_heals_with_the_same_command() {
     .await;
     assert!(killed, "init killed while AWS creates A -> B");
     let runs = until_done(&d, &["init", "--yes"]).await;
-    let events: Vec<Value> = runs.iter().flat_map(|r| r.events.clone()).collect();
+    let events: Vec<Event> = runs.iter().flat_map(|r| r.events.clone()).collect();
     assert_eq!(
         creations(&events, "create_forward"),
         0,
@@ -371,8 +377,7 @@ async fn after_an_interrupt_no_change_is_left_for_a_plain_terraform_apply() {
 
     let again = d.ok(&["failover", "--yes", "--writes-stopped"]).await;
     assert!(
-        again.events.iter().any(|e| e["event"] == "note"
-            && e["text"].as_str().unwrap_or("").contains("set to \"none\"")),
+        again.any(|k| matches!(k, EventKind::Note { text } if text.contains("set to \"none\""))),
         "the correction is said: {}",
         again.stdout
     );
@@ -428,7 +433,7 @@ async fn a_gate_that_cannot_pass_in_time_is_said_up_front_and_its_advice_succeed
     assert!(said.contains("syncs about every 1h"), "{said}");
     assert!(said.contains("Nothing was changed"), "{said}");
     assert!(
-        !run.events.iter().any(|e| e["event"] == "phase_started"),
+        !run.any(|k| matches!(k, EventKind::PhaseStarted { .. })),
         "no phase started: {}",
         run.stdout
     );

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use efs_dr::dr::events::EventKind;
 use serde_json::Value;
 
 use crate::dr::{drill, Drill, Run, A_REGION, B_REGION};
@@ -124,10 +125,11 @@ async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
         .events
         .iter()
         .rev()
-        .find(|e| e["event"] == "finished")
-        .and_then(|e| e["stage"].as_str())
-        .unwrap_or_default()
-        .to_string();
+        .find_map(|e| match &e.kind {
+            EventKind::Finished { stage, .. } => stage.clone(),
+            _ => None,
+        })
+        .unwrap_or_default();
     let route = proposal_route(&body);
     if commands["next"].is_null() {
         assert!(stage.starts_with(&format!("{op} done: phase")), "{stage}");
@@ -177,7 +179,10 @@ async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
             .events
             .iter()
             .rev()
-            .find_map(|e| e["report"].as_str())
+            .find_map(|e| match &e.kind {
+                EventKind::ReportWritten { report } => Some(report.as_str()),
+                _ => None,
+            })
             .unwrap(),
     )
     .unwrap();

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
+use efs_dr::dr::events::{Event, EventKind};
+use efs_dr::dr::gate::Verdict;
 use efs_dr_sim::{SimOptions, SimSettings};
-use serde_json::Value;
+use efs_dr_testkit::drill::{event, is_at};
 
 use crate::dr::{drill_with, Drill, A_REGION, B_REGION};
 
@@ -38,21 +40,29 @@ enum Expect {
 }
 
 /// Runs `args`, killed at (step, event) when given.
-async fn run_until(d: &Drill, args: &[&str], stop_at: Option<(&str, &str)>) -> (bool, Vec<Value>) {
+async fn run_until(d: &Drill, args: &[&str], stop_at: Option<(&str, &str)>) -> (bool, Vec<Event>) {
     match stop_at {
-        Some((step, event)) => {
-            let at = |e: &Value| e["step"] == step && e["event"] == event;
+        Some((step, kind)) => {
+            let at = |e: &Event| is_at(e, step, kind);
             d.efs_dr_until(args, Some(&at)).await
         }
         None => d.efs_dr_until(args, None).await,
     }
 }
 
-fn events_of<'a>(events: &'a [Value], step: &str, event: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .filter(|e| e["step"] == step && e["event"] == event)
-        .collect()
+fn events_of<'a>(events: &'a [Event], step: &str, kind: &str) -> Vec<&'a Event> {
+    events.iter().filter(|e| is_at(e, step, kind)).collect()
+}
+
+/// Whether a gate poll found its gate not true yet.
+fn waiting(e: &Event) -> bool {
+    matches!(
+        e.kind,
+        EventKind::GatePolled {
+            verdict: Verdict::Waiting(_),
+            ..
+        }
+    )
 }
 
 /// Kills `args` right after each (step, event) in turn (the change made, its gate not passed
@@ -72,7 +82,7 @@ async fn each_kill_resumes_at_its_gate(d: &Drill, args: &[&str], kills: &[(&str,
         if let Some((s, e)) = next {
             assert!(killed, "efs-dr {args:?} ended before {e} of {s}");
         }
-        let started: Vec<&Value> = events_of(&events, step, "phase_started");
+        let started: Vec<&Event> = events_of(&events, step, "phase_started");
         if *expect == Expect::Complete {
             assert!(started.is_empty(), "the rerun of {args:?} ran {step} again");
             continue;
@@ -84,7 +94,7 @@ async fn each_kill_resumes_at_its_gate(d: &Drill, args: &[&str], kills: &[(&str,
         );
         if *expect == Expect::Waits {
             assert!(
-                polls.iter().any(|p| p["verdict"]["outcome"] == "waiting"),
+                polls.iter().any(|p| waiting(p)),
                 "the rerun of {args:?} did not wait at the gate of {step}"
             );
         }
@@ -157,7 +167,7 @@ async fn an_init_killed_before_the_first_sync_never_lets_an_unplanned_failover_s
     // 1. init killed after its apply, before the first sync.
     let killed = d
         .efs_dr_killed_at(&["init", "--yes"], |e| {
-            e["step"] == "create_forward" && e["event"] == "applied"
+            is_at(e, "create_forward", "applied")
         })
         .await;
     assert!(killed);
@@ -207,12 +217,14 @@ async fn a_failback_killed_right_after_its_stale_cleanup_resumes_at_the_cleanups
     let (_, rerun) = run_until(&d, &failback, None).await;
     let polls = events_of(&rerun, "cleanup_stale_on_a", "gate_polled");
     assert!(
-        polls.iter().any(|p| p["verdict"]["outcome"] == "waiting"),
+        polls.iter().any(|p| waiting(p)),
         "the rerun did not wait for the deletion: {rerun:?}"
     );
     // The deletion AWS was already carrying out was not asked for again.
     assert!(events_of(&rerun, "cleanup_stale_on_a", "sdk_change").is_empty());
-    assert!(!rerun.iter().any(|e| e["event"] == "refused"));
+    assert!(!rerun
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Refused { .. })));
     d.assert_home_with_everything(&["outage"]).await;
 }
 
@@ -250,8 +262,11 @@ async fn a_provider_error_reaches_the_operator_without_a_backtrace() {
     assert!(stderr.contains("ValidationException"), "{stderr}");
     let report_md = stdout
         .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find_map(|e| e["report"].as_str().map(str::to_string))
+        .filter_map(event)
+        .find_map(|e| match e.kind {
+            EventKind::ReportWritten { report } => Some(report),
+            _ => None,
+        })
         .map(|p| std::fs::read_to_string(p).unwrap())
         .expect("a report");
     for (what, text) in [("stderr", stderr.as_ref()), ("report", report_md.as_str())] {

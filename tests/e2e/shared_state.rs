@@ -9,6 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use efs_dr::dr::events::EventKind;
+use efs_dr::dr::phase::Step;
+use efs_dr::terraform::ChangeKind;
+use efs_dr_testkit::drill::{event, waiting_at};
 use efs_dr_testkit::Moto;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -283,8 +287,8 @@ async fn a_failback_killed_on_one_machine_is_finished_from_another() {
     let (mut child, mut lines, _) = failback(&d, &m1, false);
     let mut planned = false;
     while let Some(line) = lines.next_line().await.unwrap() {
-        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if e["event"] == "plan_summary" && e["step"] == "create_reverse" {
+        let Some(e) = event(&line) else { continue };
+        if matches!(e.kind, EventKind::PlanSummary { .. }) && e.step == Some(Step::CreateReverse) {
             planned = true;
             break;
         }
@@ -388,7 +392,10 @@ async fn a_failback_killed_on_one_machine_is_finished_from_another() {
     let md = std::fs::read_to_string(
         init.events
             .iter()
-            .find_map(|e| e["report"].as_str())
+            .find_map(|e| match &e.kind {
+                EventKind::ReportWritten { report } => Some(report.as_str()),
+                _ => None,
+            })
             .unwrap(),
     )
     .unwrap();
@@ -408,9 +415,12 @@ async fn a_failback_killed_on_one_machine_is_finished_from_another() {
 
     let failback = ok(&d, &m2, &["failback", "--yes", "--writes-stopped"]).await;
     assert!(
-        !failback.events.iter().any(|e| e["event"] == "applied"
-            && e["step"] == "create_reverse"
-            && e["changes"].to_string().contains("create")),
+        !failback
+            .events
+            .iter()
+            .any(|e| e.step == Some(Step::CreateReverse)
+                && matches!(&e.kind, EventKind::Applied { changes }
+                if changes.iter().any(|c| c.kind == ChangeKind::Create))),
         "B -> A was not created again"
     );
     d.assert_home_with_everything(&["outage"]).await;
@@ -460,7 +470,7 @@ async fn two_failovers_at_once_from_two_machines_one_runs_the_other_is_refused()
         loser.stderr
     );
     assert!(
-        !loser.events.iter().any(|e| e["event"] == "phase_started"),
+        !loser.any(|k| matches!(k, EventKind::PhaseStarted { .. })),
         "the refused run started nothing"
     );
     assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED", "B writable");
@@ -484,21 +494,17 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
     // 1. S3 still stopped when the quiesce has passed: the run stops before fencing B.
     let w = Writer::start(&d, "first");
     let (mut child, mut lines, _) = failback(&d, &m1, false);
-    let mut finished = Value::Null;
+    let mut finished = None;
     let mut paused = false;
     while let Some(line) = lines.next_line().await.unwrap() {
-        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if !paused
-            && e["event"] == "gate_polled"
-            && e["step"] == "quiesce"
-            && e["verdict"]["outcome"] == "waiting"
-        {
+        let Some(e) = event(&line) else { continue };
+        if !paused && waiting_at(&e, Step::Quiesce) {
             moto.pause();
             paused = true;
             w.stop();
         }
-        if e["event"] == "finished" {
-            finished = e;
+        if let EventKind::Finished { .. } = e.kind {
+            finished = Some(e);
             moto.resume();
             break;
         }
@@ -507,8 +513,11 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
     w.stopped().await;
     while lines.next_line().await.unwrap().is_some() {}
     let status = child.wait().await.unwrap();
-    assert_eq!(status.code(), Some(1), "{finished}");
-    let message = finished["message"].as_str().unwrap();
+    let message = match finished.map(|e| e.kind) {
+        Some(EventKind::Finished { message, .. }) => message,
+        other => panic!("no finished event: {other:?}"),
+    };
+    assert_eq!(status.code(), Some(1), "{message}");
     assert!(
         message.contains(&format!(
             "the state's S3 bucket s3://{BUCKET} cannot be written"
@@ -539,11 +548,7 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
             .await
             .unwrap()
             .expect("the run waits at the quiesce gate");
-        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if e["event"] == "gate_polled"
-            && e["step"] == "quiesce"
-            && e["verdict"]["outcome"] == "waiting"
-        {
+        if event(&line).is_some_and(|e| waiting_at(&e, Step::Quiesce)) {
             break;
         }
     }
@@ -563,19 +568,19 @@ async fn s3_stopping_during_a_gate_wait_never_lets_a_change_through_unrecorded()
     w.stopped().await;
     let rest =
         tokio::spawn(async move { while logs.next_line().await.ok().flatten().is_some() {} });
-    let mut ended = Value::Null;
+    let mut ended = None;
     let mut warnings = Vec::new();
     while let Some(line) = events.next_line().await.unwrap() {
-        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if e["event"] == "finished" {
-            ended = e;
-        } else if e["event"] == "warning" {
-            warnings.push(e["text"].as_str().unwrap_or_default().to_string());
+        let Some(e) = event(&line) else { continue };
+        match e.kind {
+            EventKind::Finished { message, .. } => ended = Some(message),
+            EventKind::Warning { text } => warnings.push(text),
+            _ => {}
         }
     }
     let status = child.wait().await.unwrap();
     rest.await.unwrap();
-    assert_eq!(status.code(), Some(0), "{ended}");
+    assert_eq!(status.code(), Some(0), "{ended:?}");
     // What the log said of the lease, the JSON events say too (and so the report).
     assert!(
         warnings.iter().any(|w| w.contains("the heartbeat failed"))
@@ -595,8 +600,10 @@ async fn an_interrupted_run_gives_its_lease_back() {
     let w = Writer::start(&d, "live");
     let (mut child, mut lines, _) = failback(&d, &m1, false);
     while let Some(line) = lines.next_line().await.unwrap() {
-        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if e["event"] == "gate_polled" && e["step"] == "quiesce" {
+        let e = event(&line);
+        if e.is_some_and(|e| {
+            matches!(e.kind, EventKind::GatePolled { .. }) && e.step == Some(Step::Quiesce)
+        }) {
             assert!(
                 object(&moto, LEASE_KEY).await.is_some(),
                 "held while waiting"
@@ -704,7 +711,7 @@ async fn an_unplanned_failover_whose_state_cannot_be_written_makes_b_writable_an
     assert_eq!(d.protection(B_REGION, &p.b).await, "ENABLED", "B writable");
     assert_eq!(state_on(&d, &m1).await, forward, "the state not changed");
     assert!(
-        !down.events.iter().any(|e| e["event"] == "state_changed"),
+        !down.any(|k| matches!(k, EventKind::StateChanged { .. })),
         "{}",
         down.stdout
     );
@@ -712,15 +719,13 @@ async fn an_unplanned_failover_whose_state_cannot_be_written_makes_b_writable_an
     // The bucket answers again (A still down): the same command only forgets A -> B.
     let again = ok(&d, &m1, &["failover", "--unplanned", "--yes"]).await;
     assert!(
-        !again.events.iter().any(|e| e["event"] == "sdk_change"),
+        !again.any(|k| matches!(k, EventKind::SdkChange { .. })),
         "B's deletion is not made twice: {}",
         again.stdout
     );
     assert!(
         again
-            .events
-            .iter()
-            .any(|e| e["event"] == "state_changed" && e["command"] == "state rm"),
+            .any(|k| matches!(k, EventKind::StateChanged { command, .. } if command == "state rm")),
         "{}",
         again.stdout
     );
@@ -801,8 +806,10 @@ impl Watched {
     /// `[pair]   warning: TEXT` line.
     fn warning(&self, line: &str) -> Option<String> {
         if self.json {
-            let e: Value = serde_json::from_str(line).ok()?;
-            (e["event"] == "warning").then(|| e["text"].as_str().unwrap_or_default().to_string())
+            match event(line)?.kind {
+                EventKind::Warning { text } => Some(text),
+                _ => None,
+            }
         } else {
             line.split_once("]   warning: ").map(|(_, t)| t.to_string())
         }
@@ -811,10 +818,7 @@ impl Watched {
     /// Whether a line says the run waits at the quiesce gate.
     fn waits_at_quiesce(&self, line: &str, in_quiesce: &mut bool) -> bool {
         if self.json {
-            let e: Value = serde_json::from_str(line).unwrap_or(Value::Null);
-            e["event"] == "gate_polled"
-                && e["step"] == "quiesce"
-                && e["verdict"]["outcome"] == "waiting"
+            event(line).is_some_and(|e| waiting_at(&e, Step::Quiesce))
         } else {
             if line.contains("] > ") {
                 *in_quiesce = line.contains("wait until writes on B stopped");
@@ -826,8 +830,10 @@ impl Watched {
     /// The report's path, if the line gives it.
     fn report(&self, line: &str) -> Option<PathBuf> {
         let path = if self.json {
-            let e: Value = serde_json::from_str(line).ok()?;
-            e["report"].as_str()?.to_string()
+            match event(line)?.kind {
+                EventKind::ReportWritten { report } => report,
+                _ => return None,
+            }
         } else {
             line.strip_prefix("report: ")?.to_string()
         };

@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use efs_dr::dr::events::EventKind;
+use efs_dr::dr::gate::Verdict;
+use efs_dr::dr::phase::Step;
 use efs_dr_sim::{SimOptions, SimSettings};
 use serde_json::Value;
 
@@ -152,24 +155,26 @@ async fn a_recovery_point_keeps_every_write_only_a_had_before_the_failback_overw
     let warning = unread
         .events
         .iter()
-        .find(|e| e["event"] == "warning")
+        .find(|e| matches!(e.kind, EventKind::Warning { .. }))
         .expect("a warning event");
     assert!(
-        warning["text"]
-            .as_str()
-            .unwrap()
-            .contains("A's backup jobs could not be read"),
-        "{warning}"
+        matches!(&warning.kind, EventKind::Warning { text } if text.contains("A's backup jobs could not be read")),
+        "{warning:?}"
     );
-    assert_eq!(warning["pair"], "app");
+    assert_eq!(warning.pair.as_deref(), Some("app"));
     assert_eq!(on_a(&d).await, before, "A untouched");
 
     // Killed while the backup job runs, then run again: one more job, not two.
     let killed = d
         .efs_dr_killed_at(&FAILBACK, |e| {
-            e["step"] == "backup_a"
-                && e["event"] == "gate_polled"
-                && e["verdict"]["outcome"] == "waiting"
+            e.step == Some(Step::BackupA)
+                && matches!(
+                    e.kind,
+                    EventKind::GatePolled {
+                        verdict: Verdict::Waiting(_),
+                        ..
+                    }
+                )
         })
         .await;
     assert!(
@@ -195,7 +200,10 @@ async fn a_recovery_point_keeps_every_write_only_a_had_before_the_failback_overw
         back.events
             .iter()
             .rev()
-            .find_map(|e| e["report"].as_str())
+            .find_map(|e| match &e.kind {
+                EventKind::ReportWritten { report } => Some(report.as_str()),
+                _ => None,
+            })
             .unwrap(),
     )
     .unwrap();
@@ -292,7 +300,7 @@ async fn a_missing_backup_vault_stops_the_failback_before_a_is_fenced() {
         "{said}"
     );
     assert!(
-        !run.events.iter().any(|e| e["event"] == "sdk_change"),
+        !run.any(|k| matches!(k, EventKind::SdkChange { .. })),
         "nothing changed: {}",
         run.stdout
     );

@@ -1,7 +1,9 @@
 //! What efs-dr's tests share, written once: an in-process simulator with real SDK clients on
 //! it, the offline Terraform toolchain's environment (`make setup` installs it under `.tools/`),
-//! and temporary work directories.
+//! temporary work directories, and the e2e drill (the efs-dr binary run on the simulator, its
+//! events typed).
 
+pub mod drill;
 mod moto;
 mod sim;
 mod toolchain;
