@@ -108,3 +108,26 @@ impl RegionClients {
         Ok(out)
     }
 }
+
+/// The AWS CLI command that restores `pair`'s recovery point `arn` of A into a directory of A
+/// (`aws-backup-restore_<time>`, beside what A holds now: nothing is overwritten), with the
+/// metadata AWS Backup needs for an EFS restore (`file-system-id`, `newFileSystem`,
+/// `Encrypted`, `PerformanceMode`, `CreationToken`), and the pair's backup role.
+pub fn restore_command(
+    pair: &crate::config::Pair,
+    a: Option<&super::FileSystemInfo>,
+    arn: &str,
+    job: &str,
+) -> String {
+    let role = pair
+        .backup
+        .as_ref()
+        .map_or("ROLE_ARN", |b| b.role_arn.as_str());
+    let (encrypted, mode) = a.map_or((true, "generalPurpose"), |fs| {
+        (fs.encrypted, fs.performance_mode.as_str())
+    });
+    format!(
+        "aws backup start-restore-job --region {} --recovery-point-arn {arn} --iam-role-arn {role} --resource-type EFS --metadata file-system-id={},newFileSystem=false,Encrypted={encrypted},PerformanceMode={mode},CreationToken=efs-dr-restore-{job}",
+        pair.primary.region, pair.primary.file_system_id
+    )
+}

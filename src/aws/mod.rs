@@ -3,7 +3,7 @@
 //! SDK. AWS's own clock (the `Date` header of every answer) is recorded per region, so that gates
 //! compare AWS timestamps with AWS time.
 
-mod backup;
+pub mod backup;
 mod error;
 mod evidence;
 mod types;
@@ -308,6 +308,10 @@ pub struct FileSystemInfo {
     pub name: Option<String>,
     /// What AWS Backup calls it (the account id is in there).
     pub arn: Option<String>,
+    /// Encrypted at rest, and its performance mode (`generalPurpose`, `maxIO`): what a
+    /// restore of its recovery point must say.
+    pub encrypted: bool,
+    pub performance_mode: String,
 }
 
 /// An optional AWS time as RFC 3339, both ways.
@@ -428,6 +432,8 @@ impl RegionClients {
                             .unwrap_or(Protection::Enabled),
                         name: fs.name().map(str::to_string),
                         arn: fs.file_system_arn().map(str::to_string),
+                        encrypted: fs.encrypted().unwrap_or(false),
+                        performance_mode: fs.performance_mode().as_str().to_string(),
                     },
                 );
             }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -25,7 +25,12 @@ impl EventSink for JsonLines {
 pub struct Human {
     progress: MultiProgress,
     bars: BTreeMap<String, ProgressBar>,
-    last_waiting: BTreeMap<String, String>,
+    /// Per pair: what its gate waits for, and when a line last said so.
+    last_waiting: BTreeMap<String, (String, Instant)>,
+    /// Per pair: when its phase started.
+    started: BTreeMap<String, Instant>,
+    /// A line at least this often during a wait, without a terminal (CI).
+    every: Duration,
 }
 
 impl Human {
@@ -42,6 +47,8 @@ impl Human {
             progress: MultiProgress::with_draw_target(target),
             bars: BTreeMap::new(),
             last_waiting: BTreeMap::new(),
+            started: BTreeMap::new(),
+            every: super::output::progress_every(),
         }
     }
 
@@ -69,6 +76,11 @@ impl Human {
             self.progress.remove(&bar);
         }
     }
+}
+
+/// A wall-clock span in whole seconds, as people read it ("3m 12s").
+fn human_secs(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
 fn changes_text(changes: &[efs_dr::dr::events::TfChange]) -> String {
@@ -111,6 +123,7 @@ impl EventSink for Human {
                     old.finish_and_clear();
                 }
                 self.last_waiting.remove(&pair);
+                self.started.insert(pair.clone(), Instant::now());
             }
             EventKind::PlanSummary { changes } => self.say(&format!(
                 "[{pair}]   terraform plan: {}",
@@ -133,10 +146,22 @@ impl EventSink for Human {
                 if let Some(bar) = self.bars.get(&pair) {
                     bar.set_message(text.clone());
                 }
-                if self.last_waiting.get(&pair) != Some(&text) && self.progress.is_hidden() {
-                    self.say(&format!("[{pair}]   {text}"));
+                // Without a terminal: a line when it changes, and at least every `every`.
+                let said = match self.last_waiting.get(&pair) {
+                    Some((last, at)) if *last == text => at.elapsed() < self.every,
+                    _ => false,
+                };
+                if !said && self.progress.is_hidden() {
+                    let so_far = self
+                        .started
+                        .get(&pair)
+                        .map(|t| format!(" ({} so far)", human_secs(t.elapsed())))
+                        .unwrap_or_default();
+                    self.say(&format!("[{pair}]   {text}{so_far}"));
+                    self.last_waiting.insert(pair, (text, Instant::now()));
+                } else if !said {
+                    self.last_waiting.insert(pair, (text, Instant::now()));
                 }
-                self.last_waiting.insert(pair, text);
             }
             EventKind::GatePassed {
                 detail,
@@ -175,10 +200,29 @@ impl EventSink for Human {
                     ""
                 }
             )),
-            EventKind::RecoveryPoint { arn, .. } => {
-                self.say(&format!("[{pair}]   recovery point of A: {arn}"))
+            EventKind::RecoveryPoint { arn, restore, .. } => {
+                self.say(&format!("[{pair}]   recovery point of A: {arn}"));
+                if !restore.is_empty() {
+                    self.say(&format!(
+                        "[{pair}]   to restore A's writes into a directory of A: {restore}"
+                    ));
+                }
             }
             EventKind::Note { text } => self.say(&format!("[{pair}]   note: {text}")),
+            EventKind::Progress { text } => {
+                let targets: Vec<&ProgressBar> = if pair.is_empty() {
+                    self.bars.values().collect()
+                } else {
+                    self.bars.get(&pair).into_iter().collect()
+                };
+                for bar in &targets {
+                    bar.set_message(text.clone());
+                }
+                if self.progress.is_hidden() {
+                    let who = if pair.is_empty() { "*" } else { pair.as_str() };
+                    self.say(&format!("[{who}]   {text}"));
+                }
+            }
             EventKind::Answered { .. } => {}
             EventKind::Warning { text } => self.warn(&format!("[{pair}]   warning: {text}")),
             EventKind::Refused { message } => {

@@ -176,7 +176,7 @@ pub async fn terraform(config: &Config, overrides: &Overrides) -> Result<Terrafo
         tf.parallelism = config.terraform.parallelism_for(config.pairs.len());
         tf
     })
-    .map_err(|e| DrError::Failed(e.to_string()))
+    .map_err(DrError::from)
 }
 
 /// Builds the context: config, AWS clients for every region, the checked Terraform binary.
@@ -188,6 +188,7 @@ pub async fn context(config_path: &Path, overrides: &Overrides) -> Result<Contex
         aws,
         tf,
         lease: Default::default(),
+        progress_every: super::output::progress_every(),
     })
 }
 

@@ -62,6 +62,17 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_color: bool,
 
+    /// During a long wait (a Terraform apply, a gate), say it is still going at least this
+    /// often, on a terminal or not (CI kills a job silent for 10 minutes)
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        default_value = "30s",
+        env = "EFS_DR_PROGRESS_EVERY"
+    )]
+    pub progress_every: humantime::Duration,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -139,7 +150,7 @@ impl Cli {
 const QUIET_SDK: &str = "aws_sigv4=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,aws_smithy_http_client=warn,aws_smithy_types=warn,aws_config=warn,aws_credential_types=warn,aws_runtime=warn,hyper=warn,hyper_util=warn,h2=warn,rustls=warn";
 
 pub async fn run(cli: Cli) -> Result<(), DrError> {
-    output::init(cli.quiet);
+    output::init(cli.quiet, cli.progress_every.into());
     let result = command(cli).await;
     output::finish(result)
 }

@@ -5,8 +5,9 @@
 //! `io::ErrorKind` (ripgrep's way); any other failure to write stdout fails the command.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use efs_dr::dr::DrError;
 
@@ -28,8 +29,19 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 /// The first failure to write stdout (other than a closed pipe): the command's failure.
 static STDOUT_FAILED: Mutex<Option<String>> = Mutex::new(None);
 
-/// Sets the level from `-q` (counted).
-pub fn init(quiet: u8) {
+static PROGRESS_EVERY_MS: AtomicU64 = AtomicU64::new(30_000);
+
+/// How often a long wait says it is still going, at the least (`--progress-every`).
+pub fn progress_every() -> Duration {
+    Duration::from_millis(PROGRESS_EVERY_MS.load(Ordering::Relaxed))
+}
+
+/// Sets the level from `-q` (counted), and how often a long wait says so.
+pub fn init(quiet: u8, progress_every: Duration) {
+    PROGRESS_EVERY_MS.store(
+        progress_every.as_millis().clamp(1, u64::MAX as u128) as u64,
+        Ordering::Relaxed,
+    );
     let level = match quiet {
         0 => Level::Default,
         1 => Level::Quiet,

@@ -112,6 +112,15 @@ pub enum EventKind {
     RecoveryPoint {
         arn: String,
         job: String,
+        /// The AWS CLI command that restores it into a directory of A (empty in older
+        /// recordings).
+        #[serde(default)]
+        restore: String,
+    },
+    /// A long wait is still going: what it waits for and for how long (at least every
+    /// `--progress-every`), or a line of Terraform's own progress ("Still destroying...").
+    Progress {
+        text: String,
     },
     /// Something the operator must know about the pair afterwards.
     Note {

@@ -52,6 +52,9 @@ pub struct DataAccount {
     /// What says so: metrics, sync timestamps, a recovery point, the operator's word.
     pub basis: Vec<String>,
     pub recovery_point: Option<String>,
+    /// The AWS CLI command that restores the recovery point into a directory of A.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_command: Option<String>,
     #[serde(skip)]
     a_side: Option<bool>,
     #[serde(skip)]
@@ -190,7 +193,8 @@ pub fn measure(events: &[Event]) -> BTreeMap<String, Measured> {
                 }
                 m.data.settle();
             }
-            EventKind::RecoveryPoint { arn, .. } => {
+            EventKind::RecoveryPoint { arn, restore, .. } => {
+                m.data.restore_command = Some(restore.clone()).filter(|r| !r.is_empty());
                 // A recovery point keeps A's writes, whatever was said of them before.
                 m.data.basis.retain(|b| !b.contains("destroyed"));
                 m.data.a_side = Some(true);

@@ -391,7 +391,7 @@ fn describe(kind: &EventKind) -> Option<String> {
                 ""
             }
         ),
-        EventKind::RecoveryPoint { arn, job } => {
+        EventKind::RecoveryPoint { arn, job, .. } => {
             format!("recovery point of A: {arn} (backup job {job})")
         }
         EventKind::Note { text } => text.clone(),
@@ -399,7 +399,9 @@ fn describe(kind: &EventKind) -> Option<String> {
         EventKind::Warning { text } => format!("warning: {text}"),
         EventKind::Refused { message } => format!("refused: {message}"),
         EventKind::Finished { message, .. } => format!("finished: {message}"),
-        EventKind::GatePolled { .. } | EventKind::ReportWritten { .. } => return None,
+        EventKind::GatePolled { .. }
+        | EventKind::Progress { .. }
+        | EventKind::ReportWritten { .. } => return None,
     })
 }
 

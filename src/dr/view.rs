@@ -307,6 +307,8 @@ pub(crate) mod tests {
             life_cycle_state: crate::aws::LifeCycleState::Available,
             protection: Protection::from_aws(protection),
             name: None,
+            encrypted: true,
+            performance_mode: "generalPurpose".into(),
         }
     }
 

@@ -99,6 +99,17 @@ impl Terraform {
     /// Runs one command to its end; never waits for input. `quiet` keeps its output out of the
     /// logs (JSON for efs-dr, not for people; failures come back as typed errors).
     pub async fn exec(&self, args: &[String], quiet: bool) -> Result<Ran, TfError> {
+        self.exec_watched(args, quiet, None).await
+    }
+
+    /// [`exec`](Self::exec), with Terraform's progress lines ("...: Still destroying...
+    /// [10s elapsed]", "...: Destruction complete after 3m2s") sent to `progress` as they come.
+    pub async fn exec_watched(
+        &self,
+        args: &[String],
+        quiet: bool,
+        progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> Result<Ran, TfError> {
         tracing::info!(target: "terraform", dir = %self.dir.display(), "terraform {}", args.join(" "));
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(args)
@@ -128,6 +139,9 @@ impl Terraform {
             while let Ok(Some(line)) = lines.next_line().await {
                 if !quiet {
                     tracing::info!(target: "terraform", "{line}");
+                }
+                if let Some(tx) = progress.as_ref().filter(|_| is_progress(&line)) {
+                    let _ = tx.send(line.trim().to_string());
                 }
                 all.push_str(&line);
                 all.push('\n');
@@ -198,6 +212,11 @@ impl Terraform {
         ok_codes: &[i32],
     ) -> Result<Ran, TfError> {
         let ran = self.exec(args, quiet).await?;
+        self.checked(name, ran, ok_codes)
+    }
+
+    /// A command's end as a result: exit 0 (or one of `ok_codes`), or its typed error.
+    fn checked(&self, name: &str, ran: Ran, ok_codes: &[i32]) -> Result<Ran, TfError> {
         if ran.code == 0 || ok_codes.contains(&ran.code) {
             Ok(ran)
         } else {
@@ -274,14 +293,18 @@ impl Terraform {
     }
 
     pub async fn apply(&self, plan_file: &Path) -> Result<(), TfError> {
-        self.run_ok(
-            "apply",
-            &commands::apply(plan_file, self.lock_timeout, self.parallelism),
-            false,
-            &[],
-        )
-        .await
-        .map(|_| ())
+        self.apply_watched(plan_file, None).await
+    }
+
+    /// Applies a saved plan, its progress lines sent to `progress`.
+    pub async fn apply_watched(
+        &self,
+        plan_file: &Path,
+        progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> Result<(), TfError> {
+        let args = commands::apply(plan_file, self.lock_timeout, self.parallelism);
+        let ran = self.exec_watched(&args, false, progress).await?;
+        self.checked("apply", ran, &[]).map(|_| ())
     }
 
     pub async fn output(&self) -> Result<serde_json::Value, TfError> {
@@ -357,14 +380,34 @@ impl Terraform {
 
     /// Applies a checked plan (nothing to do when it has no change); returns its changes.
     pub async fn apply_checked(&self, plan: CheckedPlan) -> Result<Vec<ResourceChange>, TfError> {
+        self.apply_checked_watched(plan, None).await
+    }
+
+    /// [`apply_checked`](Self::apply_checked), Terraform's progress lines sent to `progress`.
+    pub async fn apply_checked_watched(
+        &self,
+        plan: CheckedPlan,
+        progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> Result<Vec<ResourceChange>, TfError> {
         let result = if plan.changes.is_empty() {
             Ok(())
         } else {
-            self.apply(&plan.file).await
+            self.apply_watched(&plan.file, progress).await
         };
         let _ = std::fs::remove_file(self.dir.join(&plan.file));
         result.map(|()| plan.changes)
     }
+}
+
+/// Whether a line of Terraform's human output says how a change is going ("...: Still
+/// creating... [1m0s elapsed]", "...: Creation complete after 8m2s [id=...]").
+fn is_progress(line: &str) -> bool {
+    let line = line.trim();
+    line.contains(": Still ")
+        || line.contains(" complete after ")
+        || line.ends_with(": Creating...")
+        || line.ends_with(": Destroying...")
+        || line.contains(": Destroying... [")
 }
 
 /// A saved plan that passed the safety check.
@@ -389,4 +432,33 @@ pub enum PhaseError {
     Terraform(#[from] TfError),
     #[error(transparent)]
     Unsafe(#[from] UnsafePlan),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_progress;
+
+    /// Terraform's progress lines (as 1.5 to 1.15 print them) reach the operator; its other
+    /// lines do not.
+    #[test]
+    fn terraform_progress_lines_are_told_from_the_rest() {
+        let address = r#"module.efs_dr.aws_efs_replication_configuration.forward["app"]"#;
+        for line in [
+            format!("{address}: Destroying... [id=fs-0123456789abcdef0]"),
+            format!("{address}: Still destroying... [id=fs-0123456789abcdef0, 10s elapsed]"),
+            format!("{address}: Still creating... [1m0s elapsed]"),
+            format!("{address}: Creating..."),
+            format!("{address}: Destruction complete after 3m2s"),
+            format!("{address}: Creation complete after 8m12s [id=fs-0123456789abcdef0]"),
+        ] {
+            assert!(is_progress(&line), "{line}");
+        }
+        for line in [
+            "Apply complete! Resources: 0 added, 0 changed, 1 destroyed.",
+            "Acquiring state lock. This may take a few moments...",
+            "",
+        ] {
+            assert!(!is_progress(line), "{line}");
+        }
+    }
 }

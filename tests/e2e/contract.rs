@@ -367,3 +367,54 @@ async fn an_interrupted_run_stops_terraform_cleanly_and_continues_when_run_again
         .unwrap();
     assert_eq!(status.code(), Some(130));
 }
+
+/// No silent minutes: without a terminal (as in CI), a Terraform apply that takes minutes of
+/// AWS time says at least every `--progress-every` what it applies, what AWS usually takes and
+/// how long it has run, and Terraform's own "Still destroying..." lines reach the operator; the
+/// JSON output carries the same as `progress` events. The simulator runs at 40x, so that AWS's
+/// minutes are seconds of wall time (never fewer: the scale is of wall time).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_terraform_apply_says_how_it_goes_at_least_every_progress_interval() {
+    let d = crate::dr::drill_with(
+        &["app"],
+        efs_dr_sim::SimOptions {
+            time_scale: 40.0,
+            seed: Some(21),
+            ..efs_dr_sim::SimOptions::default()
+        },
+    )
+    .await;
+    d.write_config("8h", "terraform");
+    // JSON: `progress` events while Terraform creates A -> B.
+    let init = d.ok(&["init", "--yes", "--progress-every", "1s"]).await;
+    assert!(
+        init.any(|k| matches!(k, EventKind::Progress { text } if text.contains(" so far"))),
+        "{}",
+        init.stdout
+    );
+    let out = d
+        .command_output(
+            &d.config(),
+            "human",
+            &["failover", "--yes", "--progress-every", "1s"],
+        )
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let ticks: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[*]   terraform apply: ") && l.contains(" so far"))
+        .collect();
+    assert!(
+        ticks.len() >= 2 && ticks.iter().all(|l| l.contains("AWS usually takes ~")),
+        "a progress line every second while Terraform applies:\n{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("[app]   ") && l.contains(": Still destroying...")),
+        "Terraform's own progress, for the pair it names:\n{stderr}"
+    );
+}

@@ -195,6 +195,19 @@ async fn a_recovery_point_keeps_every_write_only_a_had_before_the_failback_overw
     }
     assert_eq!(data["all_writes_accounted_for"], true, "{data}");
     assert!(data["bytes"].as_f64().unwrap() > 0.0, "{data}");
+    // The report says how to get those writes back, into a directory of A.
+    let restore = data["restore_command"].as_str().expect("a restore command");
+    for part in [
+        "aws backup start-restore-job",
+        &format!("--region {A_REGION}"),
+        &format!("--recovery-point-arn {point}"),
+        &format!("--iam-role-arn {ROLE}"),
+        &format!("file-system-id={}", d.pairs[0].a),
+        "newFileSystem=false",
+        "PerformanceMode=generalPurpose",
+    ] {
+        assert!(restore.contains(part), "{part} in: {restore}");
+    }
     d.assert_home_with_everything(&["during"]).await;
     let md = std::fs::read_to_string(
         back.events

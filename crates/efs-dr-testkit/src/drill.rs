@@ -12,6 +12,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::{efs, file_system, start_with, TestSim};
 
+/// Which event of a step to kill a run at.
+pub type KillPoint = fn(&EventKind) -> bool;
+
 /// One line of `--output json` as an event, if it is one.
 pub fn event(line: &str) -> Option<Event> {
     serde_json::from_str(line).ok()
@@ -234,10 +237,21 @@ impl Drill {
     }
 
     pub fn command_with(&self, config: &Path, args: &[&str]) -> tokio::process::Command {
+        self.command_output(config, "json", args)
+    }
+
+    /// efs-dr `args` with `--output OUTPUT` ("human": the display on stderr), logs off but
+    /// warnings.
+    pub fn command_output(
+        &self,
+        config: &Path,
+        output: &str,
+        args: &[&str],
+    ) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.bin);
         cmd.arg("--config")
             .arg(config)
-            .args(["--output", "json"])
+            .args(["--output", output])
             .args(args)
             .env("PATH", crate::path_with_tools())
             .envs(crate::tf_env(&self.ts.url))
@@ -310,7 +324,7 @@ impl Drill {
 
     /// Runs `args` once per (step, event), killing each run at that event of that step: each run
     /// must continue where the one before was killed.
-    pub async fn kill_at_each(&self, args: &[&str], points: &[(Step, fn(&EventKind) -> bool)]) {
+    pub async fn kill_at_each(&self, args: &[&str], points: &[(Step, KillPoint)]) {
         for (step, at) in points {
             let killed = self
                 .efs_dr_killed_at(args, |e| e.step == Some(*step) && at(&e.kind))

@@ -211,6 +211,7 @@ fn the_data_account_never_contradicts_itself() {
                                 arn: "arn:aws:backup:us-east-1:123456789012:recovery-point:x"
                                     .into(),
                                 job: "job-1".into(),
+                                restore: "aws backup start-restore-job --region us-east-1 --recovery-point-arn arn:aws:backup:us-east-1:123456789012:recovery-point:x".into(),
                             },
                             Some("app"),
                         ));

@@ -202,6 +202,12 @@ impl Runner<'_> {
                         EventKind::RecoveryPoint {
                             arn: j.recovery_point_arn.clone().unwrap_or_default(),
                             job: j.id.clone(),
+                            restore: crate::aws::backup::restore_command(
+                                self.pair(name),
+                                view.a.file_system.as_ref(),
+                                j.recovery_point_arn.as_deref().unwrap_or_default(),
+                                &j.id,
+                            ),
                         },
                     );
                 }

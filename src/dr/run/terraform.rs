@@ -154,7 +154,7 @@ impl Runner<'_> {
                 EventKind::PlanSummary { changes },
             );
         }
-        let applied = match tf.apply_checked(checked).await {
+        let applied = match self.apply_saying_progress(step, round, checked).await {
             Ok(applied) => applied,
             Err(e @ crate::terraform::TfError::Interrupted { .. }) => return Err(e.into()),
             Err(e) => {
@@ -207,6 +207,59 @@ impl Runner<'_> {
 }
 
 impl Runner<'_> {
+    /// Applies a checked plan, and says how it goes while it runs: Terraform's own progress
+    /// lines for the pair they name, and at least every `progress_every` what is applied,
+    /// what AWS usually takes for it and how long it has run.
+    async fn apply_saying_progress(
+        &mut self,
+        step: Step,
+        round: &[(String, Vec<Action>)],
+        checked: crate::terraform::CheckedPlan,
+    ) -> Result<Vec<ResourceChange>, crate::terraform::TfError> {
+        let ctx = self.ctx;
+        if checked.changes.is_empty() {
+            return ctx.tf.apply_checked(checked).await;
+        }
+        let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        let apply = ctx.tf.apply_checked_watched(checked, Some(tx));
+        tokio::pin!(apply);
+        let every = ctx.progress_every;
+        let started = std::time::Instant::now();
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let names: Vec<&str> = round.iter().map(|(n, _)| n.as_str()).collect();
+        let what = format!(
+            "terraform apply: {} for {} pair{}; AWS usually takes ~{}",
+            step.title(),
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            crate::dr::gate::fmt_dur(step.spec().expected)
+        );
+        loop {
+            tokio::select! {
+                result = &mut apply => return result,
+                Some(line) = lines.recv() => {
+                    // `module.x.aws_efs_replication_configuration.forward["app"]: Still ...`
+                    let pair = names
+                        .iter()
+                        .find(|n| line.contains(&format!("[\"{n}\"]")))
+                        .map(|n| n.to_string());
+                    let now = ctx.aws.now();
+                    self.out.emit(pair.as_deref(), Some(step), now, EventKind::Progress { text: line });
+                }
+                _ = tick.tick() => {
+                    let elapsed = crate::dr::gate::fmt_dur(std::time::Duration::from_secs(started.elapsed().as_secs()));
+                    let now = ctx.aws.now();
+                    self.out.emit(
+                        None,
+                        Some(step),
+                        now,
+                        EventKind::Progress { text: format!("{what}; {elapsed} so far") },
+                    );
+                }
+            }
+        }
+    }
+
     /// The round's imports, one by one (`terraform import` takes one address).
     async fn import(
         &mut self,
