@@ -780,7 +780,13 @@ impl Watched {
         cmd.arg("--config")
             .arg(m.config())
             .args(["--output", if json { "json" } else { "human" }])
-            .args(["failback", "--yes", "--writes-stopped"])
+            .args([
+                "failback",
+                "--yes",
+                "--writes-stopped",
+                "--progress-every",
+                "1s",
+            ])
             .env("PATH", efs_dr_testkit::path_with_tools())
             .envs(efs_dr_testkit::tf_env(&d.ts.url))
             .env("EFS_DR_HOST", m.name)
@@ -899,6 +905,18 @@ async fn json_output_carries_every_warning_the_terminal_shows() {
             seen(&run, &line, &mut warnings);
             if warnings.iter().any(|w| w.contains("the heartbeat failed")) {
                 break;
+            }
+        }
+        // Without a terminal, a gate that keeps waiting says so again at least every
+        // --progress-every, with how long it has waited.
+        if !json {
+            let mut repeats = 0;
+            while repeats < 2 {
+                let line = run.lines.next_line().await.unwrap().expect("the run waits");
+                seen(&run, &line, &mut warnings);
+                if line.starts_with("[home]   waiting: ") && line.ends_with(" so far)") {
+                    repeats += 1;
+                }
             }
         }
         moto.resume();
