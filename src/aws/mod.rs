@@ -143,6 +143,9 @@ pub struct RegionClients {
 #[derive(Debug, Clone)]
 pub struct Aws {
     regions: BTreeMap<String, RegionClients>,
+    /// Regions expected to be down that did not answer a probe in this run: not probed again
+    /// (each probe of a partitioned region costs [`PROBE_TIMEOUT`]).
+    unanswered: std::sync::Arc<std::sync::Mutex<BTreeMap<String, AwsError>>>,
 }
 
 impl Aws {
@@ -218,7 +221,27 @@ impl Aws {
                 },
             );
         }
-        Aws { regions: map }
+        Aws {
+            regions: map,
+            unanswered: Default::default(),
+        }
+    }
+
+    /// Why `region` is not probed again in this run: it did not answer a probe.
+    pub fn unanswered(&self, region: &str) -> Option<AwsError> {
+        self.unanswered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(region)
+            .cloned()
+    }
+
+    /// `region` did not answer a probe: it is not probed again in this run.
+    pub fn mark_unanswered(&self, region: &str, why: AwsError) {
+        self.unanswered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(region.to_string(), why);
     }
 
     pub fn region(&self, region: &Region) -> &RegionClients {
@@ -282,6 +305,19 @@ impl aws_sdk_cloudwatch::config::Intercept for CloudWatchClock {
 
 fn to_time(t: &aws_sdk_efs::primitives::DateTime) -> Option<AwsTime> {
     SystemTime::try_from(*t).ok()
+}
+
+/// How long a probe of a region expected to be down may take: a region that accepts
+/// connections and never answers (a network partition) costs this, once per run, not the 20 s
+/// an ordinary call may wait for an answer.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+fn probe_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(PROBE_TIMEOUT)
+        .operation_attempt_timeout(PROBE_TIMEOUT)
+        .operation_timeout(PROBE_TIMEOUT)
+        .build()
 }
 
 /// One replication as a region reports it.
@@ -529,12 +565,14 @@ impl RegionClients {
     /// whose retries would only delay what the other regions' answers allow.
     pub fn probing(&self) -> RegionClients {
         let once = aws_config::retry::RetryConfig::standard().with_max_attempts(1);
+        let short = probe_timeouts();
         let mut probe = self.clone();
         probe.efs_read = aws_sdk_efs::Client::from_conf(
             self.efs_read
                 .config()
                 .to_builder()
                 .retry_config(once.clone())
+                .timeout_config(short.clone())
                 .build(),
         );
         probe.cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
@@ -542,6 +580,7 @@ impl RegionClients {
                 .config()
                 .to_builder()
                 .retry_config(once)
+                .timeout_config(short)
                 .build(),
         );
         probe

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use tokio::task::JoinSet;
 
 use super::view::Snapshot;
-use crate::aws::Aws;
+use crate::aws::{Aws, RegionView};
 use crate::ids::FileSystemId;
 
 /// Polls the regions in `only` (every region when None), those in `probe` with a single
@@ -21,11 +21,17 @@ pub async fn observe_with(
     watch_writes: &BTreeSet<(String, FileSystemId)>,
 ) -> Snapshot {
     let mut tasks = JoinSet::new();
+    let mut snapshot_unanswered = Vec::new();
     for clients in aws.regions() {
         if only.is_some_and(|o| !o.contains(clients.region.as_str())) {
             continue;
         }
-        let clients = if probe.contains(clients.region.as_str()) {
+        let probing = probe.contains(clients.region.as_str());
+        if let Some(why) = aws.unanswered(clients.region.as_str()).filter(|_| probing) {
+            snapshot_unanswered.push((clients.region.as_str().to_string(), why));
+            continue;
+        }
+        let clients = if probing {
             clients.probing()
         } else {
             clients.clone()
@@ -37,12 +43,28 @@ pub async fn observe_with(
             .collect();
         tasks.spawn(async move {
             let view = clients.observe(&watch).await;
-            (clients.region.as_str().to_string(), view)
+            (clients.region.as_str().to_string(), view, probing)
         });
     }
     let mut snapshot = Snapshot::default();
+    for (region, why) in snapshot_unanswered {
+        snapshot.regions.insert(
+            region,
+            RegionView {
+                error: Some(why),
+                ..RegionView::default()
+            },
+        );
+    }
     while let Some(joined) = tasks.join_next().await {
-        if let Ok((region, view)) = joined {
+        if let Ok((region, view, probing)) = joined {
+            if let Some(e) = view
+                .error
+                .as_ref()
+                .filter(|e| probing && e.is_unreachable())
+            {
+                aws.mark_unanswered(&region, e.clone());
+            }
             snapshot.regions.insert(region, view);
         }
     }

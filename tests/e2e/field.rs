@@ -236,3 +236,35 @@ async fn a_provider_upgraded_to_6x_in_the_middle_of_a_dr() {
     assert_eq!(home, b"written on B during the outage");
     d.ok(&["status", "--detailed-exitcode"]).await;
 }
+
+/// A region can go down as a network partition does: connections accepted, no answer ever.
+/// An unplanned failover probes A once, gives up after the probe timeout (3 s, not the 20 s an
+/// ordinary call may wait), and never asks A again in the run: the whole failover costs one
+/// probe of A. Counted by the simulator, not timed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_black_holed_region_costs_one_probe_of_an_unplanned_failover() {
+    let d = crate::dr::drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    d.ts.control.black_hole(A_REGION).await.unwrap();
+    let started = std::time::Instant::now();
+    let run = d.ok(&["failover", "--unplanned", "--yes"]).await;
+    eprintln!(
+        "unplanned failover with A black-holed: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        d.ts.control.requests_held(A_REGION).await.unwrap(),
+        1,
+        "A was probed once: {}",
+        run.stdout
+    );
+    assert!(
+        run.any(|k| matches!(k, EventKind::Progress { text }
+            if text.contains(&format!("{A_REGION} is declared down")) && text.contains("3s"))),
+        "said before the wait: {}",
+        run.stdout
+    );
+    assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
+    assert!(d.replications(B_REGION).await.is_empty());
+    assert!(d.state().await.is_empty(), "{:?}", d.state().await);
+}

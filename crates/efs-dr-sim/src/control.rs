@@ -30,7 +30,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/_sim/file-systems/{id}/connections", put(set_connections))
         .route(
             "/_sim/regions/{region}/outage",
-            post(start_outage).delete(end_outage),
+            post(start_outage).delete(end_outage).get(get_outage),
         )
         .route(
             "/_sim/iam-policy",
@@ -181,24 +181,61 @@ async fn set_connections(
     }))
 }
 
-fn outage(sim: &SimState, region: &str, down: bool) -> Response {
+/// `down`: Some(black_hole) takes the region down, None brings it back.
+fn outage(sim: &SimState, region: &str, down: Option<bool>) -> Response {
     if let Err(e) = efs_dr_ids::Region::parse(region) {
         return error(ApiError::bad_request(e));
     }
     sim.locked(|w, _| {
-        w.set_outage(region, down);
+        w.set_outage_mode(region, down);
         ((), true)
     });
-    tracing::info!(region, down, "region outage changed");
+    tracing::info!(region, ?down, "region outage changed");
     respond(Ok(Value::Null))
 }
 
-async fn start_outage(State(sim): State<Arc<SimState>>, Path(region): Path<String>) -> Response {
-    outage(&sim, &region, true)
+#[derive(Deserialize, Default)]
+struct OutageInput {
+    /// "dropped" (connections closed at once, the default) or "black_hole" (accepted, never
+    /// answered).
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+async fn start_outage(
+    State(sim): State<Arc<SimState>>,
+    Path(region): Path<String>,
+    body: Bytes,
+) -> Response {
+    let input = if body.is_empty() {
+        Ok(OutageInput::default())
+    } else {
+        parse::<OutageInput>(&body)
+    };
+    match input.map(|i| i.mode) {
+        Ok(None) => outage(&sim, &region, Some(false)),
+        Ok(Some(m)) if m == "dropped" => outage(&sim, &region, Some(false)),
+        Ok(Some(m)) if m == "black_hole" => outage(&sim, &region, Some(true)),
+        Ok(Some(m)) => error(ApiError::bad_request(format!(
+            "mode must be \"dropped\" or \"black_hole\", not {m:?}"
+        ))),
+        Err(e) => error(e),
+    }
 }
 
 async fn end_outage(State(sim): State<Arc<SimState>>, Path(region): Path<String>) -> Response {
-    outage(&sim, &region, false)
+    outage(&sim, &region, None)
+}
+
+/// What a region's outage did: whether it is down, how, and the requests it held.
+async fn get_outage(State(sim): State<Arc<SimState>>, Path(region): Path<String>) -> Response {
+    respond(sim.read(|w, _| {
+        Ok(json!({
+            "down": w.outages.contains(&region),
+            "mode": if w.black_holes.contains(&region) { "black_hole" } else { "dropped" },
+            "requests_held": w.held.get(&region).copied().unwrap_or(0),
+        }))
+    }))
 }
 
 #[derive(Deserialize)]

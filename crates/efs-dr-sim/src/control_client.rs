@@ -257,6 +257,30 @@ impl ControlClient {
             .map(|_| ())
     }
 
+    /// Takes `region` down as a network partition does: its requests are accepted and never
+    /// answered.
+    pub async fn black_hole(&self, region: &str) -> Result<(), ControlError> {
+        self.call(
+            Method::POST,
+            &format!("/_sim/regions/{region}/outage"),
+            json!({ "mode": "black_hole" }).to_string().into_bytes(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// How many requests a black-holed `region` has held.
+    pub async fn requests_held(&self, region: &str) -> Result<u64, ControlError> {
+        let v: serde_json::Value = self
+            .call_json(
+                Method::GET,
+                &format!("/_sim/regions/{region}/outage"),
+                json!(null),
+            )
+            .await?;
+        Ok(v["requests_held"].as_u64().unwrap_or(0))
+    }
+
     pub async fn set_replication_status(
         &self,
         source: &str,

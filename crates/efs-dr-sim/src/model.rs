@@ -273,6 +273,13 @@ pub struct World {
     pub mount_targets: BTreeMap<String, MountTarget>,
     pub replications: Vec<Replication>,
     pub outages: BTreeSet<String>,
+    /// Regions down the way a network partition is: connections are accepted and never
+    /// answered (a subset of `outages`). AWS documents neither; efs-dr must pass under both.
+    #[serde(default)]
+    pub black_holes: BTreeSet<String>,
+    /// Requests a black-holed region accepted and never answered, per region.
+    #[serde(default)]
+    pub held: BTreeMap<String, u64>,
     /// EFS's service-linked role exists in the account (made with the first replication).
     #[serde(default)]
     pub service_linked_role: bool,
@@ -1056,10 +1063,25 @@ impl World {
     }
 
     pub fn set_outage(&mut self, region: &str, down: bool) {
-        if down {
-            self.outages.insert(region.to_string());
-        } else {
-            self.outages.remove(region);
+        self.set_outage_mode(region, down.then_some(false));
+    }
+
+    /// Takes `region` down (`Some(black_hole)`: its requests hang instead of being dropped),
+    /// or brings it back (None).
+    pub fn set_outage_mode(&mut self, region: &str, down: Option<bool>) {
+        match down {
+            Some(black_hole) => {
+                self.outages.insert(region.to_string());
+                if black_hole {
+                    self.black_holes.insert(region.to_string());
+                } else {
+                    self.black_holes.remove(region);
+                }
+            }
+            None => {
+                self.outages.remove(region);
+                self.black_holes.remove(region);
+            }
         }
         self.reconcile_cycles();
     }

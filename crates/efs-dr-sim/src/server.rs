@@ -258,6 +258,12 @@ async fn handle(
     let path = req.uri().path().to_string();
     if !path.starts_with("/_sim/") {
         if let Some(region) = region_from_headers(req.headers()) {
+            if state.holds_request(&region) {
+                // A network partition: the connection stays open, no answer ever comes (until
+                // the client gives up, or the simulator stops).
+                tracing::info!(%method, %path, %region, "held: region is black-holed");
+                std::future::pending::<()>().await;
+            }
             if state.region_down(&region) {
                 tracing::info!(%method, %path, %region, "dropped: region is down");
                 return Err(RegionDown(region));

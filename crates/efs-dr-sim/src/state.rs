@@ -142,6 +142,17 @@ impl SimState {
     pub fn region_down(&self, region: &str) -> bool {
         self.read(|w, _| w.outages.contains(region))
     }
+
+    /// Whether `region` is black-holed; counts the request it holds when it is.
+    pub fn holds_request(&self, region: &str) -> bool {
+        self.locked(|w, _| {
+            let held = w.black_holes.contains(region);
+            if held {
+                *w.held.entry(region.to_string()).or_default() += 1;
+            }
+            (held, false)
+        })
+    }
 }
 
 /// The service of a SigV4-signed request's credential scope (`sts`, `monitoring`, ...).

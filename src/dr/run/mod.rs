@@ -292,6 +292,21 @@ impl Runner<'_> {
     /// (kept for the whole run), and every pair's position.
     async fn first_position(&mut self) -> Result<(Observed, Vec<PairPosition>), DrError> {
         let look = Look::for_operation(Some(self.req.op), &self.req.pairs, true);
+        for region in &look.probed {
+            // Said before the wait, which is the probe's timeout when the region is
+            // partitioned away.
+            self.out.emit(
+                None,
+                None,
+                self.ctx.aws.now(),
+                EventKind::Progress {
+                    text: format!(
+                        "{region} is declared down: probed once, given up after {} if it does not answer",
+                        crate::dr::gate::fmt_dur(crate::aws::PROBE_TIMEOUT)
+                    ),
+                },
+            );
+        }
         let snapshot = position::observe(&self.ctx.aws, &look).await;
         if self.flags.writes_stopped {
             self.flags.writes_stopped_at = snapshot.now();
