@@ -367,7 +367,7 @@ pub const PHASES: [PhaseSpec; 15] = [
         gate: GateWork::Protection(Role::A, Protection::Disabled),
         expected: Duration::ZERO,
         confirm: Confirmation::Change,
-        note: Some("the one change made outside Terraform: the module does not manage protection"),
+        note: Some("made outside Terraform: the module does not manage protection; A becomes a replication destination"),
         overwrites: Some(Role::A),
         on_pass: OnPass::Nothing,
         on_timeout: OnTimeout::RunAgain,

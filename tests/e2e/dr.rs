@@ -605,6 +605,57 @@ async fn a_terminal_is_asked_and_no_means_no() {
     assert_eq!(d.protection(B_REGION, &d.pairs[0].b).await, "ENABLED");
 }
 
+/// One question per run, as `terraform apply` asks: the whole route first, then only the
+/// question that needs a fresh answer (writes stopped on B, at the cut-over).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failback_on_a_terminal_asks_once_for_the_route_and_once_at_the_cut_over() {
+    let d = drill(&["app"]).await;
+    d.ok(&["init", "--yes"]).await;
+    d.ok(&["failover", "--yes"]).await;
+    let (code, screen) = on_a_terminal(&d, &["failback"], "y\ny\n").await;
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(screen.matches("Proceed? [y/N]").count(), 2, "{screen}");
+    let route = screen
+        .find("efs-dr failback will take these phases")
+        .expect("the route comes first");
+    let first = screen.find("Proceed? [y/N]").unwrap();
+    assert!(route < first, "{screen}");
+    for phase in [
+        "1. set A's overwrite protection to DISABLED",
+        "2. create B -> A",
+        "3. wait until writes on B stopped",
+        "asks then: stop the application writing to B",
+        "6. create A -> B",
+    ] {
+        assert!(screen[route..first].contains(phase), "{phase}: {screen}");
+    }
+    let cut_over = &screen[first + 1..];
+    assert!(
+        cut_over.contains("stop the application writing to B now"),
+        "{screen}"
+    );
+    assert_eq!(
+        d.replications(A_REGION).await.len(),
+        1,
+        "A -> B again after the failback"
+    );
+    let report = d.last_report_json();
+    let by: Vec<&str> = report["answers"]
+        .as_array()
+        .expect("the report lists its answers")
+        .iter()
+        .filter_map(|q| q["by"].as_str())
+        .collect();
+    assert_eq!(
+        by,
+        [
+            "the operator at the terminal",
+            "the operator at the terminal"
+        ],
+        "{report}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn terraform_missing_too_old_or_locked() {
     let d = drill(&["app"]).await;

@@ -232,6 +232,19 @@ impl Drill {
         self.dir.path().join("terraform")
     }
 
+    /// The JSON report written last in efs-dr-reports/ beside the config (for runs whose
+    /// events were not read, such as a run on a terminal).
+    pub fn last_report_json(&self) -> Value {
+        let dir = self.dir.path().join("efs-dr-reports");
+        let newest = std::fs::read_dir(&dir)
+            .expect("efs-dr-reports/ exists")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .expect("a JSON report");
+        serde_json::from_str(&std::fs::read_to_string(newest).expect("report json")).expect("json")
+    }
+
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         self.command_with(&self.config(), args)
     }

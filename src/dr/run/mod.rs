@@ -6,12 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 mod gates;
+mod route;
 mod sdk;
 mod terraform;
 
 use super::confirm::{Answer, Confirm};
 pub use super::context::Context;
-use super::decide::{self, Action, Inputs, Question};
+use super::decide::{self, Action, Inputs, Question, Skip};
 use super::error::{DrError, Outcome};
 use super::events::{Event, EventKind, EventSink, Recorder};
 pub use super::pending::Scope;
@@ -89,6 +90,7 @@ pub async fn run(
         failed: Vec::new(),
         warned: BTreeSet::new(),
         first_unread: Vec::new(),
+        route_confirmed: false,
     };
     runner.out.emit(
         None,
@@ -152,6 +154,9 @@ struct Runner<'a> {
     warned: BTreeSet<(String, String)>,
     /// What the run's first observation could not read, said once the pairs are planned.
     first_unread: Vec<(String, String)>,
+    /// The whole route was confirmed once: the phases' own `--yes` questions are not asked
+    /// again (a question that needs a fresh answer, writes stopped on B, still is).
+    route_confirmed: bool,
 }
 
 /// One observation with what the state holds, as a round decides from it.
@@ -389,6 +394,9 @@ impl Runner<'_> {
         }
         self.every_gate_can_pass(&first, &queues).await?;
         self.backup_can_be_made(&queues).await?;
+        if self.req.scope == Scope::Everything {
+            self.confirm_route(&positions, &queues)?;
+        }
         self.rounds(queues, first).await?;
         let done = self
             .stage_end()
@@ -745,7 +753,7 @@ impl Runner<'_> {
             Action::Confirm { question } => Some(question.clone()),
             _ => None,
         });
-        if let Some(q) = question {
+        if let Some(q) = question.filter(|q| !(self.route_confirmed && q.skip == Skip::Yes)) {
             self.ask(Question {
                 text: format!("Pairs {names}: {}.", q.text),
                 skip: q.skip,
@@ -977,6 +985,25 @@ impl Runner<'_> {
                 return Err(DrError::Failed(format!("backup {{ role_arn = \"{}\" }} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); nothing was changed", backup.role_arn)).for_pair(&pair.name));
             }
         }
+        Ok(())
+    }
+
+    /// Asks once for the whole run, as `terraform apply` does: every phase left, per pair,
+    /// with what it changes, what it overwrites and what is made outside Terraform; then one
+    /// question. Nothing to confirm (every phase only waits): no question.
+    fn confirm_route(
+        &mut self,
+        positions: &[PairPosition],
+        queues: &BTreeMap<String, Vec<StageStep>>,
+    ) -> Result<(), DrError> {
+        let Some(text) = route::route_text(self.req.op, &self.req.pairs, positions, queues) else {
+            return Ok(());
+        };
+        self.ask(Question {
+            text,
+            skip: Skip::Yes,
+        })?;
+        self.route_confirmed = true;
         Ok(())
     }
 
