@@ -94,7 +94,8 @@ pair "demo" {{
   }}
 }}
 
-# AWS time (the simulator runs faster than the wall clock), except poll_interval.
+# All four are AWS time, as in every configuration (README, "Clocks"): the simulator runs
+# faster than the wall clock, and a gate polls every poll_interval of its time.
 gates {{
   poll_interval       = "50ms"
   replication_timeout = "2h"

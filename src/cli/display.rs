@@ -230,12 +230,19 @@ impl EventSink for Human {
                 self.say(&format!("[{pair}] refused: {message}"))
             }
             EventKind::Finished {
-                message, exit_code, ..
+                message,
+                exit_code,
+                next,
+                ..
             } => {
                 self.clear_bars();
-                // An error is printed once, by main, after the report's path.
+                // An error is printed once, by main, after the report's path, with what
+                // continues it.
                 if *exit_code == 0 {
                     self.result(message);
+                    for line in next {
+                        self.result(&format!("  {line}"));
+                    }
                 }
             }
             EventKind::ReportWritten { report } => self.result(&format!("report: {report}")),

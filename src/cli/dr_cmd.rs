@@ -338,7 +338,17 @@ async fn invoke(inv: Invocation<'_>, output: OutputFormat) -> Result<Ended, DrEr
     if inv.dry_run {
         print_plan(&finished, output);
     }
-    finished.result
+    // The last lines of a run that stopped: the command that continues it, after the error.
+    let next = finished
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::Finished { next, .. } => Some(next.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    finished.result.map_err(|e| e.with_next(next))
 }
 
 pub async fn init(args: InitArgs, config: &Path, output: OutputFormat) -> Result<(), DrError> {

@@ -113,8 +113,9 @@ pub enum Command {
     IamPolicy(iam_cmd::IamArgs),
     /// Shell completions on stdout: `efs-dr completions bash > /etc/bash_completion.d/efs-dr`.
     Completions(completions_cmd::CompletionsArgs),
-    /// The man page (roff) on stdout: `efs-dr man > efs-dr.1`.
-    Man,
+    /// The man page (roff) on stdout (`efs-dr man > efs-dr.1`), or every page, one per
+    /// subcommand, into a directory (`efs-dr man --out-dir /usr/local/share/man/man1`).
+    Man(completions_cmd::ManArgs),
     /// The local EFS + CloudWatch simulator.
     #[command(subcommand)]
     Sim(Box<sim_cmd::SimCommand>),
@@ -173,7 +174,7 @@ async fn command(cli: Cli) -> Result<(), DrError> {
         Command::IamPolicy(args) => iam_cmd::run(args, &cli.config),
         Command::Sim(cmd) => sim_cmd::run(*cmd, cli.output).await,
         Command::Completions(args) => completions_cmd::completions(args),
-        Command::Man => completions_cmd::man(),
+        Command::Man(args) => completions_cmd::man(args),
     }
 }
 

@@ -58,7 +58,7 @@ pub fn print(
                 Err(e) => human!("run lease: unknown ({e})"),
             }
             for s in statuses {
-                human!("pair {}", s.pair);
+                human!("pair {}: {}", s.pair, s.situation.describe());
                 for (role, side) in [("A", &s.a), ("B", &s.b)] {
                     match &side.error {
                         Some(e) => human!(

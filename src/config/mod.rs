@@ -274,6 +274,10 @@ impl Config {
             }
         }
 
+        // In the order of the file, as an editor shows them; problems without a place last.
+        issues
+            .list
+            .sort_by_key(|i| (i.line.is_none(), i.line, i.column));
         if !issues.list.is_empty() {
             return Err(ConfigError {
                 file: file.to_path_buf(),

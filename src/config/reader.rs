@@ -258,7 +258,10 @@ impl<'b> BodyReader<'b> {
             issues.push(
                 attr.key.span().or(attr.span()),
                 &join(&self.path, &key),
-                format!("unknown key {key:?}; {expected}"),
+                format!(
+                    "unknown key {key:?}{}; {expected}",
+                    did_you_mean(&key, known)
+                ),
                 None,
             );
         }
@@ -267,11 +270,25 @@ impl<'b> BodyReader<'b> {
             issues.push(
                 block.ident.span().or(block.span()),
                 &join(&self.path, ident),
-                format!("unknown block {ident:?}; {expected}"),
+                format!(
+                    "unknown block {ident:?}{}; {expected}",
+                    did_you_mean(ident, known)
+                ),
                 None,
             );
         }
     }
+}
+
+/// ", did you mean \"poll_interval\"?" for a key a typo away from a known one.
+fn did_you_mean(key: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(k, key), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| format!(", did you mean {k:?}?"))
+        .unwrap_or_default()
 }
 
 /// A value with the place it came from.

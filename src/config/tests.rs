@@ -104,6 +104,40 @@ fn syntax_errors_have_line_and_column() {
 }
 
 #[test]
+fn a_typo_is_answered_with_the_key_it_is_near_and_problems_come_in_file_order() {
+    let text = format!(
+        "gates {{\n  pol_interval = \"5s\"\n}}\n{}\ngate {{}}\n",
+        pair_with(&format!("{A}\n    file_sytem = \"x\""), B)
+    );
+    let err = parse(&text).expect_err("rejected");
+    let problems: Vec<&str> = err.issues.iter().map(|i| i.problem.as_str()).collect();
+    assert!(
+        problems[0].contains("did you mean \"poll_interval\"?"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"file_sytem\", did you mean \"file_system_id\"?"))
+            || problems.iter().any(|p| p.contains("file_sytem")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("unknown block \"gate\", did you mean \"gates\"?")),
+        "{problems:#?}"
+    );
+    let lines: Vec<Option<usize>> = err.issues.iter().map(|i| i.line).collect();
+    let mut sorted = lines.clone();
+    sorted.sort_by_key(|l| (l.is_none(), *l));
+    assert_eq!(lines, sorted, "{err}");
+    // Far from every key: no guess.
+    let i = only_issue(&pair_with(&format!("{A}\n    throughput = \"x\""), B));
+    assert!(!i.problem.contains("did you mean"), "{}", i.problem);
+}
+
+#[test]
 fn unknown_keys_and_blocks_are_named_with_their_place() {
     let text = pair_with(&format!("{A}\n    zone = \"a\""), B);
     let i = only_issue(&text);

@@ -28,6 +28,7 @@ pub async fn gather(ctx: &Context, command_line: Vec<String>) -> Audit {
         aws_caller: caller,
         efs_dr_version: env!("CARGO_PKG_VERSION").to_string(),
         terraform_version: ctx.tf.version.to_string(),
+        provider_version: provider_version(&ctx.tf.dir),
         command_line,
         user: ["USER", "USERNAME", "LOGNAME"]
             .iter()
@@ -39,6 +40,36 @@ pub async fn gather(ctx: &Context, command_line: Vec<String>) -> Audit {
             .unwrap_or_else(|e| format!("unreadable ({e})")),
         root_commit: head_commit(&ctx.tf.dir),
     }
+}
+
+/// The hashicorp/aws version the root's `.terraform.lock.hcl` selects: what `terraform init`
+/// installed and every plan of the run used.
+fn provider_version(dir: &Path) -> String {
+    let path = dir.join(".terraform.lock.hcl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => return format!("unknown ({}: {e})", path.display()),
+    };
+    locked_aws_version(&text)
+        .unwrap_or_else(|| format!("unknown (no hashicorp/aws in {})", path.display()))
+}
+
+fn locked_aws_version(lock_file: &str) -> Option<String> {
+    let body: hcl::Body = hcl::from_str(lock_file).ok()?;
+    body.blocks()
+        .filter(|b| b.identifier() == "provider")
+        .find(|b| {
+            b.labels()
+                .first()
+                .is_some_and(|l| l.as_str().ends_with("hashicorp/aws"))
+        })?
+        .body()
+        .attributes()
+        .find(|a| a.key() == "version")
+        .and_then(|a| match a.expr() {
+            hcl::Expression::String(v) => Some(v.clone()),
+            _ => None,
+        })
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -63,6 +94,26 @@ fn head_commit(dir: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_provider_version_is_the_lock_files() {
+        let lock = r#"
+# This file is maintained automatically by "terraform init".
+provider "registry.terraform.io/hashicorp/random" {
+  version = "3.6.0"
+}
+
+provider "registry.terraform.io/hashicorp/aws" {
+  version     = "6.2.0"
+  constraints = ">= 5.0.0"
+  hashes = [
+    "h1:abc=",
+  ]
+}
+"#;
+        assert_eq!(super::locked_aws_version(lock).as_deref(), Some("6.2.0"));
+        assert_eq!(super::locked_aws_version("not hcl {"), None);
+    }
+
     #[test]
     fn the_configurations_hash_is_sha256() {
         assert_eq!(

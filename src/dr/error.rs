@@ -74,6 +74,13 @@ pub enum DrError {
     /// The Terraform root could not be rendered.
     #[error(transparent)]
     Render(Arc<RenderError>),
+    /// A run that stopped, with what to do next (the command that continues it), said after
+    /// its error. Its outcome and exit code are its error's.
+    #[error("{error}\n{}", next.join("\n"))]
+    WithNext {
+        error: Box<DrError>,
+        next: Vec<String>,
+    },
 }
 
 /// A gate that did not pass in time: which pair, which phase, what was still not true.
@@ -202,7 +209,7 @@ impl DrError {
             DrError::Refused(_) | DrError::Pending(_) | DrError::Stage(_) => Outcome::Refused,
             DrError::GateTimeout(_) | DrError::GateTimedOut(_) => Outcome::GateTimeout,
             DrError::Interrupted(..) => Outcome::Interrupted,
-            DrError::Pair { error, .. } => error.outcome(),
+            DrError::Pair { error, .. } | DrError::WithNext { error, .. } => error.outcome(),
             DrError::Fleet(fleet) => fleet.outcome(),
             DrError::Terraform(e) if matches!(**e, TfError::Interrupted { .. }) => {
                 Outcome::Interrupted
@@ -218,7 +225,7 @@ impl DrError {
                 TfError::Interrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
                 _ => 1,
             },
-            DrError::Pair { error, .. } => error.exit_code(),
+            DrError::Pair { error, .. } | DrError::WithNext { error, .. } => error.exit_code(),
             _ => self.outcome().exit_code(),
         }
     }
@@ -227,6 +234,17 @@ impl DrError {
     /// it belongs to one.
     pub fn message(&self) -> String {
         self.to_string()
+    }
+
+    /// This error followed by what to do next (nothing to add: the error as it is).
+    pub fn with_next(self, next: Vec<String>) -> DrError {
+        if next.is_empty() {
+            return self;
+        }
+        DrError::WithNext {
+            error: Box::new(self),
+            next,
+        }
     }
 
     /// This error, as pair `pair`'s (unless it already is that pair's).
@@ -255,6 +273,7 @@ impl DrError {
         match self {
             DrError::Pair { pair, .. } => Some(pair),
             DrError::GateTimedOut(t) => Some(&t.pair),
+            DrError::WithNext { error, .. } => error.pair(),
             _ => None,
         }
     }

@@ -142,6 +142,10 @@ pub enum EventKind {
         /// next: ..."), since a stage that passed is not the operation done.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stage: Option<String>,
+        /// What is true now and what to do next: which side serves, which must stop, the
+        /// command that comes next or that continues a run that stopped on the way.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        next: Vec<String>,
     },
     /// Written by the command after the run: where the report is.
     ReportWritten {
@@ -192,6 +196,10 @@ mod wall_time {
 pub struct Audit {
     pub efs_dr_version: String,
     pub terraform_version: String,
+    /// The hashicorp/aws provider the root's dependency lock file selects ("6.2.0"), or why
+    /// it is not known (a root not initialised yet).
+    #[serde(default)]
+    pub provider_version: String,
     /// The command line as typed, after the program's name.
     pub command_line: Vec<String>,
     pub user: String,

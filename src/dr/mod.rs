@@ -13,6 +13,7 @@ pub mod events;
 pub mod evidence;
 pub mod gate;
 pub mod measure;
+pub mod next;
 pub mod observe;
 pub mod pending;
 pub mod phase;

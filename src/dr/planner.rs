@@ -131,6 +131,11 @@ fn whole_route(op: Operation) -> &'static [Step] {
     }
 }
 
+/// A failback's phases from its start, in order ("phase 3 of 6").
+pub fn failback_phases() -> &'static [Step] {
+    &FAILBACK_FROM_START
+}
+
 /// Where `step` stands in the operation's Terraform route: (its number from 1, the count).
 pub fn route_position(op: Operation, step: Step) -> Option<(usize, usize)> {
     let route = terraform_route(op);

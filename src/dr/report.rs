@@ -115,8 +115,12 @@ pub struct Report {
     /// A pipeline stage's place in the operation (the title says it instead of "done").
     pub stage: Option<String>,
     pub message: String,
+    /// What is true at the end and what to do next (the command's last lines).
+    pub next: Vec<String>,
     pub exit_code: u8,
     pub started_at: String,
+    /// `wall_seconds` in human units ("28m 23s").
+    pub wall: String,
     pub aws_started_at: Option<String>,
     pub aws_finished_at: Option<String>,
     pub wall_seconds: f64,
@@ -158,9 +162,11 @@ impl Report {
             operation: String::new(),
             outcome: "running".into(),
             stage: None,
+            next: Vec::new(),
             message: String::new(),
             exit_code: 0,
             started_at: String::new(),
+            wall: String::new(),
             aws_started_at: None,
             aws_finished_at: None,
             wall_seconds: 0.0,
@@ -272,13 +278,19 @@ impl Report {
                     exit_code,
                     message,
                     stage,
+                    next,
                     ..
                 } => {
                     r.stage = stage.clone();
+                    r.next = next.clone();
                     r.outcome = outcome.as_str().to_string();
                     r.exit_code = *exit_code;
                     r.message = message.clone();
                     r.wall_seconds = secs(e.elapsed_ms);
+                    r.wall = humantime::format_duration(std::time::Duration::from_secs(
+                        (e.elapsed_ms + 500) / 1000,
+                    ))
+                    .to_string();
                     r.aws_finished_at = e.aws_time.map(rfc3339);
                 }
                 _ => {}

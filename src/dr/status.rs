@@ -35,9 +35,117 @@ pub struct LiveReplication {
     pub lag_seconds: Option<u64>,
 }
 
+/// Where a pair stands, in the operator's words, with the command that goes on from there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Situation {
+    /// A serves, A -> B replicates and has synced.
+    Home,
+    /// A's region does not answer; B still has A -> B: an unplanned failover makes B
+    /// writable.
+    PrimaryDown,
+    /// A -> B exists and has not completed its first sync: B is not ready to fail over to.
+    FirstSync,
+    /// Nothing replicates and efs-dr never rendered the pair.
+    NotInitialised,
+    /// A -> B is being deleted: a failover stopped on the way.
+    FailingOver,
+    /// Nothing replicates and B serves; `stale_on_a`: A's region still holds the old
+    /// configuration (an unplanned failover).
+    FailedOver { stale_on_a: bool },
+    /// A failback stopped at phase `phase` of `of`.
+    FailingBack {
+        phase: usize,
+        of: usize,
+        title: String,
+    },
+    /// What AWS and the rendered root say does not match any point of an operation.
+    Unclear { why: String },
+    /// A region did not answer: nobody can tell.
+    Unknown { why: String },
+}
+
+impl Situation {
+    /// One line: where the pair is and what to run.
+    pub fn describe(&self) -> String {
+        match self {
+            Situation::Home => "home: A serves, A -> B replicates (to fail over: `efs-dr failover`)".into(),
+            Situation::PrimaryDown => "A's region does not answer and B is still a read-only destination: to make B writable, `efs-dr failover --unplanned`".into(),
+            Situation::FirstSync => "initialising: A -> B has not completed its first sync, B is not ready to fail over to: `efs-dr init` waits for it".into(),
+            Situation::NotInitialised => "not initialised: run `efs-dr init`".into(),
+            Situation::FailingOver => "failover in progress (A -> B is being deleted): run `efs-dr failover`".into(),
+            Situation::FailedOver { stale_on_a: false } => "failed over, B serving: when A is to serve again, run `efs-dr failback`".into(),
+            Situation::FailedOver { stale_on_a: true } => "failed over (unplanned), B serving: when A's region is back, run `efs-dr failback`".into(),
+            Situation::FailingBack { phase, of, title } => format!("failback in progress at phase {phase} of {of} (\"{title}\"): run `efs-dr failback`"),
+            Situation::Unclear { why } => format!("unclear: {why}"),
+            Situation::Unknown { why } => format!("unknown: {why}"),
+        }
+    }
+}
+
+/// Where the pair in `v` stands, from AWS and the rendered direction.
+pub fn situation(v: &PairView, desired: Option<Direction>, unknown: Option<&str>) -> Situation {
+    use super::phase::Step;
+    use super::planner::{failback_phases, plan_pair, Operation};
+    if let Some(why) = unknown {
+        return Situation::Unknown {
+            why: why.to_string(),
+        };
+    }
+    let failing_back = || match plan_pair(Operation::Failback, v) {
+        Ok(plan) => {
+            let all = failback_phases();
+            let left: Vec<Step> = plan.steps.into_iter().filter(|s| all.contains(s)).collect();
+            let mut done = all.len().saturating_sub(left.len());
+            // A's protection set and nothing after it yet: the first phase is done.
+            if left.first() == Some(&Step::DisableProtectionA)
+                && v.a.protection() == Some(Protection::Disabled)
+            {
+                done += 1;
+            }
+            let at = all[done.min(all.len() - 1)];
+            Situation::FailingBack {
+                phase: done.min(all.len() - 1) + 1,
+                of: all.len(),
+                title: at.title().to_string(),
+            }
+        }
+        Err(e) => Situation::Unclear { why: e.message() },
+    };
+    if let Some(r) = v.forward() {
+        return match r.status {
+            ReplicationStatus::Deleting if v.forward_in_b.is_none() && v.b.reachable() => {
+                failing_back()
+            }
+            ReplicationStatus::Deleting => Situation::FailingOver,
+            _ if !v.a.reachable() => Situation::PrimaryDown,
+            _ if r.last_replicated.is_none() => Situation::FirstSync,
+            _ => Situation::Home,
+        };
+    }
+    if v.reverse().is_some() {
+        return failing_back();
+    }
+    let stale_on_a = v.stale_forward_in_a().is_some();
+    let fenced = |s: &SideView| s.protection() == Some(Protection::Disabled);
+    if !stale_on_a && (fenced(&v.a) || fenced(&v.b)) {
+        return failing_back();
+    }
+    match desired {
+        _ if stale_on_a => Situation::FailedOver { stale_on_a },
+        Some(Direction::None) => Situation::FailedOver { stale_on_a },
+        None => Situation::NotInitialised,
+        Some(d) => Situation::Unclear {
+            why: format!("nothing replicates, yet the rendered variables say \"{}\": if B serves (a failover made outside efs-dr), run `efs-dr failback`; if the pair was never set up, run `efs-dr init`", d.as_str()),
+        },
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct PairStatus {
     pub pair: String,
+    /// Where the pair stands and what to run.
+    pub situation: Situation,
     pub a: SideStatus,
     pub b: SideStatus,
     pub replication: Option<LiveReplication>,
@@ -149,7 +257,7 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
     }
     if let Some(r) = v.forward().filter(|r| r.last_replicated.is_none()) {
         drift.push(format!(
-            "A -> B is {} but its first sync has not completed: B holds none of A's data and is not ready to fail over to",
+            "A -> B is {} but its first sync has not completed: B holds none of A's data and is not ready to fail over to; `efs-dr init` waits for it",
             r.status
         ));
     }
@@ -159,11 +267,12 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
     }
     for f in &v.foreign {
         drift.push(format!(
-            "{} -> {} involves the pair but is not the pair's replication",
-            f.source_id, f.destination_id
+            "{} -> {} involves the pair but is not the pair's replication: efs-dr does not touch it; delete it in AWS (`aws efs delete-replication-configuration --source-file-system-id {}`) or take the pair out of the configuration",
+            f.source_id, f.destination_id, f.source_id
         ));
     }
     PairStatus {
+        situation: situation(v, desired, unknown.as_deref()),
         pair: v.pair.clone(),
         a: side(&v.a),
         b: side(&v.b),
@@ -243,7 +352,7 @@ fn health(v: &PairView, max_lag: std::time::Duration) -> Vec<String> {
     };
     if r.status.is_stalled() {
         out.push(format!(
-            "{arrow} is {}{}: fix its cause in AWS (the EFS console shows it); until then a failover loses what it has not synced",
+            "{arrow} is {}{}: fix its cause in AWS (the EFS console shows it; `aws efs describe-replication-configurations` gives the message); until then a failover loses what it has not synced",
             r.status,
             r.status_message
                 .as_deref()
@@ -253,7 +362,7 @@ fn health(v: &PairView, max_lag: std::time::Duration) -> Vec<String> {
     }
     if let Some(lag) = v.lag().filter(|l| *l > max_lag) {
         out.push(format!(
-            "{arrow}'s last sync was {} ago, more than max_lag {}: a planned failover would be refused; find out why it does not sync",
+            "{arrow}'s last sync was {} ago, more than max_lag {}: a planned failover would be refused; find out why it does not sync (`aws cloudwatch get-metric-statistics --namespace AWS/EFS --metric-name TimeSinceLastSync`), or fail over anyway with `efs-dr failover --force`",
             super::gate::fmt_dur(lag),
             super::gate::fmt_dur(max_lag)
         ));
@@ -283,5 +392,180 @@ impl PairStatus {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dr::view::tests::*;
+
+    fn view(s: crate::dr::view::Snapshot) -> PairView {
+        PairView::derive(&pair(), &s)
+    }
+
+    /// Every point of an operation, as status names it, with the command that goes on.
+    #[test]
+    fn status_says_where_the_pair_is_and_what_to_run() {
+        let f = |st: &str, last| repl(A, B, st, last);
+        let r = |st: &str| repl(B, A, st, Some(10));
+        let cases = [
+            (
+                "home",
+                view(snap(
+                    "ENABLED",
+                    "REPLICATING",
+                    vec![f("ENABLED", Some(10))],
+                    vec![f("ENABLED", Some(10))],
+                    20,
+                )),
+                Some(Direction::Forward),
+            ),
+            (
+                "first sync",
+                view(snap(
+                    "ENABLED",
+                    "REPLICATING",
+                    vec![f("ENABLING", None)],
+                    vec![f("ENABLING", None)],
+                    20,
+                )),
+                Some(Direction::Forward),
+            ),
+            (
+                "never set up",
+                view(snap("ENABLED", "ENABLED", vec![], vec![], 20)),
+                None,
+            ),
+            (
+                "a failover deleting",
+                view(snap(
+                    "ENABLED",
+                    "REPLICATING",
+                    vec![f("DELETING", Some(10))],
+                    vec![f("DELETING", Some(10))],
+                    20,
+                )),
+                Some(Direction::None),
+            ),
+            (
+                "failed over",
+                view(snap("ENABLED", "ENABLED", vec![], vec![], 20)),
+                Some(Direction::None),
+            ),
+            (
+                "unplanned, A's stale record",
+                view(snap(
+                    "ENABLED",
+                    "ENABLED",
+                    vec![f("ERROR", Some(10))],
+                    vec![],
+                    20,
+                )),
+                Some(Direction::None),
+            ),
+            (
+                "failback: A fenced",
+                view(snap("DISABLED", "ENABLED", vec![], vec![], 20)),
+                Some(Direction::None),
+            ),
+            (
+                "failback: B -> A replicating",
+                view(snap(
+                    "REPLICATING",
+                    "ENABLED",
+                    vec![r("ENABLED")],
+                    vec![r("ENABLED")],
+                    20,
+                )),
+                Some(Direction::Reverse),
+            ),
+            (
+                "failback: B fenced, B -> A deleting",
+                view(snap(
+                    "REPLICATING",
+                    "DISABLED",
+                    vec![r("DELETING")],
+                    vec![r("DELETING")],
+                    20,
+                )),
+                Some(Direction::None),
+            ),
+            (
+                "failback: at its last phase",
+                view(snap("ENABLED", "DISABLED", vec![], vec![], 20)),
+                Some(Direction::None),
+            ),
+            (
+                "rendered A -> B, nothing replicates",
+                view(snap("ENABLED", "ENABLED", vec![], vec![], 20)),
+                Some(Direction::Forward),
+            ),
+            (
+                "A's region down, B failed over",
+                view(down(
+                    snap("ENABLED", "ENABLED", vec![], vec![], 20),
+                    "us-east-1",
+                )),
+                Some(Direction::None),
+            ),
+            (
+                "A's region down, B a destination",
+                view(down(
+                    snap(
+                        "ENABLED",
+                        "REPLICATING",
+                        vec![],
+                        vec![f("ENABLED", Some(10))],
+                        20,
+                    ),
+                    "us-east-1",
+                )),
+                Some(Direction::Forward),
+            ),
+        ];
+        let shown: Vec<String> = cases
+            .into_iter()
+            .map(|(what, v, desired)| {
+                let s = pair_status(&v, desired);
+                format!("{what}: {}", s.situation.describe())
+            })
+            .collect();
+        insta::assert_snapshot!(shown.join("\n"));
+    }
+
+    /// Every drift line names the command that fixes it.
+    #[test]
+    fn every_drift_line_names_a_command() {
+        let f = repl(A, B, "ENABLED", Some(10));
+        let mut v = view(snap("ENABLED", "REPLICATING", vec![f.clone()], vec![f], 20));
+        v.state_forward = Some(false);
+        v.state_reverse = Some(true);
+        let other = crate::aws::ReplicationInfo {
+            destination_id: id("fs-99999999"),
+            ..repl(A, B, "ENABLED", None)
+        };
+        let mut odd = view(snap(
+            "ENABLED",
+            "ENABLED",
+            vec![repl(A, B, "ERROR", Some(1)), other],
+            vec![],
+            20,
+        ));
+        odd.state_forward = Some(true);
+        let unsynced = view(snap(
+            "ENABLED",
+            "REPLICATING",
+            vec![repl(A, B, "ENABLED", None)],
+            vec![repl(A, B, "ENABLED", None)],
+            20,
+        ));
+        let mut lines = pair_status(&v, Some(Direction::None)).drift;
+        lines.extend(pair_status(&odd, Some(Direction::Forward)).drift);
+        lines.extend(pair_status(&unsynced, Some(Direction::Forward)).drift);
+        assert!(lines.len() >= 6, "{lines:#?}");
+        for line in &lines {
+            assert!(line.contains('`'), "names no command: {line}");
+        }
     }
 }

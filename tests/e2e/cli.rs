@@ -27,6 +27,115 @@ fn completions_and_the_man_page_come_from_the_cli_itself() {
         "{text}"
     );
     assert!(text.contains("failover"));
+    let sections: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(".SH "))
+        .map(|h| h.trim_matches('"').to_string())
+        .collect();
+    for section in [
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+        "EXAMPLES",
+        "SEE ALSO",
+    ] {
+        assert!(
+            sections.iter().any(|s| s == section),
+            "the man page lacks {section}: {sections:?}"
+        );
+    }
+    let plain = text.replace("\\-", "-");
+    for said in ["EFS_DR_YES", "AWS_PROFILE", "efs-dr-reports/", "efs-dr.hcl"] {
+        assert!(plain.contains(said), "the man page does not name {said}");
+    }
+
+    // Every page the main page refers to exists.
+    let dir = tempfile::tempdir().unwrap();
+    let out = efs_dr()
+        .args(["man", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let main = std::fs::read_to_string(dir.path().join("efs-dr.1")).unwrap();
+    let unescaped = main.replace("\\-", "-");
+    let referred: std::collections::BTreeSet<&str> = unescaped
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '(' || c == ')'))
+        .filter(|w| w.starts_with("efs-dr-") && w.ends_with("(1)"))
+        .map(|w| w.trim_end_matches("(1)"))
+        .collect();
+    assert!(referred.contains("efs-dr-failover"), "{referred:?}");
+    for page in &referred {
+        assert!(
+            dir.path().join(format!("{page}.1")).exists(),
+            "efs-dr.1 refers to {page}(1), which was not written"
+        );
+    }
+    assert!(dir.path().join("efs-dr-plan-failover.1").exists());
+}
+
+/// Completions round-trip in a real bash: the script is sourced, `complete -p` names its
+/// function, and that function, called as bash calls it on TAB, completes subcommands and the
+/// options of a subcommand (`efs-dr failover --p<TAB>`: clap-rs/clap#6421 worked around).
+#[test]
+fn bash_completes_subcommands_and_their_options() {
+    let out = efs_dr().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("efs-dr.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let tab = |words: &[&str]| -> Vec<String> {
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let program = format!(
+            r#"source "$1" || exit 9
+spec=$(complete -p efs-dr) || exit 8
+fn=$(sed -n 's/.* -F \([^ ]*\) .*/\1/p' <<<"$spec")
+COMP_WORDS=({words})
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+COMP_LINE="${{COMP_WORDS[*]}}"
+COMP_POINT=${{#COMP_LINE}}
+"$fn" efs-dr "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}""#,
+            words = quoted.join(" ")
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "--noprofile", "-c", &program, "bash"])
+            .arg(&script)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{words:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let subcommands = tab(&["efs-dr", "fail"]);
+    assert!(
+        subcommands.contains(&"failover".to_string())
+            && subcommands.contains(&"failback".to_string()),
+        "{subcommands:?}"
+    );
+    for (words, expected) in [
+        (&["efs-dr", "failover", "--p"][..], "--pair"),
+        (&["efs-dr", "failover", "--un"], "--unplanned"),
+        (&["efs-dr", "plan", "failover", "--un"], "--unplanned"),
+        (&["efs-dr", "check-plan", "--oper"], "--operation"),
+        (&["efs-dr", "failback", "--writes"], "--writes-stopped"),
+    ] {
+        let offered = tab(words);
+        assert!(
+            offered.contains(&expected.to_string()),
+            "{words:?} offers {offered:?}, not {expected}"
+        );
+    }
 }
 
 /// `efs-dr ... | head -1`: the reader closes the pipe; efs-dr ends quietly, not with a panic.

@@ -310,6 +310,18 @@ async fn an_interrupted_run_stops_terraform_cleanly_and_continues_when_run_again
     }
     let status = run.wait().await.unwrap();
     assert_eq!(status.code(), Some(130));
+    let next = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Finished { next, .. } => Some(next.clone()),
+            _ => None,
+        })
+        .expect("a finished event");
+    assert!(
+        next.iter()
+            .any(|l| l.contains("run the same command again") && l.contains(" failover --yes`")),
+        "the exact command that continues: {next:?}"
+    );
     let finished = events
         .iter()
         .find_map(|e| match &e.kind {
@@ -416,5 +428,72 @@ async fn a_long_terraform_apply_says_how_it_goes_at_least_every_progress_interva
             .lines()
             .any(|l| l.starts_with("[app]   ") && l.contains(": Still destroying...")),
         "Terraform's own progress, for the pair it names:\n{stderr}"
+    );
+}
+
+/// Every command ends with what is true and what to do next, and status names where a pair
+/// is with the command that goes on from there.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_ends_with_what_is_true_and_what_to_do_next() {
+    let d = drill(&["app"]).await;
+    let human = |args: &'static [&'static str]| {
+        let d = &d;
+        async move {
+            let out = d
+                .command_output(&d.config(), "human", args)
+                .output()
+                .await
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            (out.status.code(), stderr)
+        }
+    };
+    let (_, before) = human(&["status"]).await;
+    assert!(
+        before.contains("pair app: not initialised: run `efs-dr init`"),
+        "{before}"
+    );
+    let init = d.ok(&["init", "--yes"]).await;
+    assert!(
+        init.next().iter().any(|l| l.contains("A -> B replicates")),
+        "{:?}",
+        init.next()
+    );
+    let (_, home) = human(&["status"]).await;
+    assert!(home.contains("pair app: home: A serves"), "{home}");
+
+    let (code, failover) = human(&["failover", "--yes"]).await;
+    assert_eq!(code, Some(0), "{failover}");
+    let b = &d.pairs[0].b;
+    for said in [
+        format!("B {b} (us-west-2) is writable: start the application on B"),
+        "is still writable: stop the application on A".to_string(),
+        "RTO ".to_string(),
+        "data at risk".to_string(),
+        "`efs-dr failback`".to_string(),
+    ] {
+        assert!(failover.contains(&said), "{said}: {failover}");
+    }
+    let (_, over) = human(&["status"]).await;
+    assert!(
+        over.contains(
+            "pair app: failed over, B serving: when A is to serve again, run `efs-dr failback`"
+        ),
+        "{over}"
+    );
+
+    let back = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    assert!(
+        back.next()
+            .iter()
+            .any(|l| l.contains("start the application on A")),
+        "{:?}",
+        back.next()
+    );
+    let report = back.report();
+    assert_eq!(
+        report["next"],
+        serde_json::json!(back.next()),
+        "the report says it too"
     );
 }

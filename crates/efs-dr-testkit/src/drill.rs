@@ -117,6 +117,18 @@ impl Run {
             .unwrap_or_default()
     }
 
+    /// The run's last lines: what is true and what to do next.
+    pub fn next(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .rev()
+            .find_map(|e| match &e.kind {
+                EventKind::Finished { next, .. } => Some(next.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// "pair:step" of each phase started, in order.
     pub fn steps_started(&self) -> Vec<String> {
         self.events

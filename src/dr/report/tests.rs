@@ -258,6 +258,7 @@ fn the_report_schema_is_pinned() {
         *audit = Some(crate::dr::events::Audit {
             efs_dr_version: "0.1.0".into(),
             terraform_version: "1.15.5".into(),
+            provider_version: "6.2.0".into(),
             command_line: vec!["failover".into(), "--yes".into()],
             user: "ops".into(),
             host: "runner-1".into(),
@@ -292,6 +293,7 @@ fn the_report_schema_is_pinned() {
     for field in [
         "efs_dr_version",
         "terraform_version",
+        "provider_version",
         "command_line",
         "user",
         "host",
@@ -314,6 +316,7 @@ fn the_report_schema_is_pinned() {
     let md = r.markdown().unwrap();
     for line in [
         "| report schema | 1 |",
+        "| Terraform | 1.15.5, hashicorp/aws 6.2.0 |",
         "| command | `efs-dr failover --yes` |",
         "| run by | ops on runner-1, as arn:aws:iam::123456789012:user/ops (account 123456789012) |",
         "**answered yes** by --yes",

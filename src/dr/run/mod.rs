@@ -121,6 +121,28 @@ pub async fn run(
         Ok(end) => (Outcome::Done, end.message()),
         Err(e) => (e.outcome(), e.message().to_string()),
     };
+    let figures = super::measure::figures(runner.out.events());
+    // A pipeline stage says where the operation stands in its `stage` instead.
+    let next = if req.scope == Scope::Everything {
+        let changed = runner.out.events().iter().any(|e| {
+            matches!(
+                e.kind,
+                EventKind::SdkChange { .. }
+                    | EventKind::StateChanged { .. }
+                    | EventKind::Applied { .. }
+            )
+        });
+        super::next::after(
+            req.op,
+            &result,
+            &req.pairs,
+            &figures,
+            req.audit.as_ref().map(|a| a.command_line.as_slice()),
+            changed,
+        )
+    } else {
+        Vec::new()
+    };
     runner.out.emit(
         None,
         None,
@@ -129,8 +151,9 @@ pub async fn run(
             outcome,
             exit_code: result.as_ref().err().map_or(0, DrError::exit_code),
             message,
-            figures: super::measure::figures(runner.out.events()),
+            figures,
             stage: result.as_ref().ok().and(runner.stage_end()),
+            next,
         },
     );
     Finished {
