@@ -27,7 +27,9 @@ pub fn after(
             op.args()
         )],
         Ok(Ended::Done(_) | Ended::NothingToDo(_)) => settled(op, pairs, figures),
-        Err(e) if !changed && e.outcome() == Outcome::Error && !stopped_on_the_way(e) => Vec::new(),
+        // Nothing changed and nothing was under way: the error says what to fix first (a gate
+        // refused up front would be refused again).
+        Err(e) if !changed && e.outcome() != Outcome::Interrupted => Vec::new(),
         Err(e) => continue_with(e, command)
             .map(|c| {
                 vec![format!(
@@ -143,14 +145,6 @@ fn resumable(e: &DrError) -> bool {
     }
 }
 
-/// Stopped while it waited or worked (not a failure to start): a signal, a timeout.
-fn stopped_on_the_way(e: &DrError) -> bool {
-    matches!(
-        e.outcome(),
-        Outcome::Interrupted | Outcome::GateTimeout | Outcome::StateBehind
-    )
-}
-
 fn human(seconds: f64) -> String {
     humantime::format_duration(std::time::Duration::from_secs(
         seconds.max(0.0).round() as u64
@@ -264,6 +258,16 @@ mod tests {
                 Err(refused),
                 Vec::new(),
                 typed(&["failback"]),
+                false,
+            ),
+            (
+                "a gate refused up front, before any change",
+                Operation::Failover { unplanned: false },
+                Err(DrError::GateTimeout(
+                    "AWS usually takes 8m, longer than replication_timeout 1m".into(),
+                )),
+                Vec::new(),
+                typed(&["failover", "--yes"]),
                 false,
             ),
             (

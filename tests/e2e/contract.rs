@@ -497,3 +497,61 @@ async fn every_command_ends_with_what_is_true_and_what_to_do_next() {
         "the report says it too"
     );
 }
+
+/// The runner's refusals, as an operator reads them at the end of stderr: a question with no
+/// terminal to ask on, a question no flag answers, a gate that cannot pass in time. Pinned, with
+/// the file-system ids of the drill written as A and B.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runners_refusals_read_as_operators_see_them() {
+    let d = drill(&["app"]).await;
+    let shown = |what: &str, run: &efs_dr_testkit::drill::Run| {
+        let start = ["\nrefused: ", "\nerror: "]
+            .iter()
+            .filter_map(|m| run.stderr.rfind(m).map(|i| i + 1))
+            .max()
+            .or_else(|| {
+                ["refused: ", "error: "]
+                    .iter()
+                    .find(|m| run.stderr.starts_with(**m))
+                    .map(|_| 0)
+            })
+            .unwrap_or_else(|| panic!("{what}: no error line in {}", run.stderr));
+        let text = run.stderr[start..]
+            .replace(&d.pairs[0].a, "fs-A")
+            .replace(&d.pairs[0].b, "fs-B")
+            .replace(&d.config().display().to_string(), "CONFIG");
+        format!("## {what} (exit {})\n{}", run.code, text.trim_end())
+    };
+    d.ok(&["init", "--yes"]).await;
+    let mut cases = Vec::new();
+
+    let no_terminal = d.efs_dr(&["failover"]).await;
+    assert_eq!(no_terminal.code, 2, "{}", no_terminal.stderr);
+    cases.push(shown(
+        "a failover with no terminal and no --yes",
+        &no_terminal,
+    ));
+
+    d.write_config("1m", "terraform");
+    let too_short = d.efs_dr(&["failover", "--yes"]).await;
+    assert_eq!(too_short.code, 3, "{}", too_short.stderr);
+    assert!(
+        too_short.steps_started().is_empty(),
+        "refused before any change"
+    );
+    cases.push(shown(
+        "a gate that cannot pass within replication_timeout",
+        &too_short,
+    ));
+    d.write_config("40m", "terraform");
+
+    d.ok(&["failover", "--yes"]).await;
+    let unanswerable = d.efs_dr(&["failback", "--yes"]).await;
+    assert_eq!(unanswerable.code, 2, "{}", unanswerable.stderr);
+    cases.push(shown(
+        "a failback whose cut-over nobody can answer",
+        &unanswerable,
+    ));
+
+    insta::assert_snapshot!(cases.join("\n\n"));
+}
