@@ -171,6 +171,12 @@ def bench(binary, size, scale, env_base):
         b = file_systems(url, B, size, "b")
         for fs in a:
             put_file(url, fs, "data.txt", b"on A")
+        # Mount targets in two zones, as doctor expects of a real pair.
+        for region, ids in ((A, a), (B, b)):
+            c = efs(url, region)
+            for fs in ids:
+                for subnet in ("subnet-00", "subnet-01"):
+                    c.create_mount_target(FileSystemId=fs, SubnetId=subnet)
         work = tempfile.mkdtemp(prefix=f"efs-dr-bench-{size}-")
         cfg = os.path.join(work, "efs-dr.hcl")
         with open(cfg, "w") as f:
@@ -193,6 +199,14 @@ def bench(binary, size, scale, env_base):
             capture_output=True,
         )
         rows["status"] = (time.monotonic() - t0, 0.0, 0, 0, [], None, None)
+        # Readiness of every pair: read-only, one answer (exit 0 or 2 alike).
+        t0 = time.monotonic()
+        subprocess.run(
+            [binary, "--config", cfg, "-q", "--output", "json", "doctor"],
+            env=env,
+            capture_output=True,
+        )
+        rows["doctor"] = (time.monotonic() - t0, 0.0, 0, 0, [], None, None)
         # A's region down: every B writable within AWS's deletion time (+ seconds).
         req = urllib.request.Request(f"{url}/_sim/regions/{A}/outage", data=b"", method="POST")
         urllib.request.urlopen(req, timeout=10).read()
@@ -232,7 +246,7 @@ def main():
     print("| pairs | operation | wall (s) | AWS (s) | ratio to 1 pair (wall) | gate polls | SDK calls per gate poll | max overhead per phase (s) | RTO, slowest pair (AWS s) | B writable in AWS, slowest pair (AWS s) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for s in sizes:
-        for op in ["init", "failover", "failback", "status", "unplanned failover"]:
+        for op in ["init", "failover", "failback", "status", "doctor", "unplanned failover"]:
             wall, aws, polls, calls, over, rto, writable = results[s][op]
             ratio = wall / base[op][0] if base[op][0] else 0
             print(

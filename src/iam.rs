@@ -76,6 +76,7 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
         "Effect": "Allow",
         "Action": [
             "elasticfilesystem:DescribeFileSystems",
+            "elasticfilesystem:DescribeMountTargets",
             "elasticfilesystem:DescribeReplicationConfigurations"
         ],
         "Resource": regions

@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod doctor;
 pub mod dr;
 pub mod iam;
 pub mod interrupt;

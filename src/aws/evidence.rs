@@ -15,6 +15,16 @@ pub const SYNC_HISTORY: Duration = Duration::from_secs(14 * 24 * 3600);
 const PERIOD: i32 = 60;
 
 fn query(id: &str, metric: &str, dims: &[(&str, &str)], stat: &str) -> MetricDataQuery {
+    query_every(id, metric, dims, stat, PERIOD)
+}
+
+fn query_every(
+    id: &str,
+    metric: &str,
+    dims: &[(&str, &str)],
+    stat: &str,
+    period: i32,
+) -> MetricDataQuery {
     let mut m = Metric::builder().namespace("AWS/EFS").metric_name(metric);
     for (k, v) in dims {
         m = m.dimensions(Dimension::builder().name(*k).value(*v).build());
@@ -24,7 +34,7 @@ fn query(id: &str, metric: &str, dims: &[(&str, &str)], stat: &str) -> MetricDat
         .metric_stat(
             MetricStat::builder()
                 .metric(m.build())
-                .period(PERIOD)
+                .period(period)
                 .stat(stat)
                 .build(),
         )
@@ -91,6 +101,48 @@ impl RegionClients {
             .into_iter()
             .flatten()
             .filter_map(|(t, v)| t.checked_sub(Duration::from_secs_f64(v.max(0.0))))
+            .collect())
+    }
+
+    /// The longest `TimeSinceLastSync` of each `source` -> `destination` over `window` before
+    /// `now`: one GetMetricData for all of them (hourly Maximum). None for a replication this
+    /// region published nothing about.
+    pub async fn worst_sync_lag(
+        &self,
+        replications: &[(FileSystemId, FileSystemId)],
+        window: Duration,
+        now: AwsTime,
+    ) -> Result<Vec<Option<Duration>>, AwsError> {
+        if replications.is_empty() {
+            return Ok(Vec::new());
+        }
+        let queries = replications
+            .iter()
+            .enumerate()
+            .map(|(i, (src, dst))| {
+                query_every(
+                    &format!("l{i}"),
+                    "TimeSinceLastSync",
+                    &[
+                        ("FileSystemId", src.as_str()),
+                        ("DestinationFileSystemId", dst.as_str()),
+                    ],
+                    "Maximum",
+                    3600,
+                )
+            })
+            .collect();
+        let data = self.metric_data(queries, now - window, now).await?;
+        Ok((0..replications.len())
+            .map(|i| {
+                data.get(&format!("l{i}")).and_then(|points| {
+                    points
+                        .iter()
+                        .map(|(_, v)| *v)
+                        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+                        .map(|v| Duration::from_secs_f64(v.max(0.0)))
+                })
+            })
             .collect())
     }
 

@@ -348,6 +348,32 @@ pub struct FileSystemInfo {
     /// restore of its recovery point must say.
     pub encrypted: bool,
     pub performance_mode: String,
+    /// The KMS key it is encrypted with.
+    pub kms_key_id: Option<String>,
+    /// `bursting`, `provisioned` or `elastic`, and the provisioned MiB/s.
+    pub throughput_mode: String,
+    pub provisioned_mibps: Option<f64>,
+}
+
+/// A mount target of a file system: where it is and whether it can be mounted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MountTargetInfo {
+    pub id: String,
+    pub availability_zone: Option<String>,
+    pub life_cycle_state: LifeCycleState,
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+impl MountTargetInfo {
+    /// "IPv4", "IPv6" or "dual-stack".
+    pub fn ip_address_type(&self) -> &'static str {
+        match (self.ipv4, self.ipv6) {
+            (true, true) => "dual-stack",
+            (false, true) => "IPv6",
+            _ => "IPv4",
+        }
+    }
 }
 
 /// An optional AWS time as RFC 3339, both ways.
@@ -470,11 +496,48 @@ impl RegionClients {
                         arn: fs.file_system_arn().map(str::to_string),
                         encrypted: fs.encrypted().unwrap_or(false),
                         performance_mode: fs.performance_mode().as_str().to_string(),
+                        kms_key_id: fs.kms_key_id().map(str::to_string),
+                        throughput_mode: fs
+                            .throughput_mode()
+                            .map(|m| m.as_str().to_string())
+                            .unwrap_or_else(|| "bursting".into()),
+                        provisioned_mibps: fs.provisioned_throughput_in_mibps(),
                     },
                 );
             }
         }
         Ok(out)
+    }
+
+    /// The mount targets of `fs`: one paginated DescribeMountTargets (EFS lists mount targets
+    /// by file system only).
+    pub async fn mount_targets(&self, fs: &FileSystemId) -> Result<Vec<MountTargetInfo>, AwsError> {
+        let region = self.region.as_str();
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .efs_read
+                .describe_mount_targets()
+                .file_system_id(fs.as_str())
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(region, "DescribeMountTargets", e))?;
+            for mt in page.mount_targets() {
+                out.push(MountTargetInfo {
+                    id: mt.mount_target_id().to_string(),
+                    availability_zone: mt.availability_zone_name().map(str::to_string),
+                    life_cycle_state: LifeCycleState::from_aws(mt.life_cycle_state().as_str()),
+                    ipv4: mt.ip_address().is_some(),
+                    ipv6: mt.ipv6_address().is_some(),
+                });
+            }
+            match page.next_marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// The last write on each file system: one GetMetricData for all of them.

@@ -6,6 +6,7 @@ mod config_cmd;
 mod confirm;
 mod demo_cmd;
 mod display;
+mod doctor_cmd;
 mod dr_cmd;
 #[cfg(test)]
 mod examples_tests;
@@ -87,6 +88,10 @@ pub enum Command {
     Init(dr_cmd::InitArgs),
     /// Each pair from live AWS and the Terraform state, with any drift between them.
     Status(status_cmd::StatusArgs),
+    /// Whether a failover would work now: replication and its lag over 24 h, B's mount targets
+    /// and throughput, protection, the backup vault, Terraform, the state and where it lives.
+    /// Read-only. Exit 0 ready, 2 not ready, 1 could not check.
+    Doctor(doctor_cmd::DoctorArgs),
     /// Make B writable: remove A -> B (through Terraform, or from B's region with --unplanned).
     Failover(dr_cmd::FailoverArgs),
     /// Bring the data home: B -> A, quiesce, cut over, A -> B again; ids never change.
@@ -161,6 +166,7 @@ async fn command(cli: Cli) -> Result<(), DrError> {
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config, cli.output),
         Command::Init(args) => dr_cmd::init(args, &cli.config, cli.output).await,
         Command::Status(args) => status_cmd::run(args, &cli.config, cli.output).await,
+        Command::Doctor(args) => doctor_cmd::run(args, &cli.config, cli.output).await,
         Command::Failover(args) => dr_cmd::failover(args, &cli.config, cli.output).await,
         Command::Failback(args) => dr_cmd::failback(args, &cli.config, cli.output).await,
         Command::Plan(cmd) => dr_cmd::plan(cmd, &cli.config, cli.output).await,

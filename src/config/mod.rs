@@ -121,6 +121,10 @@ pub const BACKUP_EXAMPLE: &str = "backup {\n  vault    = \"efs-dr\"\n  role_arn 
 pub struct Side {
     pub region: Region,
     pub file_system_id: FileSystemId,
+    /// The Availability Zones the application runs in on this side (`zones = [...]`): `doctor`
+    /// checks a mount target is available in each. Empty: as many zones as the other side.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
 }
 
 /// Timings of the gates. All durations are AWS time, not local time.
@@ -691,10 +695,31 @@ fn read_side(
                 None
             }
         });
-    r.finish(&["region", "file_system_id"], issues);
+    let zones_example = format!("zones = [\"{example_region}a\", \"{example_region}b\"]");
+    let zones = r
+        .string_list("zones", &zones_example, issues)
+        .map(|z| {
+            for zone in &z.value {
+                let in_region = region.as_ref().is_none_or(|r| {
+                    zone.len() == r.as_str().len() + 1 && zone.starts_with(r.as_str())
+                });
+                if !in_region {
+                    issues.push(
+                        z.span.clone(),
+                        &join(&path, "zones"),
+                        format!("{zone:?} is not an Availability Zone of this side's region (a zone is the region and a letter)"),
+                        Some(zones_example.clone()),
+                    );
+                }
+            }
+            z.value
+        })
+        .unwrap_or_default();
+    r.finish(&["region", "file_system_id", "zones"], issues);
     Some(Side {
         region: region?,
         file_system_id: fs?,
+        zones,
     })
 }
 

@@ -168,6 +168,37 @@ impl<'b> BodyReader<'b> {
         }
     }
 
+    /// A list of quoted strings (`["a", "b"]`); None when absent or wrong (reported).
+    pub fn string_list(
+        &mut self,
+        key: &str,
+        example: &str,
+        issues: &mut Issues,
+    ) -> Option<Located<Vec<String>>> {
+        let attr = self.attrs.remove(key)?;
+        let items = match &attr.value {
+            Expression::Array(items) => {
+                items.iter().map(literal_string).collect::<Option<Vec<_>>>()
+            }
+            _ => None,
+        };
+        match items {
+            Some(value) => Some(Located {
+                value,
+                span: attr.value.span(),
+            }),
+            None => {
+                issues.push(
+                    attr.value.span(),
+                    &join(&self.path, key),
+                    "must be a list of quoted strings",
+                    Some(example.to_string()),
+                );
+                None
+            }
+        }
+    }
+
     /// A required string attribute: reports it missing.
     pub fn required_string(
         &mut self,

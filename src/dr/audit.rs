@@ -44,7 +44,7 @@ pub async fn gather(ctx: &Context, command_line: Vec<String>) -> Audit {
 
 /// The hashicorp/aws version the root's `.terraform.lock.hcl` selects: what `terraform init`
 /// installed and every plan of the run used.
-fn provider_version(dir: &Path) -> String {
+pub fn provider_version(dir: &Path) -> String {
     let path = dir.join(".terraform.lock.hcl");
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,

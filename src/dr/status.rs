@@ -296,6 +296,21 @@ pub async fn collect(
     tf: Option<&Terraform>,
     pairs: &[Pair],
 ) -> Vec<PairStatus> {
+    let (mut statuses, views) = collect_with_views(config, aws, tf, pairs).await;
+    for (s, v) in statuses.iter_mut().zip(&views) {
+        s.drift.extend(health(v, config.gates.max_lag));
+    }
+    statuses
+}
+
+/// Every selected pair's status (its drift without the replication's health), and the view
+/// of each it was derived from (one observation).
+pub async fn collect_with_views(
+    config: &Config,
+    aws: &Aws,
+    tf: Option<&Terraform>,
+    pairs: &[Pair],
+) -> (Vec<PairStatus>, Vec<PairView>) {
     let snapshot = position::observe(aws, &Look::default()).await;
     let dir = config.terraform_dir();
     let deadline = state_read_deadline();
@@ -320,15 +335,16 @@ pub async fn collect(
     let desired = crate::render::read_directions(&dir).unwrap_or_default();
     // What a failback would overwrite on A, where that is at stake.
     let facts = position::gather(aws, None, pairs, &snapshot, state, None, false).await;
-    position::views(pairs, &snapshot, &facts)
+    let views = position::views(pairs, &snapshot, &facts);
+    let statuses = views
         .iter()
         .map(|v| {
             let mut s = pair_status(v, desired.get(&v.pair).copied());
             s.state_unknown = state_unknown.clone();
-            s.drift.extend(health(v, config.gates.max_lag));
             s
         })
-        .collect()
+        .collect();
+    (statuses, views)
 }
 
 /// How long `status` waits for the Terraform state: `EFS_DR_STATE_READ_TIMEOUT`, else 60 s.

@@ -309,6 +309,9 @@ pub(crate) mod tests {
             name: None,
             encrypted: true,
             performance_mode: "generalPurpose".into(),
+            kms_key_id: None,
+            throughput_mode: "bursting".into(),
+            provisioned_mibps: None,
         }
     }
 

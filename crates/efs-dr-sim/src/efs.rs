@@ -31,7 +31,10 @@ pub fn routes() -> Router<Arc<SimState>> {
             "/2015-02-01/file-systems/replication-configurations",
             get(describe_replication_configurations),
         )
-        .route("/2015-02-01/file-systems/{id}", delete(delete_file_system))
+        .route(
+            "/2015-02-01/file-systems/{id}",
+            delete(delete_file_system).put(update_file_system),
+        )
         .route(
             "/2015-02-01/file-systems/{id}/protection",
             put(update_file_system_protection),
@@ -382,6 +385,41 @@ async fn delete_file_system(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct UpdateFileSystemInput {
+    throughput_mode: Option<String>,
+    provisioned_throughput_in_mibps: Option<f64>,
+}
+
+/// UpdateFileSystem (botocore: PUT, 202 Accepted, the file system's description): its
+/// throughput mode and provisioned throughput.
+async fn update_file_system(
+    State(sim): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    call(
+        &sim,
+        &headers,
+        "UpdateFileSystem",
+        Some(&id),
+        true,
+        StatusCode::ACCEPTED,
+        |w, s, region| {
+            let input: UpdateFileSystemInput = parse_body(&body)?;
+            w.update_throughput(
+                region,
+                &id,
+                input.throughput_mode,
+                input.provisioned_throughput_in_mibps,
+            )?;
+            Ok(file_system_json(w, s, w.file_system_in(region, &id)?))
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct UpdateProtectionInput {
     replication_overwrite_protection: Option<String>,
 }
@@ -506,6 +544,8 @@ struct CreateMountTargetInput {
     file_system_id: Option<String>,
     subnet_id: Option<String>,
     ip_address: Option<String>,
+    ipv6_address: Option<String>,
+    ip_address_type: Option<String>,
 }
 
 fn mount_target_json(s: &SimSettings, mt: &super::model::MountTarget) -> Value {
@@ -516,6 +556,7 @@ fn mount_target_json(s: &SimSettings, mt: &super::model::MountTarget) -> Value {
         "SubnetId": mt.subnet_id,
         "LifeCycleState": mt.lifecycle.as_aws(),
         "IpAddress": mt.ip_address,
+        "Ipv6Address": mt.ipv6_address,
         "NetworkInterfaceId": mt.network_interface_id,
         "AvailabilityZoneId": az_id(&mt.availability_zone_name),
         "AvailabilityZoneName": mt.availability_zone_name,
@@ -542,8 +583,13 @@ async fn create_mount_target(
                     "FileSystemId and SubnetId are required",
                 ));
             };
-            let id = w.create_mount_target(region, &fs, &subnet, input.ip_address, s)?;
-            Ok(mount_target_json(s, &w.mount_targets[&id]))
+            let addresses = super::model::MountTargetAddresses {
+                ip_address_type: input.ip_address_type,
+                ipv4: input.ip_address,
+                ipv6: input.ipv6_address,
+            };
+            let id = w.create_mount_target(region, &fs, &subnet, addresses, s)?;
+            Ok(compact(mount_target_json(s, &w.mount_targets[&id])))
         },
     )
 }
@@ -592,7 +638,10 @@ async fn describe_mount_targets(
                 }
             };
             let (items, next) = page(list, marker, max, "Marker")?;
-            let items: Vec<Value> = items.iter().map(|m| mount_target_json(s, m)).collect();
+            let items: Vec<Value> = items
+                .iter()
+                .map(|m| compact(mount_target_json(s, m)))
+                .collect();
             Ok(compact(
                 json!({ "Marker": marker, "MountTargets": items, "NextMarker": next }),
             ))

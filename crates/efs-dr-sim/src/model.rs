@@ -106,6 +106,14 @@ impl FileSystem {
     }
 }
 
+/// What CreateMountTarget asks for its addresses.
+#[derive(Debug, Clone, Default)]
+pub struct MountTargetAddresses {
+    pub ip_address_type: Option<String>,
+    pub ipv4: Option<String>,
+    pub ipv6: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MountTarget {
     pub id: String,
@@ -113,7 +121,11 @@ pub struct MountTarget {
     pub region: String,
     pub subnet_id: String,
     pub availability_zone_name: String,
-    pub ip_address: String,
+    /// IPv4 (None: an IPv6-only mount target).
+    pub ip_address: Option<String>,
+    /// IPv6 (dual-stack and IPv6-only mount targets).
+    #[serde(default)]
+    pub ipv6_address: Option<String>,
     pub network_interface_id: String,
     pub vpc_id: String,
     pub lifecycle: Lifecycle,
@@ -745,9 +757,30 @@ impl World {
         region: &str,
         fs_id: &str,
         subnet_id: &str,
-        ip_address: Option<String>,
+        addresses: MountTargetAddresses,
         s: &SimSettings,
     ) -> Result<String, ApiError> {
+        // botocore: IpAddressType IPV4_ONLY (the default) | IPV6_ONLY | DUAL_STACK; an address
+        // of a family the type does not have is refused.
+        let kind = addresses
+            .ip_address_type
+            .clone()
+            .unwrap_or_else(|| "IPV4_ONLY".to_string());
+        let (v4, v6) = match kind.as_str() {
+            "IPV4_ONLY" => (true, false),
+            "IPV6_ONLY" => (false, true),
+            "DUAL_STACK" => (true, true),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "IpAddressType '{other}' is not one of IPV4_ONLY, IPV6_ONLY, DUAL_STACK"
+                )))
+            }
+        };
+        if (!v4 && addresses.ipv4.is_some()) || (!v6 && addresses.ipv6.is_some()) {
+            return Err(ApiError::bad_request(format!(
+                "an address of a family IpAddressType {kind} does not have was given"
+            )));
+        }
         let fs = self.file_system_in(region, fs_id)?;
         if fs.lifecycle != Lifecycle::Available {
             return Err(ApiError::wrong_lifecycle(fs_id, fs.lifecycle.as_aws()));
@@ -793,14 +826,59 @@ impl World {
                 region: region.to_string(),
                 subnet_id: subnet_id.to_string(),
                 availability_zone_name: az,
-                ip_address: ip_address
-                    .unwrap_or_else(|| format!("10.0.{}.{}", (n / 250) % 250, n % 250 + 4)),
+                ip_address: v4.then(|| {
+                    addresses
+                        .ipv4
+                        .unwrap_or_else(|| format!("10.0.{}.{}", (n / 250) % 250, n % 250 + 4))
+                }),
+                ipv6_address: v6.then(|| {
+                    addresses
+                        .ipv6
+                        .unwrap_or_else(|| format!("2600:1f14:0:{:x}::{:x}", n / 250, n % 250 + 4))
+                }),
                 network_interface_id: eni,
                 vpc_id: "vpc-0000000000000000a".to_string(),
                 lifecycle: Lifecycle::Creating { until },
             },
         );
         Ok(id)
+    }
+
+    /// UpdateFileSystem: the throughput mode and provisioned throughput. botocore: provisioned
+    /// throughput is required with (and only meaningful for) the provisioned mode.
+    pub fn update_throughput(
+        &mut self,
+        region: &str,
+        id: &str,
+        mode: Option<String>,
+        mibps: Option<f64>,
+    ) -> Result<(), ApiError> {
+        let fs = self.file_system_in(region, id)?;
+        if fs.lifecycle != Lifecycle::Available {
+            return Err(ApiError::wrong_lifecycle(id, fs.lifecycle.as_aws()));
+        }
+        let mode = mode.unwrap_or_else(|| fs.throughput_mode.clone());
+        if !["bursting", "provisioned", "elastic"].contains(&mode.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "ThroughputMode '{mode}' is not one of bursting, provisioned, elastic"
+            )));
+        }
+        let mibps = match (mode.as_str(), mibps.or(fs.provisioned_throughput)) {
+            ("provisioned", Some(m)) if m >= 1.0 => Some(m),
+            ("provisioned", _) => {
+                return Err(ApiError::bad_request(
+                    "ProvisionedThroughputInMibps (at least 1.0) is required with ThroughputMode provisioned",
+                ))
+            }
+            _ => None,
+        };
+        let fs = self
+            .file_systems
+            .get_mut(id)
+            .expect("file_system_in found it");
+        fs.throughput_mode = mode;
+        fs.provisioned_throughput = mibps;
+        Ok(())
     }
 
     pub fn delete_mount_target(

@@ -419,19 +419,19 @@ fn one_mount_target_per_availability_zone() {
     let mut w = World::new(1, T0);
     let a = fs(&mut w, "us-east-1", "a");
     let mt = w
-        .create_mount_target("us-east-1", &a, "subnet-0a", None, &s)
+        .create_mount_target("us-east-1", &a, "subnet-0a", Default::default(), &s)
         .unwrap();
     assert_eq!(w.mount_targets[&mt].availability_zone_name, "us-east-1e");
     assert_eq!(w.mount_targets[&mt].lifecycle.as_aws(), "creating");
     let e = w
-        .create_mount_target("us-east-1", &a, "subnet-04", None, &s)
+        .create_mount_target("us-east-1", &a, "subnet-04", Default::default(), &s)
         .unwrap_err();
     assert_eq!(e.code, "MountTargetConflict", "4 and a are both zone e");
     assert!(w
-        .create_mount_target("us-east-1", &a, "subnet-01", None, &s)
+        .create_mount_target("us-east-1", &a, "subnet-01", Default::default(), &s)
         .is_ok());
     assert_eq!(
-        w.create_mount_target("us-east-1", &a, "vpc-1", None, &s)
+        w.create_mount_target("us-east-1", &a, "vpc-1", Default::default(), &s)
             .unwrap_err()
             .code,
         "SubnetNotFound"
