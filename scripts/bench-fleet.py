@@ -175,7 +175,7 @@ def bench(binary, size, scale, env_base):
         for region, ids in ((A, a), (B, b)):
             c = efs(url, region)
             for fs in ids:
-                for subnet in ("subnet-00", "subnet-01"):
+                for subnet in ("subnet-00000000", "subnet-00000001"):
                     c.create_mount_target(FileSystemId=fs, SubnetId=subnet)
         work = tempfile.mkdtemp(prefix=f"efs-dr-bench-{size}-")
         cfg = os.path.join(work, "efs-dr.hcl")
@@ -201,12 +201,15 @@ def bench(binary, size, scale, env_base):
         rows["status"] = (time.monotonic() - t0, 0.0, 0, 0, [], None, None)
         # Readiness of every pair: read-only, one answer (exit 0 or 2 alike).
         t0 = time.monotonic()
-        subprocess.run(
+        p = subprocess.run(
             [binary, "--config", cfg, "-q", "--output", "json", "doctor"],
             env=env,
             capture_output=True,
+            text=True,
         )
         rows["doctor"] = (time.monotonic() - t0, 0.0, 0, 0, [], None, None)
+        if p.returncode != 0:
+            sys.exit(f"efs-dr doctor found the fleet not ready ({p.returncode}):\n{p.stdout[-3000:]}{p.stderr[-3000:]}")
         # A's region down: every B writable within AWS's deletion time (+ seconds).
         req = urllib.request.Request(f"{url}/_sim/regions/{A}/outage", data=b"", method="POST")
         urllib.request.urlopen(req, timeout=10).read()

@@ -320,6 +320,17 @@ async fn double_quiet_prints_nothing_but_errors_for_every_command() {
             );
         }
     }
+    // doctor on the drill's pair (no mount targets): not ready, exit 2, and still silent.
+    for output in ["human", "json"] {
+        let out = run(output, &["doctor"]).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(2), "{output}");
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "-qq --output {output} doctor printed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // -q keeps a command's result for people (the status itself), and drops information
     // lines (the run's progress).
     let quiet = |args: &[&str]| efs_dr_at("-q", "human", args);

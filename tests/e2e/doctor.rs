@@ -10,10 +10,10 @@ use crate::dr::{drill, A_REGION, B_REGION};
 use efs_dr_testkit::drill::Drill;
 
 /// Mount targets in zones a and b of both regions, available.
-async fn mount_targets(d: &Drill) {
+pub(crate) async fn mount_targets(d: &Drill) {
     for (region, fs) in [(A_REGION, &d.pairs[0].a), (B_REGION, &d.pairs[0].b)] {
         let efs = efs_dr_testkit::efs(&d.ts.url, region);
-        for subnet in ["subnet-00", "subnet-01"] {
+        for subnet in ["subnet-00000000", "subnet-00000001"] {
             efs.create_mount_target()
                 .file_system_id(fs.as_str())
                 .subnet_id(subnet)
@@ -191,7 +191,7 @@ async fn a_healthy_pair_is_ready_and_each_broken_check_is_named_with_its_next_st
     efs_b
         .create_mount_target()
         .file_system_id(b.as_str())
-        .subnet_id("subnet-01")
+        .subnet_id("subnet-00000001")
         .send()
         .await
         .unwrap();

@@ -113,18 +113,7 @@ async fn two_pairs_fail_over_and_back_with_writes_on_b() {
         "A and B protection per pair"
     );
     assert_eq!(report["terraform_changes"].as_array().unwrap().len(), 6);
-    let md = std::fs::read_to_string(
-        failback
-            .events
-            .iter()
-            .rev()
-            .find_map(|e| match &e.kind {
-                EventKind::ReportWritten { report } => Some(report.as_str()),
-                _ => None,
-            })
-            .unwrap(),
-    )
-    .unwrap();
+    let md = failback.report_markdown();
     assert!(
         md.contains("## Timeline") && md.contains("create B -> A"),
         "{md}"

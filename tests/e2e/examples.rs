@@ -24,7 +24,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::dr::{drill, Drill};
 use crate::pipeline_field::{git, Job, Origin, GITIGNORE};
-use crate::shared_state::{shared_config, BUCKET};
+use crate::shared_state::{shared_config_in, BUCKET};
 
 fn example(path: &str) -> Yaml {
     let text = std::fs::read_to_string(efs_dr_testkit::project_root().join(path)).unwrap();
@@ -103,8 +103,13 @@ async fn setup(files: &[(&str, String)]) -> (Moto, Drill, Origin) {
     let moto = Moto::start().await;
     moto.create_bucket(BUCKET).await;
     let d = drill(&["app"]).await;
+    // As the examples advise: the state outside A's region, and B mountable in A's zones.
+    crate::doctor::mount_targets(&d).await;
     let mut all = vec![
-        ("efs-dr.hcl", shared_config(&d, &moto.url, BUCKET, "40m")),
+        (
+            "efs-dr.hcl",
+            shared_config_in(&d, &moto.url, BUCKET, "40m", crate::dr::B_REGION),
+        ),
         (".gitignore", GITIGNORE.to_string()),
     ];
     all.extend(files.iter().cloned());
@@ -182,11 +187,17 @@ impl GitHub {
         for (name, job) in self.wf["jobs"].as_hash().unwrap() {
             let name = text(name);
             let cond = text(&job["if"]);
-            let wanted = cond
-                .strip_prefix("github.event_name == '")
-                .and_then(|c| c.strip_suffix('\''))
-                .unwrap_or_else(|| panic!("job {name}: the harness does not evaluate `{cond}`"));
-            if wanted != event {
+            let wanted: Vec<&str> = cond
+                .split(" || ")
+                .map(|c| {
+                    c.strip_prefix("github.event_name == '")
+                        .and_then(|c| c.strip_suffix('\''))
+                        .unwrap_or_else(|| {
+                            panic!("job {name}: the harness does not evaluate `{cond}`")
+                        })
+                })
+                .collect();
+            if !wanted.contains(&event) {
                 continue;
             }
             ran += 1;
@@ -285,6 +296,15 @@ async fn the_github_actions_example_runs_a_failover_and_a_failback_pr_by_pr() {
         inputs: BTreeMap::new(),
         artifacts: tempfile::tempdir().unwrap(),
     };
+    // The scheduled readiness check passes on the pair the examples set up.
+    let doctor = GitHub {
+        wf: example("examples/github/efs-dr-doctor.yml"),
+        vars: BTreeMap::new(),
+        inputs: BTreeMap::new(),
+        artifacts: tempfile::tempdir().unwrap(),
+    };
+    doctor.on(&d, &origin, &host, "schedule", "main").await;
+    assert!(host.opened().is_empty(), "doctor proposes nothing");
     let mut prs = Vec::new();
     for op in ["failover", "failback"] {
         if op == "failback" {
@@ -347,13 +367,13 @@ fn gitlab_if(expr: &str, vars: &BTreeMap<String, String>) -> bool {
             None => t.trim_matches('"').to_string(),
         }
     };
-    match expr.split_once("==") {
+    expr.split("&&").all(|term| match term.split_once("==") {
         Some((a, b)) => value(a) == value(b),
         None => {
-            assert!(expr.trim().starts_with('$'), "`{expr}`");
-            !value(expr).is_empty()
+            assert!(term.trim().starts_with('$'), "`{expr}`");
+            !value(term).is_empty()
         }
-    }
+    })
 }
 
 /// A `changes:` glob of the example ("terraform/**/*", "terraform/efs-dr.proposal.json").
@@ -387,9 +407,17 @@ async fn gitlab_pipeline(
             if text_or(&job["stage"]) != stage {
                 continue;
             }
+            // GitLab: `rules:changes` is always true in a pipeline without a Git push event
+            // (a schedule, "Run pipeline" from the web, the API).
+            let pushed = matches!(
+                vars.get("CI_PIPELINE_SOURCE").map(String::as_str),
+                Some("push" | "merge_request_event")
+            );
             let rule = job["rules"].as_vec().unwrap().iter().find(|r| {
                 gitlab_if(&text(&r["if"]), vars)
-                    && (r["changes"].is_badvalue() || gitlab_changes(&r["changes"], files))
+                    && (r["changes"].is_badvalue()
+                        || !pushed
+                        || gitlab_changes(&r["changes"], files))
             });
             if rule.is_none() {
                 continue;
@@ -455,6 +483,19 @@ async fn the_gitlab_ci_example_runs_a_failover_and_a_failback_mr_by_mr() {
         }
         v
     };
+    // A pipeline schedule runs the readiness check alone: nothing proposed, nothing applied.
+    let scheduled = gitlab_pipeline(
+        &d,
+        &origin,
+        &host,
+        &ci,
+        "main",
+        &base("schedule", "main"),
+        &[],
+    )
+    .await;
+    assert_eq!(scheduled, 1, "only the doctor job runs on a schedule");
+    assert!(host.opened().is_empty());
     let mut mrs = Vec::new();
     for op in ["failover", "failback"] {
         if op == "failback" {

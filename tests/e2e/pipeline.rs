@@ -174,18 +174,7 @@ async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
         !applied.is_empty(),
         "the stage records what the pipeline applied: {report}"
     );
-    let md = std::fs::read_to_string(
-        after
-            .events
-            .iter()
-            .rev()
-            .find_map(|e| match &e.kind {
-                EventKind::ReportWritten { report } => Some(report.as_str()),
-                _ => None,
-            })
-            .unwrap(),
-    )
-    .unwrap();
+    let md = after.report_markdown();
     assert!(!md.lines().next().unwrap().ends_with(": done"), "{md}");
     proposal
 }

@@ -37,10 +37,22 @@ impl Machine {
     }
 }
 
-/// The drill's config with the state in `bucket` on `s3` and a short lease.
+/// The drill's config with the state in `bucket` on `s3` and a short lease; the bucket in A's
+/// region, on purpose (the tests of a state lost with A).
 pub(crate) fn shared_config(d: &Drill, s3: &str, bucket: &str, timeout: &str) -> String {
+    shared_config_in(d, s3, bucket, timeout, A_REGION)
+}
+
+/// The same with the bucket in `region`.
+pub(crate) fn shared_config_in(
+    d: &Drill,
+    s3: &str,
+    bucket: &str,
+    timeout: &str,
+    region: &str,
+) -> String {
     let backend = format!(
-        "  backend \"s3\" {{\n    bucket = \"{bucket}\"\n    key = \"{STATE_KEY}\"\n    region = \"us-east-1\"\n    use_lockfile = true\n    use_path_style = true\n    endpoints = {{\n      s3 = \"{s3}\"\n    }}\n    skip_credentials_validation = true\n    skip_requesting_account_id = true\n    skip_metadata_api_check = true\n    skip_region_validation = true\n  }}\n"
+        "  backend \"s3\" {{\n    bucket = \"{bucket}\"\n    key = \"{STATE_KEY}\"\n    region = \"{region}\"\n    use_lockfile = true\n    use_path_style = true\n    endpoints = {{\n      s3 = \"{s3}\"\n    }}\n    skip_credentials_validation = true\n    skip_requesting_account_id = true\n    skip_metadata_api_check = true\n    skip_region_validation = true\n  }}\n"
     );
     let base = config_text(&d.pairs, timeout, "terraform");
     let marker = "  lock_timeout = \"2s\"\n}";

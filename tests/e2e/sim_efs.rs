@@ -243,7 +243,7 @@ async fn mount_targets_have_a_lifecycle_and_one_per_zone() {
     let mt = client
         .create_mount_target()
         .file_system_id(&fs)
-        .subnet_id("subnet-00")
+        .subnet_id("subnet-00000000")
         .send()
         .await
         .unwrap();
@@ -252,7 +252,7 @@ async fn mount_targets_have_a_lifecycle_and_one_per_zone() {
     let err = client
         .create_mount_target()
         .file_system_id(&fs)
-        .subnet_id("subnet-06")
+        .subnet_id("subnet-00000006")
         .send()
         .await
         .unwrap_err();

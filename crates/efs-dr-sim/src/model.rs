@@ -789,7 +789,7 @@ impl World {
             ApiError::new(
                 400,
                 "SubnetNotFound",
-                format!("The subnet ID '{subnet_id}' does not exist (the simulator takes subnet-<hex digits>)"),
+                format!("The subnet ID '{subnet_id}' does not exist (the simulator takes subnet- and 8 to 40 hex digits; the last picks the zone)"),
             )
         })?;
         if let Some(one_zone) = &fs.availability_zone_name {
@@ -1325,8 +1325,11 @@ pub const FAULTS: [&str; 4] = [
 /// whose letter is picked by the id's last hex digit (0 and 6 -> a, 1 and 7 -> b, ... 5 and b -> f,
 /// c -> a, ...), so tests choose zones by choosing ids.
 pub fn subnet_availability_zone(region: &str, subnet_id: &str) -> Option<String> {
+    // botocore: SubnetId matches ^subnet-[0-9a-f]{8,40}$.
     let hex = subnet_id.strip_prefix("subnet-")?;
-    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !(8..=40).contains(&hex.len())
+        || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return None;
     }
     let last = (hex.as_bytes()[hex.len() - 1] as char).to_digit(16)?;

@@ -154,18 +154,26 @@ impl Run {
             .collect()
     }
 
-    /// The run's JSON report.
-    pub fn report(&self) -> Value {
-        let path = self
-            .events
+    /// Where the run's Markdown report is.
+    pub fn report_path(&self) -> PathBuf {
+        self.events
             .iter()
             .rev()
             .find_map(|e| match &e.kind {
-                EventKind::ReportWritten { report } => Some(report.as_str()),
+                EventKind::ReportWritten { report } => Some(PathBuf::from(report)),
                 _ => None,
             })
-            .expect("a report path");
-        let json = Path::new(path).with_extension("json");
+            .expect("a report path")
+    }
+
+    /// The run's Markdown report.
+    pub fn report_markdown(&self) -> String {
+        std::fs::read_to_string(self.report_path()).expect("report markdown")
+    }
+
+    /// The run's JSON report.
+    pub fn report(&self) -> Value {
+        let json = self.report_path().with_extension("json");
         serde_json::from_str(&std::fs::read_to_string(json).expect("report json")).expect("json")
     }
 }

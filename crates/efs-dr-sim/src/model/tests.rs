@@ -419,16 +419,16 @@ fn one_mount_target_per_availability_zone() {
     let mut w = World::new(1, T0);
     let a = fs(&mut w, "us-east-1", "a");
     let mt = w
-        .create_mount_target("us-east-1", &a, "subnet-0a", Default::default(), &s)
+        .create_mount_target("us-east-1", &a, "subnet-0000000a", Default::default(), &s)
         .unwrap();
     assert_eq!(w.mount_targets[&mt].availability_zone_name, "us-east-1e");
     assert_eq!(w.mount_targets[&mt].lifecycle.as_aws(), "creating");
     let e = w
-        .create_mount_target("us-east-1", &a, "subnet-04", Default::default(), &s)
+        .create_mount_target("us-east-1", &a, "subnet-00000004", Default::default(), &s)
         .unwrap_err();
     assert_eq!(e.code, "MountTargetConflict", "4 and a are both zone e");
     assert!(w
-        .create_mount_target("us-east-1", &a, "subnet-01", Default::default(), &s)
+        .create_mount_target("us-east-1", &a, "subnet-00000001", Default::default(), &s)
         .is_ok());
     assert_eq!(
         w.create_mount_target("us-east-1", &a, "vpc-1", Default::default(), &s)
@@ -474,4 +474,74 @@ fn ids_are_reproducible_from_the_seed() {
         .unwrap();
     assert_eq!(x, y);
     assert!(efs_dr_ids::FileSystemId::parse(&x).is_ok());
+}
+
+#[test]
+fn a_mount_target_has_the_addresses_of_its_ip_address_type() {
+    use super::MountTargetAddresses;
+    let s = settings();
+    let mut w = World::new(1, T0);
+    let a = fs(&mut w, "us-east-1", "a");
+    w.advance(w.now + s.file_system_create_delay_ms(), &s);
+    let ask = |kind: Option<&str>, v4: Option<&str>| MountTargetAddresses {
+        ip_address_type: kind.map(str::to_string),
+        ipv4: v4.map(str::to_string),
+        ipv6: None,
+    };
+    let v4 = w
+        .create_mount_target("us-east-1", &a, "subnet-00000000", ask(None, None), &s)
+        .unwrap();
+    let dual = w
+        .create_mount_target(
+            "us-east-1",
+            &a,
+            "subnet-00000001",
+            ask(Some("DUAL_STACK"), None),
+            &s,
+        )
+        .unwrap();
+    let v6 = w
+        .create_mount_target(
+            "us-east-1",
+            &a,
+            "subnet-00000002",
+            ask(Some("IPV6_ONLY"), None),
+            &s,
+        )
+        .unwrap();
+    let families = |id: &str| {
+        let m = &w.mount_targets[id];
+        (m.ip_address.is_some(), m.ipv6_address.is_some())
+    };
+    assert_eq!(families(&v4), (true, false));
+    assert_eq!(families(&dual), (true, true));
+    assert_eq!(families(&v6), (false, true));
+    for (kind, v4) in [(Some("IPV6_ONLY"), Some("10.0.0.9")), (Some("IPV5"), None)] {
+        let e = w
+            .create_mount_target("us-east-1", &a, "subnet-00000003", ask(kind, v4), &s)
+            .unwrap_err();
+        assert_eq!(e.code, "BadRequest", "{kind:?}");
+    }
+}
+
+#[test]
+fn update_file_system_sets_the_throughput_botocore_allows() {
+    let s = settings();
+    let mut w = World::new(1, T0);
+    let a = fs(&mut w, "us-east-1", "a");
+    w.advance(w.now + s.file_system_create_delay_ms(), &s);
+    w.update_throughput("us-east-1", &a, Some("provisioned".into()), Some(256.0))
+        .unwrap();
+    assert_eq!(w.file_systems[&a].throughput_mode, "provisioned");
+    assert_eq!(w.file_systems[&a].provisioned_throughput, Some(256.0));
+    w.update_throughput("us-east-1", &a, Some("elastic".into()), None)
+        .unwrap();
+    assert_eq!(w.file_systems[&a].provisioned_throughput, None);
+    let e = w
+        .update_throughput("us-east-1", &a, Some("provisioned".into()), None)
+        .unwrap_err();
+    assert_eq!(e.code, "BadRequest");
+    assert!(w
+        .update_throughput("us-west-2", &a, Some("bursting".into()), None)
+        .is_err());
 }
