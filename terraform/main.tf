@@ -7,6 +7,12 @@ variable "directions" {
   type        = map(string)
 }
 
+variable "serving" {
+  description = "Per pair: the side that serves writes, \"primary\" or \"secondary\" (efs-dr writes it with the directions)."
+  type        = map(string)
+  default     = {}
+}
+
 module "eu_west_1__eu_central_1" {
   source = "../modules/efs_replication"
   providers = {
@@ -21,6 +27,7 @@ module "eu_west_1__eu_central_1" {
       primary   = { region = "eu-west-1", file_system_id = "fs-01234567" }
       secondary = { region = "eu-central-1", file_system_id = "fs-89abcdef" }
       direction = var.directions["media"]
+      serving   = lookup(var.serving, "media", null)
     }
   }
 }
@@ -39,6 +46,7 @@ module "us_east_1__us_west_2" {
       primary   = { region = "us-east-1", file_system_id = "fs-0123456789abcdef0" }
       secondary = { region = "us-west-2", file_system_id = "fs-0fedcba9876543210" }
       direction = var.directions["shared-home"]
+      serving   = lookup(var.serving, "shared-home", null)
     }
   }
 }
@@ -46,4 +54,9 @@ module "us_east_1__us_west_2" {
 output "pairs" {
   description = "Per pair: direction, file-system ids, replication source, destination and status."
   value       = merge(module.eu_west_1__eu_central_1.pairs, module.us_east_1__us_west_2.pairs)
+}
+
+output "active" {
+  description = "Per pair: the side that serves writes now (primary or secondary), its file-system id, region and DNS name. Other stacks follow it through terraform_remote_state."
+  value       = merge(module.eu_west_1__eu_central_1.active, module.us_east_1__us_west_2.active)
 }

@@ -16,6 +16,9 @@
 locals {
   forward = { for name, p in var.pairs : name => p if p.direction == "forward" }
   reverse = { for name, p in var.pairs : name => p if p.direction == "reverse" }
+  # The side that serves writes: as efs-dr rendered it, else the source of the replication in
+  # force (with none, the secondary: a failover).
+  serving = { for name, p in var.pairs : name => coalesce(p.serving, p.direction == "forward" ? "primary" : "secondary") }
 }
 
 resource "aws_efs_replication_configuration" "forward" {

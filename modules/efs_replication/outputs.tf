@@ -15,3 +15,15 @@ output "pairs" {
     }
   }
 }
+
+output "active" {
+  description = "Per pair: the side that serves writes now, its file-system id, region and DNS name (the file system's mount name in that region)."
+  value = {
+    for name, p in var.pairs : name => {
+      side           = local.serving[name]
+      file_system_id = p[local.serving[name]].file_system_id
+      region         = p[local.serving[name]].region
+      dns_name       = "${p[local.serving[name]].file_system_id}.efs.${p[local.serving[name]].region}.amazonaws.com"
+    }
+  }
+}

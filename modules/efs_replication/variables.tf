@@ -14,11 +14,19 @@ variable "pairs" {
       file_system_id = string
     })
     direction = string
+    # "primary" or "secondary": the side that serves writes (the `active` output). Left out:
+    # the primary while A -> B replicates, the secondary otherwise.
+    serving = optional(string)
   }))
 
   validation {
     condition     = alltrue([for p in values(var.pairs) : contains(["forward", "none", "reverse"], p.direction)])
     error_message = "Each pair's direction must be \"forward\", \"none\" or \"reverse\"."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.pairs) : p.serving == null || contains(["primary", "secondary"], coalesce(p.serving, "primary"))])
+    error_message = "A pair's serving side must be \"primary\" or \"secondary\"."
   }
 
   validation {

@@ -245,6 +245,16 @@ pub fn decide(
 
 /// The direction each pair has in AWS now: what to render for pairs a phase does not change,
 /// so that their plan is empty.
+/// The pairs whose B is fenced (protection DISABLED) in `snapshot`: with nothing replicating,
+/// A serves (a failback's last phase).
+pub fn b_fenced(pairs: &[Pair], snapshot: &Snapshot) -> BTreeSet<String> {
+    views(pairs, snapshot, &Facts::default())
+        .into_iter()
+        .filter(|v| v.b.protection() == Some(crate::aws::Protection::Disabled))
+        .map(|v| v.pair)
+        .collect()
+}
+
 pub fn live_directions(pairs: &[Pair], snapshot: &Snapshot) -> BTreeMap<String, Direction> {
     views(pairs, snapshot, &Facts::default())
         .into_iter()

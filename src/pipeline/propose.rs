@@ -455,10 +455,20 @@ pub async fn propose(
         .map(|v| (v.pair.clone(), settled_direction(v)))
         .collect();
     let directions = round.directions_over(&settled);
-    let directions_file = render::render_root(&ctx.config, &directions, &BTreeSet::new())?
-        .into_iter()
-        .find(|f| f.path == Path::new(DIRECTIONS_FILE))
-        .expect("the root has a directions file");
+    // B fenced now, or by the stage before this apply (the failback's cut-over fences B
+    // before B -> A goes): A serves once it is applied.
+    let mut fenced = crate::dr::position::b_fenced(&ctx.config.pairs, &snapshot);
+    fenced.extend(
+        proposals
+            .iter()
+            .filter(|p| p.step == Step::RemoveReverse)
+            .map(|p| p.pair.name.clone()),
+    );
+    let directions_file =
+        render::render_root_serving(&ctx.config, &directions, &BTreeSet::new(), &fenced)?
+            .into_iter()
+            .find(|f| f.path == Path::new(DIRECTIONS_FILE))
+            .expect("the root has a directions file");
     let imports: Vec<(String, FileSystemId)> = round
         .imports
         .iter()

@@ -234,6 +234,29 @@ pub fn render_root(
     directions: &BTreeMap<String, Direction>,
     down: &BTreeSet<String>,
 ) -> Result<Vec<RenderedFile>, RenderError> {
+    render_root_serving(config, directions, down, &BTreeSet::new())
+}
+
+/// Which side serves writes, for the root's `active` output: A while A -> B replicates, B
+/// while B -> A does, and with nothing replicating B (a failover), unless B is fenced
+/// (protection DISABLED: a failback's last phase, A serves again).
+pub fn serving(direction: Direction, b_fenced: bool) -> &'static str {
+    match direction {
+        Direction::Forward => "primary",
+        Direction::Reverse => "secondary",
+        Direction::None if b_fenced => "primary",
+        Direction::None => "secondary",
+    }
+}
+
+/// The root as [`render_root`] renders it, with the pairs in `b_fenced` (B's protection
+/// DISABLED) served by A when nothing replicates.
+pub fn render_root_serving(
+    config: &Config,
+    directions: &BTreeMap<String, Direction>,
+    down: &BTreeSet<String>,
+    b_fenced: &BTreeSet<String>,
+) -> Result<Vec<RenderedFile>, RenderError> {
     let config_file = config
         .file
         .file_name()
@@ -308,9 +331,13 @@ pub fn render_root(
         "backend",
         &config.terraform.backend.as_deref().map(indent_block),
     );
+    let all_serving: BTreeMap<&str, &str> = all_directions
+        .iter()
+        .map(|(p, d)| (*p, serving(*d, b_fenced.contains(*p))))
+        .collect();
     ctx.insert(
         "directions",
-        &serde_json::json!({ "directions": all_directions }),
+        &serde_json::json!({ "directions": all_directions, "serving": all_serving }),
     );
 
     let mut tera = tera::Tera::default();

@@ -141,3 +141,36 @@ fn providers_never_need_a_primary_regions_sts_and_a_region_declared_down_calls_n
         "only the regions declared down"
     );
 }
+
+#[test]
+fn the_serving_side_follows_the_direction_and_a_fenced_b() {
+    use super::serving;
+    assert_eq!(serving(Direction::Forward, false), "primary");
+    assert_eq!(serving(Direction::Reverse, true), "secondary");
+    assert_eq!(
+        serving(Direction::None, false),
+        "secondary",
+        "a failover: B serves"
+    );
+    assert_eq!(
+        serving(Direction::None, true),
+        "primary",
+        "a failback's last phase: A serves"
+    );
+    let c = example();
+    let fenced: BTreeSet<String> = c.pairs.iter().map(|p| p.name.clone()).take(1).collect();
+    let none: BTreeMap<String, Direction> = c
+        .pairs
+        .iter()
+        .map(|p| (p.name.clone(), Direction::None))
+        .collect();
+    let files = render_root_serving(&c, &none, &BTreeSet::new(), &fenced).unwrap();
+    let vars = files
+        .iter()
+        .find(|f| f.path == std::path::Path::new(DIRECTIONS_FILE))
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&vars.content).unwrap();
+    let first = fenced.iter().next().unwrap();
+    assert_eq!(doc["serving"][first], "primary", "{doc}");
+    assert_eq!(doc["directions"][first], "none", "{doc}");
+}

@@ -703,3 +703,46 @@ resource "aws_efs_replication_configuration" "none" {{
         "{err}"
     );
 }
+
+/// The root outputs which side serves writes, so that other stacks (a Route 53 record, a task
+/// definition) follow through `terraform_remote_state`: A at home, B after a failover, A again
+/// after the failback.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_active_side_is_a_terraform_output_that_follows_failover_and_failback() {
+    let d = crate::dr::drill(&["app"]).await;
+    let active = || async {
+        let out = tokio::process::Command::new(efs_dr_testkit::terraform_binary())
+            .args(["output", "-json", "active"])
+            .current_dir(d.tf_dir())
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["app"].clone()
+    };
+    let (a, b) = (&d.pairs[0].a, &d.pairs[0].b);
+    d.ok(&["init", "--yes"]).await;
+    let home = active().await;
+    assert_eq!(home["side"], "primary", "{home}");
+    assert_eq!(home["file_system_id"], a.as_str());
+    assert_eq!(home["region"], crate::dr::A_REGION);
+    assert_eq!(
+        home["dns_name"],
+        format!("{a}.efs.{}.amazonaws.com", crate::dr::A_REGION)
+    );
+    d.ok(&["failover", "--yes"]).await;
+    let over = active().await;
+    assert_eq!(over["side"], "secondary", "{over}");
+    assert_eq!(over["file_system_id"], b.as_str());
+    assert_eq!(
+        over["dns_name"],
+        format!("{b}.efs.{}.amazonaws.com", crate::dr::B_REGION)
+    );
+    d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    assert_eq!(active().await["side"], "primary");
+}

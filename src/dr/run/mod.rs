@@ -300,7 +300,8 @@ impl Runner<'_> {
         if self.req.scope == Scope::Everything {
             let live = position::live_directions(&self.ctx.config.pairs, snapshot);
             let probed = position::probed_regions(self.req.op, &self.req.pairs);
-            let files = render::render_root(&self.ctx.config, &live, &probed)?;
+            let fenced = position::b_fenced(&self.ctx.config.pairs, snapshot);
+            let files = render::render_root_serving(&self.ctx.config, &live, &probed, &fenced)?;
             render::write(&dir, &files)?;
         }
         self.ctx.tf.init().await?;
@@ -640,7 +641,9 @@ impl Runner<'_> {
             .ensure_held("aligning the root with AWS")
             .await?;
         if !notes.is_empty() {
-            let files = render::render_root(&self.ctx.config, &vars, &BTreeSet::new())?;
+            let fenced = position::b_fenced(&self.ctx.config.pairs, snapshot);
+            let files =
+                render::render_root_serving(&self.ctx.config, &vars, &BTreeSet::new(), &fenced)?;
             let only_vars: Vec<_> = files
                 .into_iter()
                 .filter(|f| f.path == std::path::Path::new(render::DIRECTIONS_FILE))

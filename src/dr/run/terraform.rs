@@ -34,6 +34,9 @@ impl Runner<'_> {
         // on any failure they are put back, so that no plain `terraform apply` makes it ungated.
         let edit = render::RootEdit::begin(&tf.dir, &[render::DIRECTIONS_FILE]);
         let down = position::probed_regions(self.req.op, &self.req.pairs);
+        // B is fenced before the phase that leaves nothing replicating in a failback: A
+        // serves after it.
+        let fenced = position::b_fenced(&self.ctx.config.pairs, snapshot);
         let result = async {
             // What AWS has and the state lacks is imported first, under the directions AWS
             // has (its address exists in the configuration then, whether the phase creates it
@@ -42,14 +45,14 @@ impl Runner<'_> {
             if !terraform_round.imports.is_empty() {
                 render::write(
                     &tf.dir,
-                    &render::render_root(&self.ctx.config, &live, &down)?,
+                    &render::render_root_serving(&self.ctx.config, &live, &down, &fenced)?,
                 )?;
                 self.import(step, &terraform_round.imports, snapshot)
                     .await?;
             }
             render::write(
                 &tf.dir,
-                &render::render_root(&self.ctx.config, &directions, &down)?,
+                &render::render_root_serving(&self.ctx.config, &directions, &down, &fenced)?,
             )?;
             self.plan_and_apply(step, round, &terraform_round, snapshot)
                 .await
