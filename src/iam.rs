@@ -18,6 +18,8 @@ pub enum Operations {
     Failover,
     Failback,
     All,
+    /// `efs-dr doctor` on a schedule: reads only.
+    Doctor,
 }
 
 impl Operations {
@@ -28,14 +30,18 @@ impl Operations {
         )
     }
     fn deletes(self) -> bool {
-        !matches!(self, Operations::Init)
+        !matches!(self, Operations::Init | Operations::Doctor)
     }
     fn protects(self) -> bool {
         // init too: a replication into an existing file system needs its protection DISABLED.
-        true
+        self != Operations::Doctor
     }
     fn backs_up(self) -> bool {
         matches!(self, Operations::Failback | Operations::All)
+    }
+    /// Writes the state and the run lease (doctor only reads them).
+    fn writes_state(self) -> bool {
+        self != Operations::Doctor
     }
 }
 
@@ -126,6 +132,27 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
     }));
     // The provider's STS GetCallerIdentity at configure needs no permission (the Service
     // Authorization Reference lists none for it): no statement.
+    if ops == Operations::Doctor {
+        let vaults: BTreeSet<String> = pairs
+            .iter()
+            .filter_map(|p| {
+                p.backup.as_ref().map(|b| {
+                    format!(
+                        "arn:aws:backup:{}:*:backup-vault:{}",
+                        p.primary.region, b.vault
+                    )
+                })
+            })
+            .collect();
+        if !vaults.is_empty() {
+            statements.push(json!({
+                "Sid": "BackupVaultRead",
+                "Effect": "Allow",
+                "Action": ["backup:DescribeBackupVault"],
+                "Resource": vaults
+            }));
+        }
+    }
     if ops.backs_up() {
         let backups: Vec<(&Pair, &crate::config::BackupSettings)> = pairs
             .iter()
@@ -173,10 +200,15 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
             .iter()
             .map(|suffix| format!("arn:aws:s3:::{}/{}{suffix}", b.bucket, b.key))
             .collect();
+        let actions: &[&str] = if ops.writes_state() {
+            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        } else {
+            &["s3:GetObject"]
+        };
         statements.push(json!({
             "Sid": "StateObjects",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Action": actions,
             "Resource": keys
         }));
         statements.push(json!({

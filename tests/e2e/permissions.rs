@@ -154,3 +154,58 @@ async fn nothing_lost(d: &Drill, i: usize) {
         }
     }
 }
+
+/// doctor on a schedule needs reads only: `iam-policy --operation doctor` grants no action that
+/// changes anything, every check passes with it enforced, and a failover under it is refused
+/// by AWS with nothing changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_runs_on_the_read_only_policy_and_nothing_can_change_under_it() {
+    let d = drill_with_backup().await;
+    d.ok(&["init", "--yes"]).await;
+    crate::doctor::mount_targets(&d).await;
+    let run = d.efs_dr(&["iam-policy", "--operation", "doctor"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let read_only: Value = serde_json::from_str(&run.stdout).unwrap();
+    let actions: Vec<String> = read_only["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        actions.contains(&"elasticfilesystem:DescribeMountTargets".to_string())
+            && actions.contains(&"backup:DescribeBackupVault".to_string()),
+        "{actions:?}"
+    );
+    for a in &actions {
+        let verb = a.split(':').nth(1).unwrap();
+        assert!(
+            ["Describe", "Get", "List"]
+                .iter()
+                .any(|r| verb.starts_with(r)),
+            "a read-only policy grants {a}"
+        );
+    }
+    d.ts.control
+        .set_iam_policy(Some(&read_only.to_string()))
+        .await
+        .unwrap();
+    let doctor = d.efs_dr(&["doctor"]).await;
+    let doc: Value = serde_json::from_str(&doctor.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", doctor.stdout, doctor.stderr));
+    assert_eq!(doctor.code, 0, "{doc}\n{}", doctor.stderr);
+    let refused = d.efs_dr(&["failover", "--yes"]).await;
+    d.ts.control.set_iam_policy(None).await.unwrap();
+    assert_ne!(refused.code, 0, "a failover under the doctor's policy");
+    assert!(
+        format!("{}{}", refused.stdout, refused.stderr).contains("AccessDenied"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        d.replications(crate::dr::B_REGION).await.len(),
+        1,
+        "A -> B is still there"
+    );
+}
