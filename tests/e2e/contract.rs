@@ -555,3 +555,67 @@ async fn the_runners_refusals_read_as_operators_see_them() {
 
     insta::assert_snapshot!(cases.join("\n\n"));
 }
+
+/// As CI sees it: a failover piped (no terminal) against a simulator at 10x whose deletion
+/// takes AWS's usual 8 minutes (48 s of wall time) never leaves stderr silent for longer than
+/// `--progress-every` (its default, 30 s), measured from when each line arrived, and efs-dr's
+/// own progress line (what it applies, AWS's usual time, how long so far) is among them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_piped_failover_at_10x_says_something_at_least_every_30_seconds() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let d = crate::dr::drill_with(
+        &["app"],
+        efs_dr_sim::SimOptions {
+            time_scale: 10.0,
+            seed: Some(22),
+            settings: efs_dr_sim::SimSettings {
+                replication_enable_delay: std::time::Duration::from_secs(20),
+                replication_delete_delay: std::time::Duration::from_secs(8 * 60),
+                ..efs_dr_sim::SimSettings::default()
+            },
+            ..efs_dr_sim::SimOptions::default()
+        },
+    )
+    .await;
+    d.write_config("2h", "terraform");
+    d.ok(&["init", "--yes"]).await;
+    let mut child = d
+        .command_output(&d.config(), "human", &["failover", "--yes"])
+        .env_remove("EFS_DR_PROGRESS_EVERY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut arrivals = vec![started];
+    let mut text = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        arrivals.push(std::time::Instant::now());
+        text.push(line);
+    }
+    let status = child.wait().await.unwrap();
+    let all = text.join("\n");
+    assert_eq!(status.code(), Some(0), "{all}");
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(40),
+        "the deletion's 8 AWS minutes took {took:?} of wall time: {all}"
+    );
+    let longest = arrivals
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    // 30 s, and a few seconds for a loaded machine to deliver the line.
+    assert!(
+        longest <= std::time::Duration::from_secs(35),
+        "stderr was silent for {longest:?}:\n{all}"
+    );
+    assert!(
+        text.iter().any(|l| l.contains("terraform apply: ")
+            && l.contains("AWS usually takes ~")
+            && l.contains(" so far")),
+        "efs-dr's own progress line:\n{all}"
+    );
+}
