@@ -163,6 +163,10 @@ fn main_page(cmd: &clap::Command, out: &mut dyn std::io::Write) -> std::io::Resu
             "Where each pair stands; exit 2 on drift:",
             "efs-dr status --detailed-exitcode",
         ),
+        (
+            "Would a failover work now? Exit 2 when not (for a schedule):",
+            "efs-dr doctor",
+        ),
         ("A failover as pull requests:", "efs-dr propose failover"),
     ] {
         roff.text([roman(what)])
