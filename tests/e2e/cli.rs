@@ -166,29 +166,48 @@ fn a_closed_stdout_is_not_a_panic() {
 /// A stand-in provider whose Terraform died does not live on (re-parented to init).
 #[test]
 fn the_provider_ends_when_its_parent_dies() {
-    let provider = efs_dr_testkit::provider_binary();
     // The shell starts the provider in the background and exits a second later: its parent is
     // gone.
+    let pid = start_orphaned_provider("{provider} >/dev/null 2>&1 & echo $!; sleep 1");
+    assert_ends(pid);
+}
+
+/// The race a loaded machine wins: the process that started the provider is gone before the
+/// provider's `main` runs, so the provider never sees its first parent at all.
+#[test]
+fn the_provider_ends_when_its_parent_died_before_it_started() {
+    // The subshell outlives the shell that forked it, then becomes the provider (`exec`): the
+    // provider's first parent is already init.
+    let pid = start_orphaned_provider("(sleep 1; exec {provider} >/dev/null 2>&1) & echo $!");
+    assert_ends(pid);
+}
+
+fn start_orphaned_provider(script: &str) -> i32 {
+    let provider = efs_dr_testkit::provider_binary();
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "{} >/dev/null 2>&1 & echo $!; sleep 1",
-            provider.display()
-        ))
+        .arg(script.replace("{provider}", &provider.display().to_string()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .output()
         .unwrap();
-    let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    let alive = |pid: i32| {
-        std::path::Path::new(&format!("/proc/{pid}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .unwrap_or_default()
-                .contains(") Z ")
-    };
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn assert_ends(pid: i32) {
+    let stat = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let alive = |pid: i32| !stat(pid).is_empty() && !stat(pid).contains(") Z ");
     let started = std::time::Instant::now();
-    while alive(pid) && started.elapsed() < std::time::Duration::from_secs(10) {
+    // Wait until the pid runs the provider (the subshell execs it after a second), then until it
+    // ends; 20 s is far beyond the provider's 250 ms watch.
+    while alive(pid) && started.elapsed() < std::time::Duration::from_secs(20) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(!alive(pid), "the provider {pid} outlived its parent");
+    assert!(
+        !alive(pid),
+        "the provider {pid} outlived its parent: {}",
+        stat(pid)
+    );
 }
 
 /// `sim serve` off loopback says loudly that its control API has no authentication.

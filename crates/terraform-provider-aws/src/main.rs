@@ -34,9 +34,20 @@ async fn serve() -> std::process::ExitCode {
 
 /// Terraform starts the provider and stops it when done; when Terraform itself is killed, the
 /// provider would live on, re-parented. It ends as soon as its parent is gone.
+///
+/// The parent is read when `main` starts, which on a loaded machine can be after the process that
+/// started it has already died: the provider is then init's child from its first instruction and
+/// there is no change to see. Nothing legitimate runs this binary as init's direct child
+/// (Terraform, the launcher or efs-dr always sit between), so that is taken as "parent gone" too.
+/// A subreaper other than init adopting an orphan this early is not detected; it is the test
+/// harnesses' case, not the field's. `PR_SET_PDEATHSIG` is not used: it fires when the parent's
+/// *thread* ends, and Go's runtime ends threads, which would kill a provider Terraform is using.
 fn exit_with_parent() {
     use std::os::unix::process::parent_id;
     let parent = parent_id();
+    if parent == 1 {
+        std::process::exit(0);
+    }
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_millis(250));
         if parent_id() != parent {
