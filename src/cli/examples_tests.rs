@@ -52,8 +52,10 @@ fn substitute(line: &str, operation: &str) -> String {
         .replace("$PLANFILE", "/tmp/tfplan")
 }
 
+/// The command's words, up to a shell redirection or pipe (`> doctor.json`, `| tee`).
 fn split(line: &str) -> Vec<String> {
     line.split_whitespace()
+        .take_while(|w| !w.starts_with('>') && !w.starts_with('|') && *w != "&&")
         .map(|w| w.trim_matches('"').to_string())
         .collect()
 }
@@ -84,6 +86,7 @@ fn every_example_parses_as_yaml_and_every_efs_dr_command_in_it_parses() {
                     Command::CheckPlan(_) => "check-plan",
                     Command::Gate(g) if g.when.before_apply => "gate --before-apply",
                     Command::Gate(_) => "gate --after-apply",
+                    Command::Doctor(_) => "doctor",
                     other => panic!("{file}: unexpected command {other:?}"),
                 });
             }
