@@ -130,6 +130,30 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
         "Resource": "*",
         "Condition": {"StringEquals": {"aws:RequestedRegion": region_list}}
     }));
+    // The lag alarms (an `alarms` block): the module's, all named "efs-dr <pair> ...", in the
+    // pairs' regions; the provider reads an alarm before it creates it.
+    let alarmed: BTreeSet<&str> = pairs
+        .iter()
+        .filter(|p| p.alarms.is_some())
+        .flat_map(|p| [p.primary.region.as_str(), p.secondary.region.as_str()])
+        .collect();
+    if !alarmed.is_empty() && ops != Operations::Doctor {
+        let arns: Vec<String> = alarmed
+            .iter()
+            .map(|r| {
+                format!(
+                    "arn:aws:cloudwatch:{r}:*:alarm:{}*",
+                    crate::render::ALARM_NAME_PREFIX
+                )
+            })
+            .collect();
+        statements.push(json!({
+            "Sid": "LagAlarms",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
+            "Resource": arns
+        }));
+    }
     // The provider's STS GetCallerIdentity at configure needs no permission (the Service
     // Authorization Reference lists none for it): no statement.
     if ops == Operations::Doctor {

@@ -19,6 +19,18 @@ locals {
   # The side that serves writes: as efs-dr rendered it, else the source of the replication in
   # force (with none, the secondary: a failover).
   serving = { for name, p in var.pairs : name => coalesce(p.serving, p.direction == "forward" ? "primary" : "secondary") }
+
+  # The lag alarm of each replication in force, on the side whose region it lives in: the
+  # destination's or the source's, as `alarm.metric_region` says (AWS does not document which
+  # region publishes TimeSinceLastSync). A pair with no replication has no alarm.
+  lag_alarms = {
+    for name, p in var.pairs : name => {
+      side        = (p.direction == "forward") == (p.alarm.metric_region == "destination") ? "secondary" : "primary"
+      source      = p.direction == "forward" ? p.primary : p.secondary
+      destination = p.direction == "forward" ? p.secondary : p.primary
+      alarm       = p.alarm
+    } if p.alarm != null && p.direction != "none"
+  }
 }
 
 resource "aws_efs_replication_configuration" "forward" {
@@ -53,4 +65,56 @@ resource "aws_efs_replication_configuration" "reverse" {
     create = var.timeouts.create
     delete = var.timeouts.delete
   }
+}
+
+# One alarm per replication in force, created after it and deleted before it. Missing data is
+# breaching: a replication that stopped publishing its lag is not "fine".
+resource "aws_cloudwatch_metric_alarm" "sync_lag_at_primary" {
+  provider = aws.primary
+  for_each = { for name, a in local.lag_alarms : name => a if a.side == "primary" }
+
+  alarm_name          = "efs-dr ${each.key} TimeSinceLastSync ${each.value.source.file_system_id} to ${each.value.destination.file_system_id}"
+  alarm_description   = "efs-dr: the replication ${each.value.source.file_system_id} (${each.value.source.region}) -> ${each.value.destination.file_system_id} (${each.value.destination.region}) has not synced for over ${each.value.alarm.threshold_seconds} s, or reports no lag."
+  namespace           = "AWS/EFS"
+  metric_name         = "TimeSinceLastSync"
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = each.value.alarm.threshold_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = each.value.alarm.primary_topics
+  ok_actions          = each.value.alarm.primary_topics
+
+  dimensions = {
+    FileSystemId            = each.value.source.file_system_id
+    DestinationFileSystemId = each.value.destination.file_system_id
+  }
+
+  depends_on = [aws_efs_replication_configuration.forward, aws_efs_replication_configuration.reverse]
+}
+
+resource "aws_cloudwatch_metric_alarm" "sync_lag_at_secondary" {
+  provider = aws.secondary
+  for_each = { for name, a in local.lag_alarms : name => a if a.side == "secondary" }
+
+  alarm_name          = "efs-dr ${each.key} TimeSinceLastSync ${each.value.source.file_system_id} to ${each.value.destination.file_system_id}"
+  alarm_description   = "efs-dr: the replication ${each.value.source.file_system_id} (${each.value.source.region}) -> ${each.value.destination.file_system_id} (${each.value.destination.region}) has not synced for over ${each.value.alarm.threshold_seconds} s, or reports no lag."
+  namespace           = "AWS/EFS"
+  metric_name         = "TimeSinceLastSync"
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = each.value.alarm.threshold_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = each.value.alarm.secondary_topics
+  ok_actions          = each.value.alarm.secondary_topics
+
+  dimensions = {
+    FileSystemId            = each.value.source.file_system_id
+    DestinationFileSystemId = each.value.destination.file_system_id
+  }
+
+  depends_on = [aws_efs_replication_configuration.forward, aws_efs_replication_configuration.reverse]
 }

@@ -17,6 +17,15 @@ variable "pairs" {
     # "primary" or "secondary": the side that serves writes (the `active` output). Left out:
     # the primary while A -> B replicates, the secondary otherwise.
     serving = optional(string)
+    # The lag alarm of the replication in force (left out: none). It lives in the region of
+    # the replication's destination or source (`metric_region`), notifies that region's topics,
+    # and goes to ALARM when TimeSinceLastSync exceeds `threshold_seconds` or is missing.
+    alarm = optional(object({
+      metric_region     = string
+      threshold_seconds = number
+      primary_topics    = list(string)
+      secondary_topics  = list(string)
+    }))
   }))
 
   validation {
@@ -27,6 +36,11 @@ variable "pairs" {
   validation {
     condition     = alltrue([for p in values(var.pairs) : p.serving == null || contains(["primary", "secondary"], coalesce(p.serving, "primary"))])
     error_message = "A pair's serving side must be \"primary\" or \"secondary\"."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.pairs) : p.alarm == null || contains(["destination", "source"], try(p.alarm.metric_region, ""))])
+    error_message = "A pair's alarm.metric_region must be \"destination\" or \"source\"."
   }
 
   validation {

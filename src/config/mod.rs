@@ -101,7 +101,54 @@ pub struct Pair {
     /// Where a failback keeps a recovery point of A before it overwrites writes only A has:
     /// the pair's own `backup` block, or the top-level one.
     pub backup: Option<BackupSettings>,
+    /// A CloudWatch alarm on the lag of the replication in force: the pair's own `alarms`
+    /// block, or the top-level one.
+    pub alarms: Option<AlarmSettings>,
 }
+
+/// `alarms { sns_topic_arns = [...], metric_region = "destination" }`: per pair, one alarm on
+/// `TimeSinceLastSync` above `gates.max_lag`, missing data breaching, in the region where the
+/// metric is published, notifying the topics of that region.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AlarmSettings {
+    pub sns_topic_arns: Vec<String>,
+    pub metric_region: MetricRegion,
+}
+
+impl AlarmSettings {
+    /// The topics an alarm in `region` notifies (an alarm's SNS actions must be in its region).
+    pub fn topics_in(&self, region: &str) -> Vec<String> {
+        self.sns_topic_arns
+            .iter()
+            .filter(|arn| arn.split(':').nth(3) == Some(region))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Which region of a replication its lag alarm lives in: where AWS publishes
+/// `TimeSinceLastSync`, which AWS does not document (`efs-dr doctor` checks it).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricRegion {
+    /// The destination's region: it survives the source region's outage, and a source that
+    /// stops syncing (or is gone) turns the alarm to ALARM.
+    Destination,
+    /// The source's region.
+    Source,
+}
+
+impl MetricRegion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricRegion::Destination => "destination",
+            MetricRegion::Source => "source",
+        }
+    }
+}
+
+/// The block to add, for an error message.
+pub const ALARMS_EXAMPLE: &str = "alarms {\n  sns_topic_arns = [\"arn:aws:sns:us-east-1:123456789012:efs-dr\", \"arn:aws:sns:us-west-2:123456789012:efs-dr\"]\n}";
 
 /// An AWS Backup vault in A's region and the IAM role AWS Backup assumes.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -200,9 +247,12 @@ impl Config {
         let backup = top
             .single_block("backup", &mut issues)
             .and_then(|b| read_backup(b, "backup", &mut issues));
+        let alarms = top
+            .single_block("alarms", &mut issues)
+            .and_then(|b| read_alarms(b, "alarms", &mut issues));
         let pair_blocks = top.blocks("pair");
         top.finish(
-            &["terraform", "pair", "gates", "backup", "lease"],
+            &["terraform", "pair", "gates", "backup", "alarms", "lease"],
             &mut issues,
         );
 
@@ -250,7 +300,10 @@ impl Config {
             names.insert(name.clone(), line);
             if let Some(mut pair) = read_pair(&name, block, &mut issues) {
                 pair.backup = pair.backup.or_else(|| backup.clone());
-                pairs.push(pair);
+                pair.alarms = pair.alarms.or_else(|| alarms.clone());
+                if check_alarm_topics(&pair, block, &mut issues) {
+                    pairs.push(pair);
+                }
             }
         }
         if pair_blocks.is_empty() {
@@ -553,7 +606,10 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
     let backup = r
         .single_block("backup", issues)
         .and_then(|b| read_backup(b, &format!("{path} > backup"), issues));
-    r.finish(&["primary", "secondary", "backup"], issues);
+    let alarms = r
+        .single_block("alarms", issues)
+        .and_then(|b| read_alarms(b, &format!("{path} > alarms"), issues));
+    r.finish(&["primary", "secondary", "backup", "alarms"], issues);
     let (primary, secondary) = (primary?, secondary?);
     if primary.region == secondary.region {
         issues.push(
@@ -584,7 +640,106 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
         primary,
         secondary,
         backup,
+        alarms,
     })
+}
+
+fn read_alarms(
+    block: &hcl_edit::structure::Block,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<AlarmSettings> {
+    let mut r = BodyReader::new(&block.body, path, block.span());
+    let example = "sns_topic_arns = [\"arn:aws:sns:us-east-1:123456789012:efs-dr\", \"arn:aws:sns:us-west-2:123456789012:efs-dr\"]";
+    let topics = r.string_list("sns_topic_arns", example, issues);
+    let region_example = "metric_region = \"destination\"";
+    let metric_region = r.string("metric_region", region_example, issues);
+    r.finish(&["sns_topic_arns", "metric_region"], issues);
+    let Some(topics) = topics else {
+        if !block.body.has_attribute("sns_topic_arns") {
+            issues.push(
+                block.span(),
+                &join(path, "sns_topic_arns"),
+                "sns_topic_arns is missing: the alarm notifies these SNS topics",
+                Some(example.to_string()),
+            );
+        }
+        return None;
+    };
+    let mut ok = true;
+    for arn in &topics.value {
+        let parts: Vec<&str> = arn.split(':').collect();
+        let valid = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "sns"
+            && crate::ids::Region::parse(parts[3]).is_ok()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && !parts[5].is_empty();
+        if !valid {
+            issues.push(
+                topics.span.clone(),
+                &join(path, "sns_topic_arns"),
+                format!("{arn:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+                Some(example.to_string()),
+            );
+            ok = false;
+        }
+    }
+    let metric_region = match metric_region {
+        None => MetricRegion::Destination,
+        Some(v) => match v.value.as_str() {
+            "destination" => MetricRegion::Destination,
+            "source" => MetricRegion::Source,
+            other => {
+                issues.push(
+                    v.span.clone(),
+                    &join(path, "metric_region"),
+                    format!("{other:?} is neither \"destination\" nor \"source\": the region of the replication whose TimeSinceLastSync the alarm watches"),
+                    Some(region_example.to_string()),
+                );
+                return None;
+            }
+        },
+    };
+    ok.then_some(AlarmSettings {
+        sns_topic_arns: topics.value,
+        metric_region,
+    })
+}
+
+/// A pair's alarm lives in either of its regions as the direction flips (SNS notifies only an
+/// alarm of its own region): each must have a topic. False when one has none (reported).
+fn check_alarm_topics(
+    pair: &Pair,
+    block: &hcl_edit::structure::Block,
+    issues: &mut Issues,
+) -> bool {
+    let Some(alarms) = &pair.alarms else {
+        return true;
+    };
+    let missing: Vec<&str> = [&pair.primary.region, &pair.secondary.region]
+        .into_iter()
+        .map(|r| r.as_str())
+        .filter(|r| alarms.topics_in(r).is_empty())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    issues.push(
+        block.span(),
+        &format!("pair {:?} > alarms > sns_topic_arns", pair.name),
+        format!(
+            "no SNS topic in {}: the pair's lag alarm lives in {} or {} as the direction flips, and an alarm can notify only topics of its own region; add a topic ARN in {}",
+            missing.join(" and "),
+            pair.primary.region,
+            pair.secondary.region,
+            missing.join(" and ")
+        ),
+        Some(ALARMS_EXAMPLE.to_string()),
+    );
+    false
 }
 
 fn read_backup(

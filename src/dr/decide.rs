@@ -13,7 +13,7 @@ use super::planner::{plan_pair, Operation};
 use super::view::{PairView, Role};
 use crate::config::{GateSettings, Pair, Side, BACKUP_EXAMPLE};
 use crate::ids::FileSystemId;
-use crate::render::{replication_address, Direction};
+use crate::render::{alarm_address, alarm_side, replication_address, Direction};
 use crate::terraform::{AllowedChange, ChangeKind};
 
 /// Which flag answers a question without asking.
@@ -158,6 +158,14 @@ fn side(pair: &Pair, role: Role) -> &Side {
     match role {
         Role::A => &pair.primary,
         Role::B => &pair.secondary,
+    }
+}
+
+/// The side a replication in `direction` copies from.
+fn source_role(direction: Direction) -> Role {
+    match direction {
+        Direction::Reverse => Role::B,
+        _ => Role::A,
     }
 }
 
@@ -357,6 +365,21 @@ fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<A
         }]
     };
     let plan = |allowed, refresh| Action::PlanCheckApply { allowed, refresh };
+    // The lag alarm follows the replication: made (or brought up to date) with the one in
+    // force, deleted with the one that goes.
+    let alarm = |d: Direction, kinds: &[ChangeKind]| -> Vec<AllowedChange> {
+        alarm_address(pair, d)
+            .map(|address| {
+                kinds
+                    .iter()
+                    .map(|kind| AllowedChange {
+                        address: address.clone(),
+                        kind: *kind,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     match work {
         TfWork::Import(d) | TfWork::Create(d) => {
             // In AWS but not in the state (set up by hand, or a run stopped between AWS's
@@ -367,10 +390,11 @@ fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<A
                     id: source(d),
                 });
             }
-            let allowed = match work {
+            let mut allowed = match work {
                 TfWork::Create(_) => allow(d, ChangeKind::Create),
                 _ => Vec::new(),
             };
+            allowed.extend(alarm(d, &[ChangeKind::Create, ChangeKind::Update]));
             out.push(plan(allowed, true));
         }
         TfWork::Remove(d) => {
@@ -382,7 +406,9 @@ fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<A
                     id: source(d),
                 });
             }
-            out.push(plan(allow(d, ChangeKind::Delete), true));
+            let mut allowed = allow(d, ChangeKind::Delete);
+            allowed.extend(alarm(d, &[ChangeKind::Delete]));
+            out.push(plan(allowed, true));
         }
         TfWork::Forget(d) => {
             if in_state(d) != Some(false) {
@@ -390,10 +416,23 @@ fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<A
                     address: address(pair, d),
                 });
             }
+            let mut allowed = allow(d, ChangeKind::Forget);
+            // The alarm in the source's region (down) is forgotten with the replication: it is
+            // left in AWS, ringing, and the failback's last phase takes it back. In the
+            // destination's region it is deleted, from the state, without reading the source.
+            match (alarm_side(pair, d), alarm_address(pair, d)) {
+                (Some(side), Some(address)) if side == source_role(d) => {
+                    let held = view.state_alarms.as_ref().map(|s| s.contains(&address));
+                    if held != Some(false) {
+                        out.push(Action::StateRm { address });
+                    }
+                }
+                _ => allowed.extend(alarm(d, &[ChangeKind::Delete])),
+            }
             // Forgetting must not read the source region (it may be down): plan from the state.
             // The plan may forget the instance itself (a reviewed pull request carries the
             // forget as `moved` + `removed`; a run has removed it from the state already).
-            out.push(plan(allow(d, ChangeKind::Forget), false));
+            out.push(plan(allowed, false));
         }
     }
     Ok(out)

@@ -118,6 +118,13 @@ impl Facts {
         PairFacts {
             state_forward: holds(Direction::Forward),
             state_reverse: holds(Direction::Reverse),
+            state_alarms: self.state.as_ref().map(|state| {
+                [Direction::Forward, Direction::Reverse]
+                    .into_iter()
+                    .filter_map(|d| crate::render::alarm_address(pair, d))
+                    .filter(|a| state.contains(a))
+                    .collect()
+            }),
             a_only_writes: self.writes_on_a.get(&pair.name).cloned(),
             a_backup_jobs: match self.backup_jobs.get(&pair.name) {
                 Some(Ok(jobs)) => jobs.clone(),

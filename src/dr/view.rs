@@ -104,6 +104,9 @@ pub struct PairView {
     /// Which of the pair's replications the Terraform state holds (None: not known).
     pub state_forward: Option<bool>,
     pub state_reverse: Option<bool>,
+    /// The pair's lag-alarm addresses the state holds (None: not known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_alarms: Option<std::collections::BTreeSet<String>>,
     #[serde(skip)]
     pub now: Option<AwsTime>,
     /// Writes only A has (assessed once per failback run; None: not assessed).
@@ -122,6 +125,8 @@ pub struct PairFacts {
     /// Which of the pair's replications the state holds (None: the state was not read).
     pub state_forward: Option<bool>,
     pub state_reverse: Option<bool>,
+    /// The pair's lag-alarm addresses the state holds (None: the state was not read).
+    pub state_alarms: Option<std::collections::BTreeSet<String>>,
     pub a_only_writes: Option<AOnlyWrites>,
     pub a_backup_jobs: Vec<BackupJobInfo>,
     /// Why A's backup jobs could not be read (they are then not known to be none).
@@ -190,6 +195,7 @@ impl PairView {
             b,
             foreign,
             state_forward: facts.state_forward,
+            state_alarms: facts.state_alarms.clone(),
             state_reverse: facts.state_reverse,
             now: snapshot.now(),
             a_only_writes: facts.a_only_writes,

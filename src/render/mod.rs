@@ -194,7 +194,78 @@ struct PairCtx<'a> {
     primary_id: &'a str,
     secondary_region: &'a str,
     secondary_id: &'a str,
+    alarm: Option<AlarmCtx>,
 }
+
+/// A pair's lag alarm, as the module takes it: HCL lists written as JSON arrays.
+#[derive(Serialize)]
+struct AlarmCtx {
+    metric_region: &'static str,
+    threshold_seconds: u64,
+    primary_topics: String,
+    secondary_topics: String,
+}
+
+fn alarm_ctx(config: &Config, p: &Pair) -> Option<AlarmCtx> {
+    let a = p.alarms.as_ref()?;
+    let topics = |side: &crate::config::Side| {
+        serde_json::to_string(&a.topics_in(side.region.as_str())).unwrap_or_default()
+    };
+    Some(AlarmCtx {
+        metric_region: a.metric_region.as_str(),
+        threshold_seconds: config.gates.max_lag.as_secs(),
+        primary_topics: topics(&p.primary),
+        secondary_topics: topics(&p.secondary),
+    })
+}
+
+/// Where a pair's lag alarm lives while the replication in `direction` is in force: the
+/// destination's side or the source's, as the configuration says; None without an alarm or a
+/// replication. The module computes the same (`local.alarm_side`).
+pub fn alarm_side(pair: &Pair, direction: Direction) -> Option<crate::dr::view::Role> {
+    use crate::config::MetricRegion;
+    use crate::dr::view::Role;
+    let alarms = pair.alarms.as_ref()?;
+    let (source, destination) = match direction {
+        Direction::Forward => (Role::A, Role::B),
+        Direction::Reverse => (Role::B, Role::A),
+        Direction::None => return None,
+    };
+    Some(match alarms.metric_region {
+        MetricRegion::Destination => destination,
+        MetricRegion::Source => source,
+    })
+}
+
+/// The Terraform address of a pair's lag alarm while `direction` is in force.
+pub fn alarm_address(pair: &Pair, direction: Direction) -> Option<String> {
+    let side = match alarm_side(pair, direction)? {
+        crate::dr::view::Role::A => "primary",
+        crate::dr::view::Role::B => "secondary",
+    };
+    Some(format!(
+        "module.{}.aws_cloudwatch_metric_alarm.sync_lag_at_{side}[\"{}\"]",
+        module_name(pair),
+        pair.name
+    ))
+}
+
+/// The CloudWatch name of a pair's lag alarm while `direction` is in force (the module names
+/// it the same way); None without an alarm or a replication.
+pub fn alarm_name(pair: &Pair, direction: Direction) -> Option<String> {
+    alarm_side(pair, direction)?;
+    let (source, destination) = match direction {
+        Direction::Forward => (&pair.primary, &pair.secondary),
+        _ => (&pair.secondary, &pair.primary),
+    };
+    Some(format!(
+        "{ALARM_NAME_PREFIX}{} TimeSinceLastSync {} to {}",
+        pair.name, source.file_system_id, destination.file_system_id
+    ))
+}
+
+/// Every lag alarm efs-dr's module declares is named with this prefix.
+pub const ALARM_NAME_PREFIX: &str = "efs-dr ";
 
 #[derive(Serialize)]
 struct GroupCtx<'a> {
@@ -281,6 +352,7 @@ pub fn render_root_serving(
             primary_id: p.primary.file_system_id.as_str(),
             secondary_region: p.secondary.region.as_str(),
             secondary_id: p.secondary.file_system_id.as_str(),
+            alarm: alarm_ctx(config, p),
         });
     }
     let all_directions: BTreeMap<&str, Direction> = config

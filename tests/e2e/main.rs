@@ -1,6 +1,7 @@
 //! The end-to-end suites in one test binary (one link on a 2-core machine): the simulator
 //! through real SDK clients, real Terraform with the stand-in provider, and the efs-dr binary.
 
+mod alarms;
 mod cli;
 mod contract;
 mod doctor;

@@ -1,5 +1,6 @@
-//! Amazon CloudWatch `GetMetricData` and `GetMetricStatistics` over Smithy RPC v2 CBOR (what
-//! current aws-sdk-cloudwatch and botocore send), and over awsJson1.0 for older clients.
+//! Amazon CloudWatch `GetMetricData`, `GetMetricStatistics` and the metric alarms
+//! (`PutMetricAlarm`, `DescribeAlarms`, `DeleteAlarms`) over Smithy RPC v2 CBOR (what current
+//! aws-sdk-cloudwatch and botocore send), and over awsJson1.0 for older clients.
 
 use std::sync::Arc;
 
@@ -112,10 +113,13 @@ fn dispatch(
         "GetMetricStatistics" => {
             sim.api(&region, "GetMetricStatistics", false, |w, s| get_metric_statistics(w, s, &region, input))
         }
+        "PutMetricAlarm" => sim.api(&region, "PutMetricAlarm", true, |w, s| put_metric_alarm(w, s, &region, input)),
+        "DescribeAlarms" => sim.api(&region, "DescribeAlarms", true, |w, s| describe_alarms(w, s, &region, input)),
+        "DeleteAlarms" => sim.api(&region, "DeleteAlarms", true, |w, _| delete_alarms(w, &region, input)),
         other => Err(ApiError::new(
             400,
             "UnknownOperationException",
-            format!("the simulator's CloudWatch serves GetMetricData and GetMetricStatistics, not {other}"),
+            format!("the simulator's CloudWatch serves GetMetricData, GetMetricStatistics, PutMetricAlarm, DescribeAlarms and DeleteAlarms, not {other}"),
         )),
     });
     match result {
@@ -466,4 +470,305 @@ fn get_metric_statistics(
         (text("Label"), text(&input.metric_name)),
         (text("Datapoints"), Cbor::Array(datapoints)),
     ]))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagInput {
+    key: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutMetricAlarmInput {
+    alarm_name: String,
+    alarm_description: Option<String>,
+    actions_enabled: Option<bool>,
+    #[serde(default, rename = "OKActions")]
+    ok_actions: Vec<String>,
+    #[serde(default)]
+    alarm_actions: Vec<String>,
+    #[serde(default)]
+    insufficient_data_actions: Vec<String>,
+    metric_name: Option<String>,
+    namespace: Option<String>,
+    statistic: Option<String>,
+    extended_statistic: Option<String>,
+    #[serde(default)]
+    dimensions: Vec<DimensionInput>,
+    period: Option<i64>,
+    unit: Option<String>,
+    evaluation_periods: i64,
+    datapoints_to_alarm: Option<i64>,
+    threshold: Option<f64>,
+    comparison_operator: String,
+    treat_missing_data: Option<String>,
+    metrics: Option<Json>,
+    #[serde(default)]
+    tags: Vec<TagInput>,
+}
+
+/// Creates the alarm or, when the name exists in the region, overwrites its configuration and
+/// keeps its state and tags (the API reference: "any tags you specify in this parameter are
+/// ignored" on an update).
+fn put_metric_alarm(
+    w: &mut super::model::World,
+    s: &super::settings::SimSettings,
+    region: &str,
+    input: Json,
+) -> Result<Cbor, ApiError> {
+    use super::alarms::{self, AlarmState, MetricAlarm};
+    let input: PutMetricAlarmInput = parse(input)?;
+    let unsupported = |what: &str| {
+        ApiError::new(
+            400,
+            "ValidationError",
+            format!("{what} is not supported by the simulator; use MetricName, Namespace, Statistic, Period and Threshold"),
+        )
+    };
+    if input.metrics.is_some() {
+        return Err(unsupported("Metrics (metric math)"));
+    }
+    if input.extended_statistic.is_some() {
+        return Err(unsupported("ExtendedStatistic"));
+    }
+    let missing = |p: &str| {
+        ApiError::new(
+            400,
+            "MissingParameter",
+            format!("The parameter {p} is required."),
+        )
+    };
+    let existing = w
+        .alarms
+        .iter()
+        .position(|a| a.region == region && a.name == input.alarm_name);
+    let mut alarm = MetricAlarm {
+        region: region.to_string(),
+        arn: format!(
+            "arn:aws:cloudwatch:{region}:{}:alarm:{}",
+            s.account_id, input.alarm_name
+        ),
+        name: input.alarm_name,
+        description: input.alarm_description,
+        actions_enabled: input.actions_enabled.unwrap_or(true),
+        alarm_actions: input.alarm_actions,
+        ok_actions: input.ok_actions,
+        insufficient_data_actions: input.insufficient_data_actions,
+        namespace: input.namespace.ok_or_else(|| missing("Namespace"))?,
+        metric_name: input.metric_name.ok_or_else(|| missing("MetricName"))?,
+        dimensions: input
+            .dimensions
+            .into_iter()
+            .map(|d| (d.name, d.value))
+            .collect(),
+        statistic: input.statistic.ok_or_else(|| missing("Statistic"))?,
+        period: input.period.ok_or_else(|| missing("Period"))?,
+        evaluation_periods: input.evaluation_periods,
+        datapoints_to_alarm: input.datapoints_to_alarm,
+        threshold: input.threshold.ok_or_else(|| missing("Threshold"))?,
+        comparison_operator: input.comparison_operator,
+        treat_missing_data: input.treat_missing_data,
+        unit: input.unit,
+        tags: input.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        configuration_updated: w.now,
+        state: AlarmState::InsufficientData,
+        state_reason: "Unchecked: Initial alarm creation".to_string(),
+        state_updated: w.now,
+    };
+    alarms::validate(&alarm)?;
+    match existing {
+        Some(i) => {
+            let old = &w.alarms[i];
+            alarm.tags = old.tags.clone();
+            alarm.state = old.state;
+            alarm.state_reason = old.state_reason.clone();
+            alarm.state_updated = old.state_updated;
+            w.alarms[i] = alarm;
+        }
+        None => w.alarms.push(alarm),
+    }
+    Ok(Cbor::Map(vec![]))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribeAlarmsInput {
+    #[serde(default)]
+    alarm_names: Vec<String>,
+    alarm_name_prefix: Option<String>,
+    #[serde(default)]
+    alarm_types: Vec<String>,
+    state_value: Option<String>,
+    max_records: Option<i64>,
+    next_token: Option<String>,
+}
+
+fn describe_alarms(
+    w: &mut super::model::World,
+    s: &super::settings::SimSettings,
+    region: &str,
+    input: Json,
+) -> Result<Cbor, ApiError> {
+    let input: DescribeAlarmsInput = parse(input)?;
+    if !input.alarm_names.is_empty() && input.alarm_name_prefix.is_some() {
+        return Err(ApiError::new(
+            400,
+            "InvalidParameterCombination",
+            "AlarmNames and AlarmNamePrefix cannot be specified together",
+        ));
+    }
+    if input.alarm_names.len() > 100 {
+        return Err(ApiError::new(
+            400,
+            "ValidationError",
+            "AlarmNames has at most 100 members",
+        ));
+    }
+    let page = input.max_records.unwrap_or(50);
+    if !(1..=100).contains(&page) {
+        return Err(ApiError::new(
+            400,
+            "ValidationError",
+            "MaxRecords must be between 1 and 100",
+        ));
+    }
+    let skip: usize = match &input.next_token {
+        None => 0,
+        Some(t) => t.parse().map_err(|_| {
+            ApiError::new(
+                400,
+                "InvalidNextToken",
+                "The service returned an invalid NextToken",
+            )
+        })?,
+    };
+    super::alarms::refresh(w, s);
+    let metric_alarms_asked =
+        input.alarm_types.is_empty() || input.alarm_types.iter().any(|t| t == "MetricAlarm");
+    let mut matching: Vec<&super::alarms::MetricAlarm> = w
+        .alarms
+        .iter()
+        .filter(|a| a.region == region && metric_alarms_asked)
+        .filter(|a| input.alarm_names.is_empty() || input.alarm_names.contains(&a.name))
+        .filter(|a| {
+            input
+                .alarm_name_prefix
+                .as_deref()
+                .is_none_or(|p| a.name.starts_with(p))
+        })
+        .filter(|a| {
+            input
+                .state_value
+                .as_deref()
+                .is_none_or(|v| a.state.as_str() == v)
+        })
+        .collect();
+    matching.sort_by(|a, b| a.name.cmp(&b.name));
+    let end = (skip + page as usize).min(matching.len());
+    let shown = matching.get(skip..end).unwrap_or_default();
+    let strings = |v: &[String]| Cbor::Array(v.iter().map(|x| text(x)).collect());
+    let alarms = shown
+        .iter()
+        .map(|a| {
+            let mut fields = vec![
+                (text("AlarmName"), text(&a.name)),
+                (text("AlarmArn"), text(&a.arn)),
+                (
+                    text("AlarmConfigurationUpdatedTimestamp"),
+                    timestamp(a.configuration_updated),
+                ),
+                (text("ActionsEnabled"), Cbor::Bool(a.actions_enabled)),
+                (text("OKActions"), strings(&a.ok_actions)),
+                (text("AlarmActions"), strings(&a.alarm_actions)),
+                (
+                    text("InsufficientDataActions"),
+                    strings(&a.insufficient_data_actions),
+                ),
+                (text("StateValue"), text(a.state.as_str())),
+                (text("StateReason"), text(&a.state_reason)),
+                (text("StateUpdatedTimestamp"), timestamp(a.state_updated)),
+                (
+                    text("StateTransitionedTimestamp"),
+                    timestamp(a.state_updated),
+                ),
+                (text("MetricName"), text(&a.metric_name)),
+                (text("Namespace"), text(&a.namespace)),
+                (text("Statistic"), text(&a.statistic)),
+                (
+                    text("Dimensions"),
+                    Cbor::Array(
+                        a.dimensions
+                            .iter()
+                            .map(|(n, v)| {
+                                Cbor::Map(vec![(text("Name"), text(n)), (text("Value"), text(v))])
+                            })
+                            .collect(),
+                    ),
+                ),
+                (text("Period"), Cbor::Integer(a.period.into())),
+                (
+                    text("EvaluationPeriods"),
+                    Cbor::Integer(a.evaluation_periods.into()),
+                ),
+                (text("Threshold"), Cbor::Float(a.threshold)),
+                (text("ComparisonOperator"), text(&a.comparison_operator)),
+            ];
+            if let Some(d) = &a.description {
+                fields.push((text("AlarmDescription"), text(d)));
+            }
+            if let Some(n) = a.datapoints_to_alarm {
+                fields.push((text("DatapointsToAlarm"), Cbor::Integer(n.into())));
+            }
+            if let Some(t) = &a.treat_missing_data {
+                fields.push((text("TreatMissingData"), text(t)));
+            }
+            if let Some(u) = &a.unit {
+                fields.push((text("Unit"), text(u)));
+            }
+            Cbor::Map(fields)
+        })
+        .collect();
+    let mut out = vec![
+        (text("MetricAlarms"), Cbor::Array(alarms)),
+        (text("CompositeAlarms"), Cbor::Array(vec![])),
+    ];
+    if end < matching.len() {
+        out.push((text("NextToken"), text(&end.to_string())));
+    }
+    Ok(Cbor::Map(out))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteAlarmsInput {
+    alarm_names: Vec<String>,
+}
+
+/// Deletes the named alarms of the region; a name that does not exist fails the whole call with
+/// ResourceNotFound and deletes nothing.
+fn delete_alarms(w: &mut super::model::World, region: &str, input: Json) -> Result<Cbor, ApiError> {
+    let input: DeleteAlarmsInput = parse(input)?;
+    if input.alarm_names.len() > 100 {
+        return Err(ApiError::new(
+            400,
+            "ValidationError",
+            "AlarmNames has at most 100 members",
+        ));
+    }
+    if let Some(missing) = input
+        .alarm_names
+        .iter()
+        .find(|n| !w.alarms.iter().any(|a| a.region == region && &a.name == *n))
+    {
+        return Err(ApiError::new(
+            404,
+            "ResourceNotFound",
+            format!("Alarm {missing} does not exist in {region}"),
+        ));
+    }
+    w.alarms
+        .retain(|a| !(a.region == region && input.alarm_names.contains(&a.name)));
+    Ok(Cbor::Map(vec![]))
 }

@@ -1,6 +1,7 @@
 //! The EFS, CloudWatch, Backup and STS simulator: a local server that speaks AWS's wire protocols, so that the
 //! real SDKs, boto3, the AWS CLI and Terraform providers work against it unchanged.
 
+pub mod alarms;
 pub mod backup;
 pub mod clock;
 pub mod cloudwatch;

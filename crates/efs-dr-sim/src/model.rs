@@ -303,6 +303,9 @@ pub struct World {
     pub backup_jobs: Vec<BackupJob>,
     #[serde(default)]
     pub backup_controls: BackupControls,
+    /// CloudWatch metric alarms, every region's.
+    #[serde(default)]
+    pub alarms: Vec<super::alarms::MetricAlarm>,
 }
 
 /// Input of CreateFileSystem.

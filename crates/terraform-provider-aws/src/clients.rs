@@ -15,6 +15,7 @@ pub struct Configured {
     pub sdk: aws_config::SdkConfig,
     pub region: String,
     pub efs_endpoint: Option<String>,
+    pub cloudwatch_endpoint: Option<String>,
     pub default_tags: BTreeMap<String, String>,
     /// AWS's clock, from the `Date` of every EFS answer: the resources' timeouts run on it.
     pub clock: AwsClock,
@@ -108,6 +109,20 @@ impl Configured {
     }
 }
 
+impl Configured {
+    /// A CloudWatch client for `region`, or for the provider's region.
+    pub fn cloudwatch(&self, region: Option<&str>) -> aws_sdk_cloudwatch::Client {
+        let mut b = aws_sdk_cloudwatch::config::Builder::from(&self.sdk);
+        if let Some(r) = region {
+            b = b.region(aws_sdk_cloudwatch::config::Region::new(r.to_string()));
+        }
+        if let Some(e) = &self.cloudwatch_endpoint {
+            b = b.endpoint_url(e);
+        }
+        aws_sdk_cloudwatch::Client::from_conf(b.build())
+    }
+}
+
 /// Set once by `configure`, read by resources and data sources.
 #[derive(Default)]
 pub struct Shared {
@@ -128,8 +143,17 @@ impl Shared {
     }
 }
 
-/// The message of an SDK error, with its code: what the real provider prints.
+/// The message of an EFS SDK error, with its code: what the real provider prints.
 pub fn sdk_message<E, R>(err: &aws_sdk_efs::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_efs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    service_message("EFS", err)
+}
+
+/// The message of an SDK error of `service` ("EFS", "CloudWatch"), with its code.
+pub fn service_message<E, R>(service: &str, err: &aws_sdk_efs::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_efs::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -139,17 +163,17 @@ where
         SdkError::ServiceError(s) => {
             let e = s.err();
             match (e.code(), e.message()) {
-                (Some(c), Some(m)) => format!("operation error EFS: {c}: {m}"),
-                (Some(c), None) => format!("operation error EFS: {c}"),
-                _ => format!("operation error EFS: {e}"),
+                (Some(c), Some(m)) => format!("operation error {service}: {c}: {m}"),
+                (Some(c), None) => format!("operation error {service}: {c}"),
+                _ => format!("operation error {service}: {e}"),
             }
         }
         SdkError::DispatchFailure(d) => format!(
-            "operation error EFS: the endpoint could not be reached: {:?}",
+            "operation error {service}: the endpoint could not be reached: {:?}",
             d.as_connector_error()
         ),
-        SdkError::TimeoutError(_) => "operation error EFS: request timed out".to_string(),
-        other => format!("operation error EFS: {other}"),
+        SdkError::TimeoutError(_) => format!("operation error {service}: request timed out"),
+        other => format!("operation error {service}: {other}"),
     }
 }
 
@@ -174,11 +198,12 @@ where
 }
 
 /// The stand-in is a test double: it must never drive real AWS with its logic. Every endpoint
-/// it would call (EFS and STS: `endpoints`, else `AWS_ENDPOINT_URL_<SERVICE>`, else
+/// it would call (EFS, CloudWatch and STS: `endpoints`, else `AWS_ENDPOINT_URL_<SERVICE>`, else
 /// `AWS_ENDPOINT_URL`) must be on loopback, unless `EFS_DR_STANDIN_ALLOW_REMOTE=1` says a
 /// simulator elsewhere is meant.
 pub fn refuse_real_aws(
     efs: Option<&str>,
+    cloudwatch: Option<&str>,
     sts: Option<&str>,
     needs_sts: bool,
 ) -> Result<(), String> {
@@ -192,7 +217,10 @@ pub fn refuse_real_aws(
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
             .filter(|u| !u.is_empty())
     };
-    let mut services = vec![("EFS", resolved(efs, "EFS"))];
+    let mut services = vec![
+        ("EFS", resolved(efs, "EFS")),
+        ("CloudWatch", resolved(cloudwatch, "CLOUDWATCH")),
+    ];
     if needs_sts {
         services.push(("STS", resolved(sts, "STS")));
     }

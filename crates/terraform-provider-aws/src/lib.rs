@@ -7,6 +7,7 @@ mod clients;
 mod file_system;
 mod file_system_data;
 mod identity;
+mod metric_alarm;
 mod replication_configuration;
 mod schema_util;
 mod wait;
@@ -267,6 +268,7 @@ impl Provider for AwsProvider {
             && config.skip_requesting_account_id.as_ref_option() == Some(&true);
         if let Err(e) = clients::refuse_real_aws(
             endpoints.and_then(|e| e.efs.as_ref_option().map(String::as_str)),
+            endpoints.and_then(|e| e.cloudwatch.as_ref_option().map(String::as_str)),
             endpoints.and_then(|e| e.sts.as_ref_option().map(String::as_str)),
             !skip_sts,
         ) {
@@ -286,6 +288,7 @@ impl Provider for AwsProvider {
             return None;
         }
         let efs_endpoint = endpoints.and_then(|e| e.efs.as_ref_option().cloned());
+        let cloudwatch_endpoint = endpoints.and_then(|e| e.cloudwatch.as_ref_option().cloned());
         let default_tags = first(&config.default_tags)
             .and_then(|d| d.tags.as_ref_option())
             .map(|tags| {
@@ -298,6 +301,7 @@ impl Provider for AwsProvider {
             sdk,
             region,
             efs_endpoint,
+            cloudwatch_endpoint,
             default_tags,
             clock: Default::default(),
         });
@@ -317,6 +321,10 @@ impl Provider for AwsProvider {
             (
                 "efs_file_system".to_string(),
                 file_system::FileSystemResource::new(self.shared.clone()).into(),
+            ),
+            (
+                "cloudwatch_metric_alarm".to_string(),
+                metric_alarm::MetricAlarmResource::new(self.shared.clone()).into(),
             ),
         ]))
     }

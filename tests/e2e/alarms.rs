@@ -1,0 +1,188 @@
+//! Lag alarms as Terraform (an `alarms` block): one CloudWatch alarm per pair on the
+//! replication in force, following it through a failover and a failback, and ringing when sync
+//! stops.
+
+use efs_dr::dr::events::EventKind;
+use efs_dr::terraform::ChangeKind;
+use efs_dr_sim::SyncMetricRegions;
+use efs_dr_sim::{SimOptions, SimSettings};
+use efs_dr_testkit::drill::{Drill, Run};
+
+use crate::dr::{A_REGION, B_REGION};
+
+const TOPIC_A: &str = "arn:aws:sns:us-east-1:123456789012:efs-dr";
+const TOPIC_B: &str = "arn:aws:sns:us-west-2:123456789012:efs-dr";
+
+async fn drill(metric_regions: SyncMetricRegions, metric_region: &str) -> Drill {
+    let d = crate::dr::drill_with(
+        &["app"],
+        SimOptions {
+            time_scale: crate::dr::SCALE,
+            seed: Some(7),
+            settings: SimSettings {
+                sync_metric_regions: metric_regions,
+                ..SimSettings::default()
+            },
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    let mut config = std::fs::read_to_string(d.config()).unwrap();
+    config.push_str(&format!(
+        "\nalarms {{\n  sns_topic_arns = [\"{TOPIC_A}\", \"{TOPIC_B}\"]\n  metric_region  = \"{metric_region}\"\n}}\n"
+    ));
+    std::fs::write(d.config(), config).unwrap();
+    d
+}
+
+/// Every metric alarm in both regions: (region, alarm).
+async fn alarms(d: &Drill) -> Vec<(String, aws_sdk_cloudwatch::types::MetricAlarm)> {
+    let mut out = Vec::new();
+    for region in [A_REGION, B_REGION] {
+        let cw = efs_dr_testkit::cloudwatch(&d.ts.url, region);
+        let page = cw.describe_alarms().send().await.unwrap();
+        out.extend(
+            page.metric_alarms()
+                .iter()
+                .map(|a| (region.to_string(), a.clone())),
+        );
+    }
+    out
+}
+
+/// The one alarm there is; it watches `source -> destination` from `region`.
+async fn the_one_alarm(
+    d: &Drill,
+    region: &str,
+    source: &str,
+    destination: &str,
+) -> aws_sdk_cloudwatch::types::MetricAlarm {
+    let all = alarms(d).await;
+    assert_eq!(all.len(), 1, "exactly one alarm: {all:#?}");
+    let (at, alarm) = all.into_iter().next().unwrap();
+    assert_eq!(at, region, "{alarm:#?}");
+    let dims: Vec<(&str, &str)> = alarm
+        .dimensions()
+        .iter()
+        .map(|d| (d.name().unwrap(), d.value().unwrap()))
+        .collect();
+    assert!(
+        dims.contains(&("FileSystemId", source))
+            && dims.contains(&("DestinationFileSystemId", destination)),
+        "{dims:?}"
+    );
+    assert_eq!(
+        alarm.alarm_name(),
+        Some(format!("efs-dr app TimeSinceLastSync {source} to {destination}").as_str())
+    );
+    alarm
+}
+
+async fn state_after(d: &Drill, seconds: f64) -> String {
+    d.ts.control.advance(seconds).await.unwrap();
+    let all = alarms(d).await;
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all[0].1.state_value().unwrap().as_str().to_string()
+}
+
+/// The alarm addresses a run's applies changed, with the kind of change.
+fn alarm_changes(run: &Run) -> Vec<(String, ChangeKind)> {
+    run.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Applied { changes } => Some(changes.clone()),
+            _ => None,
+        })
+        .flatten()
+        .filter(|c| c.address.contains("aws_cloudwatch_metric_alarm"))
+        .map(|c| {
+            let short = c
+                .address
+                .split(".aws_cloudwatch_metric_alarm.")
+                .nth(1)
+                .unwrap()
+                .to_string();
+            (short, c.kind)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lag_alarm_follows_the_replication_in_force_and_rings_when_sync_stops() {
+    // AWS does not document which region publishes TimeSinceLastSync: here only the
+    // destination's does, and the alarm lives there (the default).
+    let d = drill(SyncMetricRegions::Destination, "destination").await;
+    let (a, b) = (d.pairs[0].a.to_string(), d.pairs[0].b.to_string());
+    let init = d.ok(&["init", "--yes"]).await;
+    assert_eq!(
+        alarm_changes(&init),
+        [(
+            "sync_lag_at_secondary[\"app\"]".to_string(),
+            ChangeKind::Create
+        )]
+    );
+    let alarm = the_one_alarm(&d, B_REGION, &a, &b).await;
+    assert_eq!(alarm.threshold(), Some(900.0), "max_lag");
+    assert_eq!(alarm.treat_missing_data(), Some("breaching"));
+    assert_eq!(
+        alarm.alarm_actions(),
+        [TOPIC_B],
+        "only the topic of its region"
+    );
+    assert_eq!(alarm.ok_actions(), [TOPIC_B]);
+
+    // Healthy: the lag is a sync interval or so.
+    assert_eq!(state_after(&d, 600.0).await, "OK");
+    // Sync stops (a permissions problem pauses the replication): past max_lag it rings.
+    d.ts.control
+        .set_replication_status(&a, "PAUSED", Some("KMS key access denied"))
+        .await
+        .unwrap();
+    assert_eq!(state_after(&d, 1500.0).await, "ALARM");
+    d.ts.control
+        .set_replication_status(&a, "ENABLED", None)
+        .await
+        .unwrap();
+    assert_eq!(state_after(&d, 600.0).await, "OK");
+
+    // A failover deletes the replication and its alarm with it: nothing to watch.
+    let failover = d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    assert_eq!(
+        alarm_changes(&failover),
+        [(
+            "sync_lag_at_secondary[\"app\"]".to_string(),
+            ChangeKind::Delete
+        )]
+    );
+    assert!(alarms(&d).await.is_empty());
+
+    // The failback watches B -> A from A while it replicates, then A -> B from B again.
+    let failback = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    assert_eq!(
+        alarm_changes(&failback),
+        [
+            (
+                "sync_lag_at_primary[\"app\"]".to_string(),
+                ChangeKind::Create
+            ),
+            (
+                "sync_lag_at_primary[\"app\"]".to_string(),
+                ChangeKind::Delete
+            ),
+            (
+                "sync_lag_at_secondary[\"app\"]".to_string(),
+                ChangeKind::Create
+            ),
+        ]
+    );
+    the_one_alarm(&d, B_REGION, &a, &b).await;
+    let state = d.state().await;
+    assert_eq!(
+        state
+            .iter()
+            .filter(|a| a.contains("aws_cloudwatch_metric_alarm"))
+            .count(),
+        1,
+        "{state:?}"
+    );
+}
