@@ -430,6 +430,28 @@ impl RegionClients {
         self.clock.get()
     }
 
+    /// The names of efs-dr's lag alarms in this region: one paginated DescribeAlarms.
+    pub async fn lag_alarms(&self) -> Result<std::collections::BTreeSet<String>, AwsError> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut pages = self
+            .cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix(crate::render::ALARM_NAME_PREFIX)
+            .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::from_sdk(self.region.as_str(), "DescribeAlarms", e))?;
+            out.extend(
+                page.metric_alarms()
+                    .iter()
+                    .filter_map(|a| a.alarm_name().map(str::to_string)),
+            );
+        }
+        Ok(out)
+    }
+
     /// Every replication this region reports: one paginated DescribeReplicationConfigurations.
     pub async fn replications(&self) -> Result<Vec<ReplicationInfo>, AwsError> {
         let region = self.region.as_str();

@@ -12,8 +12,7 @@ use super::phase::{
 use super::planner::{plan_pair, Operation};
 use super::view::{PairView, Role};
 use crate::config::{GateSettings, Pair, Side, BACKUP_EXAMPLE};
-use crate::ids::FileSystemId;
-use crate::render::{alarm_address, alarm_side, replication_address, Direction};
+use crate::render::{alarm_address, alarm_name, alarm_side, replication_address, Direction};
 use crate::terraform::{AllowedChange, ChangeKind};
 
 /// Which flag answers a question without asking.
@@ -53,8 +52,9 @@ pub enum Action {
     Sdk { change: SdkChange },
     /// The pair's direction variable in the rendered root.
     SetDirection { direction: Direction },
-    /// `terraform import`: AWS has the replication, the state does not.
-    Import { address: String, id: FileSystemId },
+    /// `terraform import`: AWS has the replication (id: its source file system) or the lag
+    /// alarm (id: its name), the state does not.
+    Import { address: String, id: String },
     /// `terraform state rm`: forget without reading AWS.
     StateRm { address: String },
     /// `terraform plan`, refused when it changes anything beyond `allowed`, then `apply`.
@@ -159,6 +159,18 @@ fn side(pair: &Pair, role: Role) -> &Side {
         Role::A => &pair.primary,
         Role::B => &pair.secondary,
     }
+}
+
+/// The lag alarm of `direction` when AWS has it and the state does not (a run stopped between
+/// CloudWatch's answer and the state write, or the alarm an unplanned failover left in the
+/// source's region): imported, so that the phase updates or deletes it instead of failing to
+/// create it twice.
+fn import_alarm(view: &PairView, pair: &Pair, direction: Direction) -> Option<Action> {
+    let address = alarm_address(pair, direction)?;
+    let name = alarm_name(pair, direction)?;
+    let in_state = view.state_alarms.as_ref()?.contains(&address);
+    let in_aws = view.alarms_in_aws.as_ref()?.contains(&name);
+    (in_aws && !in_state).then_some(Action::Import { address, id: name })
 }
 
 /// The side a replication in `direction` copies from.
@@ -387,9 +399,10 @@ fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<A
             if live(d) && in_state(d) == Some(false) {
                 out.push(Action::Import {
                     address: address(pair, d),
-                    id: source(d),
+                    id: source(d).to_string(),
                 });
             }
+            out.extend(import_alarm(view, pair, d));
             let mut allowed = match work {
                 TfWork::Create(_) => allow(d, ChangeKind::Create),
                 _ => Vec::new(),
@@ -403,9 +416,10 @@ fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<A
             if live(d) && in_state(d) == Some(false) {
                 out.push(Action::Import {
                     address: address(pair, d),
-                    id: source(d),
+                    id: source(d).to_string(),
                 });
             }
+            out.extend(import_alarm(view, pair, d));
             let mut allowed = allow(d, ChangeKind::Delete);
             allowed.extend(alarm(d, &[ChangeKind::Delete]));
             out.push(plan(allowed, true));

@@ -98,6 +98,8 @@ pub struct Facts {
     /// A's backup jobs, newest first, per pair whose recovery point is decided or waited for;
     /// why they could not be read.
     pub backup_jobs: BTreeMap<String, Result<Vec<BackupJobInfo>, AwsError>>,
+    /// The lag alarms CloudWatch has, by region (efs-dr's names only; a region absent: not read).
+    pub alarms: BTreeMap<String, BTreeSet<String>>,
     /// What could not be read on the way, per pair: the operator must hear of each.
     pub unread: Vec<(String, String)>,
 }
@@ -124,6 +126,25 @@ impl Facts {
                     .filter_map(|d| crate::render::alarm_address(pair, d))
                     .filter(|a| state.contains(a))
                     .collect()
+            }),
+            alarms_in_aws: pair.alarms.as_ref().and_then(|_| {
+                let mut names = BTreeSet::new();
+                for d in [Direction::Forward, Direction::Reverse] {
+                    let (Some(name), Some(role)) = (
+                        crate::render::alarm_name(pair, d),
+                        crate::render::alarm_side(pair, d),
+                    ) else {
+                        continue;
+                    };
+                    let region = match role {
+                        crate::dr::view::Role::A => pair.primary.region.as_str(),
+                        crate::dr::view::Role::B => pair.secondary.region.as_str(),
+                    };
+                    if self.alarms.get(region)?.contains(&name) {
+                        names.insert(name);
+                    }
+                }
+                Some(names)
             }),
             a_only_writes: self.writes_on_a.get(&pair.name).cloned(),
             a_backup_jobs: match self.backup_jobs.get(&pair.name) {
@@ -157,6 +178,31 @@ pub fn writes_on_a_at_stake(op: Option<Operation>, view: &PairView) -> bool {
     failback && b_serving && (view.a.file_system.is_some() || !view.a.reachable())
 }
 
+/// The lag alarms CloudWatch has in each answering region of the pairs that have one (one
+/// paginated DescribeAlarms per region); a region that does not answer is left out.
+async fn lag_alarms(aws: &Aws, pairs: &[Pair]) -> BTreeMap<String, BTreeSet<String>> {
+    let regions: BTreeSet<&crate::ids::Region> = pairs
+        .iter()
+        .filter(|p| p.alarms.is_some())
+        .flat_map(|p| [&p.primary.region, &p.secondary.region])
+        .collect();
+    let mut out = BTreeMap::new();
+    for region in regions {
+        if aws.unanswered(region.as_str()).is_some() {
+            continue;
+        }
+        match aws.region(region).lag_alarms().await {
+            Ok(names) => {
+                out.insert(region.to_string(), names);
+            }
+            Err(e) => {
+                tracing::warn!(region = %region, error = %e, "the lag alarms could not be read")
+            }
+        }
+    }
+    out
+}
+
 /// Gathers, for every pair where the rule says they are at stake, writes only A has (pairs in
 /// `known` keep what was assessed before: a run assesses once, before anything overwrites A);
 /// and, when `with_jobs`, A's backup jobs where a recovery point of A is needed.
@@ -170,6 +216,7 @@ pub async fn gather(
     with_jobs: bool,
 ) -> Facts {
     let mut facts = Facts::with_state(state);
+    facts.alarms = lag_alarms(aws, pairs).await;
     for pair in pairs {
         let view = PairView::with_facts(pair, snapshot, facts.of(pair));
         let writes = match known {

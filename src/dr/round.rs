@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use super::decide::Action;
-use crate::ids::FileSystemId;
 use crate::render::Direction;
 use crate::terraform::AllowedChange;
 
@@ -17,7 +16,7 @@ pub struct TerraformRound {
     /// What the plan may change; anything else refuses it.
     pub allowed: Vec<AllowedChange>,
     /// `import` (address, id), in the pairs' order.
-    pub imports: Vec<(String, String, FileSystemId)>,
+    pub imports: Vec<(String, String, String)>,
     /// `state rm` (pair, address): forgotten without reading AWS.
     pub forgets: Vec<(String, String)>,
     /// False when any pair's phase plans without refresh.
@@ -84,7 +83,7 @@ mod tests {
             },
             Action::Import {
                 address: "x.reverse[\"a\"]".into(),
-                id: FileSystemId::parse("fs-00000000000000001").unwrap(),
+                id: "fs-00000000000000001".into(),
             },
             Action::PlanCheckApply {
                 allowed: vec![AllowedChange {

@@ -107,6 +107,9 @@ pub struct PairView {
     /// The pair's lag-alarm addresses the state holds (None: not known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_alarms: Option<std::collections::BTreeSet<String>>,
+    /// The pair's lag-alarm names CloudWatch has, in the region each lives in (None: not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms_in_aws: Option<std::collections::BTreeSet<String>>,
     #[serde(skip)]
     pub now: Option<AwsTime>,
     /// Writes only A has (assessed once per failback run; None: not assessed).
@@ -127,6 +130,8 @@ pub struct PairFacts {
     pub state_reverse: Option<bool>,
     /// The pair's lag-alarm addresses the state holds (None: the state was not read).
     pub state_alarms: Option<std::collections::BTreeSet<String>>,
+    /// The pair's lag-alarm names CloudWatch has (None: not read).
+    pub alarms_in_aws: Option<std::collections::BTreeSet<String>>,
     pub a_only_writes: Option<AOnlyWrites>,
     pub a_backup_jobs: Vec<BackupJobInfo>,
     /// Why A's backup jobs could not be read (they are then not known to be none).
@@ -196,6 +201,7 @@ impl PairView {
             foreign,
             state_forward: facts.state_forward,
             state_alarms: facts.state_alarms.clone(),
+            alarms_in_aws: facts.alarms_in_aws.clone(),
             state_reverse: facts.state_reverse,
             now: snapshot.now(),
             a_only_writes: facts.a_only_writes,

@@ -24,7 +24,6 @@ use crate::dr::round::TerraformRound;
 use crate::dr::status::pair_status;
 use crate::dr::view::{PairView, Snapshot};
 use crate::dr::DrError;
-use crate::ids::FileSystemId;
 use crate::render::{self, Direction, DIRECTIONS_FILE};
 use crate::terraform::PhaseError;
 
@@ -469,7 +468,7 @@ pub async fn propose(
             .into_iter()
             .find(|f| f.path == Path::new(DIRECTIONS_FILE))
             .expect("the root has a directions file");
-    let imports: Vec<(String, FileSystemId)> = round
+    let imports: Vec<(String, String)> = round
         .imports
         .iter()
         .map(|(_, address, id)| (address.clone(), id.clone()))
@@ -605,9 +604,9 @@ fn forget_hcl(forgets: &[(String, String)]) -> String {
     s
 }
 
-fn imports_hcl(imports: &[(String, FileSystemId)]) -> String {
+fn imports_hcl(imports: &[(String, String)]) -> String {
     let mut s = String::from(
-        "# Written by `efs-dr propose`: the replication exists in AWS but not in the state, so\n# this phase imports it instead of creating it twice. The next proposal removes this file.\n",
+        "# Written by `efs-dr propose`: the replication (or its lag alarm) exists in AWS but not in\n# the state, so this phase imports it instead of creating it twice. The next proposal removes\n# this file.\n",
     );
     for (address, id) in imports {
         s.push_str(&format!(

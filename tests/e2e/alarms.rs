@@ -186,3 +186,81 @@ async fn a_lag_alarm_follows_the_replication_in_force_and_rings_when_sync_stops(
         "{state:?}"
     );
 }
+
+/// Where only the source's region publishes the metric the alarm lives there, and an unplanned
+/// failover cannot delete it (A is down): it is forgotten with the replication, rings in A when
+/// A is back (its replication is gone), and the failback takes it back into the state (import)
+/// instead of failing to create it twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_alarm_an_unplanned_failover_leaves_in_the_dead_region_is_taken_back_by_the_failback() {
+    let d = drill(SyncMetricRegions::Source, "source").await;
+    let (a, b) = (d.pairs[0].a.to_string(), d.pairs[0].b.to_string());
+    let init = d.ok(&["init", "--yes"]).await;
+    assert_eq!(
+        alarm_changes(&init),
+        [(
+            "sync_lag_at_primary[\"app\"]".to_string(),
+            ChangeKind::Create
+        )]
+    );
+    the_one_alarm(&d, A_REGION, &a, &b).await;
+    assert_eq!(
+        state_after(&d, 600.0).await,
+        "OK",
+        "the source publishes here"
+    );
+
+    d.ts.control.set_outage(A_REGION, true).await.unwrap();
+    let failover = d.ok(&["failover", "--unplanned", "--yes"]).await;
+    assert!(alarm_changes(&failover).is_empty(), "nothing applied in A");
+    let forgotten: Vec<String> = failover
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::StateChanged { command, address } if command == "state rm" => {
+                Some(address.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        forgotten
+            .iter()
+            .any(|f| f.ends_with("aws_cloudwatch_metric_alarm.sync_lag_at_primary[\"app\"]")),
+        "{forgotten:?}"
+    );
+    assert!(d.state().await.is_empty(), "{:?}", d.state().await);
+
+    d.ts.control.set_outage(A_REGION, false).await.unwrap();
+    assert_eq!(
+        state_after(&d, 600.0).await,
+        "ALARM",
+        "left in A, its replication gone: missing data breaches"
+    );
+
+    let failback = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    let imported: Vec<String> = failback
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::StateChanged { command, address } if command == "import" => {
+                Some(address.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(imported.len(), 1, "{imported:?}");
+    assert!(
+        imported[0].ends_with("aws_cloudwatch_metric_alarm.sync_lag_at_primary[\"app\"]"),
+        "{imported:?}"
+    );
+    the_one_alarm(&d, A_REGION, &a, &b).await;
+    assert_eq!(state_after(&d, 600.0).await, "OK");
+    let state = d.state().await;
+    assert!(
+        state
+            .iter()
+            .any(|s| s.ends_with("aws_cloudwatch_metric_alarm.sync_lag_at_primary[\"app\"]")),
+        "{state:?}"
+    );
+}

@@ -38,14 +38,23 @@ impl Runner<'_> {
         // serves after it.
         let fenced = position::b_fenced(&self.ctx.config.pairs, snapshot);
         let result = async {
-            // What AWS has and the state lacks is imported first, under the directions AWS
-            // has (its address exists in the configuration then, whether the phase creates it
-            // or removes it), so that the phase never creates it twice nor stops short of
-            // removing it.
+            // What AWS has and the state lacks is imported first, so that the phase never
+            // creates it twice nor stops short of removing it: under the direction its address
+            // belongs to, which is the phase's when it creates or keeps one (an alarm left
+            // behind by an unplanned failover comes back before its replication does) and
+            // AWS's when it removes one.
             if !terraform_round.imports.is_empty() {
+                let mut under = live.clone();
+                for (pair, _, _) in &terraform_round.imports {
+                    if let Some(d) = terraform_round.directions.get(pair) {
+                        if *d != render::Direction::None {
+                            under.insert(pair.clone(), *d);
+                        }
+                    }
+                }
                 render::write(
                     &tf.dir,
-                    &render::render_root_serving(&self.ctx.config, &live, &down, &fenced)?,
+                    &render::render_root_serving(&self.ctx.config, &under, &down, &fenced)?,
                 )?;
                 self.import(step, &terraform_round.imports, snapshot)
                     .await?;
@@ -267,11 +276,11 @@ impl Runner<'_> {
     async fn import(
         &mut self,
         step: Step,
-        imports: &[(String, String, crate::ids::FileSystemId)],
+        imports: &[(String, String, String)],
         snapshot: &Snapshot,
     ) -> Result<(), DrError> {
         for (name, address, id) in imports {
-            self.ctx.tf.import(address, id.as_str()).await?;
+            self.ctx.tf.import(address, id).await?;
             self.out.emit(
                 Some(name),
                 Some(step),
