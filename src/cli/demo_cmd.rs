@@ -39,7 +39,11 @@ fn err(what: &str) -> impl Fn(String) -> DrError + '_ {
     move |e| DrError::Failed(format!("demo: {what}: {e}"))
 }
 
-async fn create_file_system(aws: &Aws, region: &str, token: &str) -> Result<String, DrError> {
+pub(super) async fn create_file_system(
+    aws: &Aws,
+    region: &str,
+    token: &str,
+) -> Result<String, DrError> {
     let clients = aws.region(&Region::parse(region).map_err(err("region"))?);
     let id = clients
         .efs
@@ -106,7 +110,7 @@ gates {{
     )
 }
 
-async fn step(
+pub(super) async fn step(
     ctx: &Context,
     op: Operation,
     flags: RunFlags,

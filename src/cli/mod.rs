@@ -13,6 +13,7 @@ mod examples_tests;
 mod iam_cmd;
 pub mod output;
 mod pipeline_cmd;
+mod rehearse_cmd;
 mod render_cmd;
 mod signals;
 mod sim_cmd;
@@ -111,6 +112,9 @@ pub enum Command {
     CheckPlan(pipeline_cmd::CheckPlanArgs),
     /// The main job end to end on an in-process simulator with real Terraform.
     Demo(demo_cmd::DemoArgs),
+    /// Your runbook end to end (your pairs, regions, gates, backup, alarms) on an in-process
+    /// simulator that mirrors them, with real Terraform on a copy of the root: AWS untouched.
+    Rehearse(rehearse_cmd::RehearseArgs),
     /// Write the Terraform root (providers, module calls, direction variables) for the config.
     Render(render_cmd::RenderArgs),
     /// Print the least-privilege IAM policy (JSON) of efs-dr, Terraform and the provider for
@@ -176,6 +180,7 @@ async fn command(cli: Cli) -> Result<(), DrError> {
             pipeline_cmd::check_plan_cmd(args, &cli.config, cli.output).await
         }
         Command::Demo(args) => demo_cmd::run(args, cli.output).await,
+        Command::Rehearse(args) => rehearse_cmd::run(args, &cli.config, cli.output).await,
         Command::Render(args) => render_cmd::run(args, &cli.config, cli.output),
         Command::IamPolicy(args) => iam_cmd::run(args, &cli.config),
         Command::Sim(cmd) => sim_cmd::run(*cmd, cli.output).await,

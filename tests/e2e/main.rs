@@ -13,6 +13,7 @@ mod heal;
 mod permissions;
 mod pipeline;
 mod pipeline_field;
+mod rehearse;
 mod resume;
 mod secrets;
 mod shared_state;
