@@ -137,6 +137,23 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
         .filter(|p| p.alarms.is_some())
         .flat_map(|p| [p.primary.region.as_str(), p.secondary.region.as_str()])
         .collect();
+    if !alarmed.is_empty() && ops == Operations::Doctor {
+        let arns: Vec<String> = alarmed
+            .iter()
+            .map(|r| {
+                format!(
+                    "arn:aws:cloudwatch:{r}:*:alarm:{}*",
+                    crate::render::ALARM_NAME_PREFIX
+                )
+            })
+            .collect();
+        statements.push(json!({
+            "Sid": "LagAlarmsRead",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:DescribeAlarms"],
+            "Resource": arns
+        }));
+    }
     if !alarmed.is_empty() && ops != Operations::Doctor {
         let arns: Vec<String> = alarmed
             .iter()

@@ -424,15 +424,25 @@ pub const WRITE_PERIOD_SECS: i32 = 60;
 /// GetMetricData's limit of queries per call.
 pub const MAX_METRIC_QUERIES: usize = 500;
 
+/// A CloudWatch alarm as DescribeAlarms tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmInfo {
+    /// OK, ALARM or INSUFFICIENT_DATA.
+    pub state: String,
+    pub reason: String,
+}
+
 impl RegionClients {
     /// AWS's clock as last seen in this region.
     pub fn now(&self) -> Option<AwsTime> {
         self.clock.get()
     }
 
-    /// The names of efs-dr's lag alarms in this region: one paginated DescribeAlarms.
-    pub async fn lag_alarms(&self) -> Result<std::collections::BTreeSet<String>, AwsError> {
-        let mut out = std::collections::BTreeSet::new();
+    /// efs-dr's lag alarms in this region, by name: one paginated DescribeAlarms.
+    pub async fn lag_alarms(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, AlarmInfo>, AwsError> {
+        let mut out = std::collections::BTreeMap::new();
         let mut pages = self
             .cloudwatch
             .describe_alarms()
@@ -443,11 +453,18 @@ impl RegionClients {
         while let Some(page) = pages.next().await {
             let page =
                 page.map_err(|e| AwsError::from_sdk(self.region.as_str(), "DescribeAlarms", e))?;
-            out.extend(
-                page.metric_alarms()
-                    .iter()
-                    .filter_map(|a| a.alarm_name().map(str::to_string)),
-            );
+            out.extend(page.metric_alarms().iter().filter_map(|a| {
+                Some((
+                    a.alarm_name()?.to_string(),
+                    AlarmInfo {
+                        state: a
+                            .state_value()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                        reason: a.state_reason().unwrap_or_default().to_string(),
+                    },
+                ))
+            }));
         }
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! Each readiness check, from what was read: pure, so that every verdict and its next step is
 //! a unit test.
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -363,6 +364,60 @@ pub fn protection(v: &PairView) -> Check {
         ),
         None => unknown(C, unread(side, role).unwrap_or_else(|| format!("{role} was not read"))),
     }
+}
+
+/// efs-dr's lag alarms per region, as DescribeAlarms told them, or why they were not read.
+pub type AlarmsByRegion = BTreeMap<String, Result<BTreeMap<String, crate::aws::AlarmInfo>, String>>;
+
+/// The lag alarm of the replication in force (an `alarms` block) exists where it should live
+/// and is not ringing. ALARM while `replication` is ok means the metric is not published in
+/// the alarm's region (AWS does not document which one publishes it).
+pub fn lag_alarm(pair: &Pair, v: &PairView, alarms: &AlarmsByRegion) -> Option<Check> {
+    const C: CheckName = CheckName::LagAlarm;
+    let settings = pair.alarms.as_ref()?;
+    let direction = v.live_direction();
+    let (Some(name), Some(side)) = (
+        crate::render::alarm_name(pair, direction),
+        crate::render::alarm_side(pair, direction),
+    ) else {
+        return Some(Check::ok(
+            C,
+            "no replication in force, so no lag alarm (see replication)",
+        ));
+    };
+    let region = match side {
+        crate::dr::view::Role::A => pair.primary.region.as_str(),
+        crate::dr::view::Role::B => pair.secondary.region.as_str(),
+    };
+    let other = match settings.metric_region {
+        crate::config::MetricRegion::Destination => "source",
+        crate::config::MetricRegion::Source => "destination",
+    };
+    Some(match alarms.get(region) {
+        None => unknown(C, format!("the alarms of {region} were not read")),
+        Some(Err(e)) => unknown(C, format!("the alarms of {region} could not be read: {e}")),
+        Some(Ok(found)) => match found.get(&name) {
+            None => Check::not(
+                Verdict::Fail,
+                C,
+                format!("no alarm \"{name}\" in {region}: nothing rings if sync stops"),
+                "`efs-dr status`: at home `efs-dr init` applies the root, which creates it; during a failback the next phase does",
+            ),
+            Some(a) if a.state == "ALARM" => Check::not(
+                Verdict::Fail,
+                C,
+                format!("\"{name}\" in {region} is in ALARM: {}", a.reason),
+                format!("if the replication check is ok, CloudWatch publishes TimeSinceLastSync in the other region: set alarms {{ metric_region = \"{other}\" }} and run `efs-dr init`; otherwise fix the replication"),
+            ),
+            Some(a) if a.state == "INSUFFICIENT_DATA" => Check::not(
+                Verdict::Warn,
+                C,
+                format!("\"{name}\" in {region} has no data yet"),
+                "wait for its first evaluation (a few minutes after it was made)",
+            ),
+            Some(_) => Check::ok(C, format!("\"{name}\" in {region} is OK")),
+        },
+    })
 }
 
 /// The backup vault a failback keeps A's recovery point in exists in A's region.

@@ -33,10 +33,11 @@ pub async fn examine(
     pairs: &[Pair],
 ) -> Readiness {
     let (statuses, views) = collect_with_views(config, aws, tf.as_ref().ok().copied(), pairs).await;
-    let (mounts, lags, vaults, lease) = tokio::join!(
+    let (mounts, lags, vaults, alarms, lease) = tokio::join!(
         mount_targets(aws, pairs),
         lag_history(aws, pairs, &views),
         backup_vaults(aws, pairs),
+        lag_alarms(aws, pairs),
         Lease::peek(config),
     );
     let max_lag = config.gates.max_lag;
@@ -58,6 +59,7 @@ pub async fn examine(
             .as_ref()
             .and_then(|b| vaults.get(&(pair.primary.region.to_string(), b.vault.clone())));
         checks.extend(checks::backup_vault(pair, vault));
+        checks.extend(checks::lag_alarm(pair, view, &alarms));
         checks.push(drift(status));
         out.extend(checks.into_iter().map(|c| c.of(&pair.name)));
     }
@@ -285,6 +287,25 @@ async fn lag_history(
         }
     }
     out
+}
+
+/// efs-dr's lag alarms in each region of the pairs that have one (one paginated DescribeAlarms
+/// per region), or why they could not be read.
+async fn lag_alarms(aws: &Aws, pairs: &[Pair]) -> checks::AlarmsByRegion {
+    let regions: BTreeSet<crate::ids::Region> = pairs
+        .iter()
+        .filter(|p| p.alarms.is_some())
+        .flat_map(|p| [p.primary.region.clone(), p.secondary.region.clone()])
+        .collect();
+    let asks = regions.into_iter().map(|region| async move {
+        let read = aws
+            .region(&region)
+            .lag_alarms()
+            .await
+            .map_err(|e| e.to_string());
+        (region.to_string(), read)
+    });
+    futures::future::join_all(asks).await.into_iter().collect()
 }
 
 /// Whether each configured backup vault exists, once per (region, vault).

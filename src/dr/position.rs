@@ -192,8 +192,8 @@ async fn lag_alarms(aws: &Aws, pairs: &[Pair]) -> BTreeMap<String, BTreeSet<Stri
             continue;
         }
         match aws.region(region).lag_alarms().await {
-            Ok(names) => {
-                out.insert(region.to_string(), names);
+            Ok(alarms) => {
+                out.insert(region.to_string(), alarms.into_keys().collect());
             }
             Err(e) => {
                 tracing::warn!(region = %region, error = %e, "the lag alarms could not be read")

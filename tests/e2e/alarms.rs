@@ -78,6 +78,21 @@ async fn the_one_alarm(
     alarm
 }
 
+/// doctor's lag-alarm check of the one pair: (verdict, text, next step).
+async fn doctor_lag_alarm(d: &Drill) -> (String, String, String) {
+    let run = d.efs_dr(&["doctor"]).await;
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "lag-alarm")
+        .unwrap_or_else(|| panic!("no lag-alarm check: {doc}"))
+        .clone();
+    let text = |k: &str| check[k].as_str().unwrap_or_default().to_string();
+    (text("verdict"), text("text"), text("next"))
+}
+
 async fn state_after(d: &Drill, seconds: f64) -> String {
     d.ts.control.advance(seconds).await.unwrap();
     let all = alarms(d).await;
@@ -133,12 +148,18 @@ async fn a_lag_alarm_follows_the_replication_in_force_and_rings_when_sync_stops(
 
     // Healthy: the lag is a sync interval or so.
     assert_eq!(state_after(&d, 600.0).await, "OK");
+    let (verdict, text, _) = doctor_lag_alarm(&d).await;
+    assert_eq!(verdict, "ok", "{text}");
     // Sync stops (a permissions problem pauses the replication): past max_lag it rings.
     d.ts.control
         .set_replication_status(&a, "PAUSED", Some("KMS key access denied"))
         .await
         .unwrap();
     assert_eq!(state_after(&d, 1500.0).await, "ALARM");
+    let (verdict, text, next) = doctor_lag_alarm(&d).await;
+    assert_eq!(verdict, "fail", "{text}");
+    assert!(text.contains("ALARM"), "{text}");
+    assert!(next.contains("metric_region = \"source\""), "{next}");
     d.ts.control
         .set_replication_status(&a, "ENABLED", None)
         .await
@@ -155,6 +176,9 @@ async fn a_lag_alarm_follows_the_replication_in_force_and_rings_when_sync_stops(
         )]
     );
     assert!(alarms(&d).await.is_empty());
+    let (verdict, text, _) = doctor_lag_alarm(&d).await;
+    assert_eq!(verdict, "ok", "{text}");
+    assert!(text.contains("no replication"), "{text}");
 
     // The failback watches B -> A from A while it replicates, then A -> B from B again.
     let failback = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
@@ -176,6 +200,16 @@ async fn a_lag_alarm_follows_the_replication_in_force_and_rings_when_sync_stops(
         ]
     );
     the_one_alarm(&d, B_REGION, &a, &b).await;
+    // Deleted behind Terraform's back: doctor says nothing would ring.
+    efs_dr_testkit::cloudwatch(&d.ts.url, B_REGION)
+        .delete_alarms()
+        .alarm_names(format!("efs-dr app TimeSinceLastSync {a} to {b}"))
+        .send()
+        .await
+        .unwrap();
+    let (verdict, text, _) = doctor_lag_alarm(&d).await;
+    assert_eq!(verdict, "fail", "{text}");
+    assert!(text.contains("nothing rings"), "{text}");
     let state = d.state().await;
     assert_eq!(
         state
