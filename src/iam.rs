@@ -237,7 +237,7 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
         }
     }
     if let Some(b) = &config.terraform.s3_backend {
-        let keys: Vec<String> = ["", ".tflock", ".efs-dr-lease"]
+        let keys: Vec<String> = ["", ".tflock", ".efs-dr-lease", ".efs-dr-hooks"]
             .iter()
             .map(|suffix| format!("arn:aws:s3:::{}/{}{suffix}", b.bucket, b.key))
             .collect();

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod config;
 pub mod doctor;
 pub mod dr;
+pub mod hooks;
 pub mod iam;
 pub mod interrupt;
 pub mod lease;

@@ -209,6 +209,29 @@ impl EventSink for Human {
                 }
             }
             EventKind::Note { text } => self.say(&format!("[{pair}]   note: {text}")),
+            EventKind::HookRan { hook, outcome, .. } => {
+                let how = match (&outcome.failure, outcome.exit_code) {
+                    (Some(f), _) => f.clone(),
+                    (None, Some(0)) => "succeeded".into(),
+                    (None, Some(c)) => format!("failed (exit {c})"),
+                    (None, None) => "did not exit".into(),
+                };
+                self.say(&format!(
+                    "[{pair}]   hook {hook}: {how} after {}s",
+                    outcome.wall_seconds
+                ));
+                for line in outcome
+                    .output
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                {
+                    self.say(&format!("[{pair}]     | {line}"));
+                }
+            }
             EventKind::Progress { text } => {
                 let targets: Vec<&ProgressBar> = if pair.is_empty() {
                     self.bars.values().collect()

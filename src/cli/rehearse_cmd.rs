@@ -69,12 +69,12 @@ const ENDPOINT_VARIABLES: [&str; 7] = [
 ];
 
 /// The user's configuration, mirrored onto the simulator: the same pairs, regions, gates,
-/// backup and alarms; the simulator's file-system ids; a local state in `dir` (the user's
-/// backend and module source are theirs, not the rehearsal's).
+/// backup, alarms and hooks (run in the configuration's folder, as always); the simulator's
+/// file-system ids; a local state in `dir` (the user's backend and module source are theirs,
+/// not the rehearsal's).
 fn mirrored(config: &Config, dir: &Path, ids: &BTreeMap<String, (String, String)>) -> Config {
     let mut c = config.clone();
-    c.file = dir.join("efs-dr.hcl");
-    c.terraform.dir = PathBuf::from("terraform");
+    c.terraform.dir = dir.join("terraform");
     c.terraform.backend = None;
     c.terraform.s3_backend = None;
     c.terraform.module_source = None;
@@ -234,7 +234,7 @@ async fn rehearse(
     let dir = match &args.dir {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| err("folder")(e.to_string()))?;
-            d.clone()
+            std::fs::canonicalize(d).map_err(|e| err("folder")(e.to_string()))?
         }
         None => tempfile::Builder::new()
             .prefix("efs-dr-rehearse-")

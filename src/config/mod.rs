@@ -104,6 +104,10 @@ pub struct Pair {
     /// A CloudWatch alarm on the lag of the replication in force: the pair's own `alarms`
     /// block, or the top-level one.
     pub alarms: Option<AlarmSettings>,
+    /// The operator's commands at the hook points: the pair's own `hooks` block over the
+    /// top-level one, point by point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<crate::hooks::HookSettings>,
 }
 
 /// `alarms { sns_topic_arns = [...], metric_region = "destination" }`: per pair, one alarm on
@@ -250,9 +254,20 @@ impl Config {
         let alarms = top
             .single_block("alarms", &mut issues)
             .and_then(|b| read_alarms(b, "alarms", &mut issues));
+        let hooks = top
+            .single_block("hooks", &mut issues)
+            .and_then(|b| read_hooks(b, "hooks", &mut issues));
         let pair_blocks = top.blocks("pair");
         top.finish(
-            &["terraform", "pair", "gates", "backup", "alarms", "lease"],
+            &[
+                "terraform",
+                "pair",
+                "gates",
+                "backup",
+                "alarms",
+                "hooks",
+                "lease",
+            ],
             &mut issues,
         );
 
@@ -301,6 +316,7 @@ impl Config {
             if let Some(mut pair) = read_pair(&name, block, &mut issues) {
                 pair.backup = pair.backup.or_else(|| backup.clone());
                 pair.alarms = pair.alarms.or_else(|| alarms.clone());
+                pair.hooks = merge_hooks(hooks.as_ref(), pair.hooks.take());
                 if check_alarm_topics(&pair, block, &mut issues) {
                     pairs.push(pair);
                 }
@@ -609,7 +625,13 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
     let alarms = r
         .single_block("alarms", issues)
         .and_then(|b| read_alarms(b, &format!("{path} > alarms"), issues));
-    r.finish(&["primary", "secondary", "backup", "alarms"], issues);
+    let hooks = r
+        .single_block("hooks", issues)
+        .and_then(|b| read_hooks(b, &format!("{path} > hooks"), issues));
+    r.finish(
+        &["primary", "secondary", "backup", "alarms", "hooks"],
+        issues,
+    );
     let (primary, secondary) = (primary?, secondary?);
     if primary.region == secondary.region {
         issues.push(
@@ -641,7 +663,62 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
         secondary,
         backup,
         alarms,
+        hooks,
     })
+}
+
+/// A `hooks` block: a shell command per hook point, and `timeout`.
+fn read_hooks(
+    block: &hcl_edit::structure::Block,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<crate::hooks::HookSettings> {
+    use crate::hooks::{HookSettings, DEFAULT_TIMEOUT, HOOK_POINTS};
+    let mut r = BodyReader::new(&block.body, path, block.span());
+    let mut commands = BTreeMap::new();
+    for point in HOOK_POINTS {
+        let example = format!("{point} = \"./hooks/{point}.sh\"");
+        if let Some(c) = r.string(point.as_str(), &example, issues) {
+            if c.value.trim().is_empty() {
+                issues.push(
+                    c.span,
+                    &join(path, point.as_str()),
+                    "is empty: leave it out to run nothing there",
+                    Some(example),
+                );
+                return None;
+            }
+            commands.insert(point, c.value);
+        }
+    }
+    let timeout = r.duration("timeout", DEFAULT_TIMEOUT, issues);
+    let mut known: Vec<&str> = HOOK_POINTS.iter().map(|p| p.as_str()).collect();
+    known.push("timeout");
+    r.finish(&known, issues);
+    Some(HookSettings {
+        commands,
+        timeout: timeout?,
+    })
+}
+
+/// The pair's hooks over the top-level ones, point by point; the pair's timeout if it has a
+/// block.
+fn merge_hooks(
+    top: Option<&crate::hooks::HookSettings>,
+    own: Option<crate::hooks::HookSettings>,
+) -> Option<crate::hooks::HookSettings> {
+    match (top, own) {
+        (None, own) => own,
+        (Some(top), None) => Some(top.clone()),
+        (Some(top), Some(mut own)) => {
+            for (point, command) in &top.commands {
+                own.commands
+                    .entry(*point)
+                    .or_insert_with(|| command.clone());
+            }
+            Some(own)
+        }
+    }
 }
 
 fn read_alarms(

@@ -62,6 +62,11 @@ pub enum Action {
         allowed: Vec<AllowedChange>,
         refresh: bool,
     },
+    /// Run the operator's hook (its command from the config, with the pair's variables).
+    Hook {
+        hook: crate::hooks::HookPoint,
+        command: String,
+    },
     /// Wait until AWS says the gate holds.
     Gate { gate: Gate },
 }
@@ -94,6 +99,7 @@ impl Action {
                     if *refresh { "" } else { " -refresh=false" }
                 )
             }
+            Action::Hook { hook, command } => format!("hook {hook}: {command}"),
             Action::Gate { gate } => format!("gate: {}", gate.describe()),
         }
     }
@@ -246,6 +252,16 @@ pub fn actions(
     }
     if let Some(work) = spec.terraform {
         out.extend(terraform_actions(pair, work, view)?);
+    }
+    if let GateWork::Hook(hook) = spec.gate {
+        // A hook that succeeded is not run again (the phase is then its gate alone).
+        let command = pair.hooks.as_ref().and_then(|h| h.commands.get(&hook));
+        if let (Some(command), false) = (command, view.hooks_done.contains(&hook)) {
+            out.push(Action::Hook {
+                hook,
+                command: command.clone(),
+            });
+        }
     }
     let mut g = gate(spec.gate, inputs);
     if let Gate::RecoveryPoint { after } = &mut g {
@@ -471,6 +487,7 @@ fn gate(work: GateWork, inputs: Inputs<'_>) -> Gate {
             window: inputs.gates.quiesce_window,
         },
         GateWork::RecoveryPoint => Gate::RecoveryPoint { after: None },
+        GateWork::Hook(hook) => Gate::HookSucceeded { hook },
     }
 }
 

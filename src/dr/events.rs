@@ -122,6 +122,12 @@ pub enum EventKind {
     Progress {
         text: String,
     },
+    /// The operator's hook ran: its command and how it ended (output included).
+    HookRan {
+        hook: crate::hooks::HookPoint,
+        command: String,
+        outcome: crate::hooks::HookOutcome,
+    },
     /// Something the operator must know about the pair afterwards.
     Note {
         text: String,

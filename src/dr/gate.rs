@@ -130,6 +130,15 @@ pub fn evaluate(gate: &Gate, view: &PairView) -> Verdict {
             }
         }
         Gate::Quiesced { window } => quiesced(view, *window),
+        Gate::HookSucceeded { hook } => {
+            if view.hooks_done.contains(hook) {
+                Verdict::Passed(format!("the {hook} hook exited 0"))
+            } else {
+                Verdict::Refused(format!(
+                    "the {hook} hook has not succeeded; run the same command again: it runs the hook"
+                ))
+            }
+        }
     }
 }
 

@@ -187,10 +187,7 @@ pub fn pull_request_route(
         .iter()
         .position(|s| *s == apply)
         .map_or(steps.len(), |i| i + 1);
-    for s in steps[after..]
-        .iter()
-        .take_while(|s| s.spec().terraform.is_none() && s.spec().sdk.is_some())
-    {
+    for s in steps[after..].iter().take_while(|s| s.follows_an_apply()) {
         route.push(reviewed(Stage::AfterApply, *s, false)?);
     }
     Ok(Some(route))
@@ -361,7 +358,16 @@ pub fn stage(
                     if at.apply.is_none_or(|a| a > *p)
                         && !at.before.iter().any(|s| s.step == *p) =>
                 {
-                    return Ok(vec![gate_only(*p)]);
+                    // And what follows it in this stage (an SDK change, a hook that serves
+                    // from the side the apply made writable).
+                    let mut after = vec![gate_only(*p)];
+                    after.extend(
+                        at.before
+                            .iter()
+                            .take_while(|s| s.step.follows_an_apply())
+                            .copied(),
+                    );
+                    return checked(after, pair, view, inputs, *perform_sdk);
                 }
                 Some(p) => return Err(stale(*p, &at, view).into()),
                 None if at.applied.is_empty() => match at.apply {
@@ -380,12 +386,24 @@ pub fn stage(
             steps.extend(
                 at.before[last.map_or(0, |i| i + 1)..]
                     .iter()
-                    .take_while(|s| s.step.spec().sdk.is_some())
+                    .take_while(|s| s.step.follows_an_apply())
                     .copied(),
             );
             (steps, *perform_sdk)
         }
     };
+    checked(steps, pair, view, inputs, perform_sdk)
+}
+
+/// The steps with their SDK changes looked at: one AWS already has is only its gate; one the
+/// stage may not perform (no `--perform-sdk`) refuses it.
+fn checked(
+    steps: Vec<StageStep>,
+    pair: &Pair,
+    view: &PairView,
+    inputs: Inputs<'_>,
+    perform_sdk: bool,
+) -> Result<Vec<StageStep>, DrError> {
     let mut out = Vec::new();
     for mut s in steps {
         let change = decide::actions(pair, s.step, view, inputs)?

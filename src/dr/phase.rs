@@ -18,18 +18,22 @@ use crate::render::Direction;
 pub enum Step {
     ImportForward,
     ImportReverse,
+    StopWritesOnA,
     CheckRpo,
     RemoveForward,
     DeleteForwardFromB,
     ForgetForward,
     EnableProtectionB,
+    ServeFromB,
     CleanupStaleOnA,
     DisableProtectionA,
     BackupA,
     CreateReverse,
+    StopWritesOnB,
     Quiesce,
     DisableProtectionB,
     RemoveReverse,
+    ServeFromA,
     CreateForward,
 }
 
@@ -80,6 +84,8 @@ pub enum GateWork {
     Replicating(Direction),
     Quiesced,
     RecoveryPoint,
+    /// The operator's hook at this point ran and exited 0 (recorded beside the state).
+    Hook(crate::hooks::HookPoint),
 }
 
 /// What the operator is asked before the phase.
@@ -180,7 +186,7 @@ const ONLY_A: &[Role] = &[Role::A];
 const ONLY_B: &[Role] = &[Role::B];
 
 /// Every phase, in run order (`Step as usize` indexes it).
-pub const PHASES: [PhaseSpec; 15] = [
+pub const PHASES: [PhaseSpec; 19] = [
     PhaseSpec {
         step: Step::ImportForward,
         title: "import the existing A -> B replication into the state",
@@ -219,6 +225,26 @@ pub const PHASES: [PhaseSpec; 15] = [
             operation: "init (a failback in progress)",
             how: "Terraform `import` (direction `reverse`)",
             gate: "B → A is in the state",
+        },
+    },
+    PhaseSpec {
+        step: Step::StopWritesOnA,
+        title: "hook stop_writes_on_a: stop the application on A",
+        terraform: None,
+        sdk: None,
+        gate: GateWork::Hook(crate::hooks::HookPoint::StopWritesOnA),
+        expected: Duration::ZERO,
+        confirm: Confirmation::None,
+        note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failover (planned, with a hook)",
+            how: "the `hooks` block's `stop_writes_on_a` command",
+            gate: "the hook exited 0 (recorded beside the state: not run again)",
         },
     },
     PhaseSpec {
@@ -334,6 +360,26 @@ pub const PHASES: [PhaseSpec; 15] = [
         },
     },
     PhaseSpec {
+        step: Step::ServeFromB,
+        title: "hook serve_from_b: serve from B",
+        terraform: None,
+        sdk: None,
+        gate: GateWork::Hook(crate::hooks::HookPoint::ServeFromB),
+        expected: Duration::ZERO,
+        confirm: Confirmation::None,
+        note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failover (with a hook)",
+            how: "the `hooks` block's `serve_from_b` command (B is writable)",
+            gate: "the hook exited 0 (recorded beside the state: not run again)",
+        },
+    },
+    PhaseSpec {
         step: Step::CleanupStaleOnA,
         title: "delete the stale configuration left on A (SDK)",
         terraform: None,
@@ -420,6 +466,26 @@ pub const PHASES: [PhaseSpec; 15] = [
         },
     },
     PhaseSpec {
+        step: Step::StopWritesOnB,
+        title: "hook stop_writes_on_b: stop the application on B",
+        terraform: None,
+        sdk: None,
+        gate: GateWork::Hook(crate::hooks::HookPoint::StopWritesOnB),
+        expected: Duration::ZERO,
+        confirm: Confirmation::None,
+        note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failback (with a hook)",
+            how: "the `hooks` block's `stop_writes_on_b` command",
+            gate: "the hook exited 0 (recorded beside the state: not run again)",
+        },
+    },
+    PhaseSpec {
         step: Step::Quiesce,
         title: "wait until writes on B stopped and reached A",
         terraform: None,
@@ -485,6 +551,26 @@ pub const PHASES: [PhaseSpec; 15] = [
         },
     },
     PhaseSpec {
+        step: Step::ServeFromA,
+        title: "hook serve_from_a: serve from A",
+        terraform: None,
+        sdk: None,
+        gate: GateWork::Hook(crate::hooks::HookPoint::ServeFromA),
+        expected: Duration::ZERO,
+        confirm: Confirmation::None,
+        note: None,
+        overwrites: None,
+        on_pass: OnPass::Nothing,
+        on_timeout: OnTimeout::RunAgain,
+        local_only_note: None,
+        outage: Outage::Outside,
+        described: Described {
+            operation: "failback (with a hook)",
+            how: "the `hooks` block's `serve_from_a` command (A is writable)",
+            gate: "the hook exited 0 (recorded beside the state: not run again)",
+        },
+    },
+    PhaseSpec {
         step: Step::CreateForward,
         title: "create A -> B into the existing B through Terraform",
         terraform: Some(TfWork::Create(Direction::Forward)),
@@ -507,6 +593,29 @@ pub const PHASES: [PhaseSpec; 15] = [
 ];
 
 impl Step {
+    /// The step as events and the report name it (`remove_forward`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// A step a pipeline's gate stage carries after an apply: an SDK change, or a hook that
+    /// serves from the side the apply made writable. A hook that stops writes waits for the
+    /// next pull request's stage before its apply: the application is not stopped for the
+    /// time a review takes.
+    pub fn follows_an_apply(self) -> bool {
+        use crate::hooks::HookPoint;
+        let spec = self.spec();
+        spec.terraform.is_none()
+            && (spec.sdk.is_some()
+                || matches!(
+                    spec.gate,
+                    GateWork::Hook(HookPoint::ServeFromB | HookPoint::ServeFromA)
+                ))
+    }
+
     /// The step's row of the table.
     pub fn spec(self) -> &'static PhaseSpec {
         &PHASES[self as usize]
@@ -632,6 +741,8 @@ pub enum Gate {
         #[serde(with = "crate::aws::opt_time")]
         after: Option<SystemTime>,
     },
+    /// The operator's hook ran and exited 0.
+    HookSucceeded { hook: crate::hooks::HookPoint },
 }
 
 mod secs {
@@ -699,13 +810,14 @@ impl Gate {
                     .map(|t| format!(" started after {}", rfc3339(t)))
                     .unwrap_or_default()
             ),
+            Gate::HookSucceeded { hook } => format!("the {hook} hook exited 0"),
         }
     }
 
     /// The sides whose regions the gate reads: a gate on B alone does not wait for A's region.
     pub fn roles(&self) -> Vec<Role> {
         match self {
-            Gate::InState { .. } => vec![],
+            Gate::InState { .. } | Gate::HookSucceeded { .. } => vec![],
             Gate::NoReplication { roles, writable } => {
                 let mut r = roles.clone();
                 if !r.contains(writable) {

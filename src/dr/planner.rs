@@ -165,10 +165,56 @@ fn plan(steps: &[Step], summary: impl Into<String>) -> Result<PairPlan, DrError>
 
 /// The phases `op` still needs for the pair in `view`.
 pub fn plan_pair(op: Operation, view: &PairView) -> Result<PairPlan, DrError> {
-    match op {
+    let mut plan = match op {
         Operation::Init => plan_init(view),
         Operation::Failover { unplanned } => plan_failover(view, unplanned),
         Operation::Failback => plan_failback(view),
+    }?;
+    with_hooks(op, view, &mut plan);
+    Ok(plan)
+}
+
+/// The operator's hooks that have not succeeded yet, each a phase where it belongs:
+/// stop_writes_on_a before a planned failover's RPO check, serve_from_b once B serves,
+/// stop_writes_on_b before the failback's quiesce, serve_from_a once A is writable again
+/// (before A -> B is created). A failover resumed after its cut-over does not stop A again;
+/// an unplanned failover cannot reach A and says so.
+fn with_hooks(op: Operation, view: &PairView, plan: &mut PairPlan) {
+    use crate::hooks::HookPoint;
+    let due = |h: HookPoint| view.hooks_due.contains(&h);
+    let steps = &mut plan.steps;
+    match op {
+        Operation::Init => {}
+        Operation::Failover { unplanned } => {
+            if unplanned
+                && (due(HookPoint::StopWritesOnA)
+                    || view.hooks_done.contains(&HookPoint::StopWritesOnA))
+            {
+                plan.summary
+                    .push_str("; the stop_writes_on_a hook is skipped (an unplanned failover does not reach A)");
+            }
+            if !unplanned && steps.first() == Some(&Step::CheckRpo) && due(HookPoint::StopWritesOnA)
+            {
+                steps.insert(0, Step::StopWritesOnA);
+            }
+            // B serves once the failover's phases are done (or already): not while a failback
+            // has B -> A replicating.
+            if due(HookPoint::ServeFromB) && view.reverse().is_none() {
+                steps.push(Step::ServeFromB);
+            }
+        }
+        Operation::Failback => {
+            if let Some(i) = steps.iter().position(|s| *s == Step::Quiesce) {
+                if due(HookPoint::StopWritesOnB) {
+                    steps.insert(i, Step::StopWritesOnB);
+                }
+            }
+            if due(HookPoint::ServeFromA) && view.forward().is_none() {
+                if let Some(i) = steps.iter().position(|s| *s == Step::CreateForward) {
+                    steps.insert(i, Step::ServeFromA);
+                }
+            }
+        }
     }
 }
 

@@ -98,6 +98,8 @@ pub struct Facts {
     /// A's backup jobs, newest first, per pair whose recovery point is decided or waited for;
     /// why they could not be read.
     pub backup_jobs: BTreeMap<String, Result<Vec<BackupJobInfo>, AwsError>>,
+    /// The hook record (None: not read, or no pair has hooks).
+    pub hooks: Option<crate::hooks::ledger::Ledger>,
     /// The lag alarms CloudWatch has, by region (efs-dr's names only; a region absent: not read).
     pub alarms: BTreeMap<String, BTreeSet<String>>,
     /// What could not be read on the way, per pair: the operator must hear of each.
@@ -127,6 +129,20 @@ impl Facts {
                     .filter(|a| state.contains(a))
                     .collect()
             }),
+            hooks_done: pair
+                .hooks
+                .iter()
+                .flat_map(|h| h.commands.keys())
+                .filter(|h| self.hooks.as_ref().is_some_and(|l| l.done(&pair.name, **h)))
+                .copied()
+                .collect(),
+            hooks_due: pair
+                .hooks
+                .iter()
+                .flat_map(|h| h.commands.keys())
+                .filter(|h| !self.hooks.as_ref().is_some_and(|l| l.done(&pair.name, **h)))
+                .copied()
+                .collect(),
             alarms_in_aws: pair.alarms.as_ref().and_then(|_| {
                 let mut names = BTreeSet::new();
                 for d in [Direction::Forward, Direction::Reverse] {

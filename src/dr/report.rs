@@ -407,6 +407,25 @@ fn describe(kind: &EventKind) -> Option<String> {
             format!("recovery point of A: {arn} (backup job {job})")
         }
         EventKind::Note { text } => text.clone(),
+        EventKind::HookRan {
+            hook,
+            command,
+            outcome,
+        } => format!(
+            "hook {hook} `{command}`: {} after {}s{}",
+            match (&outcome.failure, outcome.exit_code) {
+                (Some(f), _) => f.clone(),
+                (None, Some(0)) => "succeeded".to_string(),
+                (None, Some(c)) => format!("failed (exit {c})"),
+                (None, None) => "did not exit".to_string(),
+            },
+            outcome.wall_seconds,
+            if outcome.output.trim().is_empty() {
+                String::new()
+            } else {
+                format!("; output: {}", outcome.output.trim())
+            }
+        ),
         EventKind::Answered { question, by } => format!("answered yes by {by}: {question}"),
         EventKind::Warning { text } => format!("warning: {text}"),
         EventKind::Refused { message } => format!("refused: {message}"),

@@ -51,7 +51,10 @@ impl TerraformRound {
                         round.allowed.extend(allowed.iter().cloned());
                         round.refresh &= *refresh;
                     }
-                    Action::Confirm { .. } | Action::Sdk { .. } | Action::Gate { .. } => {}
+                    Action::Confirm { .. }
+                    | Action::Sdk { .. }
+                    | Action::Hook { .. }
+                    | Action::Gate { .. } => {}
                 }
             }
         }

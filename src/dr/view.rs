@@ -110,6 +110,12 @@ pub struct PairView {
     /// The pair's lag-alarm names CloudWatch has, in the region each lives in (None: not read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms_in_aws: Option<std::collections::BTreeSet<String>>,
+    /// The pair's hooks that succeeded in the operation under way (the hook record).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub hooks_done: std::collections::BTreeSet<crate::hooks::HookPoint>,
+    /// The pair's configured hooks not yet succeeded: their phases are still to run.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub hooks_due: std::collections::BTreeSet<crate::hooks::HookPoint>,
     #[serde(skip)]
     pub now: Option<AwsTime>,
     /// Writes only A has (assessed once per failback run; None: not assessed).
@@ -132,6 +138,8 @@ pub struct PairFacts {
     pub state_alarms: Option<std::collections::BTreeSet<String>>,
     /// The pair's lag-alarm names CloudWatch has (None: not read).
     pub alarms_in_aws: Option<std::collections::BTreeSet<String>>,
+    pub hooks_done: std::collections::BTreeSet<crate::hooks::HookPoint>,
+    pub hooks_due: std::collections::BTreeSet<crate::hooks::HookPoint>,
     pub a_only_writes: Option<AOnlyWrites>,
     pub a_backup_jobs: Vec<BackupJobInfo>,
     /// Why A's backup jobs could not be read (they are then not known to be none).
@@ -202,6 +210,8 @@ impl PairView {
             state_forward: facts.state_forward,
             state_alarms: facts.state_alarms.clone(),
             alarms_in_aws: facts.alarms_in_aws.clone(),
+            hooks_done: facts.hooks_done.clone(),
+            hooks_due: facts.hooks_due.clone(),
             state_reverse: facts.state_reverse,
             now: snapshot.now(),
             a_only_writes: facts.a_only_writes,

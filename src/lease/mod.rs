@@ -15,6 +15,7 @@
 mod error;
 mod local;
 mod s3;
+pub use s3::{get_beside, put_beside};
 
 use std::path::Path;
 use std::sync::Arc;

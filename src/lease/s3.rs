@@ -63,7 +63,7 @@ fn explain(backend: &S3Backend, e: &AwsError) -> String {
             "S3 refused efs-dr's credentials for {place} ({e}). Give this machine credentials for the state bucket (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or profile in backend \"s3\"); nothing was changed"
         ),
         (_, "access denied") => format!(
-            "S3 denied access to {place} ({e}). The role needs s3:GetObject, s3:PutObject and s3:DeleteObject on the state's key and its .tflock and .efs-dr-lease objects; nothing was changed"
+            "S3 denied access to {place} ({e}). The role needs s3:GetObject, s3:PutObject and s3:DeleteObject on the state's key and its .tflock, .efs-dr-lease and .efs-dr-hooks objects; nothing was changed"
         ),
         (_, "unreachable") => format!(
             "the state's S3 bucket {place} does not answer ({e}). Check the network and backend \"s3\" {{ endpoints }}; nothing was changed"
@@ -554,4 +554,39 @@ pub async fn peek(
         heartbeat_age_s: Some(age.as_secs()),
         stale: age >= settings.stale_after,
     }))
+}
+
+/// The body of the object `<key><suffix>` beside the state; None when there is none.
+pub async fn get_beside(backend: &S3Backend, suffix: &str) -> Result<Option<Vec<u8>>, AwsError> {
+    let clock = AwsClock::default();
+    let client = client(backend, Duration::from_secs(10), &clock).await;
+    let key = format!("{}{suffix}", backend.key);
+    Ok(read_object(&client, &backend.bucket, &key, &clock)
+        .await?
+        .map(|(body, _, _)| body))
+}
+
+/// Writes the object `<key><suffix>` beside the state (the run lease is held: no other run
+/// writes it at the same time).
+pub async fn put_beside(backend: &S3Backend, suffix: &str, body: Vec<u8>) -> Result<(), AwsError> {
+    let clock = AwsClock::default();
+    let client = client(backend, Duration::from_secs(10), &clock).await;
+    let key = format!("{}{suffix}", backend.key);
+    client
+        .put_object()
+        .bucket(&backend.bucket)
+        .key(&key)
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| match met("PutObject", &backend.bucket, e) {
+            Met::Failure(e) => e,
+            _ => AwsError {
+                region: format!("S3 bucket {}", backend.bucket),
+                operation: "PutObject",
+                kind: crate::aws::AwsErrorKind::Unreachable("precondition".into()),
+            },
+        })
 }

@@ -10,6 +10,7 @@ mod examples;
 mod field;
 mod fleet;
 mod heal;
+mod hooks;
 mod permissions;
 mod pipeline;
 mod pipeline_field;

@@ -611,3 +611,56 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
         .await;
     plan_is_clean(&d, &[]).await;
 }
+
+/// Hooks in pull-request mode: the pull request lists them in its route, and each gate stage
+/// runs the ones of its stage: stop_writes_on_a before the failover's apply, serve_from_b after
+/// it; the failback's stop_writes_on_b and serve_from_a around their applies.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gate_stage_runs_the_hooks_of_its_stage_and_the_pull_request_lists_them() {
+    let d = drill(&["app"]).await;
+    let repo = d.dir.path();
+    let script = crate::hooks::hook_script(repo);
+    let mut config = std::fs::read_to_string(d.config()).unwrap();
+    config.push_str(&crate::hooks::hooks_block(&script));
+    std::fs::write(d.config(), config).unwrap();
+    d.ok(&["init", "--yes"]).await;
+    std::fs::write(
+        repo.join(".gitignore"),
+        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\nhooks.log\n.efs-dr-hooks.json\n",
+    )
+    .unwrap();
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    let hooks = || -> Vec<String> {
+        std::fs::read_to_string(repo.join("hooks.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect()
+    };
+
+    one_pull_request(&d, "failover", 1).await;
+    let body = std::fs::read_to_string(repo.join("pr.md")).unwrap();
+    assert!(
+        body.contains("stop_writes_on_a") && body.contains("serve_from_b"),
+        "the pull request lists its hooks:\n{body}"
+    );
+    assert_eq!(hooks(), ["stop_writes_on_a", "serve_from_b"]);
+
+    for n in 1..=3 {
+        let p = one_pull_request(&d, "failback", n).await;
+        if p["commands"]["next"].is_null() {
+            break;
+        }
+    }
+    assert_eq!(
+        hooks(),
+        [
+            "stop_writes_on_a",
+            "serve_from_b",
+            "stop_writes_on_b",
+            "serve_from_a"
+        ]
+    );
+}

@@ -65,7 +65,12 @@ pair "builds" {
 
 async fn rehearse(dir: &std::path::Path, args: &[&str]) -> (i32, serde_json::Value, String) {
     let config = dir.join("efs-dr.hcl");
-    std::fs::write(&config, CONFIG).unwrap();
+    let script = crate::hooks::hook_script(dir);
+    std::fs::write(
+        &config,
+        format!("{CONFIG}{}", crate::hooks::hooks_block(&script)),
+    )
+    .unwrap();
     // Every endpoint the environment names is a closed port: the rehearsal must reach nothing
     // but its own simulator.
     let closed = "http://127.0.0.1:1";
@@ -115,7 +120,7 @@ fn phase_seconds(op: &serde_json::Value, title_part: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn rehearse_all_plays_three_pairs_with_backup_and_alarms_and_touches_nothing_but_its_simulator(
+async fn rehearse_all_plays_three_pairs_with_backup_alarms_and_hooks_and_touches_nothing_but_its_simulator(
 ) {
     let dir = tempfile::tempdir().unwrap();
     let (code, result, shown) = rehearse(dir.path(), &["all"]).await;
@@ -133,7 +138,14 @@ async fn rehearse_all_plays_three_pairs_with_backup_and_alarms_and_touches_nothi
     // local work beside it counts at the time scale.
     let failover = &result["operations"][1];
     let removal = phase_seconds(failover, "remove A -> B");
-    let wall = failover["phases"][1]["wall_seconds"].as_f64().unwrap();
+    let wall = failover["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"].as_str().unwrap().contains("remove A -> B"))
+        .unwrap()["wall_seconds"]
+        .as_f64()
+        .unwrap();
     assert!(
         removal >= 480.0 && removal <= 480.0 + 600.0 * wall + 60.0,
         "{removal} s in {wall} s of wall time: {failover}"
@@ -149,6 +161,30 @@ async fn rehearse_all_plays_three_pairs_with_backup_and_alarms_and_touches_nothi
         );
         assert!(report.exists());
     }
+    // Every hook ran for every pair, told that it is a rehearsal, with the simulator's ids.
+    let log = std::fs::read_to_string(dir.path().join("hooks.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 12, "4 hooks x 3 pairs: {log}");
+    assert!(
+        lines.iter().all(|l| l.ends_with(" true")),
+        "EFS_DR_REHEARSAL: {log}"
+    );
+    for hook in [
+        "stop_writes_on_a",
+        "serve_from_b",
+        "stop_writes_on_b",
+        "serve_from_a",
+    ] {
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with(hook)).count(),
+            3,
+            "{log}"
+        );
+    }
+    assert!(
+        !log.contains("fs-0123456789abcdef0"),
+        "the simulator's ids: {log}"
+    );
     // The operator's own root is untouched: nothing was rendered beside their config.
     assert!(!dir.path().join("terraform").exists());
     // The copy of the root holds no backend: its state is the rehearsal's own.

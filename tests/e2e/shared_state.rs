@@ -194,7 +194,7 @@ fn failback(
 }
 
 /// The object at `key` in the state bucket, if any: its body and when it was last written.
-async fn object(moto: &Moto, key: &str) -> Option<(Value, SystemTime)> {
+pub(crate) async fn object(moto: &Moto, key: &str) -> Option<(Value, SystemTime)> {
     let out = moto
         .s3()
         .get_object()

@@ -50,6 +50,7 @@ fn kinds(step: Step, v: &PairView, flags: RunFlags) -> Vec<&'static str> {
             Action::Import { .. } => "import",
             Action::StateRm { .. } => "state_rm",
             Action::PlanCheckApply { .. } => "plan_check_apply",
+            Action::Hook { .. } => "hook",
             Action::Gate { .. } => "gate",
         })
         .collect()
@@ -157,6 +158,11 @@ fn every_phase_has_its_actions_in_the_one_order() {
             b_serving(),
             vec!["confirm", "direction", "plan_check_apply", "gate"],
         ),
+        // A pair without hooks: the hook phases are their gates alone (never planned).
+        (Step::StopWritesOnA, b_serving(), vec!["gate"]),
+        (Step::ServeFromB, b_serving(), vec!["gate"]),
+        (Step::StopWritesOnB, b_serving(), vec!["gate"]),
+        (Step::ServeFromA, b_serving(), vec!["gate"]),
     ];
     // BackupA needs a pair with a backup block: its own test below.
     assert_eq!(
@@ -818,4 +824,39 @@ fn a_failback_over_writes_only_a_has_keeps_a_recovery_point_or_refuses() {
     assert!(!d.phases.iter().any(|p| p.step == Step::BackupA));
     // Without a backup block, BackupA cannot be decided at all.
     assert!(actions(&pair(), Step::BackupA, &v, inputs(RunFlags::default())).is_err());
+}
+
+#[test]
+fn a_hook_phase_runs_its_command_until_the_record_says_it_succeeded() {
+    use crate::hooks::{HookPoint, HookSettings};
+    let mut p = pair();
+    p.hooks = Some(HookSettings {
+        commands: [(HookPoint::ServeFromB, "./serve.sh".to_string())].into(),
+        timeout: Duration::from_secs(60),
+    });
+    let gates = settings();
+    let inputs = Inputs {
+        gates: &gates,
+        flags: RunFlags::default(),
+    };
+    let mut v = b_serving();
+    let a = actions(&p, Step::ServeFromB, &v, inputs).unwrap();
+    assert_eq!(
+        a[0],
+        Action::Hook {
+            hook: HookPoint::ServeFromB,
+            command: "./serve.sh".into()
+        }
+    );
+    assert!(matches!(
+        &a[1],
+        Action::Gate {
+            gate: Gate::HookSucceeded {
+                hook: HookPoint::ServeFromB
+            }
+        }
+    ));
+    v.hooks_done.insert(HookPoint::ServeFromB);
+    let a = actions(&p, Step::ServeFromB, &v, inputs).unwrap();
+    assert_eq!(a.len(), 1, "only its gate: {a:?}");
 }

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 mod gates;
+mod hooks;
 mod route;
 mod sdk;
 mod terraform;
@@ -91,6 +92,7 @@ pub async fn run(
         warned: BTreeSet::new(),
         first_unread: Vec::new(),
         route_confirmed: false,
+        hook_record: None,
     };
     runner.out.emit(
         None,
@@ -180,6 +182,9 @@ struct Runner<'a> {
     /// The whole route was confirmed once: the phases' own `--yes` questions are not asked
     /// again (a question that needs a fresh answer, writes stopped on B, still is).
     route_confirmed: bool,
+    /// Which hooks succeeded (read at the start when a pair has hooks; kept up to date by the
+    /// run, which holds the lease).
+    hook_record: Option<crate::hooks::ledger::Ledger>,
 }
 
 /// One observation with what the state holds, as a round decides from it.
@@ -250,7 +255,42 @@ impl Runner<'_> {
         )
         .await;
         self.say_unread(&facts.unread, snapshot.now());
+        let facts = position::Facts {
+            hooks: self.hook_record.clone(),
+            ..facts
+        };
         position::views(pairs, snapshot, &facts)
+    }
+
+    /// The hook record, read once at the run's start when a pair has hooks: what another
+    /// operation recorded for this run's pairs is forgotten (that operation is over).
+    async fn read_hook_record(&mut self) -> Result<(), DrError> {
+        if self.req.pairs.iter().all(|p| p.hooks.is_none()) {
+            return Ok(());
+        }
+        let store = crate::hooks::ledger::Store::of(&self.ctx.config);
+        let mut record = store.load().await.map_err(|e| {
+            DrError::Failed(format!(
+                "the hook record {} could not be read ({e}); nothing was changed: without it a hook that already ran could run again",
+                store.name()
+            ))
+        })?;
+        let operation = match self.req.op {
+            Operation::Init => "init",
+            Operation::Failover { .. } => "failover",
+            Operation::Failback => "failback",
+        };
+        let names: Vec<String> = self.req.pairs.iter().map(|p| p.name.clone()).collect();
+        if record.begin(operation, &names) && !self.req.dry_run {
+            store.save(&record).await.map_err(|e| {
+                DrError::Failed(format!(
+                    "the hook record {} could not be written ({e}); nothing was changed",
+                    store.name()
+                ))
+            })?;
+        }
+        self.hook_record = Some(record);
+        Ok(())
     }
 
     /// What the run lease had to say since it was last asked: a warning event each.
@@ -386,6 +426,11 @@ impl Runner<'_> {
             true,
         )
         .await;
+        self.read_hook_record().await?;
+        let facts = position::Facts {
+            hooks: self.hook_record.clone(),
+            ..facts
+        };
         self.writes_on_a = facts.writes_on_a.clone();
         // Said after each pair's plan, so that the report has the pair to put them under.
         self.first_unread = facts.unread.clone();
@@ -832,6 +877,7 @@ impl Runner<'_> {
             }
         }
         self.sdk_changes(step, round).await?;
+        self.hooks(step, round).await?;
         if round
             .iter()
             .any(|(_, actions)| actions.iter().any(Action::is_terraform))

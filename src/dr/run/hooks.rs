@@ -1,0 +1,126 @@
+//! Running the operator's hooks of a round: each pair's command in the config file's folder,
+//! with the pair's variables, for at most the configured timeout; its output into the events
+//! and the report; its success recorded beside the state before the run goes on.
+
+use super::Runner;
+use crate::dr::decide::Action;
+use crate::dr::events::EventKind;
+use crate::dr::phase::Step;
+use crate::dr::planner::Operation;
+use crate::dr::DrError;
+use crate::hooks::{self, ledger};
+
+impl Runner<'_> {
+    pub(super) async fn hooks(
+        &mut self,
+        step: Step,
+        round: &[(String, Vec<Action>)],
+    ) -> Result<(), DrError> {
+        let dir = self
+            .ctx
+            .config
+            .file
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::PathBuf::from(".")
+        } else {
+            dir
+        };
+        // What the rehearsal gives Terraform (the simulator's endpoints, EFS_DR_REHEARSAL) the
+        // hooks get too: a hook's own `aws` calls reach the same place as the run's.
+        let inherited: Vec<(String, String)> = self
+            .ctx
+            .tf
+            .env
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        let rehearsal = inherited
+            .iter()
+            .any(|(k, v)| k == "EFS_DR_REHEARSAL" && v == "1");
+        let unplanned = self.req.op == (Operation::Failover { unplanned: true });
+        for (name, actions) in round {
+            for action in actions {
+                let Action::Hook { hook, command } = action else {
+                    continue;
+                };
+                let pair = self.pair(name).clone();
+                let timeout = pair
+                    .hooks
+                    .as_ref()
+                    .map(|h| h.timeout)
+                    .unwrap_or(hooks::DEFAULT_TIMEOUT);
+                let mut env = inherited.clone();
+                env.extend(hooks::environment(
+                    &pair,
+                    *hook,
+                    hook.operation(),
+                    &step.name(),
+                    unplanned,
+                    rehearsal,
+                ));
+                self.out.emit(
+                    Some(name),
+                    Some(step),
+                    self.ctx.aws.now(),
+                    EventKind::Progress {
+                        text: format!("hook {hook}: running `{command}`"),
+                    },
+                );
+                let outcome = hooks::run(command, &dir, &env, timeout).await;
+                self.out.emit(
+                    Some(name),
+                    Some(step),
+                    self.ctx.aws.now(),
+                    EventKind::HookRan {
+                        hook: *hook,
+                        command: command.clone(),
+                        outcome: outcome.clone(),
+                    },
+                );
+                if !outcome.succeeded() {
+                    let how = match (&outcome.failure, outcome.exit_code) {
+                        (Some(f), _) => f.clone(),
+                        (None, Some(code)) => format!("exited {code}"),
+                        (None, None) => "did not exit".into(),
+                    };
+                    let output = outcome.output.trim();
+                    return Err(DrError::Refused(format!(
+                        "the {hook} hook `{command}` {how}{}. Nothing after it was changed; fix it, then run the same command again (hooks that succeeded are not run again)",
+                        if output.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; its output:\n{output}")
+                        }
+                    ))
+                    .for_pair(name));
+                }
+                let store = ledger::Store::of(&self.ctx.config);
+                let recorded = async {
+                    let mut l = store.load().await?;
+                    l.record(name, *hook);
+                    store.save(&l).await.map(|_| l)
+                }
+                .await;
+                match recorded {
+                    Ok(l) => self.hook_record = Some(l),
+                    Err(e) => {
+                        return Err(DrError::Failed(format!(
+                            "the {hook} hook succeeded but could not be recorded in {} ({e}): running the same command again runs it again",
+                            store.name()
+                        ))
+                        .for_pair(name));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,267 @@
+//! Phase hooks: the operator's commands at the named points of a failover and a failback, with
+//! their variables, stopping the run when they fail, never repeated once they succeeded (also
+//! from another machine on a shared state), and skipped where an unplanned failover cannot
+//! reach A.
+
+use std::path::{Path, PathBuf};
+
+use efs_dr::dr::events::EventKind;
+use efs_dr::dr::phase::Step;
+use efs_dr_testkit::drill::Drill;
+use efs_dr_testkit::Moto;
+
+use crate::dr::{drill, A_REGION, B_REGION};
+
+/// A hook script that appends its variables to `log` and fails while `fail-<hook>` exists
+/// beside it.
+pub(crate) fn hook_script(dir: &Path) -> PathBuf {
+    let script = dir.join("hook.sh");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+here="$(dirname "$0")"
+echo "$EFS_DR_HOOK $EFS_DR_OPERATION $EFS_DR_PHASE $EFS_DR_PAIR $EFS_DR_ACTIVE $EFS_DR_ACTIVE_DNS_NAME $EFS_DR_PRIMARY_FILE_SYSTEM_ID $EFS_DR_SECONDARY_FILE_SYSTEM_ID $EFS_DR_UNPLANNED $EFS_DR_REHEARSAL" >> "$here/hooks.log"
+if [ -e "$here/fail-$EFS_DR_HOOK" ]; then
+  echo "cannot reach the application's load balancer" >&2
+  exit 3
+fi
+"#,
+    )
+    .unwrap();
+    script
+}
+
+/// A top-level hooks block running `script` at every point.
+pub(crate) fn hooks_block(script: &Path) -> String {
+    let s = script.display();
+    format!(
+        "\nhooks {{\n  stop_writes_on_a = \"sh {s}\"\n  serve_from_b     = \"sh {s}\"\n  stop_writes_on_b = \"sh {s}\"\n  serve_from_a     = \"sh {s}\"\n  timeout          = \"1m\"\n}}\n"
+    )
+}
+
+fn log(dir: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(dir.join("hooks.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(' ').map(str::to_string).collect())
+        .collect()
+}
+
+fn hooks_in(log: &[Vec<String>]) -> Vec<&str> {
+    log.iter().map(|l| l[0].as_str()).collect()
+}
+
+fn with_hooks(d: &Drill) -> PathBuf {
+    let script = hook_script(d.dir.path());
+    let mut config = std::fs::read_to_string(d.config()).unwrap();
+    config.push_str(&hooks_block(&script));
+    std::fs::write(d.config(), config).unwrap();
+    d.dir.path().to_path_buf()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hooks_run_at_each_point_of_a_failover_and_a_failback_with_their_variables() {
+    let d = drill(&["app"]).await;
+    let dir = with_hooks(&d);
+    let (a, b) = (d.pairs[0].a.to_string(), d.pairs[0].b.to_string());
+    d.ok(&["init", "--yes"]).await;
+    assert!(log(&dir).is_empty(), "init runs no hook");
+
+    let failover = d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    let steps = failover.steps_started();
+    assert_eq!(
+        steps,
+        [
+            "app:stop_writes_on_a",
+            "app:check_rpo",
+            "app:remove_forward",
+            "app:serve_from_b"
+        ],
+        "the hook phases where the README's phase table puts them"
+    );
+    let l = log(&dir);
+    assert_eq!(hooks_in(&l), ["stop_writes_on_a", "serve_from_b"]);
+    let b_dns = format!("{b}.efs.{B_REGION}.amazonaws.com");
+    let a_dns = format!("{a}.efs.{A_REGION}.amazonaws.com");
+    assert_eq!(
+        l[1],
+        [
+            "serve_from_b",
+            "failover",
+            "serve_from_b",
+            "app",
+            "secondary",
+            &b_dns,
+            &a,
+            &b,
+            "false",
+            "false"
+        ]
+    );
+    assert_eq!(l[0][4], "primary", "A still serves while its writes stop");
+    // Each hook's output and outcome is in the events (and so in the report).
+    let ran = failover
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::HookRan { outcome, .. } if outcome.succeeded()))
+        .count();
+    assert_eq!(ran, 2);
+    assert!(failover.report_markdown().contains("hook serve_from_b"));
+
+    // Running the failover again repeats nothing.
+    d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    assert_eq!(log(&dir).len(), 2);
+
+    let failback = d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    let steps = failback.steps_started();
+    let at = |s: &str| steps.iter().position(|x| x == &format!("app:{s}")).unwrap();
+    assert!(at("create_reverse") < at("stop_writes_on_b"));
+    assert!(at("stop_writes_on_b") < at("quiesce"));
+    assert!(at("remove_reverse") < at("serve_from_a"));
+    assert!(at("serve_from_a") < at("create_forward"));
+    let l = log(&dir);
+    assert_eq!(
+        hooks_in(&l),
+        [
+            "stop_writes_on_a",
+            "serve_from_b",
+            "stop_writes_on_b",
+            "serve_from_a"
+        ]
+    );
+    assert_eq!(
+        &l[3][..6],
+        [
+            "serve_from_a",
+            "failback",
+            "serve_from_a",
+            "app",
+            "primary",
+            &a_dns
+        ]
+    );
+    assert_eq!(l[2][4], "secondary", "B still serves while its writes stop");
+}
+
+/// The state in S3 (moto), two checkouts: machine 1's failback stops at a failing hook, with
+/// nothing after it changed; machine 2 runs it again and repeats no hook that succeeded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_hook_stops_the_run_and_a_rerun_elsewhere_repeats_only_what_did_not_succeed() {
+    let moto = Moto::start().await;
+    moto.create_bucket(crate::shared_state::BUCKET).await;
+    let d = drill(&["home"]).await;
+    let shared = tempfile::tempdir().unwrap();
+    let script = hook_script(shared.path());
+    let text = format!(
+        "{}{}",
+        crate::shared_state::shared_config_in(
+            &d,
+            &moto.url,
+            crate::shared_state::BUCKET,
+            "40m",
+            B_REGION
+        ),
+        hooks_block(&script)
+    );
+    let machine = |name: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("efs-dr.hcl"), &text).unwrap();
+        (dir, name.to_string())
+    };
+    let (one, two) = (machine("machine-1"), machine("machine-2"));
+    let run = |m: &(tempfile::TempDir, String), args: &'static [&'static str]| {
+        let mut cmd = d.command_with(&m.0.path().join("efs-dr.hcl"), args);
+        cmd.env("EFS_DR_HOST", &m.1);
+        async move { efs_dr_testkit::drill::Run::of(cmd.output().await.unwrap()) }
+    };
+    for args in [
+        &["init", "--yes"][..],
+        &["failover", "--yes", "--writes-stopped"][..],
+    ] {
+        let r = run(&one, args).await;
+        assert_eq!(r.code, 0, "{args:?}: {}\n{}", r.stdout, r.stderr);
+    }
+    assert_eq!(
+        hooks_in(&log(shared.path())),
+        ["stop_writes_on_a", "serve_from_b"]
+    );
+
+    // serve_from_a fails on machine 1: A -> B is not created after it.
+    std::fs::write(shared.path().join("fail-serve_from_a"), "").unwrap();
+    let failed = run(&one, &["failback", "--yes", "--writes-stopped"]).await;
+    assert_eq!(failed.code, 2, "{}\n{}", failed.stdout, failed.stderr);
+    assert!(
+        failed.stderr.contains("serve_from_a") && failed.stderr.contains("load balancer"),
+        "the hook and its output: {}",
+        failed.stderr
+    );
+    assert!(!failed
+        .steps_started()
+        .contains(&"home:create_forward".to_string()));
+    assert!(
+        d.replications(A_REGION).await.is_empty(),
+        "nothing after the hook"
+    );
+    assert!(d.replications(B_REGION).await.is_empty());
+    let report = failed.report();
+    assert!(
+        report["timeline"].to_string().contains("serve_from_a"),
+        "the report names the hook"
+    );
+    assert_eq!(
+        hooks_in(&log(shared.path())),
+        [
+            "stop_writes_on_a",
+            "serve_from_b",
+            "stop_writes_on_b",
+            "serve_from_a"
+        ]
+    );
+
+    // Machine 2 (another checkout, the same S3 state): only serve_from_a runs again.
+    std::fs::remove_file(shared.path().join("fail-serve_from_a")).unwrap();
+    let done = run(&two, &["failback", "--yes", "--writes-stopped"]).await;
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
+    assert_eq!(
+        done.steps_started(),
+        ["home:serve_from_a", "home:create_forward"]
+    );
+    assert_eq!(
+        hooks_in(&log(shared.path())),
+        [
+            "stop_writes_on_a",
+            "serve_from_b",
+            "stop_writes_on_b",
+            "serve_from_a",
+            "serve_from_a"
+        ]
+    );
+    // The record lives beside the state, in the bucket.
+    let (record, _) = crate::shared_state::object(&moto, "dr/terraform.tfstate.efs-dr-hooks")
+        .await
+        .expect("the hook record beside the state");
+    assert!(record.to_string().contains("serve_from_a"), "{record}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unplanned_failover_skips_the_hook_that_needs_a_and_says_so() {
+    let d = drill(&["app"]).await;
+    let dir = with_hooks(&d);
+    d.ok(&["init", "--yes"]).await;
+    d.ts.control.set_outage(A_REGION, true).await.unwrap();
+    let run = d.ok(&["failover", "--unplanned", "--yes"]).await;
+    let l = log(&dir);
+    assert_eq!(hooks_in(&l), ["serve_from_b"]);
+    assert_eq!(l[0][8], "true", "EFS_DR_UNPLANNED");
+    assert!(run
+        .steps_started()
+        .last()
+        .unwrap()
+        .ends_with(":serve_from_b"));
+    let report = run.report_markdown();
+    assert!(
+        report.contains("stop_writes_on_a hook is skipped"),
+        "{report}"
+    );
+    let _ = Step::ServeFromB;
+}
