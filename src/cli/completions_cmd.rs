@@ -168,6 +168,10 @@ fn main_page(cmd: &clap::Command, out: &mut dyn std::io::Write) -> std::io::Resu
             "efs-dr doctor",
         ),
         ("A failover as pull requests:", "efs-dr propose failover"),
+        (
+            "Play the whole runbook on a simulator, AWS untouched:",
+            "efs-dr rehearse all",
+        ),
     ] {
         roff.text([roman(what)])
             .control("IP", [])
