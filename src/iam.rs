@@ -137,7 +137,7 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
         .filter(|p| p.alarms.is_some())
         .flat_map(|p| [p.primary.region.as_str(), p.secondary.region.as_str()])
         .collect();
-    if !alarmed.is_empty() && ops == Operations::Doctor {
+    if !alarmed.is_empty() {
         let arns: Vec<String> = alarmed
             .iter()
             .map(|r| {
@@ -147,27 +147,23 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
                 )
             })
             .collect();
+        // doctor only reads them.
+        let (sid, actions): (&str, &[&str]) = if ops == Operations::Doctor {
+            ("LagAlarmsRead", &["cloudwatch:DescribeAlarms"])
+        } else {
+            (
+                "LagAlarms",
+                &[
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:DescribeAlarms",
+                ],
+            )
+        };
         statements.push(json!({
-            "Sid": "LagAlarmsRead",
+            "Sid": sid,
             "Effect": "Allow",
-            "Action": ["cloudwatch:DescribeAlarms"],
-            "Resource": arns
-        }));
-    }
-    if !alarmed.is_empty() && ops != Operations::Doctor {
-        let arns: Vec<String> = alarmed
-            .iter()
-            .map(|r| {
-                format!(
-                    "arn:aws:cloudwatch:{r}:*:alarm:{}*",
-                    crate::render::ALARM_NAME_PREFIX
-                )
-            })
-            .collect();
-        statements.push(json!({
-            "Sid": "LagAlarms",
-            "Effect": "Allow",
-            "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
+            "Action": actions,
             "Resource": arns
         }));
     }

@@ -8,6 +8,7 @@ mod file_system;
 mod file_system_data;
 mod identity;
 mod metric_alarm;
+mod region;
 mod replication_configuration;
 mod schema_util;
 mod wait;

@@ -112,17 +112,12 @@ fn known(v: &Value<String>) -> Option<String> {
 
 /// 6.x `defaultRegion`: an unset region is the provider's.
 fn with_region(mut s: State, provider_region: &str) -> State {
-    if crate::major() >= 6 && !matches!(&s.region, Value::Value(r) if !r.is_empty()) {
-        s.region = Value::Value(provider_region.to_string());
-    }
+    crate::region::with_default(&mut s.region, provider_region);
     s
 }
 
 fn region_of(s: &State) -> Option<&str> {
-    s.region
-        .as_ref_option()
-        .map(String::as_str)
-        .filter(|r| !r.is_empty())
+    crate::region::managed_in(&s.region)
 }
 
 fn merged_tags(c: &Configured, s: &State) -> BTreeMap<String, String> {
@@ -469,14 +464,8 @@ impl Resource for MetricAlarmResource {
         if planned.alarm_name != prior.alarm_name {
             replace.push(AttributePath::new("alarm_name"));
         }
-        if crate::major() >= 6 && prior.region != planned.region {
-            let unset = |v: &Value<String>| v.as_ref_option().is_none_or(|r| r.is_empty());
-            let is_provider = |v: &Value<String>| v.as_ref_option() == Some(&provider_region);
-            if !((unset(&prior.region) && is_provider(&planned.region))
-                || (is_provider(&prior.region) && unset(&planned.region)))
-            {
-                replace.push(AttributePath::new("region"));
-            }
+        if crate::region::forces_new(&prior.region, &planned.region, &provider_region) {
+            replace.push(AttributePath::new("region"));
         }
         if planned.actions_enabled.is_null() {
             planned.actions_enabled = Value::Value(true);

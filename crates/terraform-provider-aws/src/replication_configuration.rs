@@ -254,18 +254,13 @@ fn flatten(prior: &State, r: &ReplicationConfigurationDescription) -> State {
 
 /// 6.x `setRegionInState` / `defaultRegion`: the resource's region, the provider's when unset.
 fn with_region(mut s: State, provider_region: &str) -> State {
-    if crate::major() >= 6 && !matches!(&s.region, Value::Value(r) if !r.is_empty()) {
-        s.region = Value::Value(provider_region.to_string());
-    }
+    crate::region::with_default(&mut s.region, provider_region);
     s
 }
 
 /// The region a 6.x resource is managed in, when it says one (else the provider's).
 fn region_of(s: &State) -> Option<&str> {
-    s.region
-        .as_ref_option()
-        .map(String::as_str)
-        .filter(|r| !r.is_empty())
+    crate::region::managed_in(&s.region)
 }
 
 fn unknown_computed(mut s: State) -> State {
@@ -480,14 +475,8 @@ impl Resource for ReplicationConfiguration {
         let proposed = with_region(proposed, &provider_region);
         let mut replace = Vec::new();
         // 6.x forceNewIfRegionChanges: a new region replaces, except "" <-> the provider's.
-        if crate::major() >= 6 && prior.region != proposed.region {
-            let unset = |v: &Value<String>| v.as_ref_option().is_none_or(|r| r.is_empty());
-            let is_provider = |v: &Value<String>| v.as_ref_option() == Some(&provider_region);
-            let benign = (unset(&prior.region) && is_provider(&proposed.region))
-                || (is_provider(&prior.region) && unset(&proposed.region));
-            if !benign {
-                replace.push(AttributePath::new("region"));
-            }
+        if crate::region::forces_new(&prior.region, &proposed.region, &provider_region) {
+            replace.push(AttributePath::new("region"));
         }
         if proposed.source_file_system_id != prior.source_file_system_id {
             replace.push(AttributePath::new("source_file_system_id"));
