@@ -43,21 +43,34 @@ fn query_every(
 
 impl RegionClients {
     /// (period start, value) of each query id, from one paginated GetMetricData.
+    /// GetMetricData of `queries` over [since, until): one call per 500 queries (the API's
+    /// limit), each paginated.
     async fn metric_data(
         &self,
         queries: Vec<MetricDataQuery>,
         since: AwsTime,
         until: AwsTime,
     ) -> Result<BTreeMap<String, Vec<(AwsTime, f64)>>, AwsError> {
-        let mut req = self
+        let mut out: BTreeMap<String, Vec<(AwsTime, f64)>> = BTreeMap::new();
+        for chunk in queries.chunks(super::MAX_METRIC_QUERIES) {
+            self.metric_data_call(chunk, since, until, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    async fn metric_data_call(
+        &self,
+        queries: &[MetricDataQuery],
+        since: AwsTime,
+        until: AwsTime,
+        out: &mut BTreeMap<String, Vec<(AwsTime, f64)>>,
+    ) -> Result<(), AwsError> {
+        let req = self
             .cloudwatch
             .get_metric_data()
             .start_time(since.into())
-            .end_time(until.into());
-        for q in queries {
-            req = req.metric_data_queries(q);
-        }
-        let mut out: BTreeMap<String, Vec<(AwsTime, f64)>> = BTreeMap::new();
+            .end_time(until.into())
+            .set_metric_data_queries(Some(queries.to_vec()));
         let mut pages = req.into_paginator().send();
         while let Some(page) = pages.next().await {
             let page =
@@ -73,7 +86,7 @@ impl RegionClients {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The `LastReplicatedTimestamp`s `TimeSinceLastSync` shows for `source` -> `destination`

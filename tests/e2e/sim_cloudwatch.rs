@@ -258,3 +258,64 @@ async fn bad_metric_requests_are_typed_errors() {
     );
     assert!(service.to_string().contains("Period"), "{service}");
 }
+
+/// GetMetricData takes at most 500 queries a call, as AWS enforces; efs-dr's lag history
+/// splits a fleet's queries into calls of 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_metric_data_takes_at_most_500_queries_and_the_lag_history_splits_them() {
+    let ts = start(1.0).await;
+    let now = ts.control.clock().await.unwrap().now_ms;
+    let queries: Vec<MetricDataQuery> = (0..501)
+        .map(|i| {
+            query(
+                &format!("q{i}"),
+                "TimeSinceLastSync",
+                vec![
+                    dim("FileSystemId", "fs-00000001"),
+                    dim("DestinationFileSystemId", "fs-00000002"),
+                ],
+                "Maximum",
+                3600,
+            )
+        })
+        .collect();
+    let err = cloudwatch(&ts.url, EAST)
+        .get_metric_data()
+        .start_time(at(now - 3_600_000))
+        .end_time(at(now))
+        .set_metric_data_queries(Some(queries))
+        .send()
+        .await
+        .unwrap_err();
+    let shown = format!("{:?}", err.into_service_error());
+    assert!(shown.contains("500"), "{shown}");
+
+    let aws = efs_dr::aws::Aws::connect(
+        [efs_dr_ids::Region::parse(EAST).unwrap()],
+        &efs_dr::aws::ClientOptions {
+            endpoint_url: Some(ts.url.clone()),
+            static_credentials: true,
+            max_attempts: 1,
+        },
+    )
+    .await;
+    let fleet: Vec<_> = (0..1200u32)
+        .map(|i| {
+            (
+                efs_dr_ids::FileSystemId::parse(&format!("fs-{:08x}", 2 * i)).unwrap(),
+                efs_dr_ids::FileSystemId::parse(&format!("fs-{:08x}", 2 * i + 1)).unwrap(),
+            )
+        })
+        .collect();
+    let lags = aws
+        .region(&efs_dr_ids::Region::parse(EAST).unwrap())
+        .worst_sync_lag(
+            &fleet,
+            std::time::Duration::from_secs(24 * 3600),
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(now as u64),
+        )
+        .await
+        .expect("1200 replications' lag history in three calls");
+    assert_eq!(lags.len(), 1200);
+    assert!(lags.iter().all(Option::is_none), "no such replications");
+}

@@ -312,6 +312,18 @@ fn get_metric_data(
     input: Json,
 ) -> Result<Cbor, ApiError> {
     let input: GetMetricDataInput = parse(input)?;
+    // The API reference: "Each GetMetricData call can include as many as 500 MetricDataQuery
+    // structures"; botocore's model does not carry the limit, the service enforces it.
+    if input.metric_data_queries.len() > 500 {
+        return Err(ApiError::new(
+            400,
+            "ValidationError",
+            format!(
+                "1 validation error detected: Value at 'metricDataQueries' failed to satisfy constraint: Member must have length less than or equal to 500 (got {})",
+                input.metric_data_queries.len()
+            ),
+        ));
+    }
     let start = seconds_to_millis(input.start_time);
     let end = seconds_to_millis(input.end_time);
     if end <= start {
