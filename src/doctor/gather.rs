@@ -184,10 +184,11 @@ fn drift(s: &PairStatus) -> Check {
     } else {
         let next = s
             .drift
-            .iter()
-            .find_map(|d| d.split('`').nth(1).map(|c| format!("`{c}`")))
+            .first()
+            .map(|d| format!("`{}`", d.fix))
             .unwrap_or_else(|| "`efs-dr status`".into());
-        Check::not(Verdict::Fail, CheckName::Drift, s.drift.join("; "), next)
+        let text: Vec<String> = s.drift.iter().map(|d| d.text.clone()).collect();
+        Check::not(Verdict::Fail, CheckName::Drift, text.join("; "), next)
     }
 }
 

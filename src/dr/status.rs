@@ -141,6 +141,37 @@ pub fn situation(v: &PairView, desired: Option<Direction>, unknown: Option<&str>
     }
 }
 
+/// One way AWS, the state and the rendered root disagree, or the replication is unfit to fail
+/// over to: what is wrong, in words that name the command, and that command as data (for
+/// doctor's next step, and anything else that acts on it). Serialised as its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub text: String,
+    /// The command that fixes it.
+    pub fix: String,
+}
+
+impl Drift {
+    fn new(text: String, fix: impl Into<String>) -> Drift {
+        Drift {
+            text,
+            fix: fix.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Drift {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct PairStatus {
     pub pair: String,
@@ -166,7 +197,7 @@ pub struct PairStatus {
     /// why. The drift is then unknown, not "none".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_unknown: Option<String>,
-    pub drift: Vec<String>,
+    pub drift: Vec<Drift>,
 }
 
 fn side(s: &SideView) -> SideStatus {
@@ -229,11 +260,11 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
     let fix = fixing_command(v);
     if let (Some(d), None) = (desired, &unknown) {
         if d != live {
-            drift.push(format!(
+            drift.push(Drift::new(format!(
                 "the rendered variables say \"{}\" but AWS has \"{}\" (a plain `terraform apply` would change it): `{fix}` sets them to what AWS has",
                 d.as_str(),
                 live.as_str()
-            ));
+            ), fix));
         }
     }
     for (dir, in_state) in [
@@ -245,31 +276,36 @@ pub fn pair_status(v: &PairView, desired: Option<Direction>) -> PairStatus {
         };
         let arrow = super::phase::arrow(dir);
         if in_state && live != dir {
-            drift.push(format!(
+            drift.push(Drift::new(format!(
                 "the Terraform state holds {arrow} but AWS does not (a plan would create it again): `{fix}` forgets it"
-            ));
+            ), fix));
         }
         if !in_state && live == dir {
-            drift.push(format!(
-                "{arrow} exists in AWS but not in the Terraform state: `{fix}` imports it"
+            drift.push(Drift::new(
+                format!("{arrow} exists in AWS but not in the Terraform state: `{fix}` imports it"),
+                fix,
             ));
         }
     }
     if let Some(r) = v.forward().filter(|r| r.last_replicated.is_none()) {
-        drift.push(format!(
+        drift.push(Drift::new(format!(
             "A -> B is {} but its first sync has not completed: B holds none of A's data and is not ready to fail over to; `efs-dr init` waits for it",
             r.status
-        ));
+        ), "efs-dr init"));
     }
     let stale = v.stale_forward_in_a().is_some();
     if stale {
-        drift.push("A's region holds a stale A -> B configuration (an unplanned failover): `efs-dr failback` removes it".into());
+        drift.push(Drift::new("A's region holds a stale A -> B configuration (an unplanned failover): `efs-dr failback` removes it".into(), "efs-dr failback"));
     }
     for f in &v.foreign {
-        drift.push(format!(
-            "{} -> {} involves the pair but is not the pair's replication: efs-dr does not touch it; delete it in AWS (`aws efs delete-replication-configuration --source-file-system-id {}`) or take the pair out of the configuration",
-            f.source_id, f.destination_id, f.source_id
-        ));
+        let delete = format!(
+            "aws efs delete-replication-configuration --source-file-system-id {}",
+            f.source_id
+        );
+        drift.push(Drift::new(format!(
+            "{} -> {} involves the pair but is not the pair's replication: efs-dr does not touch it; delete it in AWS (`{delete}`) or take the pair out of the configuration",
+            f.source_id, f.destination_id
+        ), delete));
     }
     PairStatus {
         situation: situation(v, desired, unknown.as_deref()),
@@ -357,7 +393,7 @@ fn state_read_deadline() -> std::time::Duration {
 
 /// What makes a replication unfit to fail over to: ERROR or PAUSED, or a last sync older than
 /// `max_lag`; each line with what to do.
-fn health(v: &PairView, max_lag: std::time::Duration) -> Vec<String> {
+fn health(v: &PairView, max_lag: std::time::Duration) -> Vec<Drift> {
     let mut out = Vec::new();
     let Some((arrow, r)) = v
         .forward()
@@ -367,21 +403,21 @@ fn health(v: &PairView, max_lag: std::time::Duration) -> Vec<String> {
         return out;
     };
     if r.status.is_stalled() {
-        out.push(format!(
+        out.push(Drift::new(format!(
             "{arrow} is {}{}: fix its cause in AWS (the EFS console shows it; `aws efs describe-replication-configurations` gives the message); until then a failover loses what it has not synced",
             r.status,
             r.status_message
                 .as_deref()
                 .map(|m| format!(" ({m})"))
                 .unwrap_or_default()
-        ));
+        ), "aws efs describe-replication-configurations"));
     }
     if let Some(lag) = v.lag().filter(|l| *l > max_lag) {
-        out.push(format!(
+        out.push(Drift::new(format!(
             "{arrow}'s last sync was {} ago, more than max_lag {}: a planned failover would be refused; find out why it does not sync (`aws cloudwatch get-metric-statistics --namespace AWS/EFS --metric-name TimeSinceLastSync`), or fail over anyway with `efs-dr failover --force`",
             super::gate::fmt_dur(lag),
             super::gate::fmt_dur(max_lag)
-        ));
+        ), "aws cloudwatch get-metric-statistics --namespace AWS/EFS --metric-name TimeSinceLastSync"));
     }
     out
 }
@@ -581,7 +617,10 @@ mod tests {
         lines.extend(pair_status(&unsynced, Some(Direction::Forward)).drift);
         assert!(lines.len() >= 6, "{lines:#?}");
         for line in &lines {
-            assert!(line.contains('`'), "names no command: {line}");
+            assert!(
+                line.text.contains(&format!("`{}`", line.fix)),
+                "names its command in its words: {line}"
+            );
         }
     }
 }
