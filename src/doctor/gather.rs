@@ -262,32 +262,47 @@ async fn lag_history(
         }
     });
     let answers = futures::future::join_all(asks).await;
-    let mut out: Vec<Result<Option<Duration>, String>> = vec![Ok(None); pairs.len()];
-    let mut errors: Vec<Option<String>> = vec![None; pairs.len()];
-    let mut answered = vec![false; pairs.len()];
+    let mut reads: Vec<LagReads> = vec![LagReads::default(); pairs.len()];
     for (mine, read) in answers {
         match read {
             Ok(lags) => {
                 for (i, lag) in mine.into_iter().zip(lags) {
-                    answered[i] = true;
-                    if let (Ok(worst), Some(lag)) = (&mut out[i], lag) {
-                        *worst = Some(worst.map_or(lag, |w| w.max(lag)));
-                    }
+                    reads[i].answered(lag);
                 }
             }
             Err(e) => {
                 for i in mine {
-                    errors[i] = Some(e.to_string());
+                    reads[i].error = Some(e.to_string());
                 }
             }
         }
     }
-    for i in 0..pairs.len() {
-        if let (false, Some(e)) = (answered[i], errors[i].take()) {
-            out[i] = Err(e);
+    reads.into_iter().map(LagReads::result).collect()
+}
+
+/// What the regions a pair's replication touches said of its lag history: the worst lag any
+/// answer showed; an error counts only when no region answered.
+#[derive(Debug, Clone, Default)]
+struct LagReads {
+    worst: Option<Duration>,
+    answered: bool,
+    error: Option<String>,
+}
+
+impl LagReads {
+    fn answered(&mut self, lag: Option<Duration>) {
+        self.answered = true;
+        if let Some(lag) = lag {
+            self.worst = Some(self.worst.map_or(lag, |w| w.max(lag)));
         }
     }
-    out
+
+    fn result(self) -> Result<Option<Duration>, String> {
+        match (self.answered, self.error) {
+            (false, Some(e)) => Err(e),
+            _ => Ok(self.worst),
+        }
+    }
 }
 
 /// efs-dr's lag alarms in each region of the pairs that have one (one paginated DescribeAlarms
