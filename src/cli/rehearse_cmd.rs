@@ -252,7 +252,7 @@ async fn rehearse(
         .iter()
         .flat_map(|p| [p.primary.region.clone(), p.secondary.region.clone()])
         .collect();
-    let aws = Aws::connect(regions.clone(), &client).await;
+    let aws = Aws::connect(regions, &client).await;
 
     // The pairs, mirrored: a file system on each side, a few files on A, the backup vaults.
     let mut ids = BTreeMap::new();
@@ -324,7 +324,7 @@ async fn rehearse(
     };
     let tf = terraform(&mirror, &overrides).await?;
     let ctx = Context {
-        aws: Aws::connect(regions, &overrides.client).await,
+        aws,
         tf,
         config: mirror,
         lease: Default::default(),

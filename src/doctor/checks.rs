@@ -1,7 +1,6 @@
 //! Each readiness check, from what was read: pure, so that every verdict and its next step is
 //! a unit test.
 
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -366,28 +365,25 @@ pub fn protection(v: &PairView) -> Check {
     }
 }
 
-/// efs-dr's lag alarms per region, as DescribeAlarms told them, or why they were not read.
-pub type AlarmsByRegion = BTreeMap<String, Result<BTreeMap<String, crate::aws::AlarmInfo>, String>>;
-
 /// The lag alarm of the replication in force (an `alarms` block) exists where it should live
 /// and is not ringing. ALARM while `replication` is ok means the metric is not published in
 /// the alarm's region (AWS does not document which one publishes it).
-pub fn lag_alarm(pair: &Pair, v: &PairView, alarms: &AlarmsByRegion) -> Option<Check> {
+pub fn lag_alarm(
+    pair: &Pair,
+    v: &PairView,
+    alarms: &crate::dr::position::LagAlarms,
+) -> Option<Check> {
     const C: CheckName = CheckName::LagAlarm;
     let settings = pair.alarms.as_ref()?;
     let direction = v.live_direction();
-    let (Some(name), Some(side)) = (
+    let (Some(name), Some(region)) = (
         crate::render::alarm_name(pair, direction),
-        crate::render::alarm_side(pair, direction),
+        crate::render::alarm_region(pair, direction),
     ) else {
         return Some(Check::ok(
             C,
             "no replication in force, so no lag alarm (see replication)",
         ));
-    };
-    let region = match side {
-        crate::dr::view::Role::A => pair.primary.region.as_str(),
-        crate::dr::view::Role::B => pair.secondary.region.as_str(),
     };
     let other = match settings.metric_region {
         crate::config::MetricRegion::Destination => "source",

@@ -37,7 +37,7 @@ pub async fn examine(
         mount_targets(aws, pairs),
         lag_history(aws, pairs, &views),
         backup_vaults(aws, pairs),
-        lag_alarms(aws, pairs),
+        crate::dr::position::lag_alarms(aws, pairs),
         Lease::peek(config),
     );
     let max_lag = config.gates.max_lag;
@@ -303,25 +303,6 @@ impl LagReads {
             _ => Ok(self.worst),
         }
     }
-}
-
-/// efs-dr's lag alarms in each region of the pairs that have one (one paginated DescribeAlarms
-/// per region), or why they could not be read.
-async fn lag_alarms(aws: &Aws, pairs: &[Pair]) -> checks::AlarmsByRegion {
-    let regions: BTreeSet<crate::ids::Region> = pairs
-        .iter()
-        .filter(|p| p.alarms.is_some())
-        .flat_map(|p| [p.primary.region.clone(), p.secondary.region.clone()])
-        .collect();
-    let asks = regions.into_iter().map(|region| async move {
-        let read = aws
-            .region(&region)
-            .lag_alarms()
-            .await
-            .map_err(|e| e.to_string());
-        (region.to_string(), read)
-    });
-    futures::future::join_all(asks).await.into_iter().collect()
 }
 
 /// Whether each configured backup vault exists, once per (region, vault).

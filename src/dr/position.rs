@@ -146,15 +146,11 @@ impl Facts {
             alarms_in_aws: pair.alarms.as_ref().and_then(|_| {
                 let mut names = BTreeSet::new();
                 for d in [Direction::Forward, Direction::Reverse] {
-                    let (Some(name), Some(role)) = (
+                    let (Some(name), Some(region)) = (
                         crate::render::alarm_name(pair, d),
-                        crate::render::alarm_side(pair, d),
+                        crate::render::alarm_region(pair, d),
                     ) else {
                         continue;
-                    };
-                    let region = match role {
-                        crate::dr::view::Role::A => pair.primary.region.as_str(),
-                        crate::dr::view::Role::B => pair.secondary.region.as_str(),
                     };
                     if self.alarms.get(region)?.contains(&name) {
                         names.insert(name);
@@ -194,29 +190,24 @@ pub fn writes_on_a_at_stake(op: Option<Operation>, view: &PairView) -> bool {
     failback && b_serving && (view.a.file_system.is_some() || !view.a.reachable())
 }
 
-/// The lag alarms CloudWatch has in each answering region of the pairs that have one (one
-/// paginated DescribeAlarms per region); a region that does not answer is left out.
-async fn lag_alarms(aws: &Aws, pairs: &[Pair]) -> BTreeMap<String, BTreeSet<String>> {
+/// efs-dr's lag alarms by region, or why a region's could not be read.
+pub type LagAlarms =
+    BTreeMap<String, Result<BTreeMap<String, crate::aws::AlarmInfo>, crate::aws::AwsError>>;
+
+/// efs-dr's lag alarms in each region of the pairs that have an `alarms` block: one paginated
+/// DescribeAlarms per region, the regions at once. A region that did not answer the
+/// observation is not asked (it is absent). `run` decides imports from it, `doctor` checks it.
+pub async fn lag_alarms(aws: &Aws, pairs: &[Pair]) -> LagAlarms {
     let regions: BTreeSet<&crate::ids::Region> = pairs
         .iter()
         .filter(|p| p.alarms.is_some())
         .flat_map(|p| [&p.primary.region, &p.secondary.region])
+        .filter(|r| aws.unanswered(r.as_str()).is_none())
         .collect();
-    let mut out = BTreeMap::new();
-    for region in regions {
-        if aws.unanswered(region.as_str()).is_some() {
-            continue;
-        }
-        match aws.region(region).lag_alarms().await {
-            Ok(alarms) => {
-                out.insert(region.to_string(), alarms.into_keys().collect());
-            }
-            Err(e) => {
-                tracing::warn!(region = %region, error = %e, "the lag alarms could not be read")
-            }
-        }
-    }
-    out
+    let asks = regions
+        .into_iter()
+        .map(|region| async move { (region.to_string(), aws.region(region).lag_alarms().await) });
+    futures::future::join_all(asks).await.into_iter().collect()
 }
 
 /// Gathers, for every pair where the rule says they are at stake, writes only A has (pairs in
@@ -231,8 +222,23 @@ pub async fn gather(
     known: Option<&BTreeMap<String, AOnlyWrites>>,
     with_jobs: bool,
 ) -> Facts {
+    let state_known = state.is_some();
     let mut facts = Facts::with_state(state);
-    facts.alarms = lag_alarms(aws, pairs).await;
+    // Only a decision with the state in hand imports an alarm: a gate's poll (no state) does
+    // not ask CloudWatch.
+    if state_known {
+        facts.alarms = lag_alarms(aws, pairs)
+            .await
+            .into_iter()
+            .filter_map(|(region, read)| match read {
+                Ok(alarms) => Some((region, alarms.into_keys().collect())),
+                Err(e) => {
+                    tracing::warn!(region = %region, error = %e, "the lag alarms could not be read");
+                    None
+                }
+            })
+            .collect();
+    }
     for pair in pairs {
         let view = PairView::with_facts(pair, snapshot, facts.of(pair));
         let writes = match known {

@@ -44,10 +44,6 @@ impl HookPoint {
         }
     }
 
-    pub fn parse(s: &str) -> Option<HookPoint> {
-        HOOK_POINTS.into_iter().find(|h| h.as_str() == s)
-    }
-
     /// The operation whose run records it: "failover" or "failback".
     pub fn operation(self) -> &'static str {
         match self {

@@ -237,6 +237,14 @@ pub fn alarm_side(pair: &Pair, direction: Direction) -> Option<crate::dr::view::
     })
 }
 
+/// The region a pair's lag alarm lives in while `direction` is in force.
+pub fn alarm_region(pair: &Pair, direction: Direction) -> Option<&str> {
+    Some(match alarm_side(pair, direction)? {
+        crate::dr::view::Role::A => pair.primary.region.as_str(),
+        crate::dr::view::Role::B => pair.secondary.region.as_str(),
+    })
+}
+
 /// The Terraform address of a pair's lag alarm while `direction` is in force.
 pub fn alarm_address(pair: &Pair, direction: Direction) -> Option<String> {
     let side = match alarm_side(pair, direction)? {

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use efs_dr::dr::events::EventKind;
-use efs_dr::dr::phase::Step;
 use efs_dr_testkit::drill::Drill;
 use efs_dr_testkit::Moto;
 
@@ -263,5 +262,4 @@ async fn an_unplanned_failover_skips_the_hook_that_needs_a_and_says_so() {
         report.contains("stop_writes_on_a hook is skipped"),
         "{report}"
     );
-    let _ = Step::ServeFromB;
 }

@@ -102,13 +102,11 @@ impl Runner<'_> {
                     ))
                     .for_pair(name));
                 }
+                // The run holds the lease: the record read at its start is the record.
                 let store = ledger::Store::of(&self.ctx.config);
-                let recorded = async {
-                    let mut l = store.load().await?;
-                    l.record(name, *hook);
-                    store.save(&l).await.map(|_| l)
-                }
-                .await;
+                let mut record = self.hook_record.clone().unwrap_or_default();
+                record.record(name, *hook);
+                let recorded = store.save(&record).await.map(|_| record);
                 match recorded {
                     Ok(l) => self.hook_record = Some(l),
                     Err(e) => {
