@@ -860,3 +860,87 @@ fn a_hook_phase_runs_its_command_until_the_record_says_it_succeeded() {
     let a = actions(&p, Step::ServeFromB, &v, inputs).unwrap();
     assert_eq!(a.len(), 1, "only its gate: {a:?}");
 }
+
+/// The lag alarm's changes go with its replication's, and nowhere else: created or updated
+/// with the one a phase creates, deleted with the one it removes; an unplanned failover
+/// forgets an alarm in the source's region (down) and deletes one in the destination's.
+#[test]
+fn a_phase_allows_exactly_the_alarm_changes_of_its_replication() {
+    use crate::config::{AlarmSettings, MetricRegion};
+    let with_alarms = |region: MetricRegion| {
+        let mut p = pair();
+        p.alarms = Some(AlarmSettings {
+            sns_topic_arns: vec![
+                "arn:aws:sns:us-east-1:123456789012:dr".into(),
+                "arn:aws:sns:us-west-2:123456789012:dr".into(),
+            ],
+            metric_region: region,
+        });
+        p
+    };
+    let gates = settings();
+    let inputs = Inputs {
+        gates: &gates,
+        flags: RunFlags::default(),
+    };
+    let alarm = |side: &str| {
+        format!(
+            "module.us_east_1__us_west_2.aws_cloudwatch_metric_alarm.sync_lag_at_{side}[\"app\"]"
+        )
+    };
+    let allowed = |p: &Pair, step, v: &PairView| -> Vec<(String, ChangeKind)> {
+        actions(p, step, v, inputs)
+            .unwrap()
+            .into_iter()
+            .find_map(|a| match a {
+                Action::PlanCheckApply { allowed, .. } => Some(allowed),
+                _ => None,
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.address.contains("metric_alarm"))
+            .map(|a| (a.address, a.kind))
+            .collect()
+    };
+    let dest = with_alarms(MetricRegion::Destination);
+    assert_eq!(
+        allowed(&dest, Step::RemoveForward, &home()),
+        [(alarm("secondary"), ChangeKind::Delete)]
+    );
+    assert_eq!(
+        allowed(&dest, Step::CreateReverse, &b_serving()),
+        [
+            (alarm("primary"), ChangeKind::Create),
+            (alarm("primary"), ChangeKind::Update)
+        ]
+    );
+    assert_eq!(
+        allowed(&dest, Step::RemoveReverse, &b_serving()),
+        [(alarm("primary"), ChangeKind::Delete)]
+    );
+    assert_eq!(
+        allowed(&dest, Step::CreateForward, &b_serving()),
+        [
+            (alarm("secondary"), ChangeKind::Create),
+            (alarm("secondary"), ChangeKind::Update)
+        ]
+    );
+    // An unplanned failover: B's alarm is deleted (B answers); A's is forgotten.
+    assert_eq!(
+        allowed(&dest, Step::ForgetForward, &home()),
+        [(alarm("secondary"), ChangeKind::Delete)]
+    );
+    let source = with_alarms(MetricRegion::Source);
+    assert!(allowed(&source, Step::ForgetForward, &home()).is_empty());
+    let forgets: Vec<String> = actions(&source, Step::ForgetForward, &home(), inputs)
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::StateRm { address } => Some(address),
+            _ => None,
+        })
+        .collect();
+    assert!(forgets.contains(&alarm("primary")), "{forgets:?}");
+    // A pair without alarms allows no alarm change at all.
+    assert!(allowed(&pair(), Step::RemoveForward, &home()).is_empty());
+}
