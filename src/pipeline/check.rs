@@ -157,6 +157,17 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
 }
 
 /// What a plan does to one pair, against its position.
+/// What a refresh left in a plan: each object it found changed outside Terraform, with how.
+/// A plan file records no refresh flag (Terraform's planfile.proto has none), so a refresh that
+/// found nothing leaves no trace, and its plan is the same as one made without refresh.
+pub fn refresh_traces(plan: &PlanJson) -> Vec<String> {
+    plan.resource_drift
+        .iter()
+        .filter(|d| d.change.actions.iter().any(|a| a != "no-op"))
+        .map(|d| format!("{} ({})", d.address, d.change.actions.join(", ")))
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairCheck {
     /// The plan moves the pair by its pending phase, whose actions say what it may change.
@@ -292,12 +303,19 @@ pub async fn check_plan(
         }
     }
     let round = TerraformRound::from_actions(round.iter().map(|(n, a)| (n.as_str(), a.as_slice())));
-    let allowed = round.allowed;
+    let (allowed, refresh) = (round.allowed, round.refresh);
     if !stale.is_empty() {
         return Err(DrError::Refused(format!(
             "this plan is stale: the live state moved on since it was proposed:\n  - {}\nApply nothing from it; run `efs-dr propose {}` again",
             stale.join("\n  - "),
             op.args()
+        )));
+    }
+    let read = refresh_traces(plan);
+    if !refresh && !read.is_empty() {
+        return Err(DrError::Refused(format!(
+            "this plan was made with refresh on: Terraform read AWS and found changed outside Terraform:\n  - {}\nWhile A is declared down the phase plans without refresh: A's region is not read, and what a refresh finds is not what was reviewed. Apply nothing from it; make it again with `terraform -chdir={dir} plan -refresh=false -out=PLAN`, as the proposal's commands say",
+            read.join("\n  - ")
         )));
     }
     if let Err(u) = safety::check(plan, &allowed) {
@@ -326,6 +344,7 @@ mod tests {
     use crate::terraform::safety;
 
     const RECORDED: &str = include_str!("fixtures/forget-plan-1.15.5.json");
+    const REFRESHED: &str = include_str!("fixtures/forget-plan-refreshed-1.15.5.json");
 
     fn pairs() -> Vec<Pair> {
         let text = ["app", "media"]
@@ -465,6 +484,34 @@ mod tests {
         }
         let err = safety::check(&parse(&v), &allowed()).unwrap_err();
         assert_eq!(err.unexpected.len(), 1, "{err}");
+    }
+
+    /// A forget planned with refresh on, recorded from Terraform 1.15.5 (pair "app" with a lag
+    /// alarm in B that was edited in the console during the outage): the refresh read the edit.
+    /// Its changes are what the phase allows; only the refresh's trace tells it apart.
+    #[test]
+    fn a_refresh_leaves_its_trace_in_the_plan_and_a_plan_without_refresh_has_none() {
+        let refreshed = PlanJson::parse(REFRESHED).unwrap();
+        assert_eq!(
+            refresh_traces(&refreshed),
+            [
+                "module.us_east_1__us_west_2.aws_cloudwatch_metric_alarm.sync_lag_at_secondary[\"app\"] (update)"
+            ]
+        );
+        let changes: Vec<(&str, &[String])> = refreshed
+            .resource_changes
+            .iter()
+            .map(|c| (c.address.as_str(), c.change.actions.as_slice()))
+            .collect();
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(changes
+            .iter()
+            .any(|(a, x)| a.ends_with("efs_dr_forgotten[\"app\"]") && *x == ["forget"]));
+        assert!(changes
+            .iter()
+            .any(|(a, x)| a.contains("sync_lag_at_secondary") && *x == ["delete"]));
+        assert!(refresh_traces(&parse(&recorded())).is_empty());
+        assert!(refresh_traces(&parse(&as_1_15_6(recorded()))).is_empty());
     }
 
     /// The text of check-plan's per-pair refusals, pinned.

@@ -26,6 +26,10 @@ pub struct PlanJson {
     pub deferred_action_invocations: Vec<Value>,
     #[serde(default)]
     pub deferred_changes: Vec<Value>,
+    /// What a refresh found changed outside Terraform (empty when the plan did not refresh, or
+    /// the refresh found nothing). The plan file records no refresh flag: this is its trace.
+    #[serde(default)]
+    pub resource_drift: Vec<ResourceChange>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -612,6 +612,91 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
     plan_is_clean(&d, &[]).await;
 }
 
+/// A forget planned with refresh on while A is declared down. Terraform's plan file does not
+/// record whether the plan refreshed, so check-plan refuses every trace a refresh leaves: what
+/// it found changed outside Terraform. Here the lag alarm in B was edited in the console during
+/// the outage; the plan with refresh reads the edit and is refused, the same plan without
+/// refresh (as the proposal says) passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forget_planned_with_refresh_while_a_is_down_is_refused_for_what_the_refresh_read() {
+    let d = drill(&["app"]).await;
+    let repo = d.dir.path();
+    let mut config = std::fs::read_to_string(d.config()).unwrap();
+    config.push_str(
+        "\nalarms {\n  sns_topic_arns = [\"arn:aws:sns:us-east-1:123456789012:efs-dr\", \"arn:aws:sns:us-west-2:123456789012:efs-dr\"]\n}\n",
+    );
+    std::fs::write(d.config(), config).unwrap();
+    d.ok(&["init", "--yes"]).await;
+    std::fs::write(
+        repo.join(".gitignore"),
+        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\n",
+    )
+    .unwrap();
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    d.ts.control.set_outage(A_REGION, true).await.unwrap();
+    d.ok(&[
+        "propose",
+        "failover",
+        "--unplanned",
+        "--body-file",
+        "/dev/null",
+    ])
+    .await;
+
+    // Someone quiets the ringing alarm in B's console: same name, a higher threshold.
+    let cw = efs_dr_testkit::cloudwatch(&d.ts.url, B_REGION);
+    let alarms = cw.describe_alarms().send().await.unwrap();
+    let [alarm] = alarms.metric_alarms() else {
+        panic!("one alarm in B: {alarms:#?}");
+    };
+    cw.put_metric_alarm()
+        .alarm_name(alarm.alarm_name().unwrap())
+        .namespace(alarm.namespace().unwrap())
+        .metric_name(alarm.metric_name().unwrap())
+        .set_dimensions(Some(alarm.dimensions().to_vec()))
+        .statistic(alarm.statistic().unwrap().clone())
+        .period(alarm.period().unwrap())
+        .evaluation_periods(alarm.evaluation_periods().unwrap())
+        .threshold(alarm.threshold().unwrap() * 100.0)
+        .comparison_operator(alarm.comparison_operator().unwrap().clone())
+        .set_treat_missing_data(alarm.treat_missing_data().map(str::to_string))
+        .set_alarm_actions(Some(alarm.alarm_actions().to_vec()))
+        .send()
+        .await
+        .unwrap();
+
+    let plan = |name: &'static str, flags: &'static [&'static str]| {
+        let d = &d;
+        async move {
+            let mut args = vec!["-chdir=terraform", "plan", "-input=false"];
+            args.extend(flags);
+            let out = format!("-out={name}");
+            args.push(&out);
+            let (code, text) = terraform(d, &args).await;
+            assert_eq!(code, 0, "{text}");
+            if let Ok(dir) = std::env::var("EFS_DR_RECORD_PLANS") {
+                let (_, json) = terraform(d, &["-chdir=terraform", "show", "-json", name]).await;
+                std::fs::write(Path::new(&dir).join(format!("{name}.json")), json).unwrap();
+            }
+            d.tf_dir().join(name).to_str().unwrap().to_string()
+        }
+    };
+    let refreshed = plan("refreshed.tfplan", &[]).await;
+    let checked = d.efs_dr(&["check-plan", &refreshed]).await;
+    refused(&checked, "made with refresh on");
+    let text = format!("{}{}", checked.stdout, checked.stderr);
+    assert!(
+        text.contains("aws_cloudwatch_metric_alarm.sync_lag_at_secondary[\"app\"]")
+            && text.contains("-refresh=false"),
+        "the refusal names what the refresh read and how to plan instead:\n{text}"
+    );
+    let not_refreshed = plan("forget.tfplan", &["-refresh=false"]).await;
+    let checked = d.efs_dr(&["check-plan", &not_refreshed]).await;
+    assert_eq!(checked.code, 0, "{}\n{}", checked.stdout, checked.stderr);
+}
+
 /// Hooks in pull-request mode: the pull request lists them in its route, and each gate stage
 /// runs the ones of its stage: stop_writes_on_a before the failover's apply, serve_from_b after
 /// it; the failback's stop_writes_on_b and serve_from_a around their applies.
