@@ -465,7 +465,34 @@ fn terraform_actions(pair: &Pair, work: TfWork, view: &PairView) -> Result<Vec<A
             out.push(plan(allowed, false));
         }
     }
-    Ok(out)
+    Ok(with_forgets_allowed(out))
+}
+
+/// Each `terraform state rm` of a phase is either done before its plan (a run) or carried by
+/// the plan as a forget (a reviewed pull request's `moved` + `removed`): the plan may forget
+/// what the phase removes from the state, and nothing else.
+fn with_forgets_allowed(mut actions: Vec<Action>) -> Vec<Action> {
+    let removed: Vec<String> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StateRm { address } => Some(address.clone()),
+            _ => None,
+        })
+        .collect();
+    for action in &mut actions {
+        if let Action::PlanCheckApply { allowed, .. } = action {
+            for address in &removed {
+                let forget = AllowedChange {
+                    address: address.clone(),
+                    kind: ChangeKind::Forget,
+                };
+                if !allowed.contains(&forget) {
+                    allowed.push(forget);
+                }
+            }
+        }
+    }
+    actions
 }
 
 fn gate(work: GateWork, inputs: Inputs<'_>) -> Gate {

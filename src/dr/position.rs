@@ -114,6 +114,33 @@ impl Facts {
         }
     }
 
+    /// The state, and with it what decides imports and forgets beside it: the lag alarms
+    /// CloudWatch has. Only a decision with the state in hand imports an alarm, so with no
+    /// state (a gate's poll) CloudWatch is not asked. The run, `propose` and `check-plan` all
+    /// decide from these facts, so they agree on what a phase may change.
+    pub async fn read_with_state(
+        aws: &Aws,
+        pairs: &[Pair],
+        state: Option<BTreeSet<String>>,
+    ) -> Facts {
+        let state_known = state.is_some();
+        let mut facts = Facts::with_state(state);
+        if state_known {
+            facts.alarms = lag_alarms(aws, pairs)
+                .await
+                .into_iter()
+                .filter_map(|(region, read)| match read {
+                    Ok(alarms) => Some((region, alarms.into_keys().collect())),
+                    Err(e) => {
+                        tracing::warn!(region = %region, error = %e, "the lag alarms could not be read");
+                        None
+                    }
+                })
+                .collect();
+        }
+        facts
+    }
+
     fn of(&self, pair: &Pair) -> PairFacts {
         let holds = |d| {
             let state = self.state.as_ref()?;
@@ -222,23 +249,7 @@ pub async fn gather(
     known: Option<&BTreeMap<String, AOnlyWrites>>,
     with_jobs: bool,
 ) -> Facts {
-    let state_known = state.is_some();
-    let mut facts = Facts::with_state(state);
-    // Only a decision with the state in hand imports an alarm: a gate's poll (no state) does
-    // not ask CloudWatch.
-    if state_known {
-        facts.alarms = lag_alarms(aws, pairs)
-            .await
-            .into_iter()
-            .filter_map(|(region, read)| match read {
-                Ok(alarms) => Some((region, alarms.into_keys().collect())),
-                Err(e) => {
-                    tracing::warn!(region = %region, error = %e, "the lag alarms could not be read");
-                    None
-                }
-            })
-            .collect();
-    }
+    let mut facts = Facts::read_with_state(aws, pairs, state).await;
     for pair in pairs {
         let view = PairView::with_facts(pair, snapshot, facts.of(pair));
         let writes = match known {

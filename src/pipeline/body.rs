@@ -144,7 +144,7 @@ fn render(
     tera::Tera::one_off(TEMPLATE, &ctx, false)
 }
 
-/// A replication this proposal's phase forgets.
+/// An object (a replication, or its lag alarm) this proposal's phase forgets.
 #[derive(Serialize)]
 struct Forgotten {
     pair: String,

@@ -157,6 +157,20 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
 }
 
 /// What a plan does to one pair, against its position.
+/// The plan's imports that no pending phase makes: "address (id ...)".
+pub fn unexpected_imports(plan: &PlanJson, round: &TerraformRound) -> Vec<String> {
+    plan.imports()
+        .into_iter()
+        .filter(|(address, id)| {
+            !round
+                .imports
+                .iter()
+                .any(|(_, a, i)| a == address && i == id)
+        })
+        .map(|(address, id)| format!("{address} (id {id})"))
+        .collect()
+}
+
 /// What a refresh left in a plan: each object it found changed outside Terraform, with how.
 /// A plan file records no refresh flag (Terraform's planfile.proto has none), so a refresh that
 /// found nothing leaves no trace, and its plan is the same as one made without refresh.
@@ -281,11 +295,8 @@ pub async fn check_plan(
     let look = Look::for_operation(Some(op), &ctx.config.pairs, false);
     let snapshot = position::observe(&ctx.aws, &look).await;
     let state = position::read_state(&ctx.tf).await?;
-    let views = position::views(
-        &ctx.config.pairs,
-        &snapshot,
-        &Facts::with_state(Some(state)),
-    );
+    let facts = Facts::read_with_state(&ctx.aws, &ctx.config.pairs, Some(state)).await;
+    let views = position::views(&ctx.config.pairs, &snapshot, &facts);
     let positions = position::decide(op, &ctx.config.pairs, views, inputs);
     let mut round: Vec<(String, Vec<Action>)> = Vec::new();
     let mut phases = BTreeMap::new();
@@ -303,7 +314,7 @@ pub async fn check_plan(
         }
     }
     let round = TerraformRound::from_actions(round.iter().map(|(n, a)| (n.as_str(), a.as_slice())));
-    let (allowed, refresh) = (round.allowed, round.refresh);
+    let (allowed, refresh) = (&round.allowed, round.refresh);
     if !stale.is_empty() {
         return Err(DrError::Refused(format!(
             "this plan is stale: the live state moved on since it was proposed:\n  - {}\nApply nothing from it; run `efs-dr propose {}` again",
@@ -318,9 +329,26 @@ pub async fn check_plan(
             read.join("\n  - ")
         )));
     }
-    if let Err(u) = safety::check(plan, &allowed) {
+    if let Err(u) = safety::check(plan, allowed) {
         return Err(DrError::Refused(format!(
             "this plan changes more than the pending phase allows; apply nothing from it:\n{u}"
+        )));
+    }
+    let imports = unexpected_imports(plan, &round);
+    if !imports.is_empty() {
+        return Err(DrError::Refused(format!(
+            "this plan imports what the pending phase does not; apply nothing from it:\n  - {}\n  the phase imports {}. An import hands an object to Terraform, which may later change or destroy it: run `efs-dr propose {}` again, or review the `import` blocks of {dir}",
+            imports.join("\n  - "),
+            match round.imports.is_empty() {
+                true => "nothing".to_string(),
+                false => round
+                    .imports
+                    .iter()
+                    .map(|(_, address, id)| format!("{address} (id {id})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+            op.args()
         )));
     }
     Ok(Checked {
@@ -512,6 +540,36 @@ mod tests {
             .any(|(a, x)| a.contains("sync_lag_at_secondary") && *x == ["delete"]));
         assert!(refresh_traces(&parse(&recorded())).is_empty());
         assert!(refresh_traces(&parse(&as_1_15_6(recorded()))).is_empty());
+    }
+
+    /// An import is a change of what Terraform manages even when it plans as a no-op: one the
+    /// phases do not make is named, one they make is not.
+    #[test]
+    fn an_import_no_phase_makes_is_named_even_as_a_no_op() {
+        let mut v = recorded();
+        let address =
+            "module.us_east_1__us_west_2.aws_efs_replication_configuration.forward[\"app\"]";
+        v["resource_changes"].as_array_mut().unwrap().push(serde_json::json!({
+            "address": address,
+            "mode": "managed",
+            "type": "aws_efs_replication_configuration",
+            "change": {"actions": ["no-op"], "before": {}, "after": {}, "importing": {"id": "fs-1"}}
+        }));
+        let plan = parse(&v);
+        safety::check(&plan, &allowed()).unwrap();
+        let mut round = TerraformRound::from_actions(std::iter::empty());
+        assert_eq!(
+            unexpected_imports(&plan, &round),
+            [format!("{address} (id fs-1)")]
+        );
+        round
+            .imports
+            .push(("app".into(), address.into(), "fs-2".into()));
+        assert_eq!(unexpected_imports(&plan, &round).len(), 1, "another id");
+        round
+            .imports
+            .push(("app".into(), address.into(), "fs-1".into()));
+        assert!(unexpected_imports(&plan, &round).is_empty());
     }
 
     /// The text of check-plan's per-pair refusals, pinned.

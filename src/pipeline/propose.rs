@@ -576,25 +576,36 @@ async fn plan_round(
     result
 }
 
+/// Where a forgotten instance moves: the same module and type, a name no resource declares
+/// (`...forward["app"]` -> `...efs_dr_forgotten_forward["app"]`), as (resource, instance key).
+fn forgotten_address(address: &str) -> (String, String) {
+    let at = match address.ends_with("\"]") {
+        true => address.rfind("[\"").unwrap_or(address.len()),
+        false => address.len(),
+    };
+    let (resource, key) = address.split_at(at);
+    let (module_and_type, name) = resource.rsplit_once('.').unwrap_or(("", resource));
+    (
+        format!("{module_and_type}.efs_dr_forgotten_{name}"),
+        key.to_string(),
+    )
+}
+
 /// A forget Terraform can plan for one instance of a module's `for_each` (a `removed` block
 /// cannot name an instance, hashicorp/terraform#34439): each instance is moved to an address no
 /// resource declares, and that address is removed without being destroyed. Terraform >= 1.9.3
 /// never reads AWS for it.
 fn forget_hcl(forgets: &[(String, String)]) -> String {
-    const FROM: &str = ".aws_efs_replication_configuration.forward[";
-    const TO: &str = ".aws_efs_replication_configuration.efs_dr_forgotten[";
     let mut s = String::from(
-        "# Written by `efs-dr propose`: Terraform forgets these replications (they leave the\n# state; nothing is destroyed and their region is not read). Apply with\n# `terraform apply -refresh=false`. The next proposal removes this file.\n",
+        "# Written by `efs-dr propose`: Terraform forgets these objects (they leave the state;\n# nothing is destroyed and their region is not read). Apply with\n# `terraform apply -refresh=false`. The next proposal removes this file.\n",
     );
     let mut removed = BTreeSet::new();
     for (pair, address) in forgets {
-        let to = address.replacen(FROM, TO, 1);
+        let (resource, key) = forgotten_address(address);
         s.push_str(&format!(
-            "\n# pair {pair}\nmoved {{\n  from = {address}\n  to   = {to}\n}}\n"
+            "\n# pair {pair}\nmoved {{\n  from = {address}\n  to   = {resource}{key}\n}}\n"
         ));
-        if let Some((resource, _)) = to.split_once('[') {
-            removed.insert(resource.to_string());
-        }
+        removed.insert(resource);
     }
     for resource in removed {
         s.push_str(&format!(
@@ -697,6 +708,79 @@ fn assemble(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every forget moves its own instance to a name no resource declares, of its own type:
+    /// the replication and the lag alarm an unplanned failover forgets, and both directions of
+    /// one pair (each a resource of its own, so the two never meet at one address).
+    #[test]
+    fn the_forget_file_moves_each_instance_to_an_address_of_its_own() {
+        let m = "module.us_east_1__us_west_2";
+        let forgets = [
+            (
+                "app",
+                format!("{m}.aws_efs_replication_configuration.forward[\"app\"]"),
+            ),
+            (
+                "app",
+                format!("{m}.aws_cloudwatch_metric_alarm.sync_lag_at_primary[\"app\"]"),
+            ),
+            (
+                "db",
+                format!("{m}.aws_efs_replication_configuration.forward[\"db\"]"),
+            ),
+            (
+                "db",
+                format!("{m}.aws_efs_replication_configuration.reverse[\"db\"]"),
+            ),
+        ]
+        .map(|(p, a)| (p.to_string(), a));
+        let hcl = forget_hcl(&forgets);
+        let body: hcl::Body = hcl::from_str(&hcl).expect("the forget file parses as HCL");
+        let moves: Vec<(String, String)> = body
+            .blocks()
+            .filter(|b| b.identifier() == "moved")
+            .map(|b| {
+                let attr = |k: &str| {
+                    b.body()
+                        .attributes()
+                        .find(|a| a.key() == k)
+                        .map(|a| hcl::format::to_string(a.expr()).unwrap())
+                        .unwrap()
+                };
+                (attr("from"), attr("to"))
+            })
+            .collect();
+        assert_eq!(moves.len(), 4, "{hcl}");
+        for ((_, from), (moved_from, to)) in forgets.iter().zip(&moves) {
+            assert_eq!(moved_from, from);
+            assert_ne!(to, from, "{hcl}");
+            let (resource, key) = from.rsplit_once('[').unwrap();
+            let (prefix, name) = resource.rsplit_once('.').unwrap();
+            assert_eq!(to, &format!("{prefix}.efs_dr_forgotten_{name}[{key}"));
+        }
+        let tos: BTreeSet<&String> = moves.iter().map(|(_, t)| t).collect();
+        assert_eq!(tos.len(), 4, "no two instances share an address: {hcl}");
+        let removed: Vec<String> = body
+            .blocks()
+            .filter(|b| b.identifier() == "removed")
+            .map(|b| {
+                assert!(hcl.contains("destroy = false"));
+                b.body()
+                    .attributes()
+                    .find(|a| a.key() == "from")
+                    .map(|a| hcl::format::to_string(a.expr()).unwrap())
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            removed,
+            [
+                format!("{m}.aws_cloudwatch_metric_alarm.efs_dr_forgotten_sync_lag_at_primary"),
+                format!("{m}.aws_efs_replication_configuration.efs_dr_forgotten_forward"),
+                format!("{m}.aws_efs_replication_configuration.efs_dr_forgotten_reverse"),
+            ]
+        );
+    }
 
     /// Every reason `propose` writes nothing, as an operator reads it, with its exit code.
     #[test]

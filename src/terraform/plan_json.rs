@@ -159,6 +159,23 @@ impl PlanJson {
         serde_json::from_str(json)
     }
 
+    /// What the plan imports (an `import` block): (address, id). An import whose object
+    /// matches its configuration plans as a no-op, so `changes()` does not show it: it is
+    /// still a change of what Terraform manages.
+    pub fn imports(&self) -> Vec<(String, String)> {
+        self.resource_changes
+            .iter()
+            .filter_map(|c| {
+                let importing = c.change.importing.as_ref()?;
+                let id = importing
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(an identity, not an id)");
+                Some((c.address.clone(), id.to_string()))
+            })
+            .collect()
+    }
+
     /// What the plan would do beyond its resource changes: action invocations and deferred
     /// changes (Terraform >= 1.14), each named for a refusal.
     pub fn side_effects(&self) -> Vec<String> {

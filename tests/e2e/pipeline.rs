@@ -103,6 +103,23 @@ async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
         repo,
         &["commit", "-q", "-m", proposal["title"].as_str().unwrap()],
     );
+    // The pull request's plan job: the plan with the proposal's flags, checked.
+    let mut plan = vec!["-chdir=terraform", "plan", "-input=false", "-out=pr.tfplan"];
+    let flags: Vec<String> = proposal["commands"]["plan_flags"]
+        .as_array()
+        .map(|f| f.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    plan.extend(flags.iter().map(String::as_str));
+    let (code, out) = terraform(d, &plan).await;
+    assert_eq!(code, 0, "terraform {plan:?}:\n{out}");
+    let plan_file = d.tf_dir().join("pr.tfplan");
+    let checked = d.efs_dr(&["check-plan", plan_file.to_str().unwrap()]).await;
+    assert_eq!(
+        checked.code, 0,
+        "check-plan of PR {n}:\n{}\n{}",
+        checked.stdout, checked.stderr
+    );
+    std::fs::remove_file(plan_file).unwrap();
     git(repo, &["checkout", "-q", "main"]);
     git(repo, &["merge", "-q", "--no-ff", "-m", "merge", &branch]);
 
@@ -482,7 +499,15 @@ async fn a_proposal_edited_by_hand_is_refused_before_apply_with_what_differs() {
 async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down() {
     let d = drill(&["app", "media"]).await;
     let repo = d.dir.path();
+    // Lag alarms published in the source's region: A -> B's alarms are in A, which the
+    // failover can only forget and the failback's last pull request imports back.
+    let mut config = std::fs::read_to_string(d.config()).unwrap();
+    config.push_str(&format!(
+        "\nalarms {{\n  sns_topic_arns = [\"{TOPIC_A}\", \"{TOPIC_B}\"]\n  metric_region  = \"source\"\n}}\n"
+    ));
+    std::fs::write(d.config(), config).unwrap();
     d.ok(&["init", "--yes"]).await;
+    assert_eq!(alarm_names(&d, A_REGION).await.len(), 2);
     std::fs::write(
         repo.join(".gitignore"),
         ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\n",
@@ -534,7 +559,8 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
     assert_eq!(checked.code, 0, "{}\n{}", checked.stdout, checked.stderr);
     let gitlab: Value =
         serde_json::from_str(&std::fs::read_to_string(repo.join("gitlab.json")).unwrap()).unwrap();
-    assert_eq!(gitlab["forget"], 2, "{gitlab}");
+    // Each pair's A -> B and its lag alarm in A.
+    assert_eq!(gitlab["forget"], 4, "{gitlab}");
     assert_eq!(gitlab["delete"], 0, "{gitlab}");
     if let Ok(dir) = std::env::var("EFS_DR_RECORD_PLANS") {
         let (_, json) =
@@ -554,7 +580,7 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
     let p = one_pull_request(&d, "failover --unplanned", 1).await;
     assert_eq!(p["operation"]["failover"]["unplanned"], true, "{p}");
     assert_eq!(p["pairs"][0]["step"], "forget_forward");
-    assert_eq!(p["plan"]["forget"], 2, "{}", p["plan"]);
+    assert_eq!(p["plan"]["forget"], 4, "{}", p["plan"]);
     assert_eq!(p["plan"]["destroy"], 0);
     assert!(p["terraform"]["terraform_version"]
         .as_str()
@@ -584,6 +610,8 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
 
     // A returns: the failback runs as pull requests; the first one deletes the forget file.
     d.ts.control.set_outage(A_REGION, false).await.unwrap();
+    let left_in_a = alarm_names(&d, A_REGION).await;
+    assert_eq!(left_in_a.len(), 2, "the forgotten alarms are still in A");
     let forget_file = d.tf_dir().join("efs-dr.forget.tf");
     assert!(forget_file.exists());
     let mut steps = Vec::new();
@@ -610,6 +638,31 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
     d.assert_home_with_everything(&["outage", "during-failback"])
         .await;
     plan_is_clean(&d, &[]).await;
+    // The alarms left in A were taken back, not made twice: the same names, in the state.
+    assert_eq!(alarm_names(&d, A_REGION).await, left_in_a);
+    assert!(alarm_names(&d, B_REGION).await.is_empty());
+    let state = d.state().await;
+    assert_eq!(
+        state
+            .iter()
+            .filter(|a| a.contains("aws_cloudwatch_metric_alarm.sync_lag_at_primary"))
+            .count(),
+        2,
+        "{state:?}"
+    );
+}
+
+const TOPIC_A: &str = "arn:aws:sns:us-east-1:123456789012:efs-dr";
+const TOPIC_B: &str = "arn:aws:sns:us-west-2:123456789012:efs-dr";
+
+/// The names of the metric alarms in `region`.
+async fn alarm_names(d: &Drill, region: &str) -> Vec<String> {
+    let cw = efs_dr_testkit::cloudwatch(&d.ts.url, region);
+    let page = cw.describe_alarms().send().await.unwrap();
+    page.metric_alarms()
+        .iter()
+        .filter_map(|a| a.alarm_name().map(str::to_string))
+        .collect()
 }
 
 /// A forget planned with refresh on while A is declared down. Terraform's plan file does not
