@@ -138,33 +138,36 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
         .flat_map(|p| [p.primary.region.as_str(), p.secondary.region.as_str()])
         .collect();
     if !alarmed.is_empty() {
-        let arns: Vec<String> = alarmed
+        // Made and deleted by name: the module's only.
+        if ops != Operations::Doctor {
+            let arns: Vec<String> = alarmed
+                .iter()
+                .map(|r| {
+                    format!(
+                        "arn:aws:cloudwatch:{r}:*:alarm:{}*",
+                        crate::render::ALARM_NAME_PREFIX
+                    )
+                })
+                .collect();
+            statements.push(json!({
+                "Sid": "LagAlarms",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
+                "Resource": arns
+            }));
+        }
+        // Read by listing (efs-dr pages through the region's alarms; the provider reads one by
+        // name): IAM evaluates DescribeAlarms against the region's alarms, `alarm:*`, so a
+        // name prefix would deny it. It reads alarm definitions only.
+        let all: Vec<String> = alarmed
             .iter()
-            .map(|r| {
-                format!(
-                    "arn:aws:cloudwatch:{r}:*:alarm:{}*",
-                    crate::render::ALARM_NAME_PREFIX
-                )
-            })
+            .map(|r| format!("arn:aws:cloudwatch:{r}:*:alarm:*"))
             .collect();
-        // doctor only reads them.
-        let (sid, actions): (&str, &[&str]) = if ops == Operations::Doctor {
-            ("LagAlarmsRead", &["cloudwatch:DescribeAlarms"])
-        } else {
-            (
-                "LagAlarms",
-                &[
-                    "cloudwatch:PutMetricAlarm",
-                    "cloudwatch:DeleteAlarms",
-                    "cloudwatch:DescribeAlarms",
-                ],
-            )
-        };
         statements.push(json!({
-            "Sid": sid,
+            "Sid": "LagAlarmsList",
             "Effect": "Allow",
-            "Action": actions,
-            "Resource": arns
+            "Action": ["cloudwatch:DescribeAlarms"],
+            "Resource": all
         }));
     }
     // The provider's STS GetCallerIdentity at configure needs no permission (the Service

@@ -1,7 +1,7 @@
 //! Least privilege, proven: the simulator enforces the policy `efs-dr iam-policy` prints (IAM's
 //! rules, AccessDeniedException in each protocol) on efs-dr, Terraform and the provider alike.
 //! A whole runbook (init, failover, failback with a backup of A's own writes, an unplanned
-//! failover with A down, its failback) passes with it; with any one statement removed, the
+//! failover with A down, its failback; lag alarms throughout) passes with it; with any one statement removed, the
 //! runbook stops with a message naming the missing action, and once the statement is back the
 //! same command finishes with nothing lost.
 
@@ -34,11 +34,16 @@ const RUNBOOK: &[Step] = &[
     Step::EfsDr(&["failback", "--yes", "--writes-stopped"]),
 ];
 
-/// A drill with a backup block and its vault (made before any policy applies).
+/// A drill with a backup block and its vault (made before any policy applies), and lag alarms.
 async fn drill_with_backup() -> Drill {
     let d = drill(&["app"]).await;
     with_backup(&d);
     vault(&d).await;
+    let mut config = std::fs::read_to_string(d.config()).unwrap();
+    config.push_str(
+        "\nalarms {\n  sns_topic_arns = [\"arn:aws:sns:us-east-1:123456789012:efs-dr\", \"arn:aws:sns:us-west-2:123456789012:efs-dr\"]\n}\n",
+    );
+    std::fs::write(d.config(), config).unwrap();
     d
 }
 
@@ -195,6 +200,13 @@ async fn doctor_runs_on_the_read_only_policy_and_nothing_can_change_under_it() {
     let doc: Value = serde_json::from_str(&doctor.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", doctor.stdout, doctor.stderr));
     assert_eq!(doctor.code, 0, "{doc}\n{}", doctor.stderr);
+    let lag_alarm = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "lag-alarm")
+        .unwrap_or_else(|| panic!("no lag-alarm check: {doc}"));
+    assert_eq!(lag_alarm["verdict"], "ok", "{lag_alarm}");
     let refused = d.efs_dr(&["failover", "--yes"]).await;
     d.ts.control.set_iam_policy(None).await.unwrap();
     assert_ne!(refused.code, 0, "a failover under the doctor's policy");

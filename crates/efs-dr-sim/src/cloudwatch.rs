@@ -83,6 +83,42 @@ pub fn aws_json(sim: &SimState, headers: &HeaderMap, body: Bytes) -> Response {
     dispatch(sim, headers, operation, input, Protocol::Json)
 }
 
+/// The resources IAM evaluates a call against, after the Service Authorization Reference:
+/// the alarm's ARN for PutMetricAlarm, each named alarm's for DeleteAlarms; for DescribeAlarms,
+/// which lists, every alarm of the region (`alarm:*`), so a statement scoped to a name prefix
+/// does not allow it (AWS does not document how a listing is evaluated: this is the harder
+/// reading, and the one policies in the field are reviewed against). Metric reads take no
+/// resource: the region's.
+fn resources(
+    region: &str,
+    account: &str,
+    operation: &str,
+    input: &Result<Json, ApiError>,
+) -> Vec<String> {
+    let alarm = |name: &str| format!("arn:aws:cloudwatch:{region}:{account}:alarm:{name}");
+    let field = |key: &str| input.as_ref().ok().and_then(|i| i.get(key));
+    match operation {
+        "PutMetricAlarm" => vec![alarm(
+            field("AlarmName")
+                .and_then(Json::as_str)
+                .unwrap_or_default(),
+        )],
+        "DeleteAlarms" => field("AlarmNames")
+            .and_then(Json::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .map(alarm)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|arns| !arns.is_empty())
+            .unwrap_or_else(|| vec![alarm("*")]),
+        "DescribeAlarms" => vec![alarm("*")],
+        _ => vec![format!("arn:aws:cloudwatch:{region}:{account}:*")],
+    }
+}
+
 fn dispatch(
     sim: &SimState,
     headers: &HeaderMap,
@@ -100,13 +136,14 @@ fn dispatch(
             protocol,
         );
     };
-    let resource = format!("arn:aws:cloudwatch:{region}:{}:*", sim.settings.account_id);
-    if let Err(e) = sim.authorize(
-        &format!("cloudwatch:{operation}"),
-        &resource,
-        &[("aws:RequestedRegion", &region)],
-    ) {
-        return render_error(&e, protocol);
+    for resource in resources(&region, &sim.settings.account_id, operation, &input) {
+        if let Err(e) = sim.authorize(
+            &format!("cloudwatch:{operation}"),
+            &resource,
+            &[("aws:RequestedRegion", &region)],
+        ) {
+            return render_error(&e, protocol);
+        }
     }
     let result = input.and_then(|input| match operation {
         "GetMetricData" => sim.api(&region, "GetMetricData", false, |w, s| get_metric_data(w, s, &region, input)),
