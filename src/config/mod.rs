@@ -256,7 +256,7 @@ impl Config {
             .and_then(|b| read_alarms(b, "alarms", &mut issues));
         let hooks = top
             .single_block("hooks", &mut issues)
-            .and_then(|b| read_hooks(b, "hooks", &mut issues));
+            .and_then(|b| read_hooks(b, "hooks", true, &mut issues));
         let pair_blocks = top.blocks("pair");
         top.finish(
             &[
@@ -627,7 +627,7 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
         .and_then(|b| read_alarms(b, &format!("{path} > alarms"), issues));
     let hooks = r
         .single_block("hooks", issues)
-        .and_then(|b| read_hooks(b, &format!("{path} > hooks"), issues));
+        .and_then(|b| read_hooks(b, &format!("{path} > hooks"), false, issues));
     r.finish(
         &["primary", "secondary", "backup", "alarms", "hooks"],
         issues,
@@ -667,13 +667,14 @@ fn read_pair(name: &str, block: &hcl_edit::structure::Block, issues: &mut Issues
     })
 }
 
-/// A `hooks` block: a shell command per hook point, and `timeout`.
+/// A `hooks` block: a shell command per hook point, `timeout`, and (top level) `max_parallel`.
 fn read_hooks(
     block: &hcl_edit::structure::Block,
     path: &str,
+    top_level: bool,
     issues: &mut Issues,
 ) -> Option<crate::hooks::HookSettings> {
-    use crate::hooks::{HookSettings, DEFAULT_TIMEOUT, HOOK_POINTS};
+    use crate::hooks::{HookSettings, DEFAULT_MAX_PARALLEL, DEFAULT_TIMEOUT, HOOK_POINTS};
     let mut r = BodyReader::new(&block.body, path, block.span());
     let mut commands = BTreeMap::new();
     for point in HOOK_POINTS {
@@ -694,10 +695,29 @@ fn read_hooks(
     let timeout = r.duration("timeout", DEFAULT_TIMEOUT, issues);
     let mut known: Vec<&str> = HOOK_POINTS.iter().map(|p| p.as_str()).collect();
     known.push("timeout");
+    // How many pairs' hooks run at once bounds the whole fleet: the top-level block's only.
+    let max_parallel = if top_level {
+        known.push("max_parallel");
+        r.count("max_parallel", 1..=1024, "max_parallel = 10", issues)
+            .map(|n| n as u32)
+            .unwrap_or(DEFAULT_MAX_PARALLEL)
+    } else {
+        if let Some(span) = r.attribute_span("max_parallel") {
+            issues.push(
+                span,
+                &join(path, "max_parallel"),
+                "bounds the hooks of all pairs at once: set it in the top-level `hooks` block",
+                Some("hooks {\n  max_parallel = 10\n}".to_string()),
+            );
+            return None;
+        }
+        DEFAULT_MAX_PARALLEL
+    };
     r.finish(&known, issues);
     Some(HookSettings {
         commands,
         timeout: timeout?,
+        max_parallel,
     })
 }
 
@@ -711,6 +731,7 @@ fn merge_hooks(
         (None, own) => own,
         (Some(top), None) => Some(top.clone()),
         (Some(top), Some(mut own)) => {
+            own.max_parallel = top.max_parallel;
             for (point, command) in &top.commands {
                 own.commands
                     .entry(*point)

@@ -112,6 +112,12 @@ impl<'b> BodyReader<'b> {
         self.owner_span.clone()
     }
 
+    /// Where `key` is set, if it is (it stays to be read or reported).
+    pub fn attribute_span(&self, key: &str) -> Option<Option<Range<usize>>> {
+        let attr = self.attrs.get(key)?;
+        Some(attr.key.span().or(attr.span()))
+    }
+
     /// A whole number in `range` (a count); None when absent or wrong (reported).
     pub fn count(
         &mut self,

@@ -571,3 +571,55 @@ fn secrets_in_the_backend_are_refused_with_what_to_do_instead() {
         "the secret itself is never shown: {shown}"
     );
 }
+
+#[test]
+fn max_parallel_bounds_the_fleets_hooks_from_the_top_level_block_only() {
+    let c = parse(&pair_with(A, B)).unwrap();
+    assert!(c.pairs[0].hooks.is_none());
+    let top = format!(
+        "hooks {{\n  serve_from_b = \"./serve.sh\"\n  max_parallel = 4\n}}\n{}",
+        pair_with(A, B)
+    );
+    assert_eq!(
+        parse(&top).unwrap().pairs[0]
+            .hooks
+            .as_ref()
+            .unwrap()
+            .max_parallel,
+        4
+    );
+    let default = format!(
+        "hooks {{\n  serve_from_b = \"./serve.sh\"\n}}\n{}",
+        pair_with(A, B)
+    );
+    assert_eq!(
+        parse(&default).unwrap().pairs[0]
+            .hooks
+            .as_ref()
+            .unwrap()
+            .max_parallel,
+        crate::hooks::DEFAULT_MAX_PARALLEL
+    );
+    // A pair's own block keeps the top-level bound.
+    let own = format!(
+        "hooks {{\n  max_parallel = 4\n}}\npair \"p\" {{\n  primary {{\n{A}\n  }}\n  secondary {{\n{B}\n  }}\n  hooks {{\n    serve_from_b = \"./p.sh\"\n  }}\n}}\n"
+    );
+    assert_eq!(
+        parse(&own).unwrap().pairs[0]
+            .hooks
+            .as_ref()
+            .unwrap()
+            .max_parallel,
+        4
+    );
+    let in_pair = format!(
+        "pair \"p\" {{\n  primary {{\n{A}\n  }}\n  secondary {{\n{B}\n  }}\n  hooks {{\n    max_parallel = 4\n  }}\n}}\n"
+    );
+    let i = only_issue(&in_pair);
+    assert!(
+        i.problem.contains("top-level `hooks` block") && i.line == Some(11),
+        "{i:?}"
+    );
+    let zero = format!("hooks {{\n  max_parallel = 0\n}}\n{}", pair_with(A, B));
+    assert!(only_issue(&zero).problem.contains("from 1 to 1024"));
+}

@@ -75,7 +75,13 @@ pub struct HookSettings {
     /// How long a hook may run (wall time) before it is killed and counts as failed.
     #[serde(with = "humantime_secs")]
     pub timeout: Duration,
+    /// How many pairs' hooks of one phase run at once (the top-level block's; a fleet's 100
+    /// stop hooks are not 100 in a row on a bad day).
+    pub max_parallel: u32,
 }
+
+/// Pairs' hooks of one phase run at once, unless the top-level block says otherwise.
+pub const DEFAULT_MAX_PARALLEL: u32 = 10;
 
 mod humantime_secs {
     pub fn serialize<S: serde::Serializer>(

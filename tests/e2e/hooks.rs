@@ -263,3 +263,92 @@ async fn an_unplanned_failover_skips_the_hook_that_needs_a_and_says_so() {
         "{report}"
     );
 }
+
+/// A fleet's hooks of one phase run at once (at most `max_parallel`): three pairs' serve_from_b
+/// hooks each wait until all three have started, which hooks run one after another never reach.
+/// When one pair's hook fails, the others' successes are recorded and the rerun runs only the
+/// one that failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleets_hooks_of_one_phase_run_at_once_and_a_failure_keeps_the_others_successes() {
+    let d = drill(&["app", "media", "logs"]).await;
+    let dir = d.dir.path().to_path_buf();
+    let script = dir.join("hook.sh");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+here="$(dirname "$0")"
+touch "$here/started-$EFS_DR_HOOK-$EFS_DR_PAIR"
+n=0
+while [ "$(ls "$here" | grep -c "^started-$EFS_DR_HOOK-")" -lt 3 ]; do
+  n=$((n + 1))
+  if [ "$n" -gt 600 ]; then
+    echo "the other pairs' $EFS_DR_HOOK hooks never started: they ran one after another" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+echo "$EFS_DR_HOOK $EFS_DR_PAIR" >> "$here/hooks.log"
+if [ -e "$here/fail-$EFS_DR_PAIR" ]; then
+  echo "cannot reach $EFS_DR_PAIR's load balancer" >&2
+  exit 3
+fi
+"#,
+    )
+    .unwrap();
+    let mut config = std::fs::read_to_string(d.config()).unwrap();
+    config.push_str(&format!(
+        "\nhooks {{\n  serve_from_b = \"sh {s}\"\n  serve_from_a = \"sh {s}\"\n  timeout      = \"2m\"\n  max_parallel = 3\n}}\n",
+        s = script.display()
+    ));
+    std::fs::write(d.config(), config).unwrap();
+    let ran = || -> Vec<String> {
+        let mut lines: Vec<String> = std::fs::read_to_string(dir.join("hooks.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    d.ok(&["init", "--yes"]).await;
+    d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    assert_eq!(
+        ran(),
+        [
+            "serve_from_b app",
+            "serve_from_b logs",
+            "serve_from_b media"
+        ]
+    );
+
+    // serve_from_a fails for media only: the run stops with exit 2 naming it; app's and logs'
+    // successes are recorded, and no A -> B is created.
+    std::fs::write(dir.join("fail-media"), "").unwrap();
+    let failback = d.efs_dr(&["failback", "--yes", "--writes-stopped"]).await;
+    assert_eq!(failback.code, 2, "{}\n{}", failback.stdout, failback.stderr);
+    assert!(
+        failback.stderr.contains("media") && failback.stderr.contains("load balancer"),
+        "{}",
+        failback.stderr
+    );
+    assert_eq!(
+        ran()
+            .iter()
+            .filter(|l| l.starts_with("serve_from_a"))
+            .count(),
+        3
+    );
+    assert!(d.replications(B_REGION).await.is_empty());
+
+    // Fixed: the rerun runs media's hook alone (the barrier would hold it: let it through).
+    std::fs::remove_file(dir.join("fail-media")).unwrap();
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"$EFS_DR_HOOK $EFS_DR_PAIR again\" >> \"$(dirname \"$0\")/hooks.log\"\n",
+    )
+    .unwrap();
+    d.ok(&["failback", "--yes", "--writes-stopped"]).await;
+    let again: Vec<String> = ran().into_iter().filter(|l| l.ends_with("again")).collect();
+    assert_eq!(again, ["serve_from_a media again"]);
+    assert_eq!(d.replications(B_REGION).await.len(), 3);
+}

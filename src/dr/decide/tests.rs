@@ -833,6 +833,7 @@ fn a_hook_phase_runs_its_command_until_the_record_says_it_succeeded() {
     p.hooks = Some(HookSettings {
         commands: [(HookPoint::ServeFromB, "./serve.sh".to_string())].into(),
         timeout: Duration::from_secs(60),
+        max_parallel: crate::hooks::DEFAULT_MAX_PARALLEL,
     });
     let gates = settings();
     let inputs = Inputs {

@@ -1,6 +1,9 @@
 //! Running the operator's hooks of a round: each pair's command in the config file's folder,
-//! with the pair's variables, for at most the configured timeout; its output into the events
-//! and the report; its success recorded beside the state before the run goes on.
+//! with the pair's variables, for at most the configured timeout, the pairs' at once (at most
+//! `max_parallel`); their output into the events and the report; their successes recorded
+//! beside the state before the run goes on.
+
+use futures::StreamExt;
 
 use super::Runner;
 use crate::dr::decide::Action;
@@ -46,12 +49,15 @@ impl Runner<'_> {
             .iter()
             .any(|(k, v)| k == "EFS_DR_REHEARSAL" && v == "1");
         let unplanned = self.req.op == (Operation::Failover { unplanned: true });
+        // Every pair's hook of this phase, at most `max_parallel` at once; their events and
+        // records in pair order once all have ended.
+        let mut runs = Vec::new();
         for (name, actions) in round {
             for action in actions {
                 let Action::Hook { hook, command } = action else {
                     continue;
                 };
-                let pair = self.pair(name).clone();
+                let pair = self.pair(name);
                 let timeout = pair
                     .hooks
                     .as_ref()
@@ -59,7 +65,7 @@ impl Runner<'_> {
                     .unwrap_or(hooks::DEFAULT_TIMEOUT);
                 let mut env = inherited.clone();
                 env.extend(hooks::environment(
-                    &pair,
+                    pair,
                     *hook,
                     hook.operation(),
                     &step.name(),
@@ -74,51 +80,81 @@ impl Runner<'_> {
                         text: format!("hook {hook}: running `{command}`"),
                     },
                 );
-                let outcome = hooks::run(command, &dir, &env, timeout).await;
-                self.out.emit(
-                    Some(name),
-                    Some(step),
-                    self.ctx.aws.now(),
-                    EventKind::HookRan {
-                        hook: *hook,
-                        command: command.clone(),
-                        outcome: outcome.clone(),
-                    },
-                );
-                if !outcome.succeeded() {
-                    let how = match (&outcome.failure, outcome.exit_code) {
-                        (Some(f), _) => f.clone(),
-                        (None, Some(code)) => format!("exited {code}"),
-                        (None, None) => "did not exit".into(),
-                    };
-                    let output = outcome.output.trim();
-                    return Err(DrError::Refused(format!(
-                        "the {hook} hook `{command}` {how}{}. Nothing after it was changed; fix it, then run the same command again (hooks that succeeded are not run again)",
-                        if output.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; its output:\n{output}")
-                        }
-                    ))
-                    .for_pair(name));
-                }
-                // The run holds the lease: the record read at its start is the record.
-                let store = ledger::Store::of(&self.ctx.config);
-                let mut record = self.hook_record.clone().unwrap_or_default();
+                runs.push((name, *hook, command, env, timeout));
+            }
+        }
+        let max_parallel = self
+            .ctx
+            .config
+            .pairs
+            .iter()
+            .find_map(|p| p.hooks.as_ref())
+            .map(|h| h.max_parallel)
+            .unwrap_or(hooks::DEFAULT_MAX_PARALLEL) as usize;
+        let outcomes: Vec<hooks::HookOutcome> = futures::stream::iter(
+            runs.iter()
+                .map(|(_, _, command, env, timeout)| hooks::run(command, &dir, env, *timeout)),
+        )
+        .buffered(max_parallel.max(1))
+        .collect()
+        .await;
+        let mut record = self.hook_record.clone().unwrap_or_default();
+        let mut succeeded = 0;
+        let mut failed = Vec::new();
+        for ((name, hook, command, _, _), outcome) in runs.iter().zip(outcomes) {
+            self.out.emit(
+                Some(name),
+                Some(step),
+                self.ctx.aws.now(),
+                EventKind::HookRan {
+                    hook: *hook,
+                    command: command.to_string(),
+                    outcome: outcome.clone(),
+                },
+            );
+            if outcome.succeeded() {
                 record.record(name, *hook);
-                let recorded = store.save(&record).await.map(|_| record);
-                match recorded {
-                    Ok(l) => self.hook_record = Some(l),
-                    Err(e) => {
-                        return Err(DrError::Failed(format!(
-                            "the {hook} hook succeeded but could not be recorded in {} ({e}): running the same command again runs it again",
-                            store.name()
-                        ))
-                        .for_pair(name));
+                succeeded += 1;
+                continue;
+            }
+            let how = match (&outcome.failure, outcome.exit_code) {
+                (Some(f), _) => f.clone(),
+                (None, Some(code)) => format!("exited {code}"),
+                (None, None) => "did not exit".into(),
+            };
+            let output = outcome.output.trim();
+            failed.push((
+                name.to_string(),
+                DrError::Refused(format!(
+                    "the {hook} hook `{command}` {how}{}. Nothing after it was changed; fix it, then run the same command again (hooks that succeeded are not run again)",
+                    if output.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; its output:\n{output}")
                     }
+                ))
+                .for_pair(name),
+            ));
+        }
+        // The run holds the lease: the record read at its start is the record. What succeeded
+        // is recorded even when another pair's hook failed, so that it is not run again.
+        if succeeded > 0 {
+            let store = ledger::Store::of(&self.ctx.config);
+            match store.save(&record).await {
+                Ok(()) => self.hook_record = Some(record),
+                Err(e) => {
+                    return Err(DrError::Failed(format!(
+                        "the {} hooks succeeded but could not be recorded in {} ({e}): running the same command again runs them again",
+                        step.name(),
+                        store.name()
+                    )));
                 }
             }
         }
-        Ok(())
+        match failed.len() {
+            0 => Ok(()),
+            1 => Err(failed.remove(0).1),
+            _ => Err(DrError::fleet(failed, &[])),
+        }
     }
 }
