@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::HookPoint;
+use crate::aws::AwsTime;
 use crate::config::{Config, S3Backend};
 
 const S3_SUFFIX: &str = ".efs-dr-hooks";
@@ -34,16 +35,48 @@ impl Ledger {
         self.done.iter().any(|d| d.pair == pair && d.hook == hook)
     }
 
-    pub fn record(&mut self, pair: &str, hook: HookPoint) {
+    /// `hook` succeeded for `pair` at `at` (AWS's time: what a later run compares with AWS's
+    /// metrics).
+    pub fn record(&mut self, pair: &str, hook: HookPoint, at: AwsTime) {
         if !self.done(pair, hook) {
             self.done.push(Done {
                 operation: hook.operation().to_string(),
                 pair: pair.to_string(),
                 hook,
-                at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                at: humantime::format_rfc3339_seconds(at).to_string(),
                 host: crate::lease::host(),
             });
         }
+    }
+
+    /// A stop hook's success stands while its side has not been written since: a write on that
+    /// side after the hook succeeded means the application runs there again (the operation was
+    /// abandoned and the application restarted), so the hook must run again before the
+    /// cut-over. `last_write` gives a pair's side's last write as CloudWatch shows it (None:
+    /// not known, and the record stands). Returns what was forgotten: (pair, hook, when it had
+    /// succeeded, the write after it).
+    pub fn forget_stops_written_since(
+        &mut self,
+        last_write: impl Fn(&str, HookPoint) -> Option<AwsTime>,
+    ) -> Vec<(String, HookPoint, String, AwsTime)> {
+        let mut forgotten = Vec::new();
+        self.done.retain(|d| {
+            if !d.hook.stops_writes() {
+                return true;
+            }
+            let (Ok(at), Some(written)) = (
+                humantime::parse_rfc3339_weak(&d.at),
+                last_write(&d.pair, d.hook),
+            ) else {
+                return true;
+            };
+            if written > at {
+                forgotten.push((d.pair.clone(), d.hook, d.at.clone(), written));
+                return false;
+            }
+            true
+        });
+        forgotten
     }
 
     /// A run of `operation` on `pairs` starts: what other operations recorded for those pairs
@@ -113,13 +146,43 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn t(secs: u64) -> AwsTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    #[test]
+    fn a_stop_hook_written_over_since_it_succeeded_is_forgotten_and_nothing_else() {
+        let mut l = Ledger::default();
+        l.record("app", HookPoint::StopWritesOnA, t(0));
+        l.record("web", HookPoint::StopWritesOnA, t(0));
+        l.record("db", HookPoint::StopWritesOnA, t(0));
+        l.record("app", HookPoint::ServeFromB, t(0));
+        let forgotten = l.forget_stops_written_since(|pair, _| match pair {
+            "app" => Some(t(120)), // the application on A wrote again
+            "web" => Some(t(0)),   // its last write is the one the hook waited for
+            _ => None,             // not known: the record stands
+        });
+        assert_eq!(forgotten.len(), 1, "{forgotten:?}");
+        assert_eq!(
+            (forgotten[0].0.as_str(), forgotten[0].1),
+            ("app", HookPoint::StopWritesOnA)
+        );
+        assert!(!l.done("app", HookPoint::StopWritesOnA));
+        assert!(
+            l.done("app", HookPoint::ServeFromB),
+            "a serve hook is not a stop hook"
+        );
+        assert!(l.done("web", HookPoint::StopWritesOnA));
+        assert!(l.done("db", HookPoint::StopWritesOnA));
+    }
+
     #[test]
     fn a_run_of_another_operation_forgets_what_the_last_one_recorded_for_its_pairs_only() {
         let mut l = Ledger::default();
-        l.record("app", HookPoint::StopWritesOnA);
-        l.record("app", HookPoint::ServeFromB);
-        l.record("web", HookPoint::ServeFromB);
-        l.record("app", HookPoint::ServeFromB);
+        l.record("app", HookPoint::StopWritesOnA, t(0));
+        l.record("app", HookPoint::ServeFromB, t(0));
+        l.record("web", HookPoint::ServeFromB, t(0));
+        l.record("app", HookPoint::ServeFromB, t(1));
         assert_eq!(l.done.len(), 3, "recorded once");
         assert!(
             !l.begin("failover", &["app".into()]),

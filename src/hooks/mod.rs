@@ -52,6 +52,12 @@ impl HookPoint {
         }
     }
 
+    /// A hook that stops the application writing (on A before a failover, on B before a
+    /// failback's cut-over).
+    pub fn stops_writes(self) -> bool {
+        matches!(self, HookPoint::StopWritesOnA | HookPoint::StopWritesOnB)
+    }
+
     /// The side that serves writes once the hook has run.
     pub fn active_after(self) -> &'static str {
         match self {

@@ -352,3 +352,49 @@ fi
     assert_eq!(again, ["serve_from_a media again"]);
     assert_eq!(d.replications(B_REGION).await.len(), 3);
 }
+
+/// A planned failover abandoned after its stop_writes_on_a hook (its RPO check refused), and
+/// the application restarted on A: the next failover does not take the old record's word. A was
+/// written after the hook succeeded, so the hook runs again before the cut-over, and the run
+/// says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_hook_of_an_abandoned_failover_runs_again_once_a_was_written_since() {
+    let d = drill(&["app"]).await;
+    let dir = with_hooks(&d);
+    let a = d.pairs[0].a.to_string();
+    d.ok(&["init", "--yes"]).await;
+    d.ts.control
+        .set_replication_status(&a, "ERROR", Some("the destination is out of capacity"))
+        .await
+        .unwrap();
+    let refused = d.efs_dr(&["failover", "--yes", "--writes-stopped"]).await;
+    assert_eq!(refused.code, 2, "{}\n{}", refused.stdout, refused.stderr);
+    assert_eq!(hooks_in(&log(&dir)), ["stop_writes_on_a"]);
+
+    // Abandoned: the replication mended, the application back on A and writing.
+    d.ts.control
+        .set_replication_status(&a, "ENABLED", None)
+        .await
+        .unwrap();
+    d.ts.control
+        .write_file(&a, "app/after-the-abandoned-failover.txt", b"written on A")
+        .await
+        .unwrap();
+    d.ts.control.advance(300.0).await.unwrap();
+
+    let failover = d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    assert_eq!(
+        hooks_in(&log(&dir)),
+        ["stop_writes_on_a", "stop_writes_on_a", "serve_from_b"],
+        "the stop hook runs again before the cut-over"
+    );
+    let warned = failover.warnings();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains(&a) && w.contains("stop_writes_on_a") && w.contains("runs again")),
+        "{warned:?}"
+    );
+    let on_b = d.ts.control.digest(&d.pairs[0].b).await.unwrap();
+    assert!(on_b.contains_key("app/after-the-abandoned-failover.txt"), "{on_b:?}");
+}

@@ -14,6 +14,65 @@ use crate::dr::DrError;
 use crate::hooks::{self, ledger};
 
 impl Runner<'_> {
+    /// At the run's start: a stop hook recorded for this operation whose side was written
+    /// after it succeeded is forgotten, and runs again at its point. The operation was
+    /// abandoned and the application restarted there; skipping its stop now would let it write
+    /// through the cut-over.
+    pub(super) async fn forget_stops_written_since(
+        &mut self,
+        snapshot: &crate::dr::view::Snapshot,
+    ) -> Result<(), DrError> {
+        let Some(record) = self.hook_record.as_mut() else {
+            return Ok(());
+        };
+        let pairs = &self.req.pairs;
+        let side_of = |pair: &str, hook: hooks::HookPoint| {
+            let pair = pairs.iter().find(|p| p.name == pair)?;
+            Some(match hook {
+                hooks::HookPoint::StopWritesOnB => &pair.secondary,
+                _ => &pair.primary,
+            })
+        };
+        let forgotten = record.forget_stops_written_since(|pair, hook| {
+            let side = side_of(pair, hook)?;
+            snapshot
+                .region(side.region.as_str())?
+                .last_writes
+                .get(&side.file_system_id)?
+                .at
+        });
+        if forgotten.is_empty() {
+            return Ok(());
+        }
+        let record = record.clone();
+        for (pair, hook, succeeded, written) in &forgotten {
+            let side = side_of(pair, *hook).expect("a pair of this run");
+            self.out.emit(
+                Some(pair),
+                None,
+                snapshot.now(),
+                EventKind::Warning {
+                    text: format!(
+                        "{} ({}) was written at {}, after the {hook} hook succeeded at {succeeded}: the application writes there again, so the hook runs again",
+                        side.file_system_id,
+                        side.region,
+                        crate::aws::rfc3339(*written)
+                    ),
+                },
+            );
+        }
+        if !self.req.dry_run {
+            let store = ledger::Store::of(&self.ctx.config);
+            store.save(&record).await.map_err(|e| {
+                DrError::Failed(format!(
+                    "the hook record {} could not be written ({e}); nothing was changed",
+                    store.name()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn hooks(
         &mut self,
         step: Step,
@@ -113,7 +172,14 @@ impl Runner<'_> {
                 },
             );
             if outcome.succeeded() {
-                record.record(name, *hook);
+                record.record(
+                    name,
+                    *hook,
+                    self.ctx
+                        .aws
+                        .now()
+                        .unwrap_or_else(std::time::SystemTime::now),
+                );
                 succeeded += 1;
                 continue;
             }

@@ -427,6 +427,7 @@ impl Runner<'_> {
         )
         .await;
         self.read_hook_record().await?;
+        self.forget_stops_written_since(&snapshot).await?;
         let facts = position::Facts {
             hooks: self.hook_record.clone(),
             ..facts
