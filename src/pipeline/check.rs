@@ -156,7 +156,6 @@ pub fn inconsistencies(plan: &PlanJson, pairs: &[crate::config::Pair]) -> Vec<St
     out
 }
 
-/// What a plan does to one pair, against its position.
 /// The plan's imports that no pending phase makes: "address (id ...)".
 pub fn unexpected_imports(plan: &PlanJson, round: &TerraformRound) -> Vec<String> {
     plan.imports()
@@ -182,6 +181,7 @@ pub fn refresh_traces(plan: &PlanJson) -> Vec<String> {
         .collect()
 }
 
+/// What a plan does to one pair, against its position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairCheck {
     /// The plan moves the pair by its pending phase, whose actions say what it may change.
@@ -361,7 +361,10 @@ pub async fn check_plan(
 mod tests {
     //! check-plan on plans Terraform made: a forget recorded from Terraform 1.15.5 (the
     //! unplanned failover's pull request, pairs "app" and "media"), and the same plan as 1.15.6
-    //! renders it (the forgotten instances no longer in `planned_values`, #38665).
+    //! renders it (the forgotten instances no longer in `planned_values`, #38665). Both
+    //! recordings predate the forget file's `efs_dr_forgotten_<name>` addresses (they move to
+    //! `efs_dr_forgotten`): check-plan knows a forget by its `previous_address`, never by where
+    //! it was moved, so they stand for either.
 
     use super::*;
     use crate::dr::decide::tests::settings;

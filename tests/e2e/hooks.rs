@@ -396,5 +396,8 @@ async fn a_stop_hook_of_an_abandoned_failover_runs_again_once_a_was_written_sinc
         "{warned:?}"
     );
     let on_b = d.ts.control.digest(&d.pairs[0].b).await.unwrap();
-    assert!(on_b.contains_key("app/after-the-abandoned-failover.txt"), "{on_b:?}");
+    assert!(
+        on_b.contains_key("app/after-the-abandoned-failover.txt"),
+        "{on_b:?}"
+    );
 }
