@@ -27,12 +27,18 @@ async fn drill(metric_regions: SyncMetricRegions, metric_region: &str) -> Drill 
         },
     )
     .await;
+    with_alarms(&d, metric_region);
+    d
+}
+
+/// The drill's config with an `alarms` block: a topic in each region, the metric read in
+/// `metric_region` ("destination" or "source").
+pub(crate) fn with_alarms(d: &Drill, metric_region: &str) {
     let mut config = std::fs::read_to_string(d.config()).unwrap();
     config.push_str(&format!(
         "\nalarms {{\n  sns_topic_arns = [\"{TOPIC_A}\", \"{TOPIC_B}\"]\n  metric_region  = \"{metric_region}\"\n}}\n"
     ));
     std::fs::write(d.config(), config).unwrap();
-    d
 }
 
 /// Every metric alarm in both regions: (region, alarm).

@@ -39,11 +39,7 @@ async fn drill_with_backup() -> Drill {
     let d = drill(&["app"]).await;
     with_backup(&d);
     vault(&d).await;
-    let mut config = std::fs::read_to_string(d.config()).unwrap();
-    config.push_str(
-        "\nalarms {\n  sns_topic_arns = [\"arn:aws:sns:us-east-1:123456789012:efs-dr\", \"arn:aws:sns:us-west-2:123456789012:efs-dr\"]\n}\n",
-    );
-    std::fs::write(d.config(), config).unwrap();
+    crate::alarms::with_alarms(&d, "destination");
     d
 }
 

@@ -60,6 +60,19 @@ fn refused(run: &Run, needle: &str) {
     assert!(text.contains(needle), "{needle:?} not in:\n{text}");
 }
 
+/// The root as a team keeps it: a git repository whose first commit is what `init` rendered,
+/// ignoring Terraform's local files, the reports and `more` (newline-separated).
+fn commit_root(repo: &Path, more: &str) {
+    std::fs::write(
+        repo.join(".gitignore"),
+        format!(".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\n{more}"),
+    )
+    .unwrap();
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+}
+
 /// One pull request through the pipeline: propose on a branch, commit, merge, the stage
 /// before apply, plain `terraform apply`, the stage after apply. Returns the proposal.
 async fn one_pull_request(d: &Drill, op: &str, n: usize) -> Value {
@@ -209,14 +222,7 @@ async fn a_failover_and_a_failback_run_as_reviewed_pull_requests_and_pipeline_st
     let d = drill(&["app", "media"]).await;
     let repo = d.dir.path();
     d.ok(&["init", "--yes"]).await;
-    std::fs::write(
-        repo.join(".gitignore"),
-        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\ngitlab-report.json\n",
-    )
-    .unwrap();
-    git(repo, &["init", "-q", "-b", "main"]);
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    commit_root(repo, "pr.md\npr.json\ngitlab-report.json\n");
 
     // Bad input first: unrelated changes in the root; a gate for the wrong operation.
     std::fs::write(d.tf_dir().join("notes.tf"), "# mine\n").unwrap();
@@ -443,14 +449,7 @@ async fn a_proposal_edited_by_hand_is_refused_before_apply_with_what_differs() {
     let d = drill(&["app"]).await;
     let repo = d.dir.path();
     d.ok(&["init", "--yes"]).await;
-    std::fs::write(
-        repo.join(".gitignore"),
-        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\n",
-    )
-    .unwrap();
-    git(repo, &["init", "-q", "-b", "main"]);
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    commit_root(repo, "");
     d.ok(&["propose", "failover"]).await;
     let file = d.tf_dir().join("efs-dr.proposal.json");
     let reviewed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -501,21 +500,10 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
     let repo = d.dir.path();
     // Lag alarms published in the source's region: A -> B's alarms are in A, which the
     // failover can only forget and the failback's last pull request imports back.
-    let mut config = std::fs::read_to_string(d.config()).unwrap();
-    config.push_str(&format!(
-        "\nalarms {{\n  sns_topic_arns = [\"{TOPIC_A}\", \"{TOPIC_B}\"]\n  metric_region  = \"source\"\n}}\n"
-    ));
-    std::fs::write(d.config(), config).unwrap();
+    crate::alarms::with_alarms(&d, "source");
     d.ok(&["init", "--yes"]).await;
     assert_eq!(alarm_names(&d, A_REGION).await.len(), 2);
-    std::fs::write(
-        repo.join(".gitignore"),
-        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\n",
-    )
-    .unwrap();
-    git(repo, &["init", "-q", "-b", "main"]);
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    commit_root(repo, "pr.md\npr.json\n");
     d.ts.control.set_outage(A_REGION, true).await.unwrap();
 
     // The proposal's plan, made by the pipeline itself, passes check-plan: the forget of each
@@ -652,9 +640,6 @@ async fn an_unplanned_failover_runs_as_a_reviewed_pull_request_while_a_is_down()
     );
 }
 
-const TOPIC_A: &str = "arn:aws:sns:us-east-1:123456789012:efs-dr";
-const TOPIC_B: &str = "arn:aws:sns:us-west-2:123456789012:efs-dr";
-
 /// The names of the metric alarms in `region`.
 async fn alarm_names(d: &Drill, region: &str) -> Vec<String> {
     let cw = efs_dr_testkit::cloudwatch(&d.ts.url, region);
@@ -674,20 +659,9 @@ async fn alarm_names(d: &Drill, region: &str) -> Vec<String> {
 async fn a_forget_planned_with_refresh_while_a_is_down_is_refused_for_what_the_refresh_read() {
     let d = drill(&["app"]).await;
     let repo = d.dir.path();
-    let mut config = std::fs::read_to_string(d.config()).unwrap();
-    config.push_str(
-        "\nalarms {\n  sns_topic_arns = [\"arn:aws:sns:us-east-1:123456789012:efs-dr\", \"arn:aws:sns:us-west-2:123456789012:efs-dr\"]\n}\n",
-    );
-    std::fs::write(d.config(), config).unwrap();
+    crate::alarms::with_alarms(&d, "destination");
     d.ok(&["init", "--yes"]).await;
-    std::fs::write(
-        repo.join(".gitignore"),
-        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\n",
-    )
-    .unwrap();
-    git(repo, &["init", "-q", "-b", "main"]);
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    commit_root(repo, "");
     d.ts.control.set_outage(A_REGION, true).await.unwrap();
     d.ok(&[
         "propose",
@@ -762,14 +736,7 @@ async fn a_gate_stage_runs_the_hooks_of_its_stage_and_the_pull_request_lists_the
     config.push_str(&crate::hooks::hooks_block(&script));
     std::fs::write(d.config(), config).unwrap();
     d.ok(&["init", "--yes"]).await;
-    std::fs::write(
-        repo.join(".gitignore"),
-        ".terraform/\n*.tfstate\n*.tfstate.backup\n*.tfplan\nefs-dr-reports/\npr.md\npr.json\nhooks.log\n.efs-dr-hooks.json\n",
-    )
-    .unwrap();
-    git(repo, &["init", "-q", "-b", "main"]);
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", "efs-dr root"]);
+    commit_root(repo, "pr.md\npr.json\nhooks.log\n.efs-dr-hooks.json\n");
     let hooks = || -> Vec<String> {
         std::fs::read_to_string(repo.join("hooks.log"))
             .unwrap_or_default()
