@@ -26,6 +26,7 @@ use crate::dr::view::{PairView, Snapshot};
 use crate::dr::DrError;
 use crate::render::{self, Direction, DIRECTIONS_FILE};
 use crate::terraform::PhaseError;
+use crate::terraform::{Flavour, Version};
 
 /// The `import` blocks of a phase that brings an existing replication into the state.
 pub const IMPORTS_FILE: &str = "efs-dr.imports.tf";
@@ -35,7 +36,15 @@ pub const IMPORTS_FILE: &str = "efs-dr.imports.tf";
 pub const FORGET_FILE: &str = "efs-dr.forget.tf";
 
 /// The oldest Terraform whose `removed` block forgets without destroying.
-const FORGET_NEEDS: crate::terraform::Version = crate::terraform::Version(1, 7, 0);
+/// The oldest release that plans a forget as a pull request carries it: a `removed` block
+/// with `lifecycle { destroy = false }` (Terraform 1.7; OpenTofu accepts `lifecycle` in
+/// `removed` only from 1.10).
+fn forget_needs(flavour: Flavour) -> Version {
+    match flavour {
+        Flavour::Terraform => Version(1, 7, 0),
+        Flavour::OpenTofu => Version(1, 10, 0),
+    }
+}
 
 /// Where `propose` saves its plan, inside the root's `.terraform/` (never committed).
 const PLAN_FILE: &str = ".terraform/efs-dr-proposal.tfplan";
@@ -364,10 +373,13 @@ fn forgets_can_be_proposed(
             })
             .for_pair(&p.pair.name));
         }
-        if removes && ctx.tf.version < FORGET_NEEDS {
+        let needs = forget_needs(ctx.tf.flavour);
+        if removes && ctx.tf.version < needs {
             return Err(DrError::from(ProposeRefusal::ForgetNeedsNewerTerraform {
                 step: p.step,
+                flavour: ctx.tf.flavour,
                 found: ctx.tf.version,
+                needs,
             })
             .for_pair(&p.pair.name));
         }
@@ -399,10 +411,12 @@ pub enum ProposeRefusal {
     NothingForPair { pair: String, found: String },
     #[error("\"{}\" first removes from the state a replication AWS no longer has, which a pull request does not carry. Run `efs-dr {command}` once from a machine with the state (it forgets only that entry), then propose again; nothing was written", step.title())]
     StaleStateEntry { step: Step, command: String },
-    #[error("\"{}\" forgets A -> B without reading A's region, which a pull request carries as a `removed` block: Terraform {FORGET_NEEDS} or later understands it, this one is {found}. Use a newer Terraform in the pipeline, or run `efs-dr failover --unplanned` from a machine with the state; nothing was written", step.title())]
+    #[error("\"{}\" forgets A -> B without reading A's region, which a pull request carries as a `removed` block with `lifecycle {{ destroy = false }}`: {flavour} {needs} or later understands it, this one is {flavour} {found}. Use a newer {flavour} in the pipeline, or run `efs-dr failover --unplanned` from a machine with the state; nothing was written", step.title())]
     ForgetNeedsNewerTerraform {
         step: Step,
-        found: crate::terraform::Version,
+        flavour: Flavour,
+        found: Version,
+        needs: Version,
     },
     #[error("the plan of this proposal changes more than its phases allow, so nothing was proposed:\n{plan}")]
     PlanUnsafe { plan: String },
@@ -816,7 +830,16 @@ mod tests {
             .for_pair("home"),
             DrError::from(ProposeRefusal::ForgetNeedsNewerTerraform {
                 step: Step::ForgetForward,
-                found: crate::terraform::Version(1, 6, 6),
+                flavour: Flavour::Terraform,
+                found: Version(1, 6, 6),
+                needs: forget_needs(Flavour::Terraform),
+            })
+            .for_pair("home"),
+            DrError::from(ProposeRefusal::ForgetNeedsNewerTerraform {
+                step: Step::ForgetForward,
+                flavour: Flavour::OpenTofu,
+                found: Version(1, 9, 1),
+                needs: forget_needs(Flavour::OpenTofu),
             })
             .for_pair("home"),
             ProposeRefusal::PlanUnsafe {

@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 pub use error::{LockInfo, TfError};
 pub use plan_json::{ChangeKind, PlanJson, ResourceChange};
 pub use safety::{AllowedChange, UnexpectedChange, UnsafePlan};
-pub use version::Version;
+pub use version::{Flavour, Version};
 
 /// A checked Terraform binary and the working directory it runs in.
 #[derive(Debug, Clone)]
@@ -25,6 +25,9 @@ pub struct Terraform {
     pub binary: PathBuf,
     pub dir: PathBuf,
     pub version: Version,
+    /// Terraform or OpenTofu: what the version means (a `removed` block's `lifecycle` needs
+    /// Terraform 1.7 but OpenTofu 1.10).
+    pub flavour: Flavour,
     pub lock_timeout: Duration,
     /// Extra environment (endpoint overrides, the toolchain's CLI config).
     pub env: Vec<(OsString, OsString)>,
@@ -73,19 +76,21 @@ impl Terraform {
             binary: path.clone(),
             dir: dir.to_path_buf(),
             version: Version(0, 0, 0),
+            flavour: Flavour::Terraform,
             lock_timeout,
             env,
             interrupt: Default::default(),
             parallelism: 10,
         };
         let ran = tf.exec(&version::args(), false).await?;
-        let found = version::parse_output(&ran.stdout).ok_or_else(|| TfError::BinaryNotFound {
-            name: binary.to_string(),
-            why: format!(
-                "{} did not answer `version -json` like Terraform",
-                path.display()
-            ),
-        })?;
+        let (flavour, found) =
+            version::parse_output(&ran.stdout).ok_or_else(|| TfError::BinaryNotFound {
+                name: binary.to_string(),
+                why: format!(
+                    "{} did not answer `version -json` like Terraform",
+                    path.display()
+                ),
+            })?;
         if found < version::MINIMUM {
             return Err(TfError::TooOld {
                 binary: path,
@@ -93,6 +98,7 @@ impl Terraform {
             });
         }
         tf.version = found;
+        tf.flavour = flavour;
         Ok(tf)
     }
 

@@ -29,9 +29,28 @@ impl fmt::Display for Version {
     }
 }
 
+/// Which tool the binary is: both answer `version -json` with a `terraform_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Flavour {
+    Terraform,
+    OpenTofu,
+}
+
+impl fmt::Display for Flavour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Flavour::Terraform => "Terraform",
+            Flavour::OpenTofu => "OpenTofu",
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct VersionJson {
     terraform_version: String,
+    /// Terraform always prints it (`internal/command/version.go`, no omitempty); OpenTofu's
+    /// output has no such field (`internal/command/views/version.go`).
+    terraform_outdated: Option<bool>,
 }
 
 pub fn args() -> Vec<String> {
@@ -39,9 +58,13 @@ pub fn args() -> Vec<String> {
 }
 
 /// Parses `version -json` (Terraform and OpenTofu both print `terraform_version`).
-pub fn parse_output(stdout: &str) -> Option<Version> {
+pub fn parse_output(stdout: &str) -> Option<(Flavour, Version)> {
     let v: VersionJson = serde_json::from_str(stdout).ok()?;
-    Version::parse(&v.terraform_version)
+    let flavour = match v.terraform_outdated {
+        Some(_) => Flavour::Terraform,
+        None => Flavour::OpenTofu,
+    };
+    Some((flavour, Version::parse(&v.terraform_version)?))
 }
 
 #[cfg(test)]
@@ -54,8 +77,17 @@ mod tests {
         assert_eq!(Version::parse("v1.6.0-alpha1"), Some(Version(1, 6, 0)));
         assert!(Version(1, 4, 9) < MINIMUM && Version(1, 5, 0) >= MINIMUM);
         assert_eq!(
-            parse_output(r#"{"terraform_version":"1.15.5","platform":"linux_amd64"}"#),
-            Some(Version(1, 15, 5))
+            parse_output(
+                r#"{"terraform_version":"1.15.5","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}"#
+            ),
+            Some((Flavour::Terraform, Version(1, 15, 5)))
+        );
+        // OpenTofu 1.9's answer: no terraform_outdated.
+        assert_eq!(
+            parse_output(
+                r#"{"terraform_version":"1.9.1","platform":"linux_amd64","provider_selections":{}}"#
+            ),
+            Some((Flavour::OpenTofu, Version(1, 9, 1)))
         );
         assert_eq!(parse_output("Terraform v1.2"), None);
     }

@@ -807,7 +807,7 @@ async fn the_whole_job_runs_on_the_oldest_tested_terraform() {
     assert_eq!(old.code, 2, "{}\n{}", old.stdout, old.stderr);
     assert!(
         old.stderr
-            .contains("Terraform 1.7.0 or later understands it, this one is 1.6.6"),
+            .contains("Terraform 1.7.0 or later understands it, this one is Terraform 1.6.6"),
         "{}",
         old.stderr
     );
