@@ -401,3 +401,78 @@ async fn a_stop_hook_of_an_abandoned_failover_runs_again_once_a_was_written_sinc
         "{on_b:?}"
     );
 }
+
+/// Each hook's success is recorded as it ends, not when the phase's last hook ends: a run
+/// killed while media's hook still runs has app's recorded, and the same command then runs
+/// media's alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_while_a_pairs_hook_runs_keeps_the_others_that_ended() {
+    let d = drill(&["app", "media"]).await;
+    let dir = d.dir.path().to_path_buf();
+    let script = dir.join("hook.sh");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+here="$(dirname "$0")"
+if [ "$EFS_DR_PAIR" = media ]; then
+  n=0
+  while [ ! -e "$here/release" ]; do
+    n=$((n + 1))
+    [ "$n" -gt 1200 ] && exit 1
+    sleep 0.1
+  done
+fi
+echo "$EFS_DR_HOOK $EFS_DR_PAIR" >> "$here/hooks.log"
+"#,
+    )
+    .unwrap();
+    let mut config = std::fs::read_to_string(d.config()).unwrap();
+    config.push_str(&format!(
+        "\nhooks {{\n  serve_from_b = \"sh {}\"\n  timeout      = \"5m\"\n}}\n",
+        script.display()
+    ));
+    std::fs::write(d.config(), config).unwrap();
+    d.ok(&["init", "--yes"]).await;
+
+    let mut run = d
+        .command(&["failover", "--yes", "--writes-stopped"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // app's hook ended and is recorded while media's still waits: kill the run there.
+    let record = d.tf_dir().join(".efs-dr-hooks.json");
+    let recorded = |pair: &str| {
+        std::fs::read_to_string(&record)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| {
+                v["done"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d["pair"] == pair && d["hook"] == "serve_from_b")
+            })
+    };
+    let mut waited = 0;
+    while !recorded("app") {
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "the run ended before app's hook was recorded"
+        );
+        waited += 1;
+        assert!(waited < 1200, "app's hook was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!recorded("media"));
+    run.start_kill().unwrap();
+    run.wait().await.unwrap();
+
+    std::fs::write(dir.join("release"), "").unwrap();
+    d.ok(&["failover", "--yes", "--writes-stopped"]).await;
+    let log = std::fs::read_to_string(dir.join("hooks.log")).unwrap();
+    let count = |line: &str| log.lines().filter(|l| *l == line).count();
+    assert_eq!(count("serve_from_b app"), 1, "{log}");
+    assert!(count("serve_from_b media") >= 1, "{log}");
+    assert!(recorded("media"));
+}

@@ -1,7 +1,7 @@
 //! Running the operator's hooks of a round: each pair's command in the config file's folder,
 //! with the pair's variables, for at most the configured timeout, the pairs' at once (at most
-//! `max_parallel`); their output into the events and the report; their successes recorded
-//! beside the state before the run goes on.
+//! `max_parallel`); each one's output into the events and the report, and its success recorded
+//! beside the state, as it ends.
 
 use futures::StreamExt;
 
@@ -108,8 +108,7 @@ impl Runner<'_> {
             .iter()
             .any(|(k, v)| k == "EFS_DR_REHEARSAL" && v == "1");
         let unplanned = self.req.op == (Operation::Failover { unplanned: true });
-        // Every pair's hook of this phase, at most `max_parallel` at once; their events and
-        // records in pair order once all have ended.
+        // Every pair's hook of this phase, at most `max_parallel` at once.
         let mut runs = Vec::new();
         for (name, actions) in round {
             for action in actions {
@@ -150,17 +149,20 @@ impl Runner<'_> {
             .find_map(|p| p.hooks.as_ref())
             .map(|h| h.max_parallel)
             .unwrap_or(hooks::DEFAULT_MAX_PARALLEL) as usize;
-        let outcomes: Vec<hooks::HookOutcome> = futures::stream::iter(
-            runs.iter()
-                .map(|(_, _, command, env, timeout)| hooks::run(command, &dir, env, *timeout)),
-        )
-        .buffered(max_parallel.max(1))
-        .collect()
-        .await;
-        let mut record = self.hook_record.clone().unwrap_or_default();
-        let mut succeeded = 0;
+        let dir = dir.as_path();
+        let mut running = futures::stream::iter(runs.iter().enumerate().map(
+            |(i, (_, _, command, env, timeout))| async move {
+                (i, hooks::run(command, dir, env, *timeout).await)
+            },
+        ))
+        .buffer_unordered(max_parallel.max(1));
+        let store = ledger::Store::of(&self.ctx.config);
         let mut failed = Vec::new();
-        for ((name, hook, command, _, _), outcome) in runs.iter().zip(outcomes) {
+        // Each hook's end as it comes: a success is recorded at once (the run holds the lease,
+        // so the record read at its start is the record), so that a run killed while other
+        // pairs' hooks still run does not run it again.
+        while let Some((i, outcome)) = running.next().await {
+            let (name, hook, command, _, _) = &runs[i];
             self.out.emit(
                 Some(name),
                 Some(step),
@@ -172,15 +174,21 @@ impl Runner<'_> {
                 },
             );
             if outcome.succeeded() {
-                record.record(
-                    name,
-                    *hook,
-                    self.ctx
-                        .aws
-                        .now()
-                        .unwrap_or_else(std::time::SystemTime::now),
-                );
-                succeeded += 1;
+                let mut record = self.hook_record.clone().unwrap_or_default();
+                let at = self
+                    .ctx
+                    .aws
+                    .now()
+                    .unwrap_or_else(std::time::SystemTime::now);
+                record.record(name, *hook, at);
+                if let Err(e) = store.save(&record).await {
+                    return Err(DrError::Failed(format!(
+                        "the {hook} hook succeeded but could not be recorded in {} ({e}): running the same command again runs it again",
+                        store.name()
+                    ))
+                    .for_pair(name));
+                }
+                self.hook_record = Some(record);
                 continue;
             }
             let how = match (&outcome.failure, outcome.exit_code) {
@@ -202,21 +210,8 @@ impl Runner<'_> {
                 .for_pair(name),
             ));
         }
-        // The run holds the lease: the record read at its start is the record. What succeeded
-        // is recorded even when another pair's hook failed, so that it is not run again.
-        if succeeded > 0 {
-            let store = ledger::Store::of(&self.ctx.config);
-            match store.save(&record).await {
-                Ok(()) => self.hook_record = Some(record),
-                Err(e) => {
-                    return Err(DrError::Failed(format!(
-                        "the {} hooks succeeded but could not be recorded in {} ({e}): running the same command again runs them again",
-                        step.name(),
-                        store.name()
-                    )));
-                }
-            }
-        }
+        // In pair order, whatever order they ended in.
+        failed.sort_by_key(|(name, _)| runs.iter().position(|(n, ..)| *n == name));
         match failed.len() {
             0 => Ok(()),
             1 => Err(failed.remove(0).1),
