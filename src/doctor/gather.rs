@@ -82,13 +82,13 @@ fn run_checks(
                 Check::not(
                     Verdict::Warn,
                     CheckName::Terraform,
-                    format!("Terraform {}; hashicorp/aws {provider}", tf.version),
+                    format!("{} {}; hashicorp/aws {provider}", tf.flavour, tf.version),
                     "`efs-dr init` installs the provider and writes the lock file",
                 )
             } else {
                 Check::ok(
                     CheckName::Terraform,
-                    format!("Terraform {}, hashicorp/aws {provider}", tf.version),
+                    format!("{} {}, hashicorp/aws {provider}", tf.flavour, tf.version),
                 )
             }
         }
