@@ -138,7 +138,7 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
         .flat_map(|p| [p.primary.region.as_str(), p.secondary.region.as_str()])
         .collect();
     if !alarmed.is_empty() {
-        // Made and deleted by name: the module's only.
+        // Made, read and deleted by name: the module's only.
         if ops != Operations::Doctor {
             let arns: Vec<String> = alarmed
                 .iter()
@@ -152,7 +152,12 @@ pub fn policy(config: &Config, pairs: &[Pair], ops: Operations) -> Value {
             statements.push(json!({
                 "Sid": "LagAlarms",
                 "Effect": "Allow",
-                "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
+                // The provider lists an alarm's tags after every create, read and update.
+                "Action": [
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:ListTagsForResource"
+                ],
                 "Resource": arns
             }));
         }

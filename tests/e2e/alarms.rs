@@ -306,3 +306,55 @@ async fn the_alarm_an_unplanned_failover_leaves_in_the_dead_region_is_taken_back
         "{state:?}"
     );
 }
+
+/// The provider lists an alarm's tags right after creating it. A role without
+/// `cloudwatch:ListTagsForResource` fails that read: the run stops naming the permission, but
+/// the alarm CloudWatch made as planned is not left tainted (every later plan would replace
+/// it). Once the role is mended, the same command finishes with one alarm and a clean plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alarm_made_before_its_tags_could_not_be_listed_is_kept_and_the_rerun_ends_clean() {
+    let d = drill(SyncMetricRegions::Destination, "destination").await;
+    let full = d.efs_dr(&["iam-policy"]).await;
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let full: serde_json::Value = serde_json::from_str(&full.stdout).unwrap();
+    let mut less = full.clone();
+    for statement in less["Statement"].as_array_mut().unwrap() {
+        if statement["Sid"] == "LagAlarms" {
+            let actions = statement["Action"].as_array_mut().unwrap();
+            actions.retain(|a| a != "cloudwatch:ListTagsForResource");
+        }
+    }
+    d.ts.control
+        .set_iam_policy(Some(&less.to_string()))
+        .await
+        .unwrap();
+    let failed = d.efs_dr(&["init", "--yes"]).await;
+    assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
+    assert!(
+        failed.stdout.contains("cloudwatch:ListTagsForResource"),
+        "the error names the missing permission:\n{}",
+        failed.stdout
+    );
+    let untainted = failed.events.iter().any(|e| {
+        matches!(&e.kind, EventKind::StateChanged { command, address }
+            if command == "untaint" && address.contains("aws_cloudwatch_metric_alarm"))
+    });
+    assert!(untainted, "{}", failed.stdout);
+    let (_, show) = d.terraform(&["show", "-json"]).await;
+    assert!(
+        !show.contains("\"tainted\""),
+        "nothing is left tainted:\n{show}"
+    );
+
+    d.ts.control
+        .set_iam_policy(Some(&full.to_string()))
+        .await
+        .unwrap();
+    d.ok(&["init", "--yes"]).await;
+    let alarms = alarms(&d).await;
+    assert_eq!(alarms.len(), 1, "{alarms:#?}");
+    let (code, out) = d
+        .terraform(&["plan", "-input=false", "-detailed-exitcode"])
+        .await;
+    assert_eq!(code, 0, "{out}");
+}

@@ -115,6 +115,11 @@ fn resources(
             .filter(|arns| !arns.is_empty())
             .unwrap_or_else(|| vec![alarm("*")]),
         "DescribeAlarms" => vec![alarm("*")],
+        // The resource whose tags are listed, by its ARN.
+        "ListTagsForResource" => vec![field("ResourceARN")
+            .and_then(Json::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| alarm("*"))],
         _ => vec![format!("arn:aws:cloudwatch:{region}:{account}:*")],
     }
 }
@@ -153,10 +158,13 @@ fn dispatch(
         "PutMetricAlarm" => sim.api(&region, "PutMetricAlarm", true, |w, s| put_metric_alarm(w, s, &region, input)),
         "DescribeAlarms" => sim.api(&region, "DescribeAlarms", true, |w, s| describe_alarms(w, s, &region, input)),
         "DeleteAlarms" => sim.api(&region, "DeleteAlarms", true, |w, _| delete_alarms(w, &region, input)),
+        "ListTagsForResource" => {
+            sim.api(&region, "ListTagsForResource", false, |w, _| list_tags_for_resource(w, &region, input))
+        }
         other => Err(ApiError::new(
             400,
             "UnknownOperationException",
-            format!("the simulator's CloudWatch serves GetMetricData, GetMetricStatistics, PutMetricAlarm, DescribeAlarms and DeleteAlarms, not {other}"),
+            format!("the simulator's CloudWatch serves GetMetricData, GetMetricStatistics, PutMetricAlarm, DescribeAlarms, DeleteAlarms and ListTagsForResource, not {other}"),
         )),
     });
     match result {
@@ -793,6 +801,39 @@ fn describe_alarms(
 #[serde(rename_all = "PascalCase")]
 struct DeleteAlarmsInput {
     alarm_names: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ListTagsForResourceInput {
+    #[serde(rename = "ResourceARN")]
+    resource_arn: String,
+}
+
+/// The tags of an alarm of the region, by its ARN (the only taggable resource the simulator
+/// has); ResourceNotFoundException for any other ARN.
+fn list_tags_for_resource(
+    w: &mut super::model::World,
+    region: &str,
+    input: Json,
+) -> Result<Cbor, ApiError> {
+    let input: ListTagsForResourceInput = parse(input)?;
+    let Some(alarm) = w
+        .alarms
+        .iter()
+        .find(|a| a.region == region && a.arn == input.resource_arn)
+    else {
+        return Err(ApiError::new(
+            404,
+            "ResourceNotFoundException",
+            format!("{} does not exist in {region}", input.resource_arn),
+        ));
+    };
+    let tags = alarm
+        .tags
+        .iter()
+        .map(|(k, v)| Cbor::Map(vec![(text("Key"), text(k)), (text("Value"), text(v))]))
+        .collect();
+    Ok(Cbor::Map(vec![(text("Tags"), Cbor::Array(tags))]))
 }
 
 /// Deletes the named alarms of the region; a name that does not exist fails the whole call with

@@ -4,7 +4,9 @@
 //! DescribeAlarms by name and a missing alarm leaves the state; Update is PutMetricAlarm again;
 //! only `alarm_name` (and in 6.x `region`) forces replacement; Delete is DeleteAlarms, where
 //! ResourceNotFound is success; import by name. `actions_enabled` defaults to true and
-//! `treat_missing_data` to "missing", as upstream's schema says.
+//! `treat_missing_data` to "missing", as upstream's schema says. The transparent tagging
+//! interceptor lists the alarm's tags (ListTagsForResource) after every create, read and
+//! update, and fails the operation when it cannot.
 //!
 //! Not served by the stand-in (efs-dr's module uses none of them): `metric_query`,
 //! `extended_statistic`, `threshold_metric_id`, `evaluate_low_sample_count_percentiles`, and
@@ -204,21 +206,64 @@ fn flatten(prior: &State, a: &MetricAlarm) -> State {
     }
 }
 
+/// The transparent tagging interceptor's `listTags` (internal/provider/sdkv2/tags_interceptor.go,
+/// interceptors/htags.go): DescribeAlarms returns no tags, so after every Create, Read and
+/// Update the provider lists them with ListTagsForResource by the alarm's ARN, and an error
+/// (AccessDenied when the role lacks `cloudwatch:ListTagsForResource`) fails the operation.
+async fn with_listed_tags(c: &Configured, mut s: State) -> Result<State, String> {
+    let Some(arn) = known(&s.arn) else {
+        return Ok(s);
+    };
+    let out = c
+        .cloudwatch(region_of(&s))
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "listing tags for CloudWatch Metric Alarm ({arn}): {}",
+                service_message("CloudWatch", &e)
+            )
+        })?;
+    let listed: BTreeMap<String, Value<String>> = out
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), Value::Value(t.value()?.to_string()))))
+        .collect();
+    s.tags_all = Value::Value(listed);
+    Ok(s)
+}
+
+/// What a read of the alarm found.
+enum Found {
+    Alarm(State),
+    Gone,
+    /// It exists, but the tags could not be listed: the state as read, and why.
+    TagsUnlisted(State, String),
+}
+
 impl MetricAlarmResource {
     async fn read_live(
         &self,
         diags: &mut Diagnostics,
         c: &Configured,
         prior: &State,
-    ) -> Option<Option<State>> {
+    ) -> Option<Found> {
         let name = prior
             .id
             .as_ref_option()
             .or(prior.alarm_name.as_ref_option())?
             .clone();
         match find_by_name(&c.cloudwatch(region_of(prior)), &name).await {
-            Ok(Some(a)) => Some(Some(with_region(flatten(prior, &a), &c.region))),
-            Ok(None) => Some(None),
+            Ok(Some(a)) => {
+                let read = with_region(flatten(prior, &a), &c.region);
+                Some(match with_listed_tags(c, read.clone()).await {
+                    Ok(s) => Found::Alarm(s),
+                    Err(e) => Found::TagsUnlisted(read, e),
+                })
+            }
+            Ok(None) => Some(Found::Gone),
             Err(e) => {
                 diags.root_error("reading CloudWatch Metric Alarm", e);
                 None
@@ -421,8 +466,12 @@ impl Resource for MetricAlarmResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let c = self.shared.get(diags)?;
         match self.read_live(diags, c, &state).await {
-            Some(Some(s)) => Some((s, private)),
-            Some(None) => None,
+            Some(Found::Alarm(s)) => Some((s, private)),
+            Some(Found::Gone) => None,
+            Some(Found::TagsUnlisted(_, e)) => {
+                diags.root_error("reading CloudWatch Metric Alarm", e);
+                Some((state, private))
+            }
             None => Some((state, private)),
         }
     }
@@ -521,13 +570,20 @@ impl Resource for MetricAlarmResource {
         let mut prior = planned.clone();
         prior.id = Value::Value(name.clone());
         match self.read_live(diags, c, &prior).await {
-            Some(Some(s)) => Some((s, private)),
-            _ => {
+            Some(Found::Alarm(s)) => Some((s, private)),
+            // Created, then failed: Terraform records the object tainted, as upstream's SDKv2
+            // does with an id set and an error.
+            Some(Found::TagsUnlisted(s, e)) => {
+                diags.root_error("creating CloudWatch Metric Alarm", e);
+                Some((s, private))
+            }
+            Some(Found::Gone) => {
                 diags.root_error_short(format!(
                     "CloudWatch Metric Alarm ({name}) vanished right after creation"
                 ));
                 None
             }
+            None => None,
         }
     }
 
@@ -552,7 +608,11 @@ impl Resource for MetricAlarmResource {
             return None;
         }
         match self.read_live(diags, c, &planned).await {
-            Some(Some(s)) => Some((s, private)),
+            Some(Found::Alarm(s)) => Some((s, private)),
+            Some(Found::TagsUnlisted(s, e)) => {
+                diags.root_error("updating CloudWatch Metric Alarm", e);
+                Some((s, private))
+            }
             _ => None,
         }
     }

@@ -173,6 +173,7 @@ impl Runner<'_> {
                 // The provider's wait failed (a timeout on a slow day, AWS's answer to a
                 // second delete, a Describe that lags): if AWS shows every planned change
                 // under way, that is progress, and the phase's gate decides.
+                self.keep_alarms_aws_made(step, &planned).await;
                 if !self.under_way_in_aws(&planned).await {
                     return Err(e.into());
                 }
@@ -299,6 +300,52 @@ impl Runner<'_> {
     /// Whether AWS shows every planned change under way: a created replication ENABLING or
     /// ENABLED, a deleted one DELETING or gone. AWS's answers may lag a change by moments
     /// (eventual consistency): it is looked at a few times over a few seconds.
+    /// After a failed apply: a lag alarm the plan created that CloudWatch has was made as
+    /// planned (PutMetricAlarm succeeded; what failed came after it, such as the provider's
+    /// tag listing), yet Terraform saved it tainted, and every later plan would replace it.
+    /// It is untainted; the apply's error still ends the run.
+    async fn keep_alarms_aws_made(&mut self, step: Step, planned: &[ResourceChange]) {
+        // (pair, address, region, alarm name) of each alarm the plan created.
+        let creates: Vec<(String, String, String, String)> = planned
+            .iter()
+            .filter(|c| c.kind() == crate::terraform::ChangeKind::Create)
+            .filter_map(|c| {
+                self.req.pairs.iter().find_map(|pair| {
+                    [render::Direction::Forward, render::Direction::Reverse]
+                        .into_iter()
+                        .find(|d| render::alarm_address(pair, *d).as_deref() == Some(&c.address))
+                        .and_then(|d| {
+                            Some((
+                                pair.name.clone(),
+                                c.address.clone(),
+                                render::alarm_region(pair, d)?.to_string(),
+                                render::alarm_name(pair, d)?,
+                            ))
+                        })
+                })
+            })
+            .collect();
+        if creates.is_empty() {
+            return;
+        }
+        let in_aws = position::lag_alarms(&self.ctx.aws, &self.req.pairs).await;
+        for (pair, address, region, name) in creates {
+            let made =
+                matches!(in_aws.get(&region), Some(Ok(alarms)) if alarms.contains_key(&name));
+            if made && self.ctx.tf.untaint(&address).await.is_ok() {
+                self.out.emit(
+                    Some(&pair),
+                    Some(step),
+                    self.ctx.aws.now(),
+                    EventKind::StateChanged {
+                        command: "untaint".into(),
+                        address,
+                    },
+                );
+            }
+        }
+    }
+
     async fn under_way_in_aws(&self, planned: &[ResourceChange]) -> bool {
         use crate::aws::ReplicationStatus;
         use crate::terraform::ChangeKind;
