@@ -19,6 +19,7 @@ use efs_dr::dr::phase::RunFlags;
 use efs_dr::dr::planner::Operation;
 use efs_dr::dr::run::Context;
 use efs_dr::dr::DrError;
+use efs_dr::terraform::LocalWork;
 use efs_dr_ids::{FileSystemId, Region};
 use efs_dr_sim::{ControlClient, SimOptions, SimSettings, Simulator};
 
@@ -42,8 +43,9 @@ pub struct RehearseArgs {
     #[arg(long)]
     pub unplanned: bool,
     /// Simulated seconds per real second (AWS's 15-minute creation takes 15 s at 60). The
-    /// simulator's clock also runs while Terraform and efs-dr work locally, so each wall second
-    /// of theirs counts this many AWS seconds: a lower scale gives truer phase times.
+    /// simulator's clock stands still while Terraform plans or changes the state locally, but
+    /// runs through an apply and efs-dr's own work, whose wall seconds count this many AWS
+    /// seconds: a lower scale gives truer phase times.
     #[arg(long, default_value_t = 60.0)]
     pub time_scale: f64,
     /// Where the rehearsal's Terraform root, state and reports go (default: a new temporary
@@ -103,7 +105,8 @@ fn usual_durations(s: &SimSettings) -> String {
 #[derive(Debug, Clone, serde::Serialize)]
 struct PhaseTime {
     title: String,
-    /// On the simulator's clock: AWS's usual waits, plus the local work at the time scale.
+    /// On the simulator's clock: AWS's usual waits, plus an apply's and efs-dr's own local work
+    /// at the time scale (Terraform's other commands stop the clock).
     aws_seconds: f64,
     /// On this machine's clock.
     wall_seconds: f64,
@@ -162,7 +165,14 @@ pub async fn run(
     .await
     .map_err(|e| err("simulator")(e.to_string()))?;
     let url = sim.endpoint_url();
-    let result = rehearse(&args, &config, &url, output).await;
+    // Terraform's local work (everything but an apply, whose provider waits on AWS) stops the
+    // simulator's clock: it is not AWS's time.
+    let state = sim.state().clone();
+    let local_work = LocalWork(std::sync::Arc::new(move |working| match working {
+        true => state.clock.stop(),
+        false => state.clock.restart(),
+    }));
+    let result = rehearse(&args, &config, &url, local_work, output).await;
     sim.shutdown().await;
     let (dir, played) = result?;
     let usual = usual_durations(&settings);
@@ -188,7 +198,7 @@ pub async fn run(
         }
         human!("{usual}");
         human!(
-            "the simulator ran at x{}: each second of Terraform's and efs-dr's own work here counts {} AWS seconds, so a phase's AWS time is at most its usual waits plus that",
+            "the simulator ran at x{}; its clock stood still while Terraform planned, read or changed the state here, but runs through an apply (the provider waits on AWS there) and through efs-dr's own work: each such second here counts {} AWS seconds, so a phase's AWS time is its usual waits plus at most that",
             args.time_scale, args.time_scale
         );
         human!(
@@ -228,6 +238,7 @@ async fn rehearse(
     args: &RehearseArgs,
     config: &Config,
     url: &str,
+    local_work: LocalWork,
     output: OutputFormat,
 ) -> Result<(PathBuf, Played), DrError> {
     let control = ControlClient::new(url);
@@ -322,7 +333,8 @@ async fn rehearse(
         client,
         terraform_env,
     };
-    let tf = terraform(&mirror, &overrides).await?;
+    let mut tf = terraform(&mirror, &overrides).await?;
+    tf.local_work = Some(local_work);
     let ctx = Context {
         aws,
         tf,

@@ -36,6 +36,31 @@ pub struct Terraform {
     pub interrupt: crate::interrupt::Interrupt,
     /// `-parallelism` of plan and apply.
     pub parallelism: u32,
+    /// Told when a command that waits on nothing in AWS starts (`true`) and ends (`false`):
+    /// everything but `apply`, whose provider waits on AWS. A rehearsal stops its simulator's
+    /// clock meanwhile, so that local work does not count as AWS's time.
+    pub local_work: Option<LocalWork>,
+}
+
+/// See [`Terraform::local_work`].
+#[derive(Clone)]
+pub struct LocalWork(pub std::sync::Arc<dyn Fn(bool) + Send + Sync>);
+
+impl std::fmt::Debug for LocalWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalWork")
+    }
+}
+
+/// Calls the observer's end when dropped, however the command ends.
+struct LocalWorkGuard<'a>(Option<&'a LocalWork>);
+
+impl Drop for LocalWorkGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.0 {
+            (w.0)(false);
+        }
+    }
 }
 
 /// What a command printed.
@@ -81,6 +106,7 @@ impl Terraform {
             env,
             interrupt: Default::default(),
             parallelism: 10,
+            local_work: None,
         };
         let ran = tf.exec(&version::args(), false).await?;
         let (flavour, found) =
@@ -117,6 +143,14 @@ impl Terraform {
         progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
     ) -> Result<Ran, TfError> {
         tracing::info!(target: "terraform", dir = %self.dir.display(), "terraform {}", args.join(" "));
+        let local = self
+            .local_work
+            .as_ref()
+            .filter(|_| args.first().map(String::as_str) != Some("apply"));
+        if let Some(w) = local {
+            (w.0)(true);
+        }
+        let _local = LocalWorkGuard(local);
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(args)
             .current_dir(&self.dir)

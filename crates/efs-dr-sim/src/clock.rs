@@ -41,6 +41,25 @@ pub struct SimClock {
     anchor_sim: Millis,
     scale: f64,
     advanced: Mutex<Millis>,
+    stopped: Mutex<Stopped>,
+}
+
+/// Real time the clock does not count: while some holder keeps it stopped, and in total.
+#[derive(Debug, Default)]
+struct Stopped {
+    holders: u32,
+    since: Option<Instant>,
+    total: Duration,
+}
+
+impl Stopped {
+    fn at(&self, now: Instant) -> Duration {
+        self.total
+            + self
+                .since
+                .map(|s| now.duration_since(s))
+                .unwrap_or_default()
+    }
 }
 
 impl SimClock {
@@ -50,6 +69,7 @@ impl SimClock {
             anchor_sim: start,
             scale,
             advanced: Mutex::new(0),
+            stopped: Mutex::new(Stopped::default()),
         }
     }
 
@@ -58,9 +78,37 @@ impl SimClock {
     }
 
     pub fn now(&self) -> Millis {
-        let real = self.anchor_real.elapsed().as_secs_f64();
+        let now = Instant::now();
+        let stopped = self.stopped.lock().expect("clock lock").at(now);
+        let real = now
+            .duration_since(self.anchor_real)
+            .saturating_sub(stopped)
+            .as_secs_f64();
         let advanced = *self.advanced.lock().expect("clock lock");
         self.anchor_sim + (real * self.scale * 1000.0) as Millis + advanced
+    }
+
+    /// Stops the clock until every `stop` has its `restart` (a rehearsal: while Terraform works
+    /// locally and waits on nothing in AWS, AWS's time does not pass).
+    pub fn stop(&self) {
+        let mut s = self.stopped.lock().expect("clock lock");
+        if s.holders == 0 {
+            s.since = Some(Instant::now());
+        }
+        s.holders += 1;
+    }
+
+    pub fn restart(&self) {
+        let mut s = self.stopped.lock().expect("clock lock");
+        if s.holders == 0 {
+            return;
+        }
+        s.holders -= 1;
+        if s.holders == 0 {
+            if let Some(since) = s.since.take() {
+                s.total += since.elapsed();
+            }
+        }
     }
 
     /// Jumps simulated time forward (drills and tests: "15 minutes later").
@@ -87,6 +135,25 @@ mod tests {
         let b = c.now();
         assert!(b - a >= 60_000);
         assert_eq!(c.real_duration(60_000), Duration::from_millis(60));
+    }
+
+    #[test]
+    fn a_stopped_clock_stands_still_until_its_last_holder_restarts_it() {
+        let c = SimClock::new(0, 1000.0);
+        c.stop();
+        c.stop();
+        let a = c.now();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(c.now(), a, "stopped");
+        c.restart();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(c.now(), a, "one holder still keeps it stopped");
+        c.restart();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(c.now() >= a + 20_000, "runs again, at the scale");
+        c.restart();
+        c.advance(5);
+        assert!(c.now() >= a + 20_005, "an extra restart changes nothing");
     }
 
     #[test]
