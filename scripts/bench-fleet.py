@@ -2,7 +2,8 @@
 """Fleet benchmark: init, planned failover and failback of 1, 10, 40 and 100 pairs against the
 simulator (time scale 60) with real Terraform and the stand-in provider. Prints, per size and
 operation: wall time, AWS time, the ratio to one pair, gate polls, and efs-dr's own overhead
-per phase (wall time not spent in Terraform or waiting on AWS). A benchmark, not a test: run
+per phase (wall time not spent in Terraform or waiting on AWS); and how long a failover's
+hook phase takes when every pair has a serve_from_b hook. A benchmark, not a test: run
 it with `make bench` (it needs `make setup`, and boto3 from `make python-deps`).
 """
 
@@ -74,8 +75,8 @@ def file_systems(url, region, n, tag):
         time.sleep(0.05)
 
 
-def config(pairs):
-    text = (
+def config(pairs, hooks=""):
+    text = hooks + (
         'terraform {\n  dir = "terraform"\n  binary = "terraform"\n}\n\n'
         'gates {\n  poll_interval = "5s"\n  replication_timeout = "3h"\n'
         '  max_lag = "15m"\n  quiesce_window = "2m"\n}\n'
@@ -222,6 +223,53 @@ def bench(binary, size, scale, env_base):
         sim.wait()
 
 
+HOOK_S = 2
+
+
+def bench_hooks(binary, size, scale, env_base):
+    """A failover whose serve_from_b hook takes HOOK_S wall seconds per pair: how long the
+    fleet's hook phase takes (one after another it would be size x HOOK_S)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    sim = subprocess.Popen(
+        [binary, "sim", "serve", "--listen", f"127.0.0.1:{port}", "--time-scale", str(scale)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_health(url)
+        a = file_systems(url, A, size, "a")
+        b = file_systems(url, B, size, "b")
+        work = tempfile.mkdtemp(prefix=f"efs-dr-bench-hooks-{size}-")
+        cfg = os.path.join(work, "efs-dr.hcl")
+        hooks = f'hooks {{\n  serve_from_b = "sleep {HOOK_S}"\n}}\n\n'
+        with open(cfg, "w") as f:
+            f.write(config([(f"p{i:03}", a[i], b[i]) for i in range(size)], hooks))
+        env = dict(env_base, AWS_ENDPOINT_URL=url)
+        run(binary, cfg, ["init", "--yes"], env)
+        p = subprocess.run(
+            [binary, "--config", cfg, "--output", "json", "-q", "failover", "--yes", "--writes-stopped"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if p.returncode != 0:
+            sys.exit(f"efs-dr failover with hooks failed ({p.returncode}):\n{p.stderr[-3000:]}")
+        events = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        started = [
+            e["elapsed_ms"]
+            for e in events
+            if e.get("event") == "phase_started" and e.get("step") == "serve_from_b"
+        ]
+        ran = [e["elapsed_ms"] for e in events if e.get("event") == "hook_ran"]
+        if len(ran) != size:
+            sys.exit(f"{len(ran)} hooks ran for {size} pairs")
+        return (max(ran) - min(started)) / 1000.0
+    finally:
+        sim.terminate()
+        sim.wait()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="1,10,40,100")
@@ -244,6 +292,7 @@ def main():
     )
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {s: bench(args.bin, s, args.time_scale, env) for s in sizes}
+    hooks = {s: bench_hooks(args.bin, s, args.time_scale, env) for s in sizes}
     base = results[sizes[0]]
     print(f"\nefs-dr fleet benchmark, simulator time scale {args.time_scale:g}x\n")
     print("| pairs | operation | wall (s) | AWS (s) | ratio to 1 pair (wall) | gate polls | SDK calls per gate poll | max overhead per phase (s) | RTO, slowest pair (AWS s) | B writable in AWS, slowest pair (AWS s) |")
@@ -257,6 +306,11 @@ def main():
                 f"{max(over) if over else 0:.2f} | {'' if rto is None else f'{rto:.0f}'} | "
                 f"{'' if writable is None else f'{writable:.0f}'} |"
             )
+    print(f"\nA failover's serve_from_b hooks of {HOOK_S} s each (hooks.max_parallel 10):\n")
+    print("| pairs | hook phase, wall (s) | one after another (s) |")
+    print("|---|---|---|")
+    for s in sizes:
+        print(f"| {s} | {hooks[s]:.1f} | {s * HOOK_S} |")
 
 
 if __name__ == "__main__":
