@@ -35,7 +35,6 @@ pub const IMPORTS_FILE: &str = "efs-dr.imports.tf";
 /// region (an unplanned failover's A -> B): Terraform >= 1.7.
 pub const FORGET_FILE: &str = "efs-dr.forget.tf";
 
-/// The oldest Terraform whose `removed` block forgets without destroying.
 /// The oldest release that plans a forget as a pull request carries it: a `removed` block
 /// with `lifecycle { destroy = false }` (Terraform 1.7; OpenTofu accepts `lifecycle` in
 /// `removed` only from 1.10).

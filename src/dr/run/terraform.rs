@@ -297,9 +297,6 @@ impl Runner<'_> {
 }
 
 impl Runner<'_> {
-    /// Whether AWS shows every planned change under way: a created replication ENABLING or
-    /// ENABLED, a deleted one DELETING or gone. AWS's answers may lag a change by moments
-    /// (eventual consistency): it is looked at a few times over a few seconds.
     /// After a failed apply: a lag alarm the plan created that CloudWatch has was made as
     /// planned (PutMetricAlarm succeeded; what failed came after it, such as the provider's
     /// tag listing), yet Terraform saved it tainted, and every later plan would replace it.
@@ -346,6 +343,9 @@ impl Runner<'_> {
         }
     }
 
+    /// Whether AWS shows every planned change under way: a created replication ENABLING or
+    /// ENABLED, a deleted one DELETING or gone. AWS's answers may lag a change by moments
+    /// (eventual consistency): it is looked at a few times over a few seconds.
     async fn under_way_in_aws(&self, planned: &[ResourceChange]) -> bool {
         use crate::aws::ReplicationStatus;
         use crate::terraform::ChangeKind;
