@@ -87,8 +87,8 @@ pub fn aws_json(sim: &SimState, headers: &HeaderMap, body: Bytes) -> Response {
 /// the alarm's ARN for PutMetricAlarm, each named alarm's for DeleteAlarms; for DescribeAlarms,
 /// which lists, every alarm of the region (`alarm:*`), so a statement scoped to a name prefix
 /// does not allow it (AWS does not document how a listing is evaluated: this is the harder
-/// reading, and the one policies in the field are reviewed against). Metric reads take no
-/// resource: the region's.
+/// reading). ListTagsForResource: the ARN it names. Metric reads take no resource: the
+/// region's.
 fn resources(
     region: &str,
     account: &str,
