@@ -478,6 +478,43 @@ pub enum PhaseError {
 mod tests {
     use super::is_progress;
 
+    /// The local-work observer hears every command but `apply`, whose provider waits on AWS:
+    /// a start and an end each, the end also when the command fails.
+    #[tokio::test]
+    async fn local_work_is_every_command_but_apply() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::{Arc, Mutex};
+        let dir = tempfile::tempdir().unwrap();
+        let binary = dir.path().join("terraform");
+        std::fs::write(
+            &binary,
+            "#!/bin/sh\ncase \"$1\" in\n  version) echo '{\"terraform_version\":\"1.15.5\",\"terraform_outdated\":false}' ;;\n  fail) exit 1 ;;\nesac\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut tf = super::Terraform::new(
+            binary.to_str().unwrap(),
+            dir.path(),
+            std::time::Duration::from_secs(1),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let log = heard.clone();
+        tf.local_work = Some(super::LocalWork(Arc::new(move |working| {
+            log.lock().unwrap().push(working)
+        })));
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        tf.exec(&args(&["plan"]), true).await.unwrap();
+        assert_eq!(*heard.lock().unwrap(), [true, false]);
+        tf.exec(&args(&["apply"]), true).await.unwrap();
+        assert_eq!(*heard.lock().unwrap(), [true, false], "apply is not local work");
+        let failed = tf.exec(&args(&["fail"]), true).await.unwrap();
+        assert_eq!(failed.code, 1);
+        assert_eq!(*heard.lock().unwrap(), [true, false, true, false]);
+    }
+
     /// Terraform's progress lines (as 1.5 to 1.15 print them) reach the operator; its other
     /// lines do not.
     #[test]
