@@ -509,7 +509,11 @@ mod tests {
         tf.exec(&args(&["plan"]), true).await.unwrap();
         assert_eq!(*heard.lock().unwrap(), [true, false]);
         tf.exec(&args(&["apply"]), true).await.unwrap();
-        assert_eq!(*heard.lock().unwrap(), [true, false], "apply is not local work");
+        assert_eq!(
+            *heard.lock().unwrap(),
+            [true, false],
+            "apply is not local work"
+        );
         let failed = tf.exec(&args(&["fail"]), true).await.unwrap();
         assert_eq!(failed.code, 1);
         assert_eq!(*heard.lock().unwrap(), [true, false, true, false]);
