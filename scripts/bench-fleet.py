@@ -155,7 +155,8 @@ def run(binary, cfg, args, env):
     return wall, aws_s, polls, calls, overheads(events), max(rtos) if rtos else None, writable
 
 
-def bench(binary, size, scale, env_base):
+def start_sim(binary, scale):
+    """The simulator on a free port, answering; (process, url)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sim = subprocess.Popen(
@@ -168,6 +169,15 @@ def bench(binary, size, scale, env_base):
     )
     try:
         wait_health(url)
+    except BaseException:
+        sim.terminate()
+        raise
+    return sim, url
+
+
+def bench(binary, size, scale, env_base):
+    sim, url = start_sim(binary, scale)
+    try:
         a = file_systems(url, A, size, "a")
         b = file_systems(url, B, size, "b")
         for fs in a:
@@ -229,15 +239,8 @@ HOOK_S = 2
 def bench_hooks(binary, size, scale, env_base):
     """A failover whose serve_from_b hook takes HOOK_S wall seconds per pair: how long the
     fleet's hook phase takes (one after another it would be size x HOOK_S)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    sim = subprocess.Popen(
-        [binary, "sim", "serve", "--listen", f"127.0.0.1:{port}", "--time-scale", str(scale)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sim, url = start_sim(binary, scale)
     try:
-        wait_health(url)
         a = file_systems(url, A, size, "a")
         b = file_systems(url, B, size, "b")
         work = tempfile.mkdtemp(prefix=f"efs-dr-bench-hooks-{size}-")
